@@ -1,0 +1,33 @@
+# `make test` and `make demo` work from a bare clone: they create .venv and install on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/ruff check rings_cli tests benchmarks sample_data
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP)
+	@rm -rf .demo-state
+	$(BIN)/rings ingest --state-dir .demo-state sample_data/access.log
+	$(BIN)/rings report --state-dir .demo-state
+	$(BIN)/rings report --state-dir .demo-state --tenant alice.example --format json --limit 3
+
+lint: $(STAMP)
+	$(BIN)/ruff check rings_cli tests benchmarks sample_data
+	$(BIN)/ruff format --check rings_cli tests benchmarks sample_data
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/throughput.py
+
+clean:
+	rm -rf $(VENV) .demo-state .pytest_cache

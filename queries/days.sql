@@ -1,0 +1,15 @@
+-- One row per day of the range, days without data included as zeros.
+WITH span AS (
+  SELECT CAST(d AS DATE) AS date FROM generate_series(CAST($start AS DATE), CAST($end AS DATE), INTERVAL 1 DAY) AS t(d)
+), sums AS (
+  SELECT date, sum(requests) AS requests, sum(page_views) AS page_views,
+         sum(unique_visitors) AS unique_visitors, sum(bytes) AS bytes
+  FROM daily
+  WHERE ($tenant IS NULL OR tenant = $tenant) AND date BETWEEN $start AND $end
+  GROUP BY date
+)
+SELECT strftime(span.date, '%Y-%m-%d') AS date,
+       coalesce(requests, 0) AS requests, coalesce(page_views, 0) AS page_views,
+       coalesce(unique_visitors, 0) AS unique_visitors, coalesce(bytes, 0) AS bytes
+FROM span LEFT JOIN sums USING (date)
+ORDER BY span.date;

@@ -1,0 +1,8 @@
+-- Totals over the range. Unique visitors over a range are the sum of daily uniques (contract).
+SELECT coalesce(sum(requests), 0) AS requests,
+       coalesce(sum(page_views), 0) AS page_views,
+       coalesce(sum(unique_visitors), 0) AS unique_visitors,
+       coalesce(sum(bytes), 0) AS bytes,
+       coalesce(sum(bot_requests), 0) AS bot_requests
+FROM daily
+WHERE ($tenant IS NULL OR tenant = $tenant) AND date BETWEEN $start AND $end;

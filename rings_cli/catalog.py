@@ -1,0 +1,51 @@
+"""The catalog: which tenant-days exist and which have changes the warehouse has not seen.
+
+A tenant-day is marked dirty *before* its DO file is merged, and cleared only after the warehouse
+holds that DO file's version. A crash between the two leaves it dirty, so the next flush repairs it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+
+class Catalog:
+    """A small SQLite table of tenant-days."""
+
+    def __init__(self, path: Path) -> None:
+        self.con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.con.execute("PRAGMA journal_mode = WAL")
+        self.con.execute(
+            """CREATE TABLE IF NOT EXISTS days (
+                 tenant TEXT NOT NULL,
+                 date TEXT NOT NULL,
+                 dirty INTEGER NOT NULL DEFAULT 1,
+                 flushed_version INTEGER NOT NULL DEFAULT -1,
+                 PRIMARY KEY (tenant, date))"""
+        )
+
+    def mark_dirty(self, keys: list[tuple[str, str]]) -> None:
+        with self.con:
+            self.con.execute("BEGIN")
+            self.con.executemany(
+                """INSERT INTO days (tenant, date, dirty) VALUES (?, ?, 1)
+                   ON CONFLICT (tenant, date) DO UPDATE SET dirty = 1""",
+                keys,
+            )
+
+    def dirty(self) -> list[tuple[str, str]]:
+        return self.con.execute(
+            "SELECT tenant, date FROM days WHERE dirty = 1 ORDER BY tenant, date"
+        ).fetchall()
+
+    def mark_flushed(self, versions: list[tuple[str, str, int]]) -> None:
+        with self.con:
+            self.con.execute("BEGIN")
+            self.con.executemany(
+                "UPDATE days SET dirty = 0, flushed_version = ? WHERE tenant = ? AND date = ?",
+                [(v, t, d) for t, d, v in versions],
+            )
+
+    def close(self) -> None:
+        self.con.close()

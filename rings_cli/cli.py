@@ -1,0 +1,199 @@
+"""The `rings` command: a thin Typer layer over the library.
+
+Each command parses options, calls one library function, renders the result. Library errors
+(`RingsError`) become one line on stderr and the contract's exit code; `--debug` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from rings_cli import __version__
+from rings_cli.errors import RingsError
+from rings_cli.ingest import Ingest
+from rings_cli.ingest import Progress as IngestProgress
+from rings_cli.render import CSV_SECTIONS, report_csv, report_json, report_renderable, summary_text
+from rings_cli.report import DEFAULT_LIMIT, build_report
+from rings_cli.state import StateDir, check_tenant
+
+app = typer.Typer(
+    help="Rings: privacy-first web analytics from server access logs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+StateDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        help="State dir. Default: $RINGS_STATE_DIR, else $XDG_DATA_HOME/rings (~/.local/share/rings).",
+        show_default=False,
+    ),
+]
+TenantOption = Annotated[str | None, typer.Option("--tenant", help="Tenant name.", show_default=False)]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _cli_errors(func: F) -> F:
+    """Turn library errors into `Error: ...` on stderr and the contract's exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except RingsError as e:
+            if kwargs.get("debug"):
+                raise
+            Console(stderr=True).print(
+                f"Error: {e}", style="red", markup=False, highlight=False, soft_wrap=True
+            )
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            Console(stderr=True).print("Interrupted", markup=False)
+            raise typer.Exit(130) from None
+        except OSError as e:
+            if kwargs.get("debug"):
+                raise
+            Console(stderr=True).print(
+                f"Error: {e}", style="red", markup=False, highlight=False, soft_wrap=True
+            )
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"rings {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Rings: privacy-first web analytics from server access logs."""
+
+
+@app.command()
+@_cli_errors
+def ingest(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Access logs (plain, .gz, .bz2, .xz); `-` or none reads stdin.", show_default=False
+        ),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="Log format: auto, combined, common, vcombined, vcommon.")
+    ] = "auto",
+    tenant: TenantOption = None,
+    state_dir: StateDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Read access logs into the state dir, then flush them to the warehouse."""
+    if tenant is not None:
+        check_tenant(tenant)
+    stderr = Console(stderr=True)
+    show_progress = not quiet and stderr.is_terminal
+    with _progress_bar(stderr, show_progress) as on_progress:
+        summary = Ingest(StateDir(state_dir), fmt=fmt, tenant=tenant, on_progress=on_progress).run(
+            paths or []
+        )
+    data = summary.to_dict()
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+    elif not quiet:
+        typer.echo(summary_text(data))
+
+
+class _progress_bar:  # noqa: N801 - used as a context manager, reads like a function
+    """A Rich bar (bytes, lines/s, ETA) on a terminal; a no-op callback elsewhere."""
+
+    def __init__(self, console: Console, enabled: bool) -> None:
+        self.enabled = enabled
+        self.progress = Progress(
+            TextColumn("[bold]ingest"),
+            BarColumn(),
+            DownloadColumn(),
+            TextColumn("{task.fields[lines]:,} lines"),
+            TextColumn("{task.fields[rate]:,.0f} lines/s"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self.task = self.progress.add_task("ingest", total=None, lines=0, rate=0.0)
+
+    def __enter__(self) -> Callable[[IngestProgress], None] | None:
+        if not self.enabled:
+            return None
+        self.progress.start()
+        return self.update
+
+    def update(self, p: IngestProgress) -> None:
+        elapsed = self.progress.tasks[0].elapsed or 0.0
+        self.progress.update(
+            self.task,
+            completed=p.bytes_done,
+            total=p.bytes_total,
+            lines=p.lines,
+            rate=p.lines / elapsed if elapsed else 0.0,
+        )
+
+    def __exit__(self, *_: object) -> None:
+        if self.enabled:
+            self.progress.stop()
+
+
+@app.command()
+@_cli_errors
+def report(
+    tenant: TenantOption = None,
+    start: Annotated[str | None, typer.Option(help="First UTC day, YYYY-MM-DD.", show_default=False)] = None,
+    end: Annotated[str | None, typer.Option(help="Last UTC day, inclusive.", show_default=False)] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")] = "table",
+    limit: Annotated[int, typer.Option(help="Rows in top lists.")] = DEFAULT_LIMIT,
+    section: Annotated[
+        str, typer.Option(help=f"With --format csv, which section: {', '.join(CSV_SECTIONS)}.")
+    ] = "days",
+    state_dir: StateDirOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Report a date range (default: the last 7 days that have data)."""
+    if fmt not in ("table", "json", "csv"):
+        raise typer.BadParameter(f"{fmt!r} is not one of table, json, csv", param_hint="--format")
+    if section not in CSV_SECTIONS:
+        raise typer.BadParameter(
+            f"{section!r} is not one of {', '.join(CSV_SECTIONS)}", param_hint="--section"
+        )
+    if tenant is not None:
+        check_tenant(tenant)
+    data = build_report(StateDir(state_dir), tenant=tenant, start=start, end=end, limit=limit)
+    if fmt == "json":
+        typer.echo(report_json(data))
+    elif fmt == "csv":
+        sys.stdout.write(report_csv(data, section))
+    else:
+        Console().print(report_renderable(data))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

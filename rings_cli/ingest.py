@@ -1,0 +1,171 @@
+"""Ingest: drive the pipeline source → parse → tenants → classify → aggregate → DO files → flush.
+
+This module is the library entry point for `rings ingest`; it knows nothing of terminals. Progress
+goes to an optional callback, the result is an `IngestSummary`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from rings_cli.aggregate import aggregate
+from rings_cli.catalog import Catalog
+from rings_cli.classify import classify
+from rings_cli.dofile import DoFile
+from rings_cli.errors import UsageError
+from rings_cli.flush import flush_dirty
+from rings_cli.formats import LogFormat, detect, get_format
+from rings_cli.parse import Rejects, lines_from_bytes, parse_lines
+from rings_cli.privacy import SaltStore
+from rings_cli.sources import CHUNK_BYTES, Source, iter_chunks, open_source
+from rings_cli.state import StateDir, check_tenant
+from rings_cli.tenants import assign_tenants
+
+MAX_OPEN_DO_FILES = 128
+
+
+@dataclass
+class Progress:
+    """Where a run is: raw bytes read of all inputs (total when known) and lines so far."""
+
+    bytes_done: int
+    bytes_total: int | None
+    lines: int
+
+
+@dataclass
+class IngestSummary:
+    """What an ingest did, as the summary line and `--json` print it."""
+
+    lines_read: int = 0
+    parsed: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    page_views: int = 0
+    bot_requests: int = 0
+    tenants: set[str] = field(default_factory=set)
+    days: set[str] = field(default_factory=set)
+    formats: dict[str, str] = field(default_factory=dict)
+    flushed_rows: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "lines_read": self.lines_read,
+            "parsed": self.parsed,
+            "rejected": sum(self.rejected.values()),
+            "rejected_by_reason": dict(sorted(self.rejected.items())),
+            "requests": self.requests,
+            "page_views": self.page_views,
+            "bot_requests": self.bot_requests,
+            "tenants": sorted(self.tenants),
+            "days": sorted(self.days),
+            "formats": self.formats,
+            "flushed_rows": self.flushed_rows,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class Ingest:
+    """One ingest run over a state dir."""
+
+    def __init__(
+        self,
+        state: StateDir,
+        fmt: str = "auto",
+        tenant: str | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        chunk_bytes: int = CHUNK_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.state = state
+        self.forced_format: LogFormat | None = None if fmt == "auto" else get_format(fmt)
+        self.tenant = check_tenant(tenant) if tenant is not None else None
+        self.on_progress = on_progress
+        self.chunk_bytes = chunk_bytes
+        self.clock = clock
+        self.summary = IngestSummary()
+        self._rejects = Rejects()
+        self._do_files: OrderedDict[tuple[str, str], DoFile] = OrderedDict()
+
+    def run(self, paths: list[str]) -> IngestSummary:
+        """Read every path (`-` = stdin) to the end, then flush. Holds the ingest lock throughout."""
+        started = self.clock()
+        paths = paths or ["-"]
+        sources = [open_source(p) for p in paths]  # fail on a missing file before reading any
+        total = None if any(s.size is None for s in sources) else sum(s.size or 0 for s in sources)
+        with self.state.ingest_lock():
+            self.salts = SaltStore(self.state)
+            self.catalog = Catalog(self.state.catalog_path)
+            try:
+                done = 0
+                for source in sources:
+                    try:
+                        self._read_source(source, done, total)
+                        done += source.size or 0
+                    finally:
+                        source.close()
+                self.summary.flushed_rows = flush_dirty(self.state, self.catalog, self._do_files).rows
+            finally:
+                self._close_do_files()
+                self.catalog.close()
+        self.summary.rejected = self._rejects.counts
+        self.summary.seconds = self.clock() - started
+        return self.summary
+
+    def _read_source(self, source: Source, done: int, total: int | None) -> None:
+        fmt = self.forced_format
+        for block in iter_chunks(source, self.chunk_bytes):
+            lines = lines_from_bytes(block)
+            if fmt is None:
+                fmt = detect(lines)
+                if fmt is None:
+                    raise UsageError(
+                        f"{source.name}: cannot recognise the log format; "
+                        "name it with --format (see README, Formats)"
+                    )
+                self.summary.formats[source.name] = fmt.name
+            self.ingest_lines(lines, fmt)
+            if self.on_progress:
+                self.on_progress(Progress(done + source.position(), total, self.summary.lines_read))
+
+    def ingest_lines(self, lines: pl.Series, fmt: LogFormat) -> None:
+        """Run one batch through every stage and merge it into the DO files."""
+        summary = self.summary
+        summary.lines_read += lines.len()
+        before = self._rejects.total
+        frame = parse_lines(lines, fmt, self._rejects)
+        frame = assign_tenants(frame, self.tenant, self._rejects)
+        frame = classify(frame)
+        summary.parsed += lines.len() - (self._rejects.total - before)
+        batches = aggregate(frame, self.salts)
+        self.catalog.mark_dirty([(b.tenant, b.date) for b in batches])
+        for batch in batches:
+            self._do_file(batch.tenant, batch.date).merge(batch)
+            summary.tenants.add(batch.tenant)
+            summary.days.add(batch.date)
+        summary.requests += frame.height
+        summary.page_views += int(frame.get_column("is_page_view").sum())
+        summary.bot_requests += int(frame.get_column("is_bot").sum())
+
+    def _do_file(self, tenant: str, date: str) -> DoFile:
+        key = (tenant, date)
+        do = self._do_files.get(key)
+        if do is None:
+            do = DoFile(self.state.do_path(tenant, date), tenant, date)
+            self._do_files[key] = do
+            if len(self._do_files) > MAX_OPEN_DO_FILES:
+                self._do_files.popitem(last=False)[1].close()
+        else:
+            self._do_files.move_to_end(key)
+        return do
+
+    def _close_do_files(self) -> None:
+        for do in self._do_files.values():
+            do.close()
+        self._do_files.clear()

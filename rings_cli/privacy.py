@@ -1,0 +1,101 @@
+"""Privacy: secret day salts and the keyed visitor hash.
+
+visitor hash = HMAC-SHA256(day salt, tenant \\n ip \\n user agent), first 60 bits as an integer.
+The salt is 32 random bytes per UTC day, stored 0600 in the state dir and deleted when the day is
+finalized; after that no hash of that day can be recomputed or brute-forced back to an IP.
+HMAC runs inside an in-memory DuckDB over the distinct (day, tenant, ip, ua) rows of a batch, so
+raw IPs and user agents only ever live in memory.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from rings_cli.state import StateDir
+
+SALT_BYTES = 32
+_BLOCK = 64  # SHA-256 block size, for HMAC's inner and outer pads
+
+
+class SaltStore:
+    """Get-or-create the secret salt of a UTC day; destroy it when the day is final."""
+
+    def __init__(self, state: StateDir) -> None:
+        self.state = state
+        self._cache: dict[str, bytes] = {}
+
+    def get(self, date: str) -> bytes:
+        if date not in self._cache:
+            self._cache[date] = self._load_or_create(self.state.salt_path(date))
+        return self._cache[date]
+
+    def exists(self, date: str) -> bool:
+        return self.state.salt_path(date).exists()
+
+    def destroy(self, date: str) -> None:
+        """Overwrite, then unlink: the salt is the only key to that day's hashes."""
+        self._cache.pop(date, None)
+        path = self.state.salt_path(date)
+        if path.exists():
+            with open(path, "r+b") as f:
+                f.write(b"\0" * SALT_BYTES)
+                f.flush()
+                os.fsync(f.fileno())
+            path.unlink()
+
+    @staticmethod
+    def _load_or_create(path: Path) -> bytes:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            salt = path.read_bytes()
+            if len(salt) == SALT_BYTES:
+                return salt
+            raise  # pragma: no cover - a torn salt file is a bug worth seeing
+        salt = secrets.token_bytes(SALT_BYTES)
+        try:
+            os.write(fd, salt)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return salt
+
+
+def _pads(salt: bytes) -> tuple[bytes, bytes]:
+    key = salt.ljust(_BLOCK, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
+_HMAC_SQL = """
+SELECT v.*,
+       ('0x' || left(sha256(k.opad || unhex(sha256(
+           k.ipad || encode(v.tenant || chr(10) || v.ip || chr(10) || v.ua)))), 15))::BIGINT
+         AS visitor
+FROM visitors AS v JOIN keys AS k USING (date)
+"""
+
+
+def hash_visitors(visitors: pl.DataFrame, salts: SaltStore) -> pl.DataFrame:
+    """Replace `ip` and `ua` of each row with `visitor`, the keyed hash of its day.
+
+    `visitors` must have columns date, tenant, ip, ua (one row per distinct visitor is the
+    point: callers aggregate first, so each pair is hashed once).
+    """
+    if visitors.is_empty():
+        return visitors.drop("ip", "ua").with_columns(visitor=pl.lit(0, pl.Int64)).clear()
+    dates = visitors.get_column("date").unique().to_list()
+    pads = [_pads(salts.get(str(d))) for d in dates]
+    keys = pl.DataFrame(
+        {"date": dates, "ipad": [p[0] for p in pads], "opad": [p[1] for p in pads]},
+        schema={"date": visitors.schema["date"], "ipad": pl.Binary, "opad": pl.Binary},
+    )
+    with duckdb.connect(":memory:") as con:
+        con.register("visitors", visitors.with_columns(pl.col("ua").fill_null("")))
+        con.register("keys", keys)
+        hashed = con.sql(_HMAC_SQL).pl()
+    return hashed.drop("ip", "ua")

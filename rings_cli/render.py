@@ -1,0 +1,108 @@
+"""Renderers: the ingest summary and the report as Rich tables, JSON or CSV.
+
+Pure functions from plain data to text or renderables; the CLI chooses where they go.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+CSV_SECTIONS = ("days", "hours", "top_pages", "top_referrers", "content", "tenants", "status")
+
+
+def _n(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def summary_text(summary: dict[str, Any]) -> str:
+    """The one-paragraph ingest summary a person reads after a run."""
+    rejected = summary["rejected"]
+    reasons = ", ".join(f"{k} {v:,}" for k, v in summary["rejected_by_reason"].items())
+    rate = summary["lines_read"] / summary["seconds"] if summary["seconds"] else 0.0
+    lines = [
+        f"Read {summary['lines_read']:,} lines: {summary['parsed']:,} parsed, {rejected:,} rejected"
+        + (f" ({reasons})" if reasons else ""),
+        f"{summary['requests']:,} requests, {summary['page_views']:,} page views, "
+        f"{summary['bot_requests']:,} bot requests",
+        f"{len(summary['tenants']):,} tenants, {len(summary['days']):,} days, "
+        f"in {summary['seconds']:.2f} s ({rate:,.0f} lines/s)",
+    ]
+    for name, fmt in summary["formats"].items():
+        lines.append(f"format of {name}: {fmt}")
+    return "\n".join(lines)
+
+
+def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> Table:
+    table = Table(title=title, title_justify="left", show_edge=False)
+    for i, col in enumerate(columns):
+        table.add_column(col.replace("_", " "), justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*(_n(row.get(c)) for c in columns))
+    return table
+
+
+def report_renderable(report: dict[str, Any]) -> RenderableType:
+    """The report as stacked Rich tables, GoAccess-style panels in a terminal."""
+    t = report["totals"]
+    who = report["tenant"] or "all tenants"
+    head = Text.assemble(
+        (f"Rings report: {who}, {report['start']} to {report['end']} (UTC)\n", "bold"),
+        f"{t['page_views']:,} page views, {t['unique_visitors']:,} unique visitors, "
+        f"{t['requests']:,} requests ({t['bot_requests']:,} from bots), {human_bytes(t['bytes'])}",
+    )
+    parts: list[RenderableType] = [head]
+    parts.append(
+        _table("Days", report["days"], ["date", "page_views", "unique_visitors", "requests", "bytes"])
+    )
+    parts.append(
+        _table("Top pages", report["top_pages"], ["path", "views", "unique_views", "entries", "exits"])
+    )
+    if report["top_referrers"]:
+        parts.append(_table("Top referrers", report["top_referrers"], ["source", "visits"]))
+    if report["content"]:
+        parts.append(_table("Posts", report["content"], ["post_id", "views", "unique_views"]))
+    status_rows = [{"status": k, "requests": v} for k, v in report["status"].items()]
+    parts.append(_table("Status codes", status_rows, ["status", "requests"]))
+    if "tenants" in report:
+        parts.append(
+            _table("Tenants", report["tenants"], ["tenant", "page_views", "unique_visitors", "requests"])
+        )
+    return Group(*[p for part in parts for p in (part, Text(""))][:-1])
+
+
+def report_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2)
+
+
+def report_csv(report: dict[str, Any], section: str) -> str:
+    """One section of the report as CSV (header row included)."""
+    if section == "status":
+        rows: list[dict[str, Any]] = [{"status": k, "requests": v} for k, v in report["status"].items()]
+    else:
+        rows = report.get(section, [])
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return out.getvalue()

@@ -1,0 +1,152 @@
+"""Report: answer a date-range question from the warehouse, as the contract's JSON structure.
+
+The SQL lives in `queries/*.sql` (one file a section); this module binds parameters and shapes
+rows. It returns plain dicts and lists, so every output format (table, JSON, CSV) renders the
+same numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from rings_cli.errors import UsageError
+from rings_cli.state import StateDir
+from rings_cli.warehouse import Warehouse
+
+DEFAULT_LIMIT = 10
+DEFAULT_DAYS = 7
+
+
+def queries_dir() -> Path:
+    """`queries/` ships inside the wheel as rings_cli/queries; in a checkout it sits beside the package."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "queries", here.parent / "queries"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("queries directory not found")  # pragma: no cover - packaging bug
+
+
+@cache
+def query(name: str) -> str:
+    return (queries_dir() / f"{name}.sql").read_text()
+
+
+def parse_date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _run(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    sql = query(name)
+    used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+    cur = con.execute(sql, used)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def build_report(
+    state: StateDir,
+    tenant: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    today: dt.date | None = None,
+) -> dict[str, Any]:
+    """The contract's report for `tenant` (None = all) over [start, end], UTC dates inclusive."""
+    if limit < 1:
+        raise UsageError("--limit must be at least 1")
+    start_d, end_d = parse_date(start, "--start"), parse_date(end, "--end")
+    warehouse = Warehouse(state.warehouse_path)
+    if not warehouse.exists():
+        return _assemble(tenant, *_default_range(start_d, end_d, today), {})
+    with warehouse.reader() as con:
+        try:
+            con.execute("SELECT 1 FROM daily LIMIT 0")
+        except duckdb.CatalogException:
+            return _assemble(tenant, *_default_range(start_d, end_d, today), {})
+        data_range = None
+        if start_d is None and end_d is None:
+            data_range = _run(con, "range", {"tenant": tenant})[0]
+        if data_range and data_range["end"] is not None:
+            start_d, end_d = data_range["start"], data_range["end"]
+        start_d, end_d = _default_range(start_d, end_d, today)
+        if start_d > end_d:
+            raise UsageError(f"--start {start_d} is after --end {end_d}")
+        params = {"tenant": tenant, "start": start_d, "end": end_d, "limit": limit}
+        sections = {
+            name: _run(con, name, params)
+            for name in (
+                "totals",
+                "days",
+                "hours",
+                "status",
+                "top_pages",
+                "top_referrers",
+                "content",
+                "tenants",
+            )
+        }
+    return _assemble(tenant, start_d, end_d, sections)
+
+
+def _default_range(
+    start: dt.date | None, end: dt.date | None, today: dt.date | None
+) -> tuple[dt.date, dt.date]:
+    """With one bound given, a 7-day window from it; with none (and no data), the last 7 days."""
+    span = dt.timedelta(days=DEFAULT_DAYS - 1)
+    if end is None:
+        end = start + span if start is not None else (today or dt.datetime.now(dt.UTC).date())
+    if start is None:
+        start = end - span
+    return start, end
+
+
+def _assemble(
+    tenant: str | None, start: dt.date, end: dt.date, s: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
+    totals = (s.get("totals") or [{}])[0]
+    report: dict[str, Any] = {
+        "tenant": tenant,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "totals": {
+            "requests": int(totals.get("requests") or 0),
+            "page_views": int(totals.get("page_views") or 0),
+            "unique_visitors": int(totals.get("unique_visitors") or 0),
+            "bytes": int(totals.get("bytes") or 0),
+            "bot_requests": int(totals.get("bot_requests") or 0),
+            "sessions": 0,
+            "bounce_rate": 0.0,
+            "avg_session_duration": 0.0,
+        },
+        "days": [
+            {"date": d["date"], **_ints(d), "sessions": 0, "bounce_rate": 0.0} for d in s.get("days", [])
+        ],
+        "hours": [{"date": h["date"], **_ints(h)} for h in s.get("hours", [])],
+        "status": {r["status"]: int(r["requests"]) for r in s.get("status", [])},
+        "top_pages": [
+            {"path": p["path"], **_ints(p), "avg_time_seconds": 0.0} for p in s.get("top_pages", [])
+        ],
+        "top_referrers": [
+            {"source": r["source"], "visits": int(r["visits"])} for r in s.get("top_referrers", [])
+        ],
+        "content": [{"post_id": c["post_id"], **_ints(c)} for c in s.get("content", [])],
+    }
+    if tenant is None:
+        report["tenants"] = [{"tenant": t["tenant"], **_ints(t)} for t in s.get("tenants", [])]
+    return report
+
+
+def _ints(row: dict[str, Any]) -> dict[str, Any]:
+    """DuckDB sums come back as HUGEINT/Decimal; JSON wants plain ints."""
+    return {k: int(v) for k, v in row.items() if isinstance(v, int | float) or hasattr(v, "as_integer_ratio")}

@@ -1,0 +1,123 @@
+"""The warehouse: one DuckDB file of per-tenant-day history, written only by flushes.
+
+A flush *replaces* each tenant-day's rows with the DO file's current totals (never adds), so
+flushing twice, or re-flushing after a crash, changes nothing. DuckDB lets one process hold the
+file for writing and nobody else open it at all, so every connection here is short, and readers
+retry for a while when a flush holds the lock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from rings_cli.errors import RingsError, StateLockedError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS daily (
+  tenant VARCHAR NOT NULL, date DATE NOT NULL,
+  requests BIGINT NOT NULL, bytes BIGINT NOT NULL, bot_requests BIGINT NOT NULL,
+  page_views BIGINT NOT NULL, unique_visitors BIGINT NOT NULL,
+  PRIMARY KEY (tenant, date));
+CREATE TABLE IF NOT EXISTS hourly (
+  tenant VARCHAR NOT NULL, date DATE NOT NULL, hour INTEGER NOT NULL,
+  requests BIGINT NOT NULL, bytes BIGINT NOT NULL, bot_requests BIGINT NOT NULL,
+  page_views BIGINT NOT NULL, unique_visitors BIGINT NOT NULL,
+  PRIMARY KEY (tenant, date, hour));
+CREATE TABLE IF NOT EXISTS status (
+  tenant VARCHAR NOT NULL, date DATE NOT NULL, status INTEGER NOT NULL, requests BIGINT NOT NULL,
+  PRIMARY KEY (tenant, date, status));
+CREATE TABLE IF NOT EXISTS pages (
+  tenant VARCHAR NOT NULL, date DATE NOT NULL, path VARCHAR NOT NULL,
+  views BIGINT NOT NULL, unique_views BIGINT NOT NULL, entries BIGINT NOT NULL, exits BIGINT NOT NULL,
+  PRIMARY KEY (tenant, date, path));
+CREATE TABLE IF NOT EXISTS referrers (
+  tenant VARCHAR NOT NULL, date DATE NOT NULL, source VARCHAR NOT NULL, visits BIGINT NOT NULL,
+  PRIMARY KEY (tenant, date, source));
+CREATE TABLE IF NOT EXISTS content (
+  tenant VARCHAR NOT NULL, date DATE NOT NULL, post_id VARCHAR NOT NULL,
+  views BIGINT NOT NULL, unique_views BIGINT NOT NULL,
+  reactions BIGINT NOT NULL, comments BIGINT NOT NULL, shares BIGINT NOT NULL,
+  PRIMARY KEY (tenant, date, post_id));
+"""
+
+TABLES = ("daily", "hourly", "status", "pages", "referrers", "content")
+
+# How long a reader waits for a flush to release the file before giving up.
+READ_RETRY_SECONDS = 30.0
+
+
+def _is_lock_error(error: duckdb.Error) -> bool:
+    return "lock" in str(error).lower()
+
+
+class Warehouse:
+    """Open-per-use access to the DuckDB file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def _connect(self, read_only: bool, wait: float) -> Iterator[duckdb.DuckDBPyConnection]:
+        deadline = time.monotonic() + wait
+        delay = 0.02
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only)
+                break
+            except duckdb.Error as e:
+                if not _is_lock_error(e):
+                    raise RingsError(f"cannot open warehouse {self.path}: {e}") from e
+                if time.monotonic() >= deadline:
+                    raise StateLockedError(
+                        f"warehouse {self.path} stayed locked by another process for {wait:.0f}s"
+                    ) from e
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def flush(self, snapshots: dict[str, list[pl.DataFrame]], wait: float = READ_RETRY_SECONDS) -> int:
+        """Replace the rows of every tenant-day present in `snapshots`; returns rows written."""
+        keys = pl.concat(
+            [f.select("tenant", "date") for frames in snapshots.values() for f in frames]
+        ).unique()
+        written = 0
+        with self._connect(read_only=False, wait=wait) as con:
+            con.execute(_SCHEMA)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.register("flush_keys", keys)
+                for table in TABLES:
+                    con.execute(
+                        f"DELETE FROM {table} WHERE (tenant, date) IN (SELECT (tenant, date) FROM flush_keys)"
+                    )
+                    frames = [f for f in snapshots.get(table, []) if f.height]
+                    if not frames:
+                        continue
+                    rows = pl.concat(frames, how="vertical_relaxed")
+                    con.register("flush_rows", rows)
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM flush_rows")
+                    con.unregister("flush_rows")
+                    written += rows.height
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return written
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    @contextmanager
+    def reader(self, wait: float = READ_RETRY_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection, waiting out a flush in progress rather than failing."""
+        with self._connect(read_only=True, wait=wait) as con:
+            yield con
