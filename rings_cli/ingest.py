@@ -22,7 +22,7 @@ from rings_cli.flush import flush_dirty
 from rings_cli.formats import LogFormat, detect, get_format
 from rings_cli.parse import Rejects, lines_from_bytes, parse_lines
 from rings_cli.privacy import SaltStore
-from rings_cli.sources import CHUNK_BYTES, Source, iter_chunks, open_source
+from rings_cli.sources import CHUNK_BYTES, Source, check_source, iter_chunks, open_source
 from rings_cli.state import StateDir, check_tenant
 from rings_cli.tenants import assign_tenants
 
@@ -97,14 +97,15 @@ class Ingest:
         """Read every path (`-` = stdin) to the end, then flush. Holds the ingest lock throughout."""
         started = self.clock()
         paths = paths or ["-"]
-        sources = [open_source(p) for p in paths]  # fail on a missing file before reading any
-        total = None if any(s.size is None for s in sources) else sum(s.size or 0 for s in sources)
+        sizes = [check_source(p) for p in paths]  # fail on a missing file before reading any
+        total = None if None in sizes else sum(s or 0 for s in sizes)
         with self.state.ingest_lock():
             self.salts = SaltStore(self.state)
             self.catalog = Catalog(self.state.catalog_path)
             try:
                 done = 0
-                for source in sources:
+                for path in paths:
+                    source = open_source(path)
                     try:
                         self._read_source(source, done, total)
                         done += source.size or 0

@@ -46,7 +46,13 @@ class Rejects:
 
 
 def lines_from_bytes(block: bytes) -> pl.Series:
-    """Split a block into lines (CR/LF aware); undecodable bytes become U+FFFD instead of failing."""
+    """Split a block into lines (CR/LF aware); undecodable bytes become U+FFFD instead of failing.
+
+    The CSV reader is the fastest line splitter Polars has; it is given a separator (0x1F) that
+    is blanked out of the block first, so every line is exactly one field.
+    """
+    if b"\x1f" in block:
+        block = block.replace(b"\x1f", b" ")
     frame = pl.read_csv(
         block,
         has_header=False,
@@ -54,7 +60,6 @@ def lines_from_bytes(block: bytes) -> pl.Series:
         quote_char=None,
         schema={"line": pl.String},
         encoding="utf8-lossy",
-        truncate_ragged_lines=True,
     )
     return frame.get_column("line")
 

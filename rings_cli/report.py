@@ -21,6 +21,7 @@ from rings_cli.warehouse import Warehouse
 
 DEFAULT_LIMIT = 10
 DEFAULT_DAYS = 7
+SECTIONS = ("totals", "days", "hours", "status", "top_pages", "top_referrers", "content", "tenants")
 
 
 def queries_dir() -> Path:
@@ -67,35 +68,19 @@ def build_report(
         raise UsageError("--limit must be at least 1")
     start_d, end_d = parse_date(start, "--start"), parse_date(end, "--end")
     warehouse = Warehouse(state.warehouse_path)
-    if not warehouse.exists():
-        return _assemble(tenant, *_default_range(start_d, end_d, today), {})
-    with warehouse.reader() as con:
-        try:
-            con.execute("SELECT 1 FROM daily LIMIT 0")
-        except duckdb.CatalogException:
-            return _assemble(tenant, *_default_range(start_d, end_d, today), {})
+    with warehouse.maybe_reader() as con:
         data_range = None
-        if start_d is None and end_d is None:
+        if con is not None and start_d is None and end_d is None:
             data_range = _run(con, "range", {"tenant": tenant})[0]
         if data_range and data_range["end"] is not None:
             start_d, end_d = data_range["start"], data_range["end"]
         start_d, end_d = _default_range(start_d, end_d, today)
         if start_d > end_d:
             raise UsageError(f"--start {start_d} is after --end {end_d}")
+        if con is None:
+            return _assemble(tenant, start_d, end_d, {})
         params = {"tenant": tenant, "start": start_d, "end": end_d, "limit": limit}
-        sections = {
-            name: _run(con, name, params)
-            for name in (
-                "totals",
-                "days",
-                "hours",
-                "status",
-                "top_pages",
-                "top_referrers",
-                "content",
-                "tenants",
-            )
-        }
+        sections = {name: _run(con, name, params) for name in SECTIONS}
     return _assemble(tenant, start_d, end_d, sections)
 
 

@@ -49,16 +49,27 @@ class Source:
             self.raw.close()
 
 
-def open_source(path: str) -> Source:
-    """Open `path` (`-` = stdin), recognising compression by its first bytes, not its name."""
+def check_source(path: str) -> int | None:
+    """Fail early on a path that cannot be read; return its size (None for stdin)."""
     if path == "-":
-        raw: BinaryIO = sys.stdin.buffer
-        return Source("<stdin>", raw, _decompressing(raw, peek=True), None)
+        return None
     p = Path(path)
     if not p.exists():
         raise UsageError(f"no such file: {path}")
     if p.is_dir():
         raise UsageError(f"is a directory, not a log file: {path}")
+    if not os.access(p, os.R_OK):
+        raise UsageError(f"cannot read {path}: permission denied")
+    return p.stat().st_size
+
+
+def open_source(path: str) -> Source:
+    """Open `path` (`-` = stdin), recognising compression by its first bytes, not its name."""
+    if path == "-":
+        raw: BinaryIO = sys.stdin.buffer
+        return Source("<stdin>", raw, _decompressing(raw, peek=True), None)
+    check_source(path)
+    p = Path(path)
     try:
         raw = open(p, "rb")  # noqa: SIM115 - closed by Source.close
     except OSError as e:

@@ -117,6 +117,16 @@ class Warehouse:
         return self.path.exists()
 
     @contextmanager
+    def maybe_reader(self, wait: float = READ_RETRY_SECONDS) -> Iterator[duckdb.DuckDBPyConnection | None]:
+        """Like `reader`, but yields None when nothing has been flushed yet (no file, no tables)."""
+        if not self.exists():
+            yield None
+            return
+        with self.reader(wait) as con:
+            tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+            yield con if set(TABLES) <= tables else None
+
+    @contextmanager
     def reader(self, wait: float = READ_RETRY_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-only connection, waiting out a flush in progress rather than failing."""
         with self._connect(read_only=True, wait=wait) as con:

@@ -1,0 +1,77 @@
+"""Shared fixtures: a fresh state dir per test, log writers, and a CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from rings_cli.cli import app
+from rings_cli.state import StateDir
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_LOG = ROOT / "sample_data" / "access.log"
+REAL_DATA = ROOT.parent / "shared" / "data" / "real"
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> StateDir:
+    return StateDir(tmp_path / "state")
+
+
+@pytest.fixture
+def write_log(tmp_path: Path) -> Callable[[Iterable[str], str], Path]:
+    """Write lines to a file in tmp_path and return its path."""
+
+    def write(lines: Iterable[str], name: str = "access.log") -> Path:
+        path = tmp_path / name
+        path.write_text("".join(line + "\n" for line in lines))
+        return path
+
+    return write
+
+
+def run_cli(*args: str, input: str | None = None) -> Any:
+    """Invoke the Typer app in-process; returns click's Result."""
+    return CliRunner().invoke(app, list(args), input=input)
+
+
+def run_rings(
+    *args: str, input: bytes | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `python -m rings_cli` as a real subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "rings_cli", *args],
+        input=input,
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+
+
+def report_json(state: StateDir, *args: str) -> dict[str, Any]:
+    result = run_cli("report", "--state-dir", str(state.root), "--format", "json", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def line(
+    ip: str = "203.0.113.1",
+    when: str = "01/Dec/2025:10:00:00 +0000",
+    request: str = "GET / HTTP/1.1",
+    status: int = 200,
+    size: str = "512",
+    referrer: str = "-",
+    ua: str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
+    vhost: str | None = None,
+) -> str:
+    """One combined (or, with vhost, vcombined) log line."""
+    prefix = f"{vhost} " if vhost else ""
+    return f'{prefix}{ip} - - [{when}] "{request}" {status} {size} "{referrer}" "{ua}"'

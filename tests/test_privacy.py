@@ -1,0 +1,81 @@
+"""Privacy: secret random day salts, keyed hashes, and no raw IP or user agent in any file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import sqlite3
+import stat
+
+import polars as pl
+
+from rings_cli.ingest import Ingest
+from rings_cli.privacy import SALT_BYTES, SaltStore, hash_visitors
+from rings_cli.state import StateDir
+from tests.conftest import line
+
+SECRET_IP = "198.51.100.77"
+SECRET_UA = "UniqueAgentString/9.9 (Rings privacy test)"
+
+
+def test_salts_are_random_secret_files(state: StateDir) -> None:
+    state.ensure()
+    salts = SaltStore(state)
+    a, b = salts.get("2025-12-01"), salts.get("2025-12-02")
+    assert len(a) == SALT_BYTES and a != b
+    path = state.salt_path("2025-12-01")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(state.salts_dir.stat().st_mode) == 0o700
+    assert SaltStore(state).get("2025-12-01") == a  # persisted, reused by the next process
+    salts.destroy("2025-12-01")
+    assert not path.exists()
+    assert SaltStore(state).get("2025-12-01") != a  # gone for good: a new day key, old hashes unrecoverable
+
+
+def test_visitor_hash_is_hmac_sha256_of_tenant_ip_ua(state: StateDir) -> None:
+    state.ensure()
+    salts = SaltStore(state)
+    visitors = pl.DataFrame(
+        {
+            "date": [dt.date(2025, 12, 1)] * 3,
+            "tenant": ["a", "b", "a"],
+            "ip": ["1.2.3.4", "1.2.3.4", "::1"],
+            "ua": ["Mozilla é", "Mozilla é", ""],
+        }
+    )
+    hashed = hash_visitors(visitors, salts)
+    assert "ip" not in hashed.columns and "ua" not in hashed.columns
+    key = salts.get("2025-12-01")
+    expected = [
+        int(hmac.new(key, f"{t}\n{i}\n{u}".encode(), hashlib.sha256).hexdigest()[:15], 16)
+        for t, i, u in visitors.select("tenant", "ip", "ua").iter_rows()
+    ]
+    assert hashed.get_column("visitor").to_list() == expected
+    assert expected[0] != expected[1]  # the same person on two tenants is two visitors
+
+
+def test_no_raw_ip_or_user_agent_reaches_any_file(state: StateDir, write_log) -> None:
+    log = write_log(
+        [
+            line(ip=SECRET_IP, ua=SECRET_UA, vhost="alice.example"),
+            line(ip=SECRET_IP, ua=SECRET_UA, vhost="alice.example", request="GET /x.css HTTP/1.1"),
+            line(ip=SECRET_IP, ua=SECRET_UA, vhost="alice.example", request="POST /login HTTP/1.1"),
+        ]
+    )
+    Ingest(state).run([str(log)])
+    files = [p for p in state.root.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".sqlite" for p in files) and state.warehouse_path.exists()
+    for path in files:
+        data = path.read_bytes()
+        for secret in (SECRET_IP, SECRET_UA, "UniqueAgentString"):
+            assert secret.encode() not in data, f"{secret} found in {path}"
+            assert secret.encode("utf-16-le") not in data, f"{secret} found in {path}"
+
+
+def test_do_file_visitors_hold_only_hashes(state: StateDir, write_log) -> None:
+    Ingest(state).run([str(write_log([line(ip=SECRET_IP, ua=SECRET_UA)]))])
+    con = sqlite3.connect(state.do_path("default", "2025-12-01"))
+    rows = con.execute("SELECT * FROM visitors").fetchall()
+    assert len(rows) == 1 and isinstance(rows[0][0], int)
+    assert con.execute("SELECT count(*) FROM visitor_pages").fetchone() == (1,)
