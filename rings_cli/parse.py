@@ -1,6 +1,6 @@
 """Parse: a batch of raw lines to typed columns, with every failure counted by reason.
 
-The whole batch goes through one Polars regex extraction; nothing loops per line in Python.
+The whole batch goes through Polars regex extraction; nothing loops per line in Python.
 """
 
 from __future__ import annotations
@@ -64,21 +64,29 @@ def lines_from_bytes(block: bytes) -> pl.Series:
     return frame.get_column("line")
 
 
+def _extract(lines: pl.DataFrame, pattern: str) -> pl.DataFrame:
+    return lines.select(pl.col("line").str.extract_groups(pattern).alias("g")).unnest("g")
+
+
 def parse_lines(lines: pl.Series, fmt: LogFormat, rejects: Rejects) -> pl.DataFrame:
     """Extract the format's fields from every line; drop and count what cannot be used."""
     frame = pl.DataFrame({"line": lines})
-    empty = frame.get_column("line").fill_null("").str.strip_chars().str.len_bytes() == 0
-    rejects.add(EMPTY, int(empty.sum()))
-    frame = frame.filter(~empty)
-
-    fields = frame.select(pl.col("line").str.extract_groups(fmt.pattern).alias("g")).unnest("g")
-    matched = fields.get_column("ip").is_not_null()
-    rejects.add(UNPARSEABLE, int((~matched).sum()))
-    fields = fields.filter(matched)
+    fields = _extract(frame, fmt.fast_pattern)
+    missed = fields.get_column("ip").is_null()
+    if missed.any():
+        # Escaped quotes, or not a log line at all: the full grammar decides, on these rows only.
+        rest = frame.with_row_index("row").filter(missed)
+        retried = _extract(rest, fmt.pattern).with_columns(rest.get_column("row"))
+        matched = retried.get_column("ip").is_not_null()
+        empty = rest.get_column("line").fill_null("").str.strip_chars().str.len_bytes() == 0
+        rejects.add(EMPTY, int(empty.sum()))
+        rejects.add(UNPARSEABLE, int((~matched & ~empty).sum()))
+        kept = fields.with_row_index("row").filter(~missed)  # "row" restores line order below
+        fields = pl.concat([kept, retried.filter(matched)], how="diagonal").sort("row").drop("row")
 
     names = set(fields.columns)
     request = pl.col("request").str.splitn(" ", 3)
-    parsed = fields.select(
+    parsed = fields.lazy().select(
         ts=pl.col("time").str.to_datetime(TIME_FORMAT, strict=False, time_unit="us"),
         vhost=pl.col("vhost") if "vhost" in names else pl.lit(None, pl.String),
         ip=pl.col("ip"),
@@ -89,6 +97,9 @@ def parse_lines(lines: pl.Series, fmt: LogFormat, rejects: Rejects) -> pl.DataFr
         referrer=pl.col("referrer") if "referrer" in names else pl.lit(None, pl.String),
         ua=pl.col("ua") if "ua" in names else pl.lit("", pl.String),
     )
+    parsed = parsed.cast(PARSED_SCHEMA).collect()  # type: ignore[arg-type]
     bad_ts = parsed.get_column("ts").is_null()
-    rejects.add(BAD_TIMESTAMP, int(bad_ts.sum()))
-    return parsed.filter(~bad_ts).cast(PARSED_SCHEMA)  # type: ignore[arg-type]
+    if bad_ts.any():
+        rejects.add(BAD_TIMESTAMP, int(bad_ts.sum()))
+        parsed = parsed.filter(~bad_ts)
+    return parsed

@@ -19,14 +19,18 @@ def assign_tenants(frame: pl.DataFrame, fixed: str | None, rejects: Rejects) -> 
     """Add a `tenant` column; drop (and count) rows whose tenant name is invalid."""
     if fixed is not None:
         return frame.with_columns(tenant=pl.lit(fixed, pl.String))
-    host = (
-        pl.col("vhost")
+    # Work on the few distinct hosts, then map every row through them.
+    hosts = frame.select(pl.col("vhost").unique()).with_columns(
+        tenant=pl.col("vhost")
         .str.to_lowercase()
         .str.replace(r":\d*$", "")
         .str.strip_prefix("www.")
         .fill_null(DEFAULT_TENANT)
     )
-    frame = frame.with_columns(tenant=host)
-    valid = frame.get_column("tenant").str.contains(TENANT_PATTERN)
-    rejects.add(BAD_TENANT, int((~valid).sum()))
-    return frame.filter(valid)
+    hosts = hosts.with_columns(tenant=pl.when(pl.col("tenant").str.contains(TENANT_PATTERN)).then("tenant"))
+    frame = frame.join(hosts, on="vhost", how="left", nulls_equal=True)
+    valid = frame.get_column("tenant").is_not_null()
+    if not valid.all():
+        rejects.add(BAD_TENANT, int((~valid).sum()))
+        frame = frame.filter(valid)
+    return frame
