@@ -137,13 +137,21 @@ class Ingest:
 
     def ingest_lines(self, lines: pl.Series, fmt: LogFormat) -> None:
         """Run one batch through every stage and merge it into the DO files."""
-        summary = self.summary
-        summary.lines_read += lines.len()
+        self._merge(self._prepare(lines, fmt))
+
+    def _prepare(self, lines: pl.Series, fmt: LogFormat) -> pl.DataFrame:
+        """Lines → parsed, tenanted, classified requests (one row per accepted line)."""
+        self.summary.lines_read += lines.len()
         before = self._rejects.total
         frame = parse_lines(lines, fmt, self._rejects)
         frame = assign_tenants(frame, self.tenant, self._rejects)
         frame = classify(frame)
-        summary.parsed += lines.len() - (self._rejects.total - before)
+        self.summary.parsed += lines.len() - (self._rejects.total - before)
+        return frame
+
+    def _merge(self, frame: pl.DataFrame) -> None:
+        """Classified requests → per tenant-day deltas → DO files (dirty-marked first)."""
+        summary = self.summary
         batches = aggregate(frame, self.salts)
         self.catalog.mark_dirty([(b.tenant, b.date) for b in batches])
         for batch in batches:
