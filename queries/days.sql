@@ -1,15 +1,20 @@
 -- One row per day of the range, days without data included as zeros.
 WITH span AS (
-  SELECT CAST(d AS DATE) AS date FROM generate_series(CAST($start AS DATE), CAST($end AS DATE), INTERVAL 1 DAY) AS t(d)
+  SELECT CAST(d AS DATE) AS date
+  FROM generate_series(CAST($start AS DATE), CAST($end AS DATE), INTERVAL 1 DAY) AS t(d)
 ), sums AS (
   SELECT date, sum(requests) AS requests, sum(page_views) AS page_views,
-         sum(unique_visitors) AS unique_visitors, sum(bytes) AS bytes
+         sum(unique_visitors) AS unique_visitors, sum(bytes) AS bytes,
+         sum(sessions) AS sessions, sum(bounces) AS bounces, sum(duration_total) AS duration_total
   FROM daily
   WHERE ($tenant IS NULL OR tenant = $tenant) AND date BETWEEN $start AND $end
   GROUP BY date
 )
 SELECT strftime(span.date, '%Y-%m-%d') AS date,
        coalesce(requests, 0) AS requests, coalesce(page_views, 0) AS page_views,
-       coalesce(unique_visitors, 0) AS unique_visitors, coalesce(bytes, 0) AS bytes
+       coalesce(unique_visitors, 0) AS unique_visitors, coalesce(bytes, 0) AS bytes,
+       coalesce(sessions, 0) AS sessions,
+       coalesce(bounces / nullif(sessions, 0), 0.0) AS bounce_rate,
+       coalesce(duration_total / nullif(sessions, 0), 0.0) AS avg_session_duration
 FROM span LEFT JOIN sums USING (date)
 ORDER BY span.date;

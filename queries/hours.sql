@@ -1,6 +1,12 @@
--- Page views and unique visitors per UTC hour, for hours that saw any request.
+-- Per UTC hour, for hours that saw any request. Sessions count in the hour they started; time on
+-- page in the hour of the page view it belongs to.
 SELECT strftime(date, '%Y-%m-%d') AS date, hour,
-       sum(page_views) AS page_views, sum(unique_visitors) AS unique_visitors
+       sum(page_views) AS page_views, sum(unique_visitors) AS unique_visitors,
+       sum(requests) AS requests, sum(sessions) AS sessions,
+       coalesce(sum(bounces) / nullif(sum(sessions), 0), 0.0) AS bounce_rate,
+       coalesce(sum(time_total) / nullif(sum(time_count), 0), 0.0) AS avg_time_on_page,
+       sum(posts_created) AS posts_created, sum(comments_created) AS comments_created,
+       sum(reactions_given) AS reactions_given
 FROM hourly
 WHERE ($tenant IS NULL OR tenant = $tenant) AND date BETWEEN $start AND $end
 GROUP BY date, hour

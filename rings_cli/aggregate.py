@@ -1,7 +1,8 @@
-"""Aggregate: a classified batch to per-tenant-day partial counts, ready to merge into DO files.
+"""Aggregate: a classified batch to per-tenant-day deltas, ready to merge into DO files.
 
-Everything here is a Polars group-by over the whole batch. Visitors are grouped before they are
-hashed, so each distinct (day, tenant, ip, ua) is hashed once and raw values go no further.
+Counts are Polars group-bys over the whole batch. Page views keep one row each (hashed visitor,
+time, path, referrer source, post) because sessions need them; each distinct (day, tenant, ip, ua)
+is hashed once, and raw values go no further than this module.
 """
 
 from __future__ import annotations
@@ -11,61 +12,75 @@ from dataclasses import dataclass
 import polars as pl
 
 from rings_cli.privacy import SaltStore, hash_visitors
+from rings_cli.referrers import with_sources
+from rings_cli.sessions import VIEW_SCHEMA
 
 DAY_KEY = ["tenant", "date"]
+DEFAULT_POST_ROUTE = r"^/(?:posts|blog)/([^/]+)/?$"
+
+# Event types (from route rules or app event logs) and the DO columns they count in.
+HOURLY_EVENTS = {
+    "post_created": "posts_created",
+    "comment": "comments_created",
+    "reaction": "reactions_given",
+}
+CONTENT_EVENTS = {
+    "reaction": "reactions",
+    "comment": "comments",
+    "share": "shares",
+    "post_read_complete": "reads_completed",
+}
 
 
 @dataclass
 class DayBatch:
-    """One tenant-day's share of a batch. Counts are deltas to add; visitor rows are hashed."""
+    """One tenant-day's share of a batch. Counts are deltas to add; `views` are new rows."""
 
     tenant: str
     date: str
-    hourly: pl.DataFrame  # hour, requests, bytes, bot_requests, page_views
+    hourly: pl.DataFrame  # hour, requests, bytes, bot_requests, page_views, + HOURLY_EVENTS columns
     status: pl.DataFrame  # status, requests
     pages: pl.DataFrame  # path, views
-    visitors: pl.DataFrame  # visitor, first_seen, last_seen, page_views, hours (bitmask)
-    visitor_pages: pl.DataFrame  # visitor, path
-
-    @property
-    def requests(self) -> int:
-        return int(self.hourly.get_column("requests").sum())
+    content: pl.DataFrame  # post_id, views, + CONTENT_EVENTS columns
+    views: pl.DataFrame  # one row per page view, VIEW_SCHEMA
 
 
 def aggregate(frame: pl.DataFrame, salts: SaltStore) -> list[DayBatch]:
     """Split a classified batch into per-tenant-day deltas."""
-    frame = frame.with_columns(date=pl.col("ts").dt.date(), hour=pl.col("ts").dt.hour().cast(pl.Int32))
+    frame = frame.with_columns(
+        date=pl.col("ts").dt.date(),
+        hour=pl.col("ts").dt.hour().cast(pl.Int32),
+        event=pl.col("event") if "event" in frame.columns else pl.lit(None, pl.String),
+        post_id=pl.col("post_id")
+        if "post_id" in frame.columns
+        else pl.when(pl.col("is_page_view")).then(pl.col("path").str.extract(DEFAULT_POST_ROUTE, 1)),
+    )
+    events = frame.filter(pl.col("event").is_not_null())
     hourly = frame.group_by([*DAY_KEY, "hour"]).agg(
         requests=pl.len(),
         bytes=pl.col("bytes").sum(),
         bot_requests=pl.col("is_bot").sum(),
         page_views=pl.col("is_page_view").sum(),
+        **{col: (pl.col("event") == event).sum() for event, col in HOURLY_EVENTS.items()},
     )
     status = frame.group_by([*DAY_KEY, "status"]).agg(requests=pl.len())
-    views = frame.filter(pl.col("is_page_view"))
-    pages = views.group_by([*DAY_KEY, "path"]).agg(views=pl.len())
-
-    person = [*DAY_KEY, "ip", "ua"]
-    persons = (
-        views.group_by(person)
-        .agg(
-            first_seen=pl.col("ts").min().dt.epoch("s"),
-            last_seen=pl.col("ts").max().dt.epoch("s"),
-            page_views=pl.len(),
-            hours=pl.lit(2, pl.Int64).pow(pl.col("hour")).bitwise_or(),
+    page_views = with_sources(frame.filter(pl.col("is_page_view")))
+    pages = page_views.group_by([*DAY_KEY, "path"]).agg(views=pl.len())
+    content = (
+        pl.concat(
+            [
+                page_views.select(*DAY_KEY, "post_id", pl.lit("view").alias("event")),
+                events.select(*DAY_KEY, "post_id", "event"),
+            ]
         )
-        .with_row_index("rid")
+        .filter(pl.col("post_id").is_not_null())
+        .group_by([*DAY_KEY, "post_id"])
+        .agg(
+            views=(pl.col("event") == "view").sum(),
+            **{col: (pl.col("event") == event).sum() for event, col in CONTENT_EVENTS.items()},
+        )
     )
-    visited = (
-        views.select(*person, "path")
-        .unique()
-        .join(persons.select(*person, "rid"), on=person)
-        .select(*DAY_KEY, "rid", "path")
-    )
-    visitors = hash_visitors(persons, salts)
-    visitor_pages = visited.join(visitors.select("rid", "visitor"), on="rid").drop("rid")
-    visitors = visitors.drop("rid")
-
+    views = _hashed_views(page_views, salts)
     return [
         DayBatch(
             tenant=tenant,
@@ -73,11 +88,34 @@ def aggregate(frame: pl.DataFrame, salts: SaltStore) -> list[DayBatch]:
             hourly=_part(hourly, tenant, date),
             status=_part(status, tenant, date),
             pages=_part(pages, tenant, date),
-            visitors=_part(visitors, tenant, date),
-            visitor_pages=_part(visitor_pages, tenant, date),
+            content=_part(content, tenant, date),
+            views=_part(views, tenant, date),
         )
         for tenant, date in hourly.select(DAY_KEY).unique().sort(DAY_KEY).iter_rows()
     ]
+
+
+def _hashed_views(page_views: pl.DataFrame, salts: SaltStore) -> pl.DataFrame:
+    """Page-view rows keyed by visitor hash instead of (ip, ua): hash each distinct person once."""
+    person = [*DAY_KEY, "ip", "ua"]
+    persons = page_views.select(person).unique().with_row_index("rid")
+    hashed = hash_visitors(persons, salts).select("rid", "visitor")
+    return (
+        page_views.join(persons, on=person)
+        .join(hashed, on="rid")
+        .select(
+            *DAY_KEY,
+            "visitor",
+            pl.col("ts").dt.epoch("us").alias("ts"),
+            "hour",
+            "path",
+            "source",
+            "medium",
+            "campaign",
+            "post_id",
+        )
+        .cast(VIEW_SCHEMA)  # type: ignore[arg-type]
+    )
 
 
 def _part(frame: pl.DataFrame, tenant: str, date: object) -> pl.DataFrame:

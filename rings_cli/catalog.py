@@ -24,6 +24,8 @@ class Catalog:
                  flushed_version INTEGER NOT NULL DEFAULT -1,
                  PRIMARY KEY (tenant, date))"""
         )
+        # A finalized date is closed for every tenant: its salt is gone, its lines are late.
+        self.con.execute("CREATE TABLE IF NOT EXISTS finalized (date TEXT PRIMARY KEY, at TEXT NOT NULL)")
 
     def mark_dirty(self, keys: list[tuple[str, str]]) -> None:
         with self.con:
@@ -33,6 +35,9 @@ class Catalog:
                    ON CONFLICT (tenant, date) DO UPDATE SET dirty = 1""",
                 keys,
             )
+
+    def mark_all_dirty(self) -> None:
+        self.con.execute("UPDATE days SET dirty = 1")
 
     def dirty(self) -> list[tuple[str, str]]:
         return self.con.execute(
@@ -46,6 +51,26 @@ class Catalog:
                 "UPDATE days SET dirty = 0, flushed_version = ? WHERE tenant = ? AND date = ?",
                 [(v, t, d) for t, d, v in versions],
             )
+
+    def open_dates(self) -> list[str]:
+        """Dates that have data and are not finalized yet, oldest first."""
+        return [
+            r[0]
+            for r in self.con.execute(
+                "SELECT DISTINCT date FROM days WHERE date NOT IN (SELECT date FROM finalized) ORDER BY date"
+            )
+        ]
+
+    def tenants_on(self, date: str) -> list[str]:
+        return [
+            r[0] for r in self.con.execute("SELECT tenant FROM days WHERE date = ? ORDER BY tenant", (date,))
+        ]
+
+    def finalized_dates(self) -> set[str]:
+        return {r[0] for r in self.con.execute("SELECT date FROM finalized")}
+
+    def mark_finalized(self, date: str, at: str) -> None:
+        self.con.execute("INSERT OR IGNORE INTO finalized (date, at) VALUES (?, ?)", (date, at))
 
     def close(self) -> None:
         self.con.close()

@@ -1,27 +1,39 @@
 """The DO file: one SQLite database per tenant-day, our stand-in for the seed's AnalyticsDO.
 
-It holds the day's running totals (hourly, status, pages, referrers, content) and the visitor
-table that makes unique counts exact across batches. Every batch merges in one transaction, so a
-DO file is always a consistent picture of some prefix of the input.
+It holds the day's running totals (the seed's hourly, pages, referrers, content tables, plus
+status, campaigns and a one-row `day` summary) and, until the day is finalized, `views`: one row
+per page view keyed by visitor hash, which makes uniques and sessions exact across batches and
+runs. Every batch merges in one transaction, so a DO file is always a consistent picture of some
+prefix of the input. Finalization writes the daily summary and deletes every hash.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from rings_cli.aggregate import DayBatch
+from rings_cli.aggregate import CONTENT_EVENTS, HOURLY_EVENTS, DayBatch
+from rings_cli.errors import RingsError
+from rings_cli.sessions import TABLES as SESSION_TABLES
+from rings_cli.sessions import VIEW_SCHEMA, metric_deltas
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+TOP_LIMIT = 10
 
-_SCHEMA = """
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS day (
   id INTEGER PRIMARY KEY CHECK (id = 1),
-  unique_visitors INTEGER NOT NULL DEFAULT 0
+  unique_visitors INTEGER NOT NULL DEFAULT 0,
+  sessions INTEGER NOT NULL DEFAULT 0,
+  bounces INTEGER NOT NULL DEFAULT 0,
+  duration_total REAL NOT NULL DEFAULT 0,
+  top_pages TEXT,      -- JSON, written at finalization (the seed's daily summary)
+  top_referrers TEXT   -- JSON, likewise
 );
 CREATE TABLE IF NOT EXISTS hourly (
   hour INTEGER PRIMARY KEY,
@@ -29,7 +41,12 @@ CREATE TABLE IF NOT EXISTS hourly (
   bytes INTEGER NOT NULL DEFAULT 0,
   bot_requests INTEGER NOT NULL DEFAULT 0,
   page_views INTEGER NOT NULL DEFAULT 0,
-  unique_visitors INTEGER NOT NULL DEFAULT 0
+  unique_visitors INTEGER NOT NULL DEFAULT 0,
+  sessions INTEGER NOT NULL DEFAULT 0,   -- by the hour the session started
+  bounces INTEGER NOT NULL DEFAULT 0,
+  time_total REAL NOT NULL DEFAULT 0,    -- time on page of this hour's page views
+  time_count INTEGER NOT NULL DEFAULT 0,
+  {", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in HOURLY_EVENTS.values())}
 );
 CREATE TABLE IF NOT EXISTS status (
   status INTEGER PRIMARY KEY,
@@ -40,80 +57,90 @@ CREATE TABLE IF NOT EXISTS pages (
   views INTEGER NOT NULL DEFAULT 0,
   unique_views INTEGER NOT NULL DEFAULT 0,
   entries INTEGER NOT NULL DEFAULT 0,
-  exits INTEGER NOT NULL DEFAULT 0
+  exits INTEGER NOT NULL DEFAULT 0,
+  time_total REAL NOT NULL DEFAULT 0,
+  time_count INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS referrers (
   source TEXT PRIMARY KEY,
   visits INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS campaigns (
+  source TEXT NOT NULL,
+  medium TEXT NOT NULL,
+  campaign TEXT NOT NULL,
+  visits INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (source, medium, campaign)
+);
 CREATE TABLE IF NOT EXISTS content (
   post_id TEXT PRIMARY KEY,
   views INTEGER NOT NULL DEFAULT 0,
   unique_views INTEGER NOT NULL DEFAULT 0,
-  reactions INTEGER NOT NULL DEFAULT 0,
-  comments INTEGER NOT NULL DEFAULT 0,
-  shares INTEGER NOT NULL DEFAULT 0
+  {", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in CONTENT_EVENTS.values())},
+  read_time_total REAL NOT NULL DEFAULT 0,
+  read_time_count INTEGER NOT NULL DEFAULT 0
 );
--- Keyed hashes only (see privacy.py); deleted when the day is finalized.
-CREATE TABLE IF NOT EXISTS visitors (
-  hash INTEGER PRIMARY KEY,
-  first_seen INTEGER NOT NULL,
-  last_seen INTEGER NOT NULL,
-  page_views INTEGER NOT NULL,
-  hours INTEGER NOT NULL  -- bit h set: a page view in UTC hour h
-);
-CREATE TABLE IF NOT EXISTS visitor_pages (
+-- Keyed hashes only (see privacy.py); emptied when the day is finalized.
+CREATE TABLE IF NOT EXISTS views (
   hash INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  hour INTEGER NOT NULL,
   path TEXT NOT NULL,
-  PRIMARY KEY (hash, path)
-) WITHOUT ROWID;
+  source TEXT,
+  medium TEXT,
+  campaign TEXT,
+  post_id TEXT
+);
+CREATE INDEX IF NOT EXISTS views_by_hash ON views (hash);
+-- The seed's visitors table, derived rather than stored twice.
+CREATE VIEW IF NOT EXISTS visitors AS
+  SELECT hash, min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS page_views
+  FROM views GROUP BY hash;
 INSERT OR IGNORE INTO day (id) VALUES (1);
 """
 
-_MERGE_NEW_VISITORS = """
-UPDATE hourly SET unique_visitors = unique_visitors + d.n
-FROM (
-  WITH RECURSIVE h(hour) AS (SELECT 0 UNION ALL SELECT hour + 1 FROM h WHERE hour < 23)
-  SELECT h.hour, count(*) AS n
-  FROM temp.batch_visitors AS b LEFT JOIN visitors AS v ON v.hash = b.hash, h
-  WHERE ((b.hours & ~coalesce(v.hours, 0)) >> h.hour) & 1
-  GROUP BY h.hour
-) AS d
-WHERE hourly.hour = d.hour;
+# Uniques first (they compare the batch with the views already stored), then store the batch.
+_MERGE_UNIQUES = """
 UPDATE day SET unique_visitors = unique_visitors + (
-  SELECT count(*) FROM temp.batch_visitors AS b
-  WHERE NOT EXISTS (SELECT 1 FROM visitors AS v WHERE v.hash = b.hash)
-);
-INSERT INTO visitors SELECT * FROM temp.batch_visitors WHERE true
-ON CONFLICT (hash) DO UPDATE SET
-  first_seen = min(first_seen, excluded.first_seen),
-  last_seen = max(last_seen, excluded.last_seen),
-  page_views = page_views + excluded.page_views,
-  hours = hours | excluded.hours;
+  SELECT count(DISTINCT b.hash) FROM temp.batch_views AS b
+  WHERE NOT EXISTS (SELECT 1 FROM views AS v WHERE v.hash = b.hash));
+UPDATE hourly SET unique_visitors = unique_visitors + d.n
+FROM (SELECT b.hour, count(DISTINCT b.hash) AS n FROM temp.batch_views AS b
+      WHERE NOT EXISTS (SELECT 1 FROM views AS v WHERE v.hash = b.hash AND v.hour = b.hour)
+      GROUP BY b.hour) AS d
+WHERE hourly.hour = d.hour;
 UPDATE pages SET unique_views = unique_views + d.n
-FROM (
-  SELECT b.path, count(*) AS n FROM temp.batch_pages AS b
-  WHERE NOT EXISTS (
-    SELECT 1 FROM visitor_pages AS v WHERE v.hash = b.hash AND v.path = b.path)
-  GROUP BY b.path
-) AS d
+FROM (SELECT b.path, count(DISTINCT b.hash) AS n FROM temp.batch_views AS b
+      WHERE NOT EXISTS (SELECT 1 FROM views AS v WHERE v.hash = b.hash AND v.path = b.path)
+      GROUP BY b.path) AS d
 WHERE pages.path = d.path;
-INSERT OR IGNORE INTO visitor_pages SELECT hash, path FROM temp.batch_pages;
-UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version';
+UPDATE content SET unique_views = unique_views + d.n
+FROM (SELECT b.post_id, count(DISTINCT b.hash) AS n FROM temp.batch_views AS b
+      WHERE b.post_id IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM views AS v WHERE v.hash = b.hash AND v.post_id = b.post_id)
+      GROUP BY b.post_id) AS d
+WHERE content.post_id = d.post_id;
 """
 
 # What a flush copies to the warehouse: table -> SELECT of its current totals.
 SNAPSHOT_QUERIES = {
-    "daily": """SELECT sum(requests) AS requests, sum(bytes) AS bytes,
-                       sum(bot_requests) AS bot_requests, sum(page_views) AS page_views,
-                       (SELECT unique_visitors FROM day) AS unique_visitors
-                FROM hourly HAVING count(*) > 0""",
-    "hourly": "SELECT hour, requests, bytes, bot_requests, page_views, unique_visitors FROM hourly",
+    "daily": """SELECT sum(h.requests) AS requests, sum(h.bytes) AS bytes,
+                       sum(h.bot_requests) AS bot_requests, sum(h.page_views) AS page_views,
+                       d.unique_visitors, d.sessions, d.bounces, d.duration_total,
+                       d.top_pages, d.top_referrers,
+                       coalesce((SELECT value = '1' FROM meta WHERE key = 'finalized'), 0) AS finalized
+                FROM hourly AS h, day AS d HAVING count(*) > 0""",
+    "hourly": "SELECT * FROM hourly",
     "status": "SELECT status, requests FROM status",
-    "pages": "SELECT path, views, unique_views, entries, exits FROM pages",
+    "pages": "SELECT * FROM pages",
     "referrers": "SELECT source, visits FROM referrers",
-    "content": "SELECT post_id, views, unique_views, reactions, comments, shares FROM content",
+    "campaigns": "SELECT source, medium, campaign, visits FROM campaigns",
+    "content": "SELECT * FROM content",
 }
+
+
+class FinalizedDayError(RingsError):
+    """A merge into a day that is already final: the caller must reject such lines as late."""
 
 
 class DoFile:
@@ -130,72 +157,78 @@ class DoFile:
         self.con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.con.execute("PRAGMA journal_mode = WAL")
         self.con.execute("PRAGMA synchronous = NORMAL")
+        self.con.execute(
+            "PRAGMA secure_delete = ON"
+        )  # deleted hashes are overwritten, not left in free pages
         if create:
-            self._init_schema()
-
-    def _init_schema(self) -> None:
-        with self._transaction():
-            for statement in _split(_SCHEMA):
-                self.con.execute(statement)
-            self.con.executemany(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
-                [
-                    ("tenant", self.tenant),
-                    ("date", self.date),
-                    ("schema_version", str(SCHEMA_VERSION)),
-                    ("version", "0"),
-                ],
-            )
+            with self._transaction():
+                for statement in _split(_SCHEMA):
+                    self.con.execute(statement)
+                self.con.executemany(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                    [
+                        ("tenant", tenant),
+                        ("date", date),
+                        ("schema_version", str(SCHEMA_VERSION)),
+                        ("version", "0"),
+                        ("finalized", "0"),
+                    ],
+                )
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self.con)
 
-    def merge(self, batch: DayBatch) -> None:
-        """Add one batch's deltas; all or nothing."""
-        con = self.con
-        with self._transaction():
-            con.executemany(
-                """INSERT INTO hourly (hour, requests, bytes, bot_requests, page_views)
-                   VALUES (?, ?, ?, ?, ?)
-                   ON CONFLICT (hour) DO UPDATE SET
-                     requests = requests + excluded.requests,
-                     bytes = bytes + excluded.bytes,
-                     bot_requests = bot_requests + excluded.bot_requests,
-                     page_views = page_views + excluded.page_views""",
-                _rows(batch.hourly, "hour", "requests", "bytes", "bot_requests", "page_views"),
-            )
-            con.executemany(
-                """INSERT INTO status (status, requests) VALUES (?, ?)
-                   ON CONFLICT (status) DO UPDATE SET requests = requests + excluded.requests""",
-                _rows(batch.status, "status", "requests"),
-            )
-            con.executemany(
-                """INSERT INTO pages (path, views) VALUES (?, ?)
-                   ON CONFLICT (path) DO UPDATE SET views = views + excluded.views""",
-                _rows(batch.pages, "path", "views"),
-            )
-            con.execute(
-                """CREATE TEMP TABLE IF NOT EXISTS batch_visitors (
-                     hash INTEGER PRIMARY KEY, first_seen INTEGER, last_seen INTEGER,
-                     page_views INTEGER, hours INTEGER)"""
-            )
-            con.execute("CREATE TEMP TABLE IF NOT EXISTS batch_pages (hash INTEGER, path TEXT)")
-            con.execute("DELETE FROM temp.batch_visitors")
-            con.execute("DELETE FROM temp.batch_pages")
-            con.executemany(
-                "INSERT INTO temp.batch_visitors VALUES (?, ?, ?, ?, ?)",
-                _rows(batch.visitors, "visitor", "first_seen", "last_seen", "page_views", "hours"),
-            )
-            con.executemany(
-                "INSERT INTO temp.batch_pages VALUES (?, ?)",
-                _rows(batch.visitor_pages, "visitor", "path"),
-            )
-            for statement in _split(_MERGE_NEW_VISITORS):
-                con.execute(statement)
+    def _meta(self, key: str) -> str:
+        row = self.con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0])
+
+    @property
+    def finalized(self) -> bool:
+        return self._meta("finalized") == "1"
 
     def version(self) -> int:
-        row = self.con.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-        return int(row[0])
+        return int(self._meta("version"))
+
+    def merge(self, batch: DayBatch) -> None:
+        """Add one batch's deltas and page views; all or nothing."""
+        con = self.con
+        with self._transaction():
+            if self.finalized:
+                raise FinalizedDayError(f"{self.tenant} {self.date} is finalized")
+            _upsert_add(con, "hourly", ["hour"], batch.hourly)
+            _upsert_add(con, "status", ["status"], batch.status)
+            _upsert_add(con, "pages", ["path"], batch.pages)
+            _upsert_add(con, "content", ["post_id"], batch.content)
+            con.execute("CREATE TEMP TABLE IF NOT EXISTS batch_views AS SELECT * FROM views LIMIT 0")
+            con.execute("DELETE FROM temp.batch_views")
+            con.executemany(
+                "INSERT INTO temp.batch_views VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                _rows(batch.views, *VIEW_SCHEMA),
+            )
+            for statement in _split(_MERGE_UNIQUES):
+                con.execute(statement)
+            self._merge_sessions(batch.views)
+            con.execute("INSERT INTO views SELECT * FROM temp.batch_views")
+            con.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
+
+    def _merge_sessions(self, new_views: pl.DataFrame) -> None:
+        """Recompute the sessions of the visitors this batch touches; add the difference."""
+        if new_views.is_empty():
+            return
+        cur = self.con.execute(
+            "SELECT v.* FROM views AS v WHERE v.hash IN (SELECT DISTINCT hash FROM temp.batch_views)"
+        )
+        before = pl.DataFrame(cur.fetchall(), schema=VIEW_SCHEMA, orient="row")
+        after = pl.concat([before, new_views.select(list(VIEW_SCHEMA))])
+        for table, delta in metric_deltas(before, after).items():
+            if delta.is_empty():
+                continue
+            keys, values = SESSION_TABLES[table]
+            if table == "day":
+                sets = ", ".join(f"{v} = {v} + ?" for v in values)
+                self.con.execute(f"UPDATE day SET {sets}", delta.row(0))
+            else:
+                _upsert_add(self.con, table, keys, delta)
 
     def snapshot(self) -> dict[str, pl.DataFrame]:
         """The day's current totals, table by table, tagged with tenant and date."""
@@ -210,6 +243,31 @@ class DoFile:
                 pl.all(),
             )
         return out
+
+    def finalize(self) -> None:
+        """Write the daily summary, delete every visitor hash, and make sure no byte of them remains."""
+        with self._transaction():
+            if not self.finalized:
+                top_pages = self.con.execute(
+                    "SELECT path, views, unique_views FROM pages ORDER BY views DESC, path LIMIT ?",
+                    (TOP_LIMIT,),
+                ).fetchall()
+                top_referrers = self.con.execute(
+                    "SELECT source, visits FROM referrers ORDER BY visits DESC, source LIMIT ?",
+                    (TOP_LIMIT,),
+                ).fetchall()
+                self.con.execute(
+                    "UPDATE day SET top_pages = ?, top_referrers = ?",
+                    (
+                        json.dumps([{"path": p, "views": v, "unique_views": u} for p, v, u in top_pages]),
+                        json.dumps([{"source": s, "visits": v} for s, v in top_referrers]),
+                    ),
+                )
+                self.con.execute("DELETE FROM views")
+                self.con.execute("UPDATE meta SET value = '1' WHERE key = 'finalized'")
+                self.con.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
+        self.con.execute("VACUUM")
+        self.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         self.con.close()
@@ -226,6 +284,20 @@ class _Transaction:
 
     def __exit__(self, exc_type: Any, *_: Any) -> None:
         self.con.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _upsert_add(con: sqlite3.Connection, table: str, keys: list[str], frame: pl.DataFrame) -> None:
+    """INSERT the rows, or add their values to the existing row with the same key."""
+    if frame.is_empty():
+        return
+    columns = frame.columns
+    values = [c for c in columns if c not in keys]
+    con.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+        + ", ".join(f"{v} = {v} + excluded.{v}" for v in values),
+        frame.rows(),
+    )
 
 
 def _split(script: str) -> list[str]:

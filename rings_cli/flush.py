@@ -28,6 +28,9 @@ def flush_dirty(
     state: StateDir, catalog: Catalog, open_do: dict[tuple[str, str], DoFile] | None = None
 ) -> FlushResult:
     """Flush all dirty tenant-days; `open_do` lets an ingest reuse its open DO files."""
+    warehouse = Warehouse(state.warehouse_path)
+    if not warehouse.is_current():
+        catalog.mark_all_dirty()  # a new or re-laid-out warehouse is rebuilt from the DO files
     dirty = catalog.dirty()
     if not dirty:
         return FlushResult()
@@ -45,6 +48,6 @@ def flush_dirty(
         finally:
             if owned:
                 do.close()
-    rows = Warehouse(state.warehouse_path).flush(snapshots)
+    rows = warehouse.flush(snapshots)
     catalog.mark_flushed(versions)
     return FlushResult(tenant_days=len(dirty), rows=rows)

@@ -6,6 +6,7 @@ goes to an optional callback, the result is an `IngestSummary`.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from rings_cli.catalog import Catalog
 from rings_cli.classify import classify
 from rings_cli.dofile import DoFile
 from rings_cli.errors import UsageError
+from rings_cli.finalize import DEFAULT_GRACE, finalize_due
 from rings_cli.flush import flush_dirty
 from rings_cli.formats import LogFormat, detect, get_format
 from rings_cli.parse import Rejects, lines_from_bytes, parse_lines
@@ -27,6 +29,7 @@ from rings_cli.state import StateDir, check_tenant
 from rings_cli.tenants import assign_tenants
 
 MAX_OPEN_DO_FILES = 128
+LATE = "late"  # a line for a day that is already finalized
 
 
 @dataclass
@@ -52,6 +55,7 @@ class IngestSummary:
     days: set[str] = field(default_factory=set)
     formats: dict[str, str] = field(default_factory=dict)
     flushed_rows: int = 0
+    finalized: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
@@ -67,6 +71,7 @@ class IngestSummary:
             "days": sorted(self.days),
             "formats": self.formats,
             "flushed_rows": self.flushed_rows,
+            "finalized": self.finalized,
             "seconds": round(self.seconds, 3),
         }
 
@@ -82,6 +87,8 @@ class Ingest:
         on_progress: Callable[[Progress], None] | None = None,
         chunk_bytes: int = CHUNK_BYTES,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], dt.datetime] | dt.datetime | None = None,
+        grace: dt.timedelta | None = DEFAULT_GRACE,
     ) -> None:
         self.state = state
         self.forced_format: LogFormat | None = None if fmt == "auto" else get_format(fmt)
@@ -90,8 +97,14 @@ class Ingest:
         self.chunk_bytes = chunk_bytes
         self.clock = clock
         self.summary = IngestSummary()
+        self._closed: set[str] | None = None  # finalized dates, read once per run
         self._rejects = Rejects()
         self._do_files: OrderedDict[tuple[str, str], DoFile] = OrderedDict()
+        # Finalization: days that ended `grace` before `now` are closed after the run (None: never).
+        self.grace = grace
+        self.now: Callable[[], dt.datetime] = (
+            now if callable(now) else (lambda: now) if now is not None else (lambda: dt.datetime.now(dt.UTC))
+        )
 
     def run(self, paths: list[str]) -> IngestSummary:
         """Read every path (`-` = stdin) to the end, then flush. Holds the ingest lock throughout."""
@@ -112,6 +125,10 @@ class Ingest:
                     finally:
                         source.close()
                 self.summary.flushed_rows = flush_dirty(self.state, self.catalog, self._do_files).rows
+                if self.grace is not None:
+                    self.summary.finalized = finalize_due(
+                        self.state, self.catalog, self.now(), self.grace, self._do_files
+                    )
             finally:
                 self._close_do_files()
                 self.catalog.close()
@@ -152,6 +169,15 @@ class Ingest:
     def _merge(self, frame: pl.DataFrame) -> None:
         """Classified requests → per tenant-day deltas → DO files (dirty-marked first)."""
         summary = self.summary
+        if self._closed is None:
+            self._closed = self.catalog.finalized_dates()
+        if self._closed:
+            late = pl.col("ts").dt.date().cast(pl.String).is_in(sorted(self._closed))
+            n_late = int(frame.select(late.sum()).item())
+            if n_late:
+                self._rejects.add(LATE, n_late)
+                summary.parsed -= n_late
+                frame = frame.filter(~late)
         batches = aggregate(frame, self.salts)
         self.catalog.mark_dirty([(b.tenant, b.date) for b in batches])
         for batch in batches:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,17 @@ from rings_cli.warehouse import Warehouse
 
 DEFAULT_LIMIT = 10
 DEFAULT_DAYS = 7
-SECTIONS = ("totals", "days", "hours", "status", "top_pages", "top_referrers", "content", "tenants")
+SECTIONS = (
+    "totals",
+    "days",
+    "hours",
+    "status",
+    "top_pages",
+    "top_referrers",
+    "top_campaigns",
+    "content",
+    "tenants",
+)
 
 
 def queries_dir() -> Path:
@@ -104,34 +115,44 @@ def _assemble(
         "tenant": tenant,
         "start": start.isoformat(),
         "end": end.isoformat(),
-        "totals": {
-            "requests": int(totals.get("requests") or 0),
-            "page_views": int(totals.get("page_views") or 0),
-            "unique_visitors": int(totals.get("unique_visitors") or 0),
-            "bytes": int(totals.get("bytes") or 0),
-            "bot_requests": int(totals.get("bot_requests") or 0),
-            "sessions": 0,
-            "bounce_rate": 0.0,
-            "avg_session_duration": 0.0,
-        },
-        "days": [
-            {"date": d["date"], **_ints(d), "sessions": 0, "bounce_rate": 0.0} for d in s.get("days", [])
-        ],
-        "hours": [{"date": h["date"], **_ints(h)} for h in s.get("hours", [])],
+        "totals": {key: _number(totals.get(key), kind) for key, kind in TOTALS.items()},
+        "days": [_clean(d) for d in s.get("days", [])],
+        "hours": [_clean(h) for h in s.get("hours", [])],
         "status": {r["status"]: int(r["requests"]) for r in s.get("status", [])},
-        "top_pages": [
-            {"path": p["path"], **_ints(p), "avg_time_seconds": 0.0} for p in s.get("top_pages", [])
-        ],
-        "top_referrers": [
-            {"source": r["source"], "visits": int(r["visits"])} for r in s.get("top_referrers", [])
-        ],
-        "content": [{"post_id": c["post_id"], **_ints(c)} for c in s.get("content", [])],
+        "top_pages": [_clean(p) for p in s.get("top_pages", [])],
+        "top_referrers": [_clean(r) for r in s.get("top_referrers", [])],
+        "top_campaigns": [_clean(c) for c in s.get("top_campaigns", [])],
+        "content": [_clean(c) for c in s.get("content", [])],
     }
     if tenant is None:
-        report["tenants"] = [{"tenant": t["tenant"], **_ints(t)} for t in s.get("tenants", [])]
+        report["tenants"] = [_clean(t) for t in s.get("tenants", [])]
     return report
 
 
-def _ints(row: dict[str, Any]) -> dict[str, Any]:
-    """DuckDB sums come back as HUGEINT/Decimal; JSON wants plain ints."""
-    return {k: int(v) for k, v in row.items() if isinstance(v, int | float) or hasattr(v, "as_integer_ratio")}
+# The contract's totals and their types (rates are fractions, durations seconds).
+TOTALS = {
+    "requests": int,
+    "page_views": int,
+    "unique_visitors": int,
+    "bytes": int,
+    "bot_requests": int,
+    "sessions": int,
+    "bounce_rate": float,
+    "avg_session_duration": float,
+}
+
+
+def _number(value: Any, kind: type) -> int | float:
+    return round(float(value or 0), 6) if kind is float else int(value or 0)
+
+
+def _clean(row: dict[str, Any]) -> dict[str, Any]:
+    """DuckDB sums come back as HUGEINT/Decimal; JSON wants plain ints and floats."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, Decimal):
+            value = int(value) if value == value.to_integral_value() else float(value)
+        elif isinstance(value, float):
+            value = round(value, 6)
+        out[key] = value
+    return out

@@ -18,16 +18,23 @@ import polars as pl
 
 from rings_cli.errors import RingsError, StateLockedError
 
+SCHEMA_VERSION = 2
+
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS daily (
   tenant VARCHAR NOT NULL, date DATE NOT NULL,
   requests BIGINT NOT NULL, bytes BIGINT NOT NULL, bot_requests BIGINT NOT NULL,
   page_views BIGINT NOT NULL, unique_visitors BIGINT NOT NULL,
+  sessions BIGINT NOT NULL, bounces BIGINT NOT NULL, duration_total DOUBLE NOT NULL,
+  top_pages JSON, top_referrers JSON, finalized BOOLEAN NOT NULL,
   PRIMARY KEY (tenant, date));
 CREATE TABLE IF NOT EXISTS hourly (
   tenant VARCHAR NOT NULL, date DATE NOT NULL, hour INTEGER NOT NULL,
   requests BIGINT NOT NULL, bytes BIGINT NOT NULL, bot_requests BIGINT NOT NULL,
   page_views BIGINT NOT NULL, unique_visitors BIGINT NOT NULL,
+  sessions BIGINT NOT NULL, bounces BIGINT NOT NULL, time_total DOUBLE NOT NULL, time_count BIGINT NOT NULL,
+  posts_created BIGINT NOT NULL, comments_created BIGINT NOT NULL, reactions_given BIGINT NOT NULL,
   PRIMARY KEY (tenant, date, hour));
 CREATE TABLE IF NOT EXISTS status (
   tenant VARCHAR NOT NULL, date DATE NOT NULL, status INTEGER NOT NULL, requests BIGINT NOT NULL,
@@ -35,18 +42,25 @@ CREATE TABLE IF NOT EXISTS status (
 CREATE TABLE IF NOT EXISTS pages (
   tenant VARCHAR NOT NULL, date DATE NOT NULL, path VARCHAR NOT NULL,
   views BIGINT NOT NULL, unique_views BIGINT NOT NULL, entries BIGINT NOT NULL, exits BIGINT NOT NULL,
+  time_total DOUBLE NOT NULL, time_count BIGINT NOT NULL,
   PRIMARY KEY (tenant, date, path));
 CREATE TABLE IF NOT EXISTS referrers (
   tenant VARCHAR NOT NULL, date DATE NOT NULL, source VARCHAR NOT NULL, visits BIGINT NOT NULL,
   PRIMARY KEY (tenant, date, source));
+CREATE TABLE IF NOT EXISTS campaigns (
+  tenant VARCHAR NOT NULL, date DATE NOT NULL, source VARCHAR NOT NULL, medium VARCHAR NOT NULL,
+  campaign VARCHAR NOT NULL, visits BIGINT NOT NULL,
+  PRIMARY KEY (tenant, date, source, medium, campaign));
 CREATE TABLE IF NOT EXISTS content (
   tenant VARCHAR NOT NULL, date DATE NOT NULL, post_id VARCHAR NOT NULL,
   views BIGINT NOT NULL, unique_views BIGINT NOT NULL,
   reactions BIGINT NOT NULL, comments BIGINT NOT NULL, shares BIGINT NOT NULL,
+  reads_completed BIGINT NOT NULL,
+  read_time_total DOUBLE NOT NULL, read_time_count BIGINT NOT NULL,
   PRIMARY KEY (tenant, date, post_id));
 """
 
-TABLES = ("daily", "hourly", "status", "pages", "referrers", "content")
+TABLES = ("daily", "hourly", "status", "pages", "referrers", "campaigns", "content")
 
 # How long a reader waits for a flush to release the file before giving up.
 READ_RETRY_SECONDS = 30.0
@@ -91,7 +105,7 @@ class Warehouse:
         ).unique()
         written = 0
         with self._connect(read_only=False, wait=wait) as con:
-            con.execute(_SCHEMA)
+            self._ensure_schema(con)
             con.execute("BEGIN TRANSACTION")
             try:
                 con.register("flush_keys", keys)
@@ -113,6 +127,30 @@ class Warehouse:
                 raise
         return written
 
+    @staticmethod
+    def _version(con: duckdb.DuckDBPyConnection) -> int | None:
+        try:
+            row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+        except duckdb.CatalogException:
+            return None
+        return row[0] if row else None
+
+    def _ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Create the tables; an older layout is dropped (it is rebuilt from the DO files)."""
+        if self._version(con) != SCHEMA_VERSION:
+            for table in (*TABLES, "schema_version"):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute(_SCHEMA)
+        if self._version(con) is None:
+            con.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
+
+    def is_current(self) -> bool:
+        """False when the file is missing or has an older layout: every day must be flushed again."""
+        if not self.exists():
+            return False
+        with self._connect(read_only=True, wait=READ_RETRY_SECONDS) as con:
+            return self._version(con) == SCHEMA_VERSION
+
     def exists(self) -> bool:
         return self.path.exists()
 
@@ -123,8 +161,7 @@ class Warehouse:
             yield None
             return
         with self.reader(wait) as con:
-            tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-            yield con if set(TABLES) <= tables else None
+            yield con if self._version(con) == SCHEMA_VERSION else None
 
     @contextmanager
     def reader(self, wait: float = READ_RETRY_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:

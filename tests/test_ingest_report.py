@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import duckdb
 
 from rings_cli.ingest import Ingest
@@ -144,6 +146,9 @@ def test_default_range_is_the_last_seven_days_with_data(state: StateDir, write_l
     assert (only_start["start"], only_start["end"]) == ("2026-01-01", "2026-01-07")
 
 
+NOT_YET_FINAL = dt.datetime(2025, 12, 1, 20, tzinfo=dt.UTC)  # "now" inside the day: nothing finalizes
+
+
 def test_two_runs_count_a_returning_visitor_once(state: StateDir, write_log) -> None:
     first = write_log([line(ip="9.9.9.9", when="01/Dec/2025:10:00:00 +0000")], "a.log")
     second = write_log(
@@ -153,8 +158,8 @@ def test_two_runs_count_a_returning_visitor_once(state: StateDir, write_log) -> 
         ],
         "b.log",
     )
-    Ingest(state).run([str(first)])
-    Ingest(state).run([str(second)])
+    Ingest(state, now=NOT_YET_FINAL).run([str(first)])
+    Ingest(state, now=NOT_YET_FINAL).run([str(second)])
     report = report_json(state)
     assert report["totals"]["page_views"] == 3
     assert report["totals"]["unique_visitors"] == 2

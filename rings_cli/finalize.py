@@ -1,0 +1,56 @@
+"""Finalize: close the days that ended more than the grace period ago.
+
+For each such UTC date, every tenant's DO file gets the seed's daily summary and loses its visitor
+hashes, the warehouse gets the final totals, and the day's salt is destroyed: from then on no
+hash of that day can be linked to anyone, and a line for that day is rejected as `late`.
+Idempotent: a crash half-way is finished by the next run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rings_cli.catalog import Catalog
+from rings_cli.dofile import DoFile
+from rings_cli.flush import flush_dirty
+from rings_cli.privacy import SaltStore
+from rings_cli.state import StateDir
+
+DEFAULT_GRACE = dt.timedelta(hours=1)
+
+
+def due_dates(catalog: Catalog, now: dt.datetime, grace: dt.timedelta) -> list[str]:
+    """Open dates whose UTC day ended at least `grace` before `now`."""
+    return [
+        d
+        for d in catalog.open_dates()
+        if dt.datetime.fromisoformat(d).replace(tzinfo=dt.UTC) + dt.timedelta(days=1) + grace <= now
+    ]
+
+
+def finalize_due(
+    state: StateDir,
+    catalog: Catalog,
+    now: dt.datetime,
+    grace: dt.timedelta = DEFAULT_GRACE,
+    open_do: dict[tuple[str, str], DoFile] | None = None,
+) -> list[str]:
+    """Finalize every due date; returns the dates finalized."""
+    dates = due_dates(catalog, now, grace)
+    if not dates:
+        return []
+    keys = [(tenant, date) for date in dates for tenant in catalog.tenants_on(date)]
+    for tenant, date in keys:
+        do = (open_do or {}).pop((tenant, date), None) or DoFile(state.do_path(tenant, date), tenant, date)
+        try:
+            do.finalize()
+        finally:
+            do.close()
+    catalog.mark_dirty(keys)
+    flush_dirty(state, catalog)
+    salts = SaltStore(state)
+    stamp = now.astimezone(dt.UTC).isoformat(timespec="seconds")
+    for date in dates:
+        salts.destroy(date)
+        catalog.mark_finalized(date, stamp)
+    return dates
