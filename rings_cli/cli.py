@@ -19,6 +19,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from rings_cli import __version__
 from rings_cli.errors import RingsError
+from rings_cli.finalize import finalize_days, parse_duration
 from rings_cli.ingest import Ingest
 from rings_cli.ingest import Progress as IngestProgress
 from rings_cli.render import CSV_SECTIONS, report_csv, report_json, report_renderable, summary_text
@@ -43,6 +44,10 @@ StateDirOption = Annotated[
 ]
 TenantOption = Annotated[str | None, typer.Option("--tenant", help="Tenant name.", show_default=False)]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+GraceOption = Annotated[
+    str,
+    typer.Option(help="Finalize UTC days that ended this long ago: seconds, or 90m, 1h, 2d."),
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -106,17 +111,26 @@ def ingest(
     state_dir: StateDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
+    grace: GraceOption = "1h",
+    no_finalize: Annotated[
+        bool,
+        typer.Option("--no-finalize", help="Keep past days open (to import one day in several runs)."),
+    ] = False,
     debug: DebugOption = False,
 ) -> None:
-    """Read access logs into the state dir, then flush them to the warehouse."""
+    """Read access logs into the state dir, flush them to the warehouse, finalize ended days."""
     if tenant is not None:
         check_tenant(tenant)
     stderr = Console(stderr=True)
     show_progress = not quiet and stderr.is_terminal
     with _progress_bar(stderr, show_progress) as on_progress:
-        summary = Ingest(StateDir(state_dir), fmt=fmt, tenant=tenant, on_progress=on_progress).run(
-            paths or []
-        )
+        summary = Ingest(
+            StateDir(state_dir),
+            fmt=fmt,
+            tenant=tenant,
+            on_progress=on_progress,
+            grace=None if no_finalize else parse_duration(grace, "--grace"),
+        ).run(paths or [])
     data = summary.to_dict()
     if as_json:
         typer.echo(json.dumps(data, indent=2))
@@ -192,6 +206,22 @@ def report(
         sys.stdout.write(report_csv(data, section))
     else:
         Console().print(report_renderable(data))
+
+
+@app.command()
+@_cli_errors
+def finalize(
+    grace: GraceOption = "1h",
+    state_dir: StateDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the finalized dates as JSON.")] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Finalize every day that ended more than --grace ago: summary kept, visitor hashes and salt deleted."""
+    dates = finalize_days(StateDir(state_dir), parse_duration(grace, "--grace"))
+    if as_json:
+        typer.echo(json.dumps({"finalized": dates}))
+    else:
+        typer.echo(f"Finalized {len(dates)} days" + (f": {', '.join(dates)}" if dates else ""))
 
 
 def main() -> None:

@@ -9,14 +9,25 @@ Idempotent: a crash half-way is finished by the next run.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from rings_cli.catalog import Catalog
 from rings_cli.dofile import DoFile
+from rings_cli.errors import UsageError
 from rings_cli.flush import flush_dirty
 from rings_cli.privacy import SaltStore
 from rings_cli.state import StateDir
 
 DEFAULT_GRACE = dt.timedelta(hours=1)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, option: str) -> dt.timedelta:
+    """`3600`, `90m`, `1h`, `2d` → timedelta."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not match:
+        raise UsageError(f"{option}: {text!r} is not a duration (e.g. 3600, 90m, 1h, 2d)")
+    return dt.timedelta(seconds=float(match[1]) * _UNITS[match[2] or "s"])
 
 
 def due_dates(catalog: Catalog, now: dt.datetime, grace: dt.timedelta) -> list[str]:
@@ -54,3 +65,17 @@ def finalize_due(
         salts.destroy(date)
         catalog.mark_finalized(date, stamp)
     return dates
+
+
+def finalize_days(
+    state: StateDir, grace: dt.timedelta = DEFAULT_GRACE, now: dt.datetime | None = None
+) -> list[str]:
+    """`rings finalize`: take the ingest lock (no merge may run meanwhile) and finalize due days."""
+    if not state.catalog_path.exists():
+        return []
+    with state.ingest_lock():
+        catalog = Catalog(state.catalog_path)
+        try:
+            return finalize_due(state, catalog, now or dt.datetime.now(dt.UTC), grace)
+        finally:
+            catalog.close()

@@ -99,14 +99,16 @@ def test_exact_counts_per_tenant_and_day(state: StateDir, write_log) -> None:
 
     alice = report_json(state, "--tenant", "alice.example", "--start", "2025-12-01", "--end", "2025-12-02")
     d1, d2 = alice["days"]
+    # Chrome: / at 10:00, /about at 11:05 (gap over 30 min), / at 23:30; Firefox once: four bounces.
     assert d1 == {
         "date": "2025-12-01",
         "requests": 8,
         "page_views": 4,
         "unique_visitors": 2,
         "bytes": 512 * 4 + 1000 + 0 + 10 + 20,
-        "sessions": 0,
-        "bounce_rate": 0.0,
+        "sessions": 4,
+        "bounce_rate": 1.0,
+        "avg_session_duration": 0.0,
     }
     assert (d2["requests"], d2["page_views"], d2["unique_visitors"]) == (1, 1, 1)
     assert alice["status"] == {"200": 7, "304": 1, "404": 1}
@@ -129,8 +131,8 @@ def test_exact_counts_per_tenant_and_day(state: StateDir, write_log) -> None:
         "path": "/",
         "views": 3,
         "unique_views": 2,
-        "entries": 0,
-        "exits": 0,
+        "entries": 3,
+        "exits": 3,
         "avg_time_seconds": 0.0,
     }
 
@@ -205,9 +207,9 @@ def test_report_formats_agree(state: StateDir, write_log) -> None:
     csv_days = run_cli(*args, "--format", "csv")
     assert (
         csv_days.stdout.splitlines()[0]
-        == "date,requests,page_views,unique_visitors,bytes,sessions,bounce_rate"
+        == "date,requests,page_views,unique_visitors,bytes,sessions,bounce_rate,avg_session_duration"
     )
-    assert "2025-12-01,2,2,1,1024,0,0.0" in csv_days.stdout
+    assert "2025-12-01,2,2,1,1024,1,0.0,0.0" in csv_days.stdout  # one visitor, one 2-page session
     pages = run_cli(*args, "--format", "csv", "--section", "top_pages", "--limit", "1")
     assert len(pages.stdout.splitlines()) == 2
 

@@ -74,8 +74,8 @@ def test_no_raw_ip_or_user_agent_reaches_any_file(state: StateDir, write_log) ->
 
 
 def test_do_file_visitors_hold_only_hashes(state: StateDir, write_log) -> None:
-    Ingest(state).run([str(write_log([line(ip=SECRET_IP, ua=SECRET_UA)]))])
+    Ingest(state, grace=None).run([str(write_log([line(ip=SECRET_IP, ua=SECRET_UA)]))])
     con = sqlite3.connect(state.do_path("default", "2025-12-01"))
     rows = con.execute("SELECT * FROM visitors").fetchall()
     assert len(rows) == 1 and isinstance(rows[0][0], int)
-    assert con.execute("SELECT count(*) FROM visitor_pages").fetchone() == (1,)
+    assert con.execute("SELECT count(*) FROM views").fetchone() == (1,)
