@@ -19,7 +19,7 @@ import polars as pl
 from rings_cli.aggregate import CONTENT_EVENTS, HOURLY_EVENTS, DayBatch
 from rings_cli.errors import RingsError
 from rings_cli.sessions import TABLES as SESSION_TABLES
-from rings_cli.sessions import VIEW_SCHEMA, metric_deltas
+from rings_cli.sessions import VIEW_SCHEMA
 
 SCHEMA_VERSION = 2
 TOP_LIMIT = 10
@@ -99,29 +99,6 @@ CREATE VIEW IF NOT EXISTS visitors AS
 INSERT OR IGNORE INTO day (id) VALUES (1);
 """
 
-# Uniques first (they compare the batch with the views already stored), then store the batch.
-_MERGE_UNIQUES = """
-UPDATE day SET unique_visitors = unique_visitors + (
-  SELECT count(DISTINCT b.hash) FROM temp.batch_views AS b
-  WHERE NOT EXISTS (SELECT 1 FROM views AS v WHERE v.hash = b.hash));
-UPDATE hourly SET unique_visitors = unique_visitors + d.n
-FROM (SELECT b.hour, count(DISTINCT b.hash) AS n FROM temp.batch_views AS b
-      WHERE NOT EXISTS (SELECT 1 FROM views AS v WHERE v.hash = b.hash AND v.hour = b.hour)
-      GROUP BY b.hour) AS d
-WHERE hourly.hour = d.hour;
-UPDATE pages SET unique_views = unique_views + d.n
-FROM (SELECT b.path, count(DISTINCT b.hash) AS n FROM temp.batch_views AS b
-      WHERE NOT EXISTS (SELECT 1 FROM views AS v WHERE v.hash = b.hash AND v.path = b.path)
-      GROUP BY b.path) AS d
-WHERE pages.path = d.path;
-UPDATE content SET unique_views = unique_views + d.n
-FROM (SELECT b.post_id, count(DISTINCT b.hash) AS n FROM temp.batch_views AS b
-      WHERE b.post_id IS NOT NULL
-        AND NOT EXISTS (SELECT 1 FROM views AS v WHERE v.hash = b.hash AND v.post_id = b.post_id)
-      GROUP BY b.post_id) AS d
-WHERE content.post_id = d.post_id;
-"""
-
 # What a flush copies to the warehouse: table -> SELECT of its current totals.
 SNAPSHOT_QUERIES = {
     "daily": """SELECT sum(h.requests) AS requests, sum(h.bytes) AS bytes,
@@ -189,8 +166,18 @@ class DoFile:
     def version(self) -> int:
         return int(self._meta("version"))
 
-    def merge(self, batch: DayBatch) -> None:
-        """Add one batch's deltas and page views; all or nothing."""
+    def views_of(self, visitors: pl.Series) -> pl.DataFrame:
+        """Every stored page view of these visitors (what sessions.metric_deltas calls `before`)."""
+        self.con.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (hash INTEGER PRIMARY KEY)")
+        self.con.execute("DELETE FROM temp.wanted")
+        self.con.executemany(
+            "INSERT OR IGNORE INTO temp.wanted VALUES (?)", [(v,) for v in visitors.unique()]
+        )
+        cur = self.con.execute("SELECT v.* FROM views AS v JOIN temp.wanted USING (hash)")
+        return pl.DataFrame(cur.fetchall(), schema=VIEW_SCHEMA, orient="row")
+
+    def merge(self, batch: DayBatch, deltas: dict[str, pl.DataFrame]) -> None:
+        """Add one batch's counts, its visitor-metric deltas and its page views; all or nothing."""
         con = self.con
         with self._transaction():
             if self.finalized:
@@ -199,36 +186,20 @@ class DoFile:
             _upsert_add(con, "status", ["status"], batch.status)
             _upsert_add(con, "pages", ["path"], batch.pages)
             _upsert_add(con, "content", ["post_id"], batch.content)
-            con.execute("CREATE TEMP TABLE IF NOT EXISTS batch_views AS SELECT * FROM views LIMIT 0")
-            con.execute("DELETE FROM temp.batch_views")
+            for table, delta in deltas.items():
+                keys, values = SESSION_TABLES[table]
+                if delta.is_empty():
+                    continue
+                if table == "day":
+                    sets = ", ".join(f"{v} = {v} + ?" for v in values)
+                    con.execute(f"UPDATE day SET {sets}", delta.select(values).row(0))
+                else:
+                    _upsert_add(con, table, keys, delta.select(*keys, *values))
             con.executemany(
-                "INSERT INTO temp.batch_views VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO views VALUES ({', '.join('?' for _ in VIEW_SCHEMA)})",
                 _rows(batch.views, *VIEW_SCHEMA),
             )
-            for statement in _split(_MERGE_UNIQUES):
-                con.execute(statement)
-            self._merge_sessions(batch.views)
-            con.execute("INSERT INTO views SELECT * FROM temp.batch_views")
             con.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
-
-    def _merge_sessions(self, new_views: pl.DataFrame) -> None:
-        """Recompute the sessions of the visitors this batch touches; add the difference."""
-        if new_views.is_empty():
-            return
-        cur = self.con.execute(
-            "SELECT v.* FROM views AS v WHERE v.hash IN (SELECT DISTINCT hash FROM temp.batch_views)"
-        )
-        before = pl.DataFrame(cur.fetchall(), schema=VIEW_SCHEMA, orient="row")
-        after = pl.concat([before, new_views.select(list(VIEW_SCHEMA))])
-        for table, delta in metric_deltas(before, after).items():
-            if delta.is_empty():
-                continue
-            keys, values = SESSION_TABLES[table]
-            if table == "day":
-                sets = ", ".join(f"{v} = {v} + ?" for v in values)
-                self.con.execute(f"UPDATE day SET {sets}", delta.row(0))
-            else:
-                _upsert_add(self.con, table, keys, delta)
 
     def snapshot(self) -> dict[str, pl.DataFrame]:
         """The day's current totals, table by table, tagged with tenant and date."""

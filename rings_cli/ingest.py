@@ -24,6 +24,7 @@ from rings_cli.flush import flush_dirty
 from rings_cli.formats import LogFormat, detect, get_format
 from rings_cli.parse import Rejects, lines_from_bytes, parse_lines
 from rings_cli.privacy import SaltStore
+from rings_cli.sessions import metric_deltas
 from rings_cli.sources import CHUNK_BYTES, Source, check_source, iter_chunks, open_source
 from rings_cli.state import StateDir, check_tenant
 from rings_cli.tenants import assign_tenants
@@ -180,10 +181,20 @@ class Ingest:
                 frame = frame.filter(~late)
         batches = aggregate(frame, self.salts)
         self.catalog.mark_dirty([(b.tenant, b.date) for b in batches])
-        for batch in batches:
-            self._do_file(batch.tenant, batch.date).merge(batch)
+        do_files = [self._do_file(b.tenant, b.date) for b in batches]
+        # Visitor metrics for the whole batch at once: stored views of the visitors it touches, + new.
+        before, new = [], []
+        for batch, do in zip(batches, do_files, strict=True):
+            day = [pl.lit(batch.tenant).alias("tenant"), pl.lit(batch.date).alias("date")]
+            new.append(batch.views.select(*day, pl.all()))
+            before.append(do.views_of(batch.views.get_column("visitor")).select(*day, pl.all()))
+        deltas = metric_deltas(pl.concat(before), pl.concat(new)) if batches else {}
+        for batch, do in zip(batches, do_files, strict=True):
+            mine = (pl.col("tenant") == batch.tenant) & (pl.col("date") == batch.date)
+            do.merge(batch, {name: d.filter(mine).drop("tenant", "date") for name, d in deltas.items()})
             summary.tenants.add(batch.tenant)
             summary.days.add(batch.date)
+        self._evict_do_files()
         summary.requests += frame.height
         summary.page_views += int(frame.get_column("is_page_view").sum())
         summary.bot_requests += int(frame.get_column("is_bot").sum())
@@ -194,11 +205,14 @@ class Ingest:
         if do is None:
             do = DoFile(self.state.do_path(tenant, date), tenant, date)
             self._do_files[key] = do
-            if len(self._do_files) > MAX_OPEN_DO_FILES:
-                self._do_files.popitem(last=False)[1].close()
         else:
             self._do_files.move_to_end(key)
         return do
+
+    def _evict_do_files(self) -> None:
+        """Keep at most MAX_OPEN_DO_FILES open, closing the least recently used (between batches)."""
+        while len(self._do_files) > MAX_OPEN_DO_FILES:
+            self._do_files.popitem(last=False)[1].close()
 
     def _close_do_files(self) -> None:
         for do in self._do_files.values():

@@ -1,11 +1,12 @@
-"""Sessions: the per-visitor metrics (sessions, bounces, durations, entries, exits, time on page,
-referrer visits, read time), computed exactly however the input is cut into batches.
+"""Visitor metrics: uniques, sessions, bounces, durations, entries, exits, time on page, referrer
+and campaign visits, read time. Exact however the input is cut into batches.
 
 Page views of a tenant-day are kept per visitor hash in the DO file until the day is finalized.
-When a batch touches a visitor, that visitor's sessions are recomputed from all their page views
-of the day, and the *difference* to what was counted before is added to the DO file's totals. So
-a session spanning two runs is one session, and a line arriving out of order lands where it
-belongs. Everything is a Polars group-by; nothing loops per visitor.
+When a batch touches a visitor, that visitor's metrics are computed from all their page views of
+the day, before and after the batch, and the *difference* is added to the DO file's totals. So a
+session spanning two runs is one session, a line arriving out of order lands where it belongs, and
+a returning visitor is not counted twice. One call covers a whole batch (every tenant-day in it);
+everything is a Polars group-by, nothing loops per visitor.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rings_cli.referrers import DIRECT
 
 SESSION_GAP_US = 30 * 60 * 1_000_000  # a gap of more than 30 minutes starts a new session
 US = 1_000_000
+DAY = ["tenant", "date"]
 
 VIEW_SCHEMA = {
     "visitor": pl.Int64,
@@ -28,29 +30,29 @@ VIEW_SCHEMA = {
     "post_id": pl.String,
 }
 
-# Each metric table: its key columns and its additive value columns.
+# Each metric table: its key columns (besides tenant and date) and its additive value columns.
 TABLES: dict[str, tuple[list[str], list[str]]] = {
-    "day": ([], ["sessions", "bounces", "duration_total"]),
-    "hourly": (["hour"], ["sessions", "bounces", "time_total", "time_count"]),
-    "pages": (["path"], ["entries", "exits", "time_total", "time_count"]),
+    "day": ([], ["unique_visitors", "sessions", "bounces", "duration_total"]),
+    "hourly": (["hour"], ["unique_visitors", "sessions", "bounces", "time_total", "time_count"]),
+    "pages": (["path"], ["unique_views", "entries", "exits", "time_total", "time_count"]),
     "referrers": (["source"], ["visits"]),
     "campaigns": (["source", "medium", "campaign"], ["visits"]),
-    "content": (["post_id"], ["read_time_total", "read_time_count"]),
+    "content": (["post_id"], ["unique_views", "read_time_total", "read_time_count"]),
 }
 
 
-def session_metrics(views: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """Every metric table for a set of visitors' complete page views of one day."""
-    ordered = views.sort(["visitor", "ts", "path", "source"], nulls_last=True).with_columns(
-        gap=pl.col("ts").diff().over("visitor")
+def visitor_metrics(views: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Every metric table for some visitors' complete page views (columns: tenant, date, VIEW_SCHEMA)."""
+    person = [*DAY, "visitor"]
+    ordered = views.sort([*person, "ts", "path", "source"], nulls_last=True).with_columns(
+        gap=pl.col("ts").diff().over(person)
     )
     ordered = ordered.with_columns(
-        session=(pl.col("gap").is_null() | (pl.col("gap") > SESSION_GAP_US)).cum_sum().over("visitor")
+        session=(pl.col("gap").is_null() | (pl.col("gap") > SESSION_GAP_US)).cum_sum().over(person)
     ).with_columns(
-        time_on_page=(pl.col("ts").shift(-1) - pl.col("ts")).over(["visitor", "session"]) / US,
+        time_on_page=(pl.col("ts").shift(-1) - pl.col("ts")).over([*person, "session"]) / US,
     )
-    sessions = ordered.group_by(["visitor", "session"]).agg(
-        start=pl.col("ts").first(),
+    sessions = ordered.group_by([*person, "session"]).agg(
         duration=(pl.col("ts").last() - pl.col("ts").first()) / US,
         views=pl.len(),
         entry=pl.col("path").first(),
@@ -60,31 +62,53 @@ def session_metrics(views: pl.DataFrame) -> dict[str, pl.DataFrame]:
         medium=pl.col("medium").first(),
         campaign=pl.col("campaign").first(),
     )
-    bounce = (pl.col("views") == 1).cast(pl.Int64)
+    bounce = (pl.col("views") == 1).sum()
     timed = ordered.filter(pl.col("time_on_page").is_not_null())
-    time_sums = [pl.col("time_on_page").sum().alias("time_total"), pl.len().alias("time_count")]
-    entries = sessions.group_by(pl.col("entry").alias("path")).agg(entries=pl.len())
-    exits = sessions.group_by(pl.col("exit").alias("path")).agg(exits=pl.len())
-    page_time = timed.group_by("path").agg(time_sums)
-    pages = entries.join(exits, on="path", how="full", coalesce=True).join(
-        page_time, on="path", how="full", coalesce=True
-    )
+    times = [pl.col("time_on_page").sum().alias("time_total"), pl.len().alias("time_count")]
+
+    def distinct_visitors(by: list[str], name: str) -> pl.DataFrame:
+        rows = ordered.drop_nulls(by) if by else ordered
+        return rows.group_by([*DAY, *by]).agg(pl.col("visitor").n_unique().alias(name))
+
+    def outer(*frames: pl.DataFrame, on: list[str]) -> pl.DataFrame:
+        out = frames[0]
+        for frame in frames[1:]:
+            out = out.join(frame, on=on, how="full", coalesce=True)
+        return out
+
     return _typed(
         {
-            "day": sessions.select(
-                sessions=pl.len(), bounces=bounce.sum(), duration_total=pl.col("duration").sum()
+            "day": outer(
+                distinct_visitors([], "unique_visitors"),
+                sessions.group_by(DAY).agg(
+                    sessions=pl.len(), bounces=bounce, duration_total=pl.col("duration").sum()
+                ),
+                on=DAY,
             ),
-            "hourly": sessions.group_by("hour")
-            .agg(sessions=pl.len(), bounces=bounce.sum())
-            .join(timed.group_by("hour").agg(time_sums), on="hour", how="full", coalesce=True),
-            "pages": pages,
-            "referrers": sessions.group_by(pl.col("source").fill_null(DIRECT)).agg(visits=pl.len()),
+            "hourly": outer(
+                distinct_visitors(["hour"], "unique_visitors"),
+                sessions.group_by([*DAY, "hour"]).agg(sessions=pl.len(), bounces=bounce),
+                timed.group_by([*DAY, "hour"]).agg(times),
+                on=[*DAY, "hour"],
+            ),
+            "pages": outer(
+                distinct_visitors(["path"], "unique_views"),
+                sessions.group_by([*DAY, pl.col("entry").alias("path")]).agg(entries=pl.len()),
+                sessions.group_by([*DAY, pl.col("exit").alias("path")]).agg(exits=pl.len()),
+                timed.group_by([*DAY, "path"]).agg(times),
+                on=[*DAY, "path"],
+            ),
+            "referrers": sessions.group_by([*DAY, pl.col("source").fill_null(DIRECT)]).agg(visits=pl.len()),
             "campaigns": sessions.filter(pl.col("medium").is_not_null())
-            .group_by("source", "medium", "campaign")
+            .group_by([*DAY, "source", "medium", "campaign"])
             .agg(visits=pl.len()),
-            "content": timed.filter(pl.col("post_id").is_not_null())
-            .group_by("post_id")
-            .agg(read_time_total=pl.col("time_on_page").sum(), read_time_count=pl.len()),
+            "content": outer(
+                distinct_visitors(["post_id"], "unique_views"),
+                timed.filter(pl.col("post_id").is_not_null())
+                .group_by([*DAY, "post_id"])
+                .agg(read_time_total=pl.col("time_on_page").sum(), read_time_count=pl.len()),
+                on=[*DAY, "post_id"],
+            ),
         }
     )
 
@@ -95,22 +119,23 @@ def _typed(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     for name, frame in tables.items():
         keys, values = TABLES[name]
         out[name] = frame.select(
-            *[pl.col(k) for k in keys],
+            *DAY,
+            *keys,
             *[pl.col(v).fill_null(0).cast(pl.Float64 if v.endswith("total") else pl.Int64) for v in values],
         )
     return out
 
 
-def metric_deltas(before: pl.DataFrame, after: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """What to add to the stored totals when these visitors' views go from `before` to `after`."""
-    old, new = session_metrics(before), session_metrics(after)
+def metric_deltas(before: pl.DataFrame, new: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """What to add to the stored totals when `new` page views join the `before` ones.
+
+    `before` must hold every stored page view of each visitor that appears in `new` (and may hold
+    no others); both have columns tenant, date and VIEW_SCHEMA.
+    """
+    old, now = visitor_metrics(before), visitor_metrics(pl.concat([before, new]))
     deltas = {}
     for name, (keys, values) in TABLES.items():
-        both = pl.concat([new[name], old[name].with_columns([-pl.col(v) for v in values])])
-        if keys:
-            both = both.group_by(keys).agg([pl.col(v).sum() for v in values])
-        else:
-            both = both.select([pl.col(v).sum() for v in values])
-        nonzero = pl.any_horizontal([pl.col(v) != 0 for v in values])
-        deltas[name] = both.filter(nonzero)
+        both = pl.concat([now[name], old[name].with_columns([-pl.col(v) for v in values])])
+        both = both.group_by([*DAY, *keys]).agg([pl.col(v).sum() for v in values])
+        deltas[name] = both.filter(pl.any_horizontal([pl.col(v) != 0 for v in values]))
     return deltas

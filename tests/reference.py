@@ -30,6 +30,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
+from itertools import pairwise
 from typing import Any
 
 # A quoted field: any chars except quote/backslash, or a backslash escape.
@@ -87,6 +88,7 @@ class ParsedLine:
     status: str
     size: int
     ua: str | None  # None for common format
+    referrer: str | None = None  # None for common format; unescaped, "-" kept as is
 
 
 @cache
@@ -126,10 +128,11 @@ def parse_line(line: str) -> ParsedLine | None:
     """Parse one line in vcombined, combined or common format; None if rejected."""
     vhost: str | None = None
     ua: str | None = None
+    ref: str | None = None
     if m := VCOMBINED_RE.match(line):
-        vhost, ip, _, _, ts, req, status, size, _ref, ua = m.groups()
+        vhost, ip, _, _, ts, req, status, size, ref, ua = m.groups()
     elif m := COMBINED_RE.match(line):
-        ip, _, _, ts, req, status, size, _ref, ua = m.groups()
+        ip, _, _, ts, req, status, size, ref, ua = m.groups()
     elif m := COMMON_RE.match(line):
         ip, _, _, ts, req, status, size = m.groups()
     else:
@@ -145,6 +148,7 @@ def parse_line(line: str) -> ParsedLine | None:
         status=status,
         size=0 if size == "-" else int(size),
         ua=None if ua is None else unescape(ua),
+        referrer=None if ref is None else unescape(ref),
     )
 
 
@@ -226,6 +230,239 @@ def reference(lines: Iterable[str], tenant: str | None = None) -> Reference:
     return result
 
 
+# --- Sessions -----------------------------------------------------------------------------------------
+#
+# A session is one visitor's page views in one tenant-day (visitor = (ip, user agent); the oracle
+# does not hash), ordered by (timestamp, path, source) with a missing source sorting as "", split
+# where the gap between consecutive page views exceeds SESSION_GAP seconds (a gap of exactly
+# SESSION_GAP does not split).
+
+SESSION_GAP = 30 * 60
+POST_RE = re.compile(r"^/(posts|blog)/(?P<post_id>[^/]+)/?$")
+# Any absolute URL with a host counts (http, https, android-app, ...), as Plausible does.
+ABSOLUTE_HTTP_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
+
+
+@dataclass
+class PageSessions:
+    """Session numbers of one page path: entries, exits and time on page (seconds)."""
+
+    entries: int = 0
+    exits: int = 0
+    time_total: int = 0
+    time_count: int = 0
+
+
+@dataclass
+class HourSessions:
+    """Session numbers of one UTC hour: sessions (and bounces) by the hour of their first page view,
+    time on page by the hour of the page view that has it."""
+
+    sessions: int = 0
+    bounces: int = 0
+    time_total: int = 0
+    time_count: int = 0
+
+
+@dataclass
+class PostCounts:
+    """One post (a page matching POST_RE): views, distinct visitors, read time (= time on page)."""
+
+    views: int = 0
+    unique_views: int = 0
+    read_time_total: int = 0
+    read_time_count: int = 0
+
+
+@dataclass
+class SessionCounts:
+    """Session numbers of one (tenant, UTC day), as returned by ``reference_sessions()``."""
+
+    sessions: int = 0
+    bounces: int = 0
+    duration_total: int = 0  # sum over sessions of last minus first page view time, seconds
+    pages: dict[str, PageSessions] = field(default_factory=dict)  # every path with a page view
+    hours: dict[int, HourSessions] = field(default_factory=dict)  # every hour with a page view
+    referrers: dict[str, int] = field(default_factory=dict)  # source (or "direct") -> sessions
+    campaigns: dict[tuple[str, str, str], int] = field(default_factory=dict)  # utm triple -> sessions
+    content: dict[str, PostCounts] = field(default_factory=dict)  # post_id -> counts
+
+
+@dataclass
+class PageView:
+    """One page view, with what sessions need."""
+
+    when: int  # UTC epoch seconds
+    hour: int  # UTC hour
+    path: str
+    source: str | None  # referrer source, None when there is none
+    campaign: tuple[str, str, str] | None  # (utm_source, utm_medium or "", utm_campaign or "")
+
+
+def request_target(request: str) -> str | None:
+    """The raw request target (path and query) of a well-formed request field, else None."""
+    m = REQUEST_RE.match(request)
+    return m.group(2) if m else None
+
+
+def query_param(target: str, name: str) -> str | None:
+    """The raw value of the first ``name=`` parameter in target's query string (no decoding), or None."""
+    if "?" not in target:
+        return None
+    for pair in target.split("?", 1)[1].split("&"):
+        key, _, value = pair.partition("=")
+        if key == name:
+            return value
+    return None
+
+
+def site_host(host: str) -> str:
+    """A host lower-cased, without user info, ``:port`` and a leading ``www.``."""
+    host = host.rsplit("@", 1)[-1].lower()
+    host = re.sub(r":[0-9]*$", "", host)
+    return host[len("www.") :] if host.startswith("www.") else host
+
+
+def own_host(vhost: str | None, tenant_name: str) -> str:
+    """The tenant's own host for a line: its virtual host (normalised), else the tenant name."""
+    return site_host(vhost) if vhost is not None else tenant_name
+
+
+def referrer_source(target: str, referrer: str | None, own: str) -> str | None:
+    """utm_source, else ref (raw, non-empty), else an external absolute referrer's host, else None."""
+    for name in ("utm_source", "ref"):
+        value = query_param(target, name)
+        if value:
+            return value
+    if referrer is not None and (m := ABSOLUTE_HTTP_RE.match(referrer)):
+        host = site_host(m.group(1))
+        if host and host != own:
+            return host
+    return None
+
+
+def campaign_of(target: str) -> tuple[str, str, str] | None:
+    """(utm_source, utm_medium or "", utm_campaign or "") when utm_source is present and non-empty."""
+    source = query_param(target, "utm_source")
+    if not source:
+        return None
+    return (source, query_param(target, "utm_medium") or "", query_param(target, "utm_campaign") or "")
+
+
+def split_sessions(views: list[PageView]) -> list[list[PageView]]:
+    """A visitor's page views (already ordered) split where the gap exceeds SESSION_GAP."""
+    sessions: list[list[PageView]] = []
+    for view in views:
+        if sessions and view.when - sessions[-1][-1].when <= SESSION_GAP:
+            sessions[-1].append(view)
+        else:
+            sessions.append([view])
+    return sessions
+
+
+def count_session(counts: SessionCounts, session: list[PageView]) -> None:
+    """Add one session's numbers to its tenant-day."""
+    first, last = session[0], session[-1]
+    counts.sessions += 1
+    counts.hours[first.hour].sessions += 1
+    if len(session) == 1:
+        counts.bounces += 1
+        counts.hours[first.hour].bounces += 1
+    counts.duration_total += last.when - first.when
+    counts.pages[first.path].entries += 1
+    counts.pages[last.path].exits += 1
+    source = first.source or "direct"
+    counts.referrers[source] = counts.referrers.get(source, 0) + 1
+    if first.campaign is not None:
+        counts.campaigns[first.campaign] = counts.campaigns.get(first.campaign, 0) + 1
+    for view, following in pairwise(session):
+        gap = following.when - view.when  # time on page, counted on the page viewed first
+        counts.pages[view.path].time_total += gap
+        counts.pages[view.path].time_count += 1
+        counts.hours[view.hour].time_total += gap
+        counts.hours[view.hour].time_count += 1
+        if post := POST_RE.match(view.path):
+            post_counts = counts.content[post.group("post_id")]
+            post_counts.read_time_total += gap
+            post_counts.read_time_count += 1
+
+
+def reference_sessions(
+    lines: Iterable[str], tenant: str | None = None
+) -> dict[tuple[str, str], SessionCounts]:
+    """Session numbers per (tenant, UTC day) of ``lines``, per the Rings rules.
+
+    Has a key for every tenant-day that ``reference()`` has (zeros when it has no page view).
+    """
+    result: dict[tuple[str, str], SessionCounts] = {}
+    views: dict[tuple[str, str], dict[tuple[str, str], list[PageView]]] = {}
+    for raw in lines:
+        line = raw.removesuffix("\n").removesuffix("\r")
+        parsed = parse_line(line) if line else None
+        name = tenant_for(parsed.vhost, tenant) if parsed else None
+        if parsed is None or name is None:
+            continue
+        key = (name, parsed.when.strftime("%Y-%m-%d"))
+        result.setdefault(key, SessionCounts())
+        req = page_path(parsed.request)
+        target = request_target(parsed.request)
+        status = int(parsed.status)
+        if is_bot(parsed.ua) or req is None or target is None or req[0] != "GET":
+            continue
+        if not (200 <= status <= 299 or status == 304) or not is_page(req[1]):
+            continue
+        view = PageView(
+            when=int(parsed.when.timestamp()),
+            hour=parsed.when.hour,
+            path=req[1],
+            source=referrer_source(target, parsed.referrer, own_host(parsed.vhost, name)),
+            campaign=campaign_of(target),
+        )
+        visitor = (parsed.ip, parsed.ua or "")
+        views.setdefault(key, {}).setdefault(visitor, []).append(view)
+
+    for key, by_visitor in views.items():
+        counts = result[key]
+        post_visitors: dict[str, set[tuple[str, str]]] = {}
+        for visitor, visitor_views in by_visitor.items():
+            visitor_views.sort(key=lambda v: (v.when, v.path, v.source or ""))
+            for view in visitor_views:
+                counts.pages.setdefault(view.path, PageSessions())
+                counts.hours.setdefault(view.hour, HourSessions())
+                if post := POST_RE.match(view.path):
+                    post_id = post.group("post_id")
+                    counts.content.setdefault(post_id, PostCounts()).views += 1
+                    post_visitors.setdefault(post_id, set()).add(visitor)
+            for session in split_sessions(visitor_views):
+                count_session(counts, session)
+        for post_id, visitors in post_visitors.items():
+            counts.content[post_id].unique_views = len(visitors)
+    return result
+
+
+def sessions_to_json(counts: SessionCounts) -> dict[str, Any]:
+    """A JSON-friendly view of one tenant-day's SessionCounts (pages by views order is not known
+    here: sorted by entries, then path)."""
+    return {
+        "sessions": counts.sessions,
+        "bounces": counts.bounces,
+        "duration_total": counts.duration_total,
+        "referrers": dict(sorted(counts.referrers.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "campaigns": [
+            {"utm_source": s, "utm_medium": m, "utm_campaign": c, "visits": n}
+            for (s, m, c), n in sorted(counts.campaigns.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
+        "pages": {
+            p: vars(v) for p, v in sorted(counts.pages.items(), key=lambda kv: (-kv[1].entries, kv[0]))
+        },
+        "hours": {str(h): vars(v) for h, v in sorted(counts.hours.items())},
+        "content": {
+            post_id: vars(v)
+            for post_id, v in sorted(counts.content.items(), key=lambda kv: (-kv[1].views, kv[0]))
+        },
+    }
+
+
 def read_lines(path: str) -> Iterator[str]:
     """Lines of a plain or gzip file, split on ``\\n`` only, decoded as UTF-8 (lossless)."""
     opener = gzip.open if path.endswith(".gz") else open
@@ -260,12 +497,17 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Reference counts for an access log (test oracle).")
     p.add_argument("file", help="log file, plain or .gz")
     p.add_argument("--tenant", default=None, help="force every line into this tenant")
-    p.add_argument("--summary", action="store_true", help="omit hours and pages")
+    p.add_argument("--summary", action="store_true", help="omit hours, pages, campaigns and content")
     a = p.parse_args(argv)
     out = to_json(reference(read_lines(a.file), a.tenant))
+    sessions = reference_sessions(read_lines(a.file), a.tenant)
+    for d in out["days"]:
+        d["sessions"] = sessions_to_json(sessions[(d["tenant"], d["day"])])
     if a.summary:
         for d in out["days"]:
             del d["hours"], d["pages"]
+            for detail in ("campaigns", "pages", "hours", "content"):
+                del d["sessions"][detail]
     json.dump(out, sys.stdout, indent=2, ensure_ascii=True)
     sys.stdout.write("\n")
     return 0
