@@ -18,12 +18,15 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rings_cli import __version__
+from rings_cli.config import load_config
 from rings_cli.errors import RingsError
 from rings_cli.finalize import finalize_days, parse_duration
+from rings_cli.formats import FORMATS
 from rings_cli.ingest import Ingest
 from rings_cli.ingest import Progress as IngestProgress
 from rings_cli.render import CSV_SECTIONS, report_csv, report_json, report_renderable, summary_text
 from rings_cli.report import DEFAULT_LIMIT, build_report
+from rings_cli.sources import expand_paths
 from rings_cli.state import StateDir, check_tenant
 
 app = typer.Typer(
@@ -101,12 +104,42 @@ def ingest(
     paths: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Access logs (plain, .gz, .bz2, .xz); `-` or none reads stdin.", show_default=False
+            help="Access logs (plain, .gz, .bz2, .xz) or quoted globs ('access.log.*'); "
+            "`-` or none reads stdin.",
+            show_default=False,
         ),
     ] = None,
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help="Log format: auto, combined, common, vcombined, vcommon.")
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="auto, a name from `rings formats`, 'nginx:<log_format>' or 'apache:<LogFormat>'.",
+        ),
     ] = "auto",
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="Config file. Default: rings.toml in the state dir.", show_default=False
+        ),
+    ] = None,
+    client_ip: Annotated[
+        str | None,
+        typer.Option(
+            "--client-ip",
+            help="Where the client address is: remote (default) or x-forwarded-for.",
+            show_default=False,
+        ),
+    ] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(
+            "--rejects",
+            help="Write rejected lines (raw, with IPs) and their reasons to this file.",
+            show_default=False,
+        ),
+    ] = None,
+    rejects_limit: Annotated[int, typer.Option("--rejects-limit", help="At most this many lines.")] = 1000,
     tenant: TenantOption = None,
     state_dir: StateDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -121,16 +154,27 @@ def ingest(
     """Read access logs into the state dir, flush them to the warehouse, finalize ended days."""
     if tenant is not None:
         check_tenant(tenant)
+    state = StateDir(state_dir)
+    settings = load_config(config, state)
+    paths = expand_paths(paths or [])
     stderr = Console(stderr=True)
     show_progress = not quiet and stderr.is_terminal
     with _progress_bar(stderr, show_progress) as on_progress:
-        summary = Ingest(
-            StateDir(state_dir),
+        run = Ingest(
+            state,
             fmt=fmt,
             tenant=tenant,
+            config=settings,
+            client_ip=client_ip,
+            keep_rejects=rejects_limit if rejects is not None else 0,
             on_progress=on_progress,
             grace=None if no_finalize else parse_duration(grace, "--grace"),
-        ).run(paths or [])
+        )
+        try:
+            summary = run.run(paths)
+        finally:
+            if rejects is not None:
+                run.rejects.write(rejects)
     data = summary.to_dict()
     if as_json:
         typer.echo(json.dumps(data, indent=2))
@@ -222,6 +266,19 @@ def finalize(
         typer.echo(json.dumps({"finalized": dates}))
     else:
         typer.echo(f"Finalized {len(dates)} days" + (f": {', '.join(dates)}" if dates else ""))
+
+
+@app.command("formats")
+def formats_command() -> None:
+    """List the log formats `--format` accepts, with an example line each."""
+    for fmt in FORMATS.values():
+        typer.echo(f"{fmt.name:<14}{fmt.description}")
+        typer.echo(f"{'':<14}{fmt.example}\n")
+    typer.echo(
+        "nginx:<log_format>   your nginx log_format, e.g. 'nginx:$remote_addr - $remote_user "
+        '[$time_local] "$request" $status $body_bytes_sent\''
+    )
+    typer.echo("apache:<LogFormat>   your Apache LogFormat, e.g. 'apache:%h %l %u %t \"%r\" %>s %b'")
 
 
 def main() -> None:

@@ -10,20 +10,23 @@ import datetime as dt
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
 from rings_cli.aggregate import aggregate
 from rings_cli.catalog import Catalog
 from rings_cli.classify import classify
+from rings_cli.config import CLIENT_IP_SOURCES, Config, load_config
 from rings_cli.dofile import DoFile
 from rings_cli.errors import UsageError
+from rings_cli.events import assign_events
 from rings_cli.finalize import DEFAULT_GRACE, finalize_due
 from rings_cli.flush import flush_dirty
 from rings_cli.formats import LogFormat, detect, get_format
 from rings_cli.parse import Rejects, lines_from_bytes, parse_lines
 from rings_cli.privacy import SaltStore
+from rings_cli.proxies import client_from_xff
 from rings_cli.sessions import metric_deltas
 from rings_cli.sources import CHUNK_BYTES, Source, check_source, iter_chunks, open_source
 from rings_cli.state import StateDir, check_tenant
@@ -90,16 +93,26 @@ class Ingest:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], dt.datetime] | dt.datetime | None = None,
         grace: dt.timedelta | None = DEFAULT_GRACE,
+        config: Config | None = None,
+        client_ip: str | None = None,
+        keep_rejects: int = 0,
     ) -> None:
         self.state = state
+        # Everything the user configured is validated here, before any data moves.
         self.forced_format: LogFormat | None = None if fmt == "auto" else get_format(fmt)
         self.tenant = check_tenant(tenant) if tenant is not None else None
+        self.config = config if config is not None else load_config(None, state)
+        if client_ip is not None:
+            if client_ip not in CLIENT_IP_SOURCES:
+                raise UsageError(f"--client-ip must be one of {', '.join(CLIENT_IP_SOURCES)}")
+            self.config = replace(self.config, client_ip=client_ip)
         self.on_progress = on_progress
         self.chunk_bytes = chunk_bytes
         self.clock = clock
         self.summary = IngestSummary()
         self._closed: set[str] | None = None  # finalized dates, read once per run
-        self._rejects = Rejects()
+        self._rejects = Rejects(keep=keep_rejects)
+        self.rejects = self._rejects  # counts by reason, and the first `keep_rejects` lines (--rejects)
         self._do_files: OrderedDict[tuple[str, str], DoFile] = OrderedDict()
         # Finalization: days that ended `grace` before `now` are closed after the run (None: never).
         self.grace = grace
@@ -138,7 +151,8 @@ class Ingest:
         return self.summary
 
     def _read_source(self, source: Source, done: int, total: int | None) -> None:
-        fmt = self.forced_format
+        fmt = self.forced_format.fresh() if self.forced_format is not None else None  # per-file state
+        self._rejects.source = source.name
         for block in iter_chunks(source, self.chunk_bytes):
             lines = lines_from_bytes(block)
             if fmt is None:
@@ -146,9 +160,9 @@ class Ingest:
                 if fmt is None:
                     raise UsageError(
                         f"{source.name}: cannot recognise the log format; "
-                        "name it with --format (see README, Formats)"
+                        "name it with --format (see README, Formats; `rings formats` lists them)"
                     )
-                self.summary.formats[source.name] = fmt.name
+            self.summary.formats.setdefault(source.name, fmt.spec)
             self.ingest_lines(lines, fmt)
             if self.on_progress:
                 self.on_progress(Progress(done + source.position(), total, self.summary.lines_read))
@@ -162,10 +176,12 @@ class Ingest:
         self.summary.lines_read += lines.len()
         before = self._rejects.total
         frame = parse_lines(lines, fmt, self._rejects)
-        frame = assign_tenants(frame, self.tenant, self._rejects)
-        frame = classify(frame)
+        if self.config.client_ip == "x-forwarded-for":
+            frame = client_from_xff(frame, self.config.trusted_proxies)
+        frame = assign_tenants(frame, self.tenant, self._rejects, self.config, lines)
+        frame = assign_events(classify(frame), self.config)
         self.summary.parsed += lines.len() - (self._rejects.total - before)
-        return frame
+        return frame.drop("row", "xff", strict=False)
 
     def _merge(self, frame: pl.DataFrame) -> None:
         """Classified requests → per tenant-day deltas → DO files (dirty-marked first)."""

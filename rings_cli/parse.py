@@ -1,21 +1,32 @@
 """Parse: a batch of raw lines to typed columns, with every failure counted by reason.
 
-The whole batch goes through Polars regex extraction; nothing loops per line in Python.
+A format extracts raw string fields (one Polars regex or JSON decode per batch, see
+`formats/base.py`); this module types them the same way for every format. Nothing loops per line
+in Python. A line is never lost silently: it is a row of the result or a count under a reason.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
 
-from rings_cli.formats import TIME_FORMAT, LogFormat
+from rings_cli.formats.base import UNPARSEABLE, LogFormat, to_utc
 
-# Reasons a line is rejected; the ingest summary counts each.
+# Reasons a line is rejected; the ingest summary counts each. Formats add their own
+# ("comment" for W3C directives, "unknown event" for NDJSON events of an unknown type).
 EMPTY = "empty"
-UNPARSEABLE = "unparseable"
 BAD_TIMESTAMP = "bad timestamp"
 BAD_TENANT = "bad tenant"
+TOO_LONG = "too long"
+__all__ = ["BAD_TENANT", "BAD_TIMESTAMP", "EMPTY", "TOO_LONG", "UNPARSEABLE", "Rejects", "parse_lines"]
+
+# Longer lines are not access-log lines (Apache's request line limit is 8 KiB); reading them
+# would only cost memory.
+MAX_LINE_BYTES = 64 * 1024
+SAMPLE_LINE_BYTES = 64 * 1024
 
 PARSED_SCHEMA = {
     "ts": pl.Datetime("us", "UTC"),
@@ -27,18 +38,46 @@ PARSED_SCHEMA = {
     "bytes": pl.Int64,
     "referrer": pl.String,
     "ua": pl.String,
+    "xff": pl.String,
+    "event": pl.String,
+    "post_id": pl.String,
 }
 
 
 @dataclass
 class Rejects:
-    """Counts of rejected lines by reason, summed over batches."""
+    """Counts of rejected lines by reason, summed over batches, and the first `keep` of them."""
 
     counts: dict[str, int] = field(default_factory=dict)
+    keep: int = 0
+    samples: list[tuple[str, str, str]] = field(default_factory=list)  # (source, reason, line)
+    source: str = ""
 
     def add(self, reason: str, n: int) -> None:
         if n:
             self.counts[reason] = self.counts.get(reason, 0) + n
+
+    def add_rows(self, reasons: pl.Series, lines: pl.Series) -> None:
+        """Count `reasons` (one per rejected line) and keep samples of `lines` if asked to."""
+        for reason, n in reasons.value_counts().iter_rows():
+            self.add(reason, n)
+        room = self.keep - len(self.samples)
+        if room > 0:
+            cut = lines.head(room).fill_null("").str.slice(0, SAMPLE_LINE_BYTES)
+            self.samples.extend(
+                (self.source, r, line) for r, line in zip(reasons.head(room), cut, strict=True)
+            )
+
+    def write(self, path: Path) -> None:
+        """`--rejects FILE`: one `source<TAB>reason<TAB>raw line` per kept line, owner-only (raw IPs)."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="\n") as f:
+            for source, reason, line in self.samples:
+                f.write(f"{source}\t{reason}\t{line}\n")
+
+    @property
+    def wants_samples(self) -> bool:
+        return len(self.samples) < self.keep
 
     @property
     def total(self) -> int:
@@ -64,42 +103,108 @@ def lines_from_bytes(block: bytes) -> pl.Series:
     return frame.get_column("line")
 
 
-def _extract(lines: pl.DataFrame, pattern: str) -> pl.DataFrame:
-    return lines.select(pl.col("line").str.extract_groups(pattern).alias("g")).unnest("g")
-
-
 def parse_lines(lines: pl.Series, fmt: LogFormat, rejects: Rejects) -> pl.DataFrame:
-    """Extract the format's fields from every line; drop and count what cannot be used."""
-    frame = pl.DataFrame({"line": lines})
-    fields = _extract(frame, fmt.fast_pattern)
-    missed = fields.get_column("ip").is_null()
-    if missed.any():
-        # Escaped quotes, or not a log line at all: the full grammar decides, on these rows only.
-        rest = frame.with_row_index("row").filter(missed)
-        retried = _extract(rest, fmt.pattern).with_columns(rest.get_column("row"))
-        matched = retried.get_column("ip").is_not_null()
-        empty = rest.get_column("line").fill_null("").str.strip_chars().str.len_bytes() == 0
-        rejects.add(EMPTY, int(empty.sum()))
-        rejects.add(UNPARSEABLE, int((~matched & ~empty).sum()))
-        kept = fields.with_row_index("row").filter(~missed)  # "row" restores line order below
-        fields = pl.concat([kept, retried.filter(matched)], how="diagonal").sort("row").drop("row")
+    """Extract the format's fields from every line, type them; drop and count what cannot be used.
 
-    names = set(fields.columns)
-    request = pl.col("request").str.splitn(" ", 3)
-    parsed = fields.lazy().select(
-        ts=pl.col("time").str.to_datetime(TIME_FORMAT, strict=False, time_unit="us"),
-        vhost=pl.col("vhost") if "vhost" in names else pl.lit(None, pl.String),
-        ip=pl.col("ip"),
-        method=request.struct.field("field_0"),
-        target=request.struct.field("field_1"),
-        status=pl.col("status").cast(pl.Int32),
-        bytes=pl.col("bytes").cast(pl.Int64, strict=False).fill_null(0),
-        referrer=pl.col("referrer") if "referrer" in names else pl.lit(None, pl.String),
-        ua=pl.col("ua") if "ua" in names else pl.lit("", pl.String),
+    The result has `PARSED_SCHEMA`'s columns (plus `row`, the line's index in `lines`, while
+    rejected lines are being sampled).
+    """
+    frame = pl.DataFrame({"line": lines.rename("line")})
+    too_long = frame.get_column("line").str.len_bytes() > MAX_LINE_BYTES
+    work = frame.with_columns(pl.when(~too_long).then("line").alias("line")) if too_long.any() else frame
+    fields = fmt.extract(work)
+    if rejects.wants_samples:
+        fields = fields.with_row_index("row")
+    failed = fields.get_column("reject").is_not_null()
+    if failed.any():
+        line = pl.col("line")
+        reasons = (
+            frame.with_columns(reason=fields.get_column("reject"), too_long=too_long)
+            .filter(failed)
+            .with_columns(
+                reason=pl.when("too_long")
+                .then(pl.lit(TOO_LONG))
+                .when(line.is_null() | (line.str.strip_chars().str.len_bytes() == 0))
+                .then(pl.lit(EMPTY))
+                .otherwise("reason")
+            )
+        )
+        rejects.add_rows(reasons.get_column("reason"), reasons.get_column("line"))
+        fields = fields.filter(~failed)
+    parsed = _typed(fields, fmt)
+    # A line whose time or status does not read is rejected too (status: JSON without one).
+    reason = (
+        pl.when(pl.col("ts").is_null())
+        .then(pl.lit(BAD_TIMESTAMP))
+        .when(pl.col("status").is_null())
+        .then(pl.lit(UNPARSEABLE))
     )
-    parsed = parsed.cast(PARSED_SCHEMA).collect()  # type: ignore[arg-type]
-    bad_ts = parsed.get_column("ts").is_null()
-    if bad_ts.any():
-        rejects.add(BAD_TIMESTAMP, int(bad_ts.sum()))
-        parsed = parsed.filter(~bad_ts)
+    reasons = parsed.select(reason.alias("reason")).get_column("reason")
+    bad = reasons.is_not_null()
+    if bad.any():
+        sampled = (
+            lines.gather(parsed.get_column("row").filter(bad))
+            if "row" in parsed.columns
+            else pl.Series([], dtype=pl.String)
+        )
+        rejects.add_rows(reasons.filter(bad), sampled)
+        parsed = parsed.filter(~bad)
     return parsed
+
+
+def _typed(fields: pl.DataFrame, fmt: LogFormat) -> pl.DataFrame:
+    """Raw string fields → `PARSED_SCHEMA` (request split, query joined, absolute URLs split)."""
+    names = set(fields.columns)
+
+    def col(name: str, default: str | None = None) -> pl.Expr:
+        return pl.col(name) if name in names else pl.lit(default, pl.String)
+
+    method, target = col("method"), col("target")
+    if "request" in names:
+        request = pl.col("request").str.splitn(" ", 3)
+        method = pl.coalesce(method, request.struct.field("field_0"))
+        target = pl.coalesce(target, request.struct.field("field_1"))
+    if "path" in names:
+        query = col("query", "").fill_null("").str.strip_prefix("?")
+        query = pl.when((query == "") | (query == "-")).then(pl.lit("")).otherwise("?" + query)
+        target = pl.coalesce(target, pl.col("path") + query)
+    ip = col("ip", "")
+    if fmt.ip_with_port:
+        ip = ip.str.replace(r"^\[(.*)\]:\d+$", "${1}").str.replace(r"^(\d+\.\d+\.\d+\.\d+):\d+$", "${1}")
+    ts = pl.col("ts") if "ts" in names else to_utc(pl.col("time"), fmt.time_kind)
+    exprs = {
+        "ts": ts,
+        "vhost": col("vhost"),
+        "ip": ip.fill_null(""),
+        "method": method,
+        "target": target,
+        "status": col("status").cast(pl.Int32, strict=False),
+        "bytes": col("bytes").cast(pl.Int64, strict=False).fill_null(0),
+        "referrer": col("referrer"),
+        "ua": col("ua", "").fill_null(""),
+        "xff": col("xff"),
+        "event": col("event"),
+        "post_id": col("post_id"),
+    }
+    if "row" in names:
+        exprs["row"] = pl.col("row")
+    parsed = fields.lazy().select(**exprs).cast(PARSED_SCHEMA).collect()  # type: ignore[arg-type]
+    absolute = parsed.get_column("target").str.starts_with("http")
+    if absolute.any():
+        parsed = _split_absolute(parsed)
+    return parsed
+
+
+def _split_absolute(frame: pl.DataFrame) -> pl.DataFrame:
+    """`GET https://example.com:443/a HTTP/1.1` (proxies, load balancers): host → vhost, path → target."""
+    url = r"^[Hh][Tt][Tt][Pp][Ss]?://([^/?#]*)(.*)$"
+    host = pl.col("target").str.extract(url, 1)
+    rest = pl.col("target").str.extract(url, 2)
+    return frame.with_columns(
+        vhost=pl.coalesce("vhost", pl.when(host != "").then(host)),
+        target=pl.when(host.is_null())
+        .then("target")
+        .when(rest.str.starts_with("/"))
+        .then(rest)
+        .otherwise("/" + rest),
+    )

@@ -14,7 +14,16 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-CSV_SECTIONS = ("days", "hours", "top_pages", "top_referrers", "top_campaigns", "content", "tenants", "status")
+CSV_SECTIONS = (
+    "days",
+    "hours",
+    "top_pages",
+    "top_referrers",
+    "top_campaigns",
+    "content",
+    "tenants",
+    "status",
+)
 
 
 def _n(value: Any) -> str:

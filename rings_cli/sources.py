@@ -7,9 +7,11 @@ ends at a newline, the tail of a partial line is carried into the next chunk.
 from __future__ import annotations
 
 import bz2
+import glob
 import gzip
 import lzma
 import os
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -47,6 +49,41 @@ class Source:
             self.stream.close()
         if self.raw is not sys.stdin.buffer:
             self.raw.close()
+
+
+def expand_paths(paths: list[str]) -> list[str]:
+    """Expand globs the shell did not (`'access.log.*'`), then order rotated sets oldest first.
+
+    `access.log.3.gz, access.log.2.gz, access.log.1, access.log` (numbered: higher is older),
+    `access.log-20250101.gz` before `access.log-20250102.gz` (dated), the live file last. A glob
+    that matches nothing is a usage error, like a missing file.
+    """
+    out: list[str] = []
+    for path in paths:
+        if path != "-" and not Path(path).exists() and glob.has_magic(path):
+            matches = [m for m in glob.glob(path) if Path(m).is_file()]
+            if not matches:
+                raise UsageError(f"no file matches {path}")
+            out.extend(matches)
+        else:
+            out.append(path)
+    files = sorted(dict.fromkeys(p for p in out if p != "-"), key=rotation_key)
+    return files + (["-"] if "-" in out else [])
+
+
+_COMPRESSED = re.compile(r"\.(?:gz|bz2|xz)$")
+_NUMBERED = re.compile(r"^(.*)\.(\d{1,4})$")
+_DATED = re.compile(r"^(.*?)[.-](\d{8}|\d{4}-\d{2}-\d{2})$")
+
+
+def rotation_key(path: str) -> tuple[str, int, str]:
+    """Sort key: (set, position); older rotations first, the live file (no suffix) last."""
+    name = _COMPRESSED.sub("", path)
+    if m := _NUMBERED.match(name):
+        return (m.group(1), 0, f"{9999 - int(m.group(2)):04d}")
+    if m := _DATED.match(name):
+        return (m.group(1), 0, "~" + m.group(2))
+    return (name, 1, "")
 
 
 def check_source(path: str) -> int | None:

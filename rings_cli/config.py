@@ -1,0 +1,228 @@
+"""`rings.toml`: host → tenant mappings, the post route, route rules, and where the client IP is.
+
+Read from `--config PATH`, else `rings.toml` in the state dir (optional). Everything is checked
+when the file is loaded, before any data moves: a typo is one `Error:` line and exit 2, never a
+run that silently ignores a rule. Regexes must compile both in Python and in Polars (Rust regex:
+no look-around, no back-references).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from rings_cli.errors import UsageError
+from rings_cli.formats import EVENT_TYPES
+from rings_cli.state import TENANT_PATTERN, StateDir
+
+CONFIG_NAME = "rings.toml"
+DEFAULT_POST_ROUTE = r"^/(posts|blog)/(?P<post_id>[^/]+)/?$"
+SUBDOMAIN = "{subdomain}"
+CLIENT_IP_SOURCES = ("remote", "x-forwarded-for")
+RULE_EVENTS = tuple(e for e in EVENT_TYPES if e not in ("page_view", "page_exit", "post_view"))
+_TOP_KEYS = {"post_route", "default_rules", "client_ip", "trusted_proxies", "tenants", "rules"}
+_RULE_KEYS = {"event", "method", "path"}
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Requests with one of `methods` (None: any) whose path matches `path` are `event`s.
+
+    A named group `post_id` in `path` says which post the event concerns.
+    """
+
+    event: str
+    path: str
+    methods: tuple[str, ...] | None = None
+
+    @property
+    def post_id_group(self) -> int | None:
+        """Index of the `post_id` group for Polars' `str.extract` (1-based), if any."""
+        index = re.compile(self.path).groupindex.get("post_id")
+        return index
+
+
+# Sensible defaults for common blog/app routes (README, "Route rules and events"). Only requests
+# with a status below 400 count: a 403 on POST /comment is not a comment.
+_POST = r"^/(?:api/)?posts?/(?P<post_id>[^/]+)/"
+DEFAULT_RULES = (
+    Rule("reaction", _POST + r"(?:reactions?|likes?|kudos)/?$", ("POST", "PUT")),
+    Rule("comment", _POST + r"comments?/?$", ("POST",)),
+    Rule("comment", r"^/(?:api/)?comments?/?$", ("POST",)),
+    Rule("share", _POST + r"shares?/?$", ("POST",)),
+    Rule("post_read_complete", _POST + r"(?:read|read-complete|read_complete)/?$", ("POST", "GET")),
+    Rule("search", r"^/search/?$", ("GET",)),
+    Rule("signup", r"^/(?:api/)?(?:auth/)?(?:signup|sign-up|register)/?$", ("POST",)),
+    Rule("login", r"^/(?:api/)?(?:auth/)?(?:login|log-in|signin|sign-in)/?$", ("POST",)),
+)
+
+
+@dataclass(frozen=True)
+class HostPattern:
+    """`*.grove.place` → a regex capturing the one label `*` stands for, and the tenant template."""
+
+    pattern: str
+    regex: str
+    tenant: str  # may contain {subdomain}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated configuration; `Config()` is the default (no file)."""
+
+    path: Path | None = None
+    hosts: dict[str, str] = field(default_factory=dict)
+    host_patterns: tuple[HostPattern, ...] = ()
+    post_route: str = DEFAULT_POST_ROUTE
+    rules: tuple[Rule, ...] = DEFAULT_RULES
+    client_ip: str = "remote"
+    trusted_proxies: tuple[Network, ...] = ()
+
+    @property
+    def post_id_group(self) -> int:
+        return re.compile(self.post_route).groupindex["post_id"]
+
+
+def load_config(path: Path | str | None, state: StateDir | None = None) -> Config:
+    """`--config PATH` (must exist), else `rings.toml` in the state dir if there is one."""
+    if path is None:
+        if state is None or not (state.root / CONFIG_NAME).is_file():
+            return Config()
+        path = state.root / CONFIG_NAME
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"no such config file: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read config {path}: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"{path}: not valid TOML: {e}") from None
+    try:
+        return parse_config(data, path)
+    except UsageError as e:
+        raise UsageError(f"{path}: {e}") from None
+
+
+def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
+    """Validate a decoded `rings.toml`."""
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise UsageError(f"unknown key {sorted(unknown)[0]!r} (known: {', '.join(sorted(_TOP_KEYS))})")
+    post_route = _string(data, "post_route", DEFAULT_POST_ROUTE)
+    check_regex(post_route, "post_route")
+    if "post_id" not in re.compile(post_route).groupindex:
+        raise UsageError("post_route needs a named group (?P<post_id>...)")
+    default_rules = data.get("default_rules", True)
+    if not isinstance(default_rules, bool):
+        raise UsageError("default_rules must be true or false")
+    rules = tuple(_rule(r, i) for i, r in enumerate(_list(data, "rules"), 1))
+    client_ip = _string(data, "client_ip", "remote").lower()
+    if client_ip not in CLIENT_IP_SOURCES:
+        raise UsageError(f"client_ip must be one of {', '.join(CLIENT_IP_SOURCES)}, not {client_ip!r}")
+    proxies = tuple(_network(p) for p in _list(data, "trusted_proxies"))
+    hosts, patterns = _tenants(data.get("tenants", {}))
+    return Config(
+        path=path,
+        hosts=hosts,
+        host_patterns=patterns,
+        post_route=post_route,
+        rules=rules + (DEFAULT_RULES if default_rules else ()),
+        client_ip=client_ip,
+        trusted_proxies=proxies,
+    )
+
+
+def check_regex(pattern: str, where: str) -> None:
+    """Fail unless both Python and Polars accept `pattern`."""
+    try:
+        re.compile(pattern)
+        pl.Series([""], dtype=pl.String).str.contains(pattern)
+    except (re.error, pl.exceptions.PolarsError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UsageError(f"{where}: bad regex {pattern!r}: {first}") from None
+
+
+def normalize_host(host: str) -> str:
+    """Lower case, no port, no leading `www.`: the contract's host → tenant rule."""
+    host = re.sub(r":\d*$", "", host.strip().lower())
+    return host.removeprefix("www.")
+
+
+def _tenants(table: object) -> tuple[dict[str, str], tuple[HostPattern, ...]]:
+    if not isinstance(table, dict):
+        raise UsageError('[tenants] must be a table of "host" = "tenant"')
+    hosts: dict[str, str] = {}
+    patterns: list[HostPattern] = []
+    for host, tenant in table.items():
+        if not isinstance(tenant, str):
+            raise UsageError(f"[tenants] {host!r}: the tenant must be a string")
+        sample = tenant.replace(SUBDOMAIN, "x")
+        if not re.match(TENANT_PATTERN, sample):
+            raise UsageError(
+                f"[tenants] {host!r} = {tenant!r}: not a valid tenant name ([a-z0-9][a-z0-9._-]{{0,62}})"
+            )
+        key = normalize_host(host)
+        if "*" in key:
+            if not key.startswith("*.") or "*" in key[2:]:
+                raise UsageError(
+                    f"[tenants] {host!r}: '*' may only stand for the first label ('*.example.com')"
+                )
+            regex = r"^([^.]+)\." + re.escape(key[2:]) + "$"
+            patterns.append(HostPattern(host, regex, tenant))
+        elif SUBDOMAIN in tenant:
+            raise UsageError(f"[tenants] {host!r}: {SUBDOMAIN} needs a pattern like '*.example.com'")
+        else:
+            hosts[key] = tenant
+    return hosts, tuple(patterns)
+
+
+def _rule(raw: object, index: int) -> Rule:
+    where = f"rules[{index}]"
+    if not isinstance(raw, dict):
+        raise UsageError(f"{where} must be a table ([[rules]] with event, method, path)")
+    unknown = set(raw) - _RULE_KEYS
+    if unknown:
+        raise UsageError(f"{where}: unknown key {sorted(unknown)[0]!r} (known: event, method, path)")
+    event = raw.get("event")
+    if event not in RULE_EVENTS:
+        raise UsageError(f"{where}: event must be one of {', '.join(RULE_EVENTS)}, not {event!r}")
+    path = raw.get("path")
+    if not isinstance(path, str) or not path:
+        raise UsageError(f"{where}: path must be a regex string")
+    check_regex(path, where)
+    method = raw.get("method", "*")
+    methods = [method] if isinstance(method, str) else method
+    if not isinstance(methods, list) or not all(isinstance(m, str) and m for m in methods):
+        raise UsageError(f"{where}: method must be a string or a list of strings")
+    upper = tuple(m.upper() for m in methods)
+    return Rule(event, path, None if "*" in upper else upper)
+
+
+def _network(raw: object) -> Network:
+    try:
+        return ipaddress.ip_network(str(raw), strict=False)
+    except ValueError:
+        raise UsageError(f"trusted_proxies: {raw!r} is not an IP address or network") from None
+
+
+def _string(data: dict[str, Any], key: str, default: str) -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str):
+        raise UsageError(f"{key} must be a string")
+    return value
+
+
+def _list(data: dict[str, Any], key: str) -> list[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise UsageError(f"{key} must be a list")
+    return value

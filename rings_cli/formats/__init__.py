@@ -1,0 +1,75 @@
+"""Log formats: the predefined ones, custom `nginx:`/`apache:` specs, and detection.
+
+One module per family (`clf`, `jsonlog`, `w3c`, `aws`, `custom`); each format turns a batch of
+lines into raw fields (see `base.py`) and `parse.py` does the rest the same way for all.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from rings_cli.errors import UsageError
+from rings_cli.formats.aws import AWS_FORMATS
+from rings_cli.formats.base import CLF_TIME_FORMAT, LogFormat, RegexFormat
+from rings_cli.formats.clf import CLF_FORMATS
+from rings_cli.formats.custom import apache_format, nginx_format
+from rings_cli.formats.jsonlog import EVENT_TYPES, JSON_FORMATS
+from rings_cli.formats.w3c import W3C_FORMATS
+
+__all__ = [
+    "EVENT_TYPES",
+    "FORMATS",
+    "TIME_FORMAT",
+    "LogFormat",
+    "RegexFormat",
+    "detect",
+    "get_format",
+]
+
+TIME_FORMAT = CLF_TIME_FORMAT
+
+# Ordered so that, of equally good candidates, detection keeps the first (the richer one).
+FORMATS: dict[str, LogFormat] = {f.name: f for f in [*CLF_FORMATS, *JSON_FORMATS, *W3C_FORMATS, *AWS_FORMATS]}
+ALIASES = {"iis": "w3c", "ndjson": "events", "caddy-json": "caddy", "traefik-clf": "traefik"}
+
+DETECT_SAMPLE = 200
+
+
+def get_format(spec: str) -> LogFormat:
+    """`--format SPEC`: a predefined name, `nginx:<log_format>` or `apache:<LogFormat>`.
+
+    Custom specs are compiled here, so a bad one is a usage error before any data moves.
+    """
+    if spec.startswith("nginx:"):
+        return nginx_format(spec.removeprefix("nginx:"))
+    if spec.startswith("apache:"):
+        return apache_format(spec.removeprefix("apache:"))
+    name = ALIASES.get(spec.lower(), spec.lower())
+    try:
+        return FORMATS[name].fresh()
+    except KeyError:
+        known = ", ".join(["auto", *FORMATS, "nginx:<log_format>", "apache:<LogFormat>"])
+        raise UsageError(f"unknown format {spec!r} (known: {known})") from None
+
+
+def detect(lines: pl.Series) -> LogFormat | None:
+    """The predefined format that parses most of the first non-empty lines (ties: the richer one).
+
+    Detection runs the real parser on the sample, so "matches" means "gives usable requests".
+    """
+    from rings_cli.parse import Rejects, parse_lines  # parse imports formats.base
+
+    present = lines.drop_nulls()
+    sample = present.filter(present.str.strip_chars().str.len_bytes() > 0).head(DETECT_SAMPLE)
+    if sample.is_empty():
+        return None
+    best: LogFormat | None = None
+    best_hits = 0
+    for fmt in FORMATS.values():
+        if not fmt.detectable:
+            continue
+        candidate = fmt.fresh()
+        hits = parse_lines(sample, candidate, Rejects()).height
+        if hits > best_hits:
+            best, best_hits = fmt, hits
+    return best.fresh() if best is not None else None
