@@ -26,6 +26,15 @@ class Catalog:
         )
         # A finalized date is closed for every tenant: its salt is gone, its lines are late.
         self.con.execute("CREATE TABLE IF NOT EXISTS finalized (date TEXT PRIMARY KEY, at TEXT NOT NULL)")
+        # Read positions of files, by content fingerprint (see tail.py); never raw log bytes.
+        self.con.execute(
+            """CREATE TABLE IF NOT EXISTS checkpoints (
+                 fingerprint TEXT PRIMARY KEY,
+                 offset INTEGER NOT NULL,
+                 line INTEGER NOT NULL,
+                 name TEXT NOT NULL,
+                 updated TEXT NOT NULL)"""
+        )
 
     def mark_dirty(self, keys: list[tuple[str, str]]) -> None:
         with self.con:
@@ -71,6 +80,23 @@ class Catalog:
 
     def mark_finalized(self, date: str, at: str) -> None:
         self.con.execute("INSERT OR IGNORE INTO finalized (date, at) VALUES (?, ?)", (date, at))
+
+    def checkpoint(self, fingerprint: str) -> tuple[int, int] | None:
+        """(offset, line) of a source, or None when it was never read."""
+        row = self.con.execute(
+            "SELECT offset, line FROM checkpoints WHERE fingerprint = ?", (fingerprint,)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def save_checkpoint(self, fingerprint: str, offset: int, line: int, name: str, at: str) -> None:
+        """Record a position; never moves one backwards (a rotated copy may lag its original)."""
+        self.con.execute(
+            """INSERT INTO checkpoints (fingerprint, offset, line, name, updated) VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (fingerprint) DO UPDATE SET
+                 offset = max(offset, excluded.offset), line = max(line, excluded.line),
+                 name = excluded.name, updated = excluded.updated""",
+            (fingerprint, offset, line, name, at),
+        )
 
     def close(self) -> None:
         self.con.close()

@@ -6,10 +6,12 @@ Each command parses options, calls one library function, renders the result. Lib
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -21,12 +23,13 @@ from rings_cli import __version__
 from rings_cli.config import load_config
 from rings_cli.errors import RingsError
 from rings_cli.finalize import finalize_days, parse_duration
+from rings_cli.flush import FlushResult
 from rings_cli.formats import FORMATS
-from rings_cli.ingest import Ingest
+from rings_cli.ingest import DEFAULT_FLUSH_INTERVAL, Ingest
 from rings_cli.ingest import Progress as IngestProgress
 from rings_cli.render import CSV_SECTIONS, report_csv, report_json, report_renderable, summary_text
 from rings_cli.report import DEFAULT_LIMIT, build_report
-from rings_cli.sources import expand_paths
+from rings_cli.sources import CHUNK_BYTES, expand_paths
 from rings_cli.state import StateDir, check_tenant
 
 app = typer.Typer(
@@ -149,16 +152,36 @@ def ingest(
         bool,
         typer.Option("--no-finalize", help="Keep past days open (to import one day in several runs)."),
     ] = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow", "-F", help="Keep tailing the files and globs (rotation-safe) until stopped."
+        ),
+    ] = False,
+    flush_interval: Annotated[
+        float, typer.Option("--flush-interval", help="With --follow: seconds between warehouse flushes.")
+    ] = DEFAULT_FLUSH_INTERVAL,
+    batch_bytes: Annotated[
+        int,
+        typer.Option("--batch-bytes", help="Bytes read per batch: more is faster, less uses less memory."),
+    ] = CHUNK_BYTES,
     debug: DebugOption = False,
 ) -> None:
     """Read access logs into the state dir, flush them to the warehouse, finalize ended days."""
+    if flush_interval <= 0:
+        raise typer.BadParameter("must be more than 0", param_hint="--flush-interval")
+    if batch_bytes < 4096:
+        raise typer.BadParameter("must be at least 4096", param_hint="--batch-bytes")
+    if follow and (not paths or "-" in paths):
+        raise typer.BadParameter("--follow tails files; pipe stdin without --follow", param_hint="PATHS")
     if tenant is not None:
         check_tenant(tenant)
     state = StateDir(state_dir)
     settings = load_config(config, state)
-    paths = expand_paths(paths or [])
+    patterns = list(paths or [])
+    paths = [] if follow else expand_paths(patterns)
     stderr = Console(stderr=True)
-    show_progress = not quiet and stderr.is_terminal
+    show_progress = not quiet and stderr.is_terminal and not follow
     with _progress_bar(stderr, show_progress) as on_progress:
         run = Ingest(
             state,
@@ -169,9 +192,23 @@ def ingest(
             keep_rejects=rejects_limit if rejects is not None else 0,
             on_progress=on_progress,
             grace=None if no_finalize else parse_duration(grace, "--grace"),
+            chunk_bytes=batch_bytes,
         )
+
+        def log_flush(result: FlushResult) -> None:
+            if not quiet:
+                stderr.print(
+                    f"flush: {result.tenant_days} tenant-days, {result.rows} rows, "
+                    f"{result.statements} statements",
+                    markup=False,
+                    highlight=False,
+                )
+
         try:
-            summary = run.run(paths)
+            with _stop_on_signals(run.stop):
+                summary = (
+                    run.follow(patterns, flush_interval, on_flush=log_flush) if follow else run.run(paths)
+                )
         finally:
             if rejects is not None:
                 run.rejects.write(rejects)
@@ -180,6 +217,18 @@ def ingest(
         typer.echo(json.dumps(data, indent=2))
     elif not quiet:
         typer.echo(summary_text(data))
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
+    """SIGINT and SIGTERM ask the ingest to stop cleanly (commit, flush, exit 0), not to die."""
+    handler = lambda *_: stop()  # noqa: E731
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 class _progress_bar:  # noqa: N801 - used as a context manager, reads like a function

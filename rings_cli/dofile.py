@@ -96,6 +96,8 @@ CREATE INDEX IF NOT EXISTS views_by_hash ON views (hash);
 CREATE VIEW IF NOT EXISTS visitors AS
   SELECT hash, min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS page_views
   FROM views GROUP BY hash;
+-- Per source fingerprint, the last line number whose effects this file holds (exactly-once).
+CREATE TABLE IF NOT EXISTS absorbed (source TEXT PRIMARY KEY, line INTEGER NOT NULL);
 INSERT OR IGNORE INTO day (id) VALUES (1);
 """
 
@@ -176,10 +178,27 @@ class DoFile:
         cur = self.con.execute("SELECT v.* FROM views AS v JOIN temp.wanted USING (hash)")
         return pl.DataFrame(cur.fetchall(), schema=VIEW_SCHEMA, orient="row")
 
-    def merge(self, batch: DayBatch, deltas: dict[str, pl.DataFrame]) -> None:
-        """Add one batch's counts, its visitor-metric deltas and its page views; all or nothing."""
+    def absorbed(self, source: str) -> int:
+        """The last line of `source` merged here, -1 for none: lines up to it must not count again."""
+        row = self.con.execute("SELECT line FROM absorbed WHERE source = ?", (source,)).fetchone()
+        return int(row[0]) if row else -1
+
+    def merge(
+        self, batch: DayBatch, deltas: dict[str, pl.DataFrame], absorbed: tuple[str, int] | None = None
+    ) -> None:
+        """Add one batch's counts, its visitor-metric deltas and its page views; all or nothing.
+
+        `absorbed` (source fingerprint, last line number of the batch in this day) commits with
+        the counts, so after a crash a re-read line is recognised per DO file.
+        """
         con = self.con
         with self._transaction():
+            if absorbed is not None:
+                con.execute(
+                    """INSERT INTO absorbed (source, line) VALUES (?, ?)
+                       ON CONFLICT (source) DO UPDATE SET line = max(line, excluded.line)""",
+                    absorbed,
+                )
             if self.finalized:
                 raise FinalizedDayError(f"{self.tenant} {self.date} is finalized")
             _upsert_add(con, "hourly", ["hour"], batch.hourly)

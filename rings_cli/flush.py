@@ -22,6 +22,7 @@ class FlushResult:
 
     tenant_days: int = 0
     rows: int = 0
+    statements: int = 0
 
 
 def flush_dirty(
@@ -48,6 +49,6 @@ def flush_dirty(
         finally:
             if owned:
                 do.close()
-    rows = warehouse.flush(snapshots)
+    rows, statements = warehouse.flush(snapshots)
     catalog.mark_flushed(versions)
-    return FlushResult(tenant_days=len(dirty), rows=rows)
+    return FlushResult(tenant_days=len(dirty), rows=rows, statements=statements)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import polars as pl
@@ -22,18 +23,22 @@ from rings_cli.dofile import DoFile
 from rings_cli.errors import UsageError
 from rings_cli.events import assign_events
 from rings_cli.finalize import DEFAULT_GRACE, finalize_due
-from rings_cli.flush import flush_dirty
+from rings_cli.flush import FlushResult, flush_dirty
+from rings_cli.follow import Follower
 from rings_cli.formats import LogFormat, detect, get_format
 from rings_cli.parse import Rejects, lines_from_bytes, parse_lines
 from rings_cli.privacy import SaltStore
 from rings_cli.proxies import client_from_xff
 from rings_cli.sessions import metric_deltas
-from rings_cli.sources import CHUNK_BYTES, Source, check_source, iter_chunks, open_source
+from rings_cli.sources import CHUNK_BYTES, check_source, iter_chunks, open_source
 from rings_cli.state import StateDir, check_tenant
+from rings_cli.tail import Block, Checkpoint, FileTail
 from rings_cli.tenants import assign_tenants
 
 MAX_OPEN_DO_FILES = 128
 LATE = "late"  # a line for a day that is already finalized
+DEFAULT_FLUSH_INTERVAL = 60.0  # seconds between flushes in follow mode (the seed's alarm)
+POLL_SECONDS = 0.25  # how often follow mode looks for new lines when idle
 
 
 @dataclass
@@ -60,6 +65,7 @@ class IngestSummary:
     formats: dict[str, str] = field(default_factory=dict)
     flushed_rows: int = 0
     finalized: list[str] = field(default_factory=list)
+    flushes: list[FlushResult] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
@@ -111,6 +117,8 @@ class Ingest:
         self.clock = clock
         self.summary = IngestSummary()
         self._closed: set[str] | None = None  # finalized dates, read once per run
+        self._stopping = False
+        self._formats: dict[str, LogFormat] = {}  # per source, detected once (W3C keeps its header)
         self._rejects = Rejects(keep=keep_rejects)
         self.rejects = self._rejects  # counts by reason, and the first `keep_rejects` lines (--rejects)
         self._do_files: OrderedDict[tuple[str, str], DoFile] = OrderedDict()
@@ -120,59 +128,182 @@ class Ingest:
             now if callable(now) else (lambda: now) if now is not None else (lambda: dt.datetime.now(dt.UTC))
         )
 
+    def stop(self) -> None:
+        """Ask a running ingest to stop after the current batch (signal handlers call this)."""
+        self._stopping = True
+
     def run(self, paths: list[str]) -> IngestSummary:
-        """Read every path (`-` = stdin) to the end, then flush. Holds the ingest lock throughout."""
+        """Read every path (`-` = stdin) to the end, then flush. Holds the ingest lock throughout.
+
+        Files continue from their checkpoints, so a file read before adds only what it gained.
+        """
         started = self.clock()
         paths = paths or ["-"]
         sizes = [check_source(p) for p in paths]  # fail on a missing file before reading any
         total = None if None in sizes else sum(s or 0 for s in sizes)
+        with self._session():
+            done = 0
+            for path in paths:
+                if self._stopping:
+                    break
+                if path == "-":
+                    self._read_stdin(done, total)
+                    continue
+                tail = FileTail(path, self._checkpoint)
+                try:
+                    self._read_tail(tail, done, total, final=True)
+                    done += tail.source.size or 0
+                finally:
+                    tail.close()
+            self._flush()
+            if self.grace is not None and not self._stopping:  # finalize only once all input is read
+                self.summary.finalized = finalize_due(
+                    self.state, self.catalog, self.now(), self.grace, self._do_files
+                )
+        self.summary.seconds = self.clock() - started
+        return self.summary
+
+    def follow(
+        self,
+        patterns: list[str],
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+        poll: float = POLL_SECONDS,
+        on_flush: Callable[[FlushResult], None] | None = None,
+    ) -> IngestSummary:
+        """Tail files and globs until `stop()`: merge new lines as they come, flush every
+        `flush_interval` seconds (only dirty tenant-days), finalize days as they end."""
+        started = self.clock()
+        with self._session():
+            follower = Follower(patterns, self._checkpoint)
+            last_flush = self.clock()
+            try:
+                while not self._stopping:
+                    got = False
+                    for tail, block in follower.poll(self.chunk_bytes):
+                        got = True
+                        self._ingest_block(tail, block)
+                        if self._stopping:
+                            break
+                    if self.clock() - last_flush >= flush_interval:
+                        result = self._flush()
+                        if self.grace is not None:
+                            self.summary.finalized += finalize_due(
+                                self.state, self.catalog, self.now(), self.grace, self._do_files
+                            )
+                        last_flush = self.clock()
+                        if on_flush and result.tenant_days:
+                            on_flush(result)
+                    if not got and not self._stopping:
+                        self._sleep(poll)
+            finally:
+                follower.close()
+                if on_flush:
+                    result = self._flush()
+                    if result.tenant_days:
+                        on_flush(result)
+                else:
+                    self._flush()
+        self.summary.seconds = self.clock() - started
+        return self.summary
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep in small steps so that `stop()` takes effect quickly."""
+        deadline = self.clock() + seconds
+        while not self._stopping and self.clock() < deadline:
+            time.sleep(min(0.05, seconds))
+
+    @contextmanager
+    def _session(self) -> Iterator[None]:
+        """Lock, open salts and catalog; always close DO files and record rejects."""
         with self.state.ingest_lock():
             self.salts = SaltStore(self.state)
             self.catalog = Catalog(self.state.catalog_path)
             try:
-                done = 0
-                for path in paths:
-                    source = open_source(path)
-                    try:
-                        self._read_source(source, done, total)
-                        done += source.size or 0
-                    finally:
-                        source.close()
-                self.summary.flushed_rows = flush_dirty(self.state, self.catalog, self._do_files).rows
-                if self.grace is not None:
-                    self.summary.finalized = finalize_due(
-                        self.state, self.catalog, self.now(), self.grace, self._do_files
-                    )
+                yield
             finally:
                 self._close_do_files()
                 self.catalog.close()
-        self.summary.rejected = self._rejects.counts
-        self.summary.seconds = self.clock() - started
-        return self.summary
+                self.summary.rejected = self._rejects.counts
 
-    def _read_source(self, source: Source, done: int, total: int | None) -> None:
-        fmt = self.forced_format.fresh() if self.forced_format is not None else None  # per-file state
-        self._rejects.source = source.name
-        for block in iter_chunks(source, self.chunk_bytes):
-            lines = lines_from_bytes(block)
-            if fmt is None:
-                fmt = detect(lines)
-                if fmt is None:
-                    raise UsageError(
-                        f"{source.name}: cannot recognise the log format; "
-                        "name it with --format (see README, Formats; `rings formats` lists them)"
-                    )
-            self.summary.formats.setdefault(source.name, fmt.spec)
-            self.ingest_lines(lines, fmt)
+    def _flush(self) -> FlushResult:
+        result = flush_dirty(self.state, self.catalog, self._do_files)
+        self.summary.flushed_rows += result.rows
+        self.summary.flushes.append(result)
+        return result
+
+    def _checkpoint(self, fingerprint: str) -> Checkpoint | None:
+        found = self.catalog.checkpoint(fingerprint)
+        return Checkpoint(*found) if found else None
+
+    def _format_for(self, tail: FileTail) -> LogFormat:
+        """The file's format: forced or detected from its first lines, primed with its header."""
+        fmt = self._formats.get(tail.fingerprint or tail.name)
+        if fmt is not None:
+            return fmt
+        head = lines_from_bytes(tail.head())
+        fmt = self.forced_format.fresh() if self.forced_format is not None else detect(head)
+        if fmt is None:
+            raise UsageError(
+                f"{tail.name}: cannot recognise the log format; "
+                "name it with --format (see README, Formats; `rings formats` lists them)"
+            )
+        if tail.position.offset > 0:
+            parse_lines(head, fmt, Rejects())  # resuming mid-file: let the format read its header
+        self._formats[tail.fingerprint or tail.name] = fmt
+        self.summary.formats.setdefault(tail.name, fmt.spec)
+        return fmt
+
+    def _read_tail(self, tail: FileTail, done: int, total: int | None, final: bool) -> None:
+        tail.identify()
+        while not self._stopping and (block := tail.read(self.chunk_bytes, final)) is not None:
+            self._ingest_block(tail, block)
             if self.on_progress:
-                self.on_progress(Progress(done + source.position(), total, self.summary.lines_read))
+                self.on_progress(Progress(done + tail.source.position(), total, self.summary.lines_read))
+
+    def _ingest_block(self, tail: FileTail, block: Block) -> None:
+        """One block of whole lines: merged per DO file with its line numbers, then checkpointed."""
+        fmt = self._format_for(tail)
+        self._rejects.source = tail.name
+        lines = lines_from_bytes(block.data)
+        frame = self._prepare(lines, fmt, first_line=block.first_line)
+        self._merge(frame, tail.fingerprint)
+        if tail.fingerprint is not None:
+            stamp = self.now().astimezone(dt.UTC).isoformat(timespec="seconds")
+            self.catalog.save_checkpoint(tail.fingerprint, block.end.offset, block.end.line, tail.name, stamp)
+
+    def _read_stdin(self, done: int, total: int | None) -> None:
+        """stdin has no offsets and no identity: each run counts what it reads (see README)."""
+        source = open_source("-")
+        fmt = self.forced_format.fresh() if self.forced_format is not None else None
+        self._rejects.source = source.name
+        try:
+            for data in iter_chunks(source, self.chunk_bytes):
+                lines = lines_from_bytes(data)
+                if fmt is None:
+                    fmt = detect(lines)
+                    if fmt is None:
+                        raise UsageError(
+                            f"{source.name}: cannot recognise the log format; "
+                            "name it with --format (see README, Formats; `rings formats` lists them)"
+                        )
+                self.summary.formats.setdefault(source.name, fmt.spec)
+                self._merge(self._prepare(lines, fmt))
+                if self.on_progress:
+                    self.on_progress(Progress(done, total, self.summary.lines_read))
+                if self._stopping:
+                    break
+        finally:
+            source.close()
 
     def ingest_lines(self, lines: pl.Series, fmt: LogFormat) -> None:
         """Run one batch through every stage and merge it into the DO files."""
         self._merge(self._prepare(lines, fmt))
 
-    def _prepare(self, lines: pl.Series, fmt: LogFormat) -> pl.DataFrame:
-        """Lines → parsed, tenanted, classified requests (one row per accepted line)."""
+    def _prepare(self, lines: pl.Series, fmt: LogFormat, first_line: int = 0) -> pl.DataFrame:
+        """Lines → parsed, tenanted, classified requests (one row per accepted line).
+
+        `line_no` is each row's line number in its source (`first_line` + index in the batch).
+        """
         self.summary.lines_read += lines.len()
         before = self._rejects.total
         frame = parse_lines(lines, fmt, self._rejects)
@@ -181,20 +312,28 @@ class Ingest:
         frame = assign_tenants(frame, self.tenant, self._rejects, self.config, lines)
         frame = assign_events(classify(frame), self.config)
         self.summary.parsed += lines.len() - (self._rejects.total - before)
+        frame = frame.with_columns(line_no=pl.col("row").cast(pl.Int64) + first_line)
         return frame.drop("row", "xff", strict=False)
 
-    def _merge(self, frame: pl.DataFrame) -> None:
-        """Classified requests → per tenant-day deltas → DO files (dirty-marked first)."""
+    def _merge(self, frame: pl.DataFrame, source: str | None = None) -> None:
+        """Classified requests → per tenant-day deltas → DO files (dirty-marked first).
+
+        With a `source` fingerprint, lines a DO file has already absorbed (re-read after a crash)
+        are skipped for that file, and each merge records the last line it absorbed.
+        """
         summary = self.summary
         if self._closed is None:
             self._closed = self.catalog.finalized_dates()
+        frame = frame.with_columns(day=pl.col("ts").dt.date().cast(pl.String))
         if self._closed:
-            late = pl.col("ts").dt.date().cast(pl.String).is_in(sorted(self._closed))
-            n_late = int(frame.select(late.sum()).item())
-            if n_late:
-                self._rejects.add(LATE, n_late)
-                summary.parsed -= n_late
-                frame = frame.filter(~late)
+            self._reject_late(frame, pl.col("day").is_in(sorted(self._closed)))
+            frame = frame.filter(~pl.col("day").is_in(sorted(self._closed)))
+        if source is not None and frame.height:
+            frame = self._unabsorbed(frame, source)
+        last_lines = {
+            (t, d): n for t, d, n in frame.group_by("tenant", "day").agg(pl.col("line_no").max()).iter_rows()
+        }
+        frame = frame.drop("day")
         batches = aggregate(frame, self.salts)
         self.catalog.mark_dirty([(b.tenant, b.date) for b in batches])
         do_files = [self._do_file(b.tenant, b.date) for b in batches]
@@ -207,13 +346,37 @@ class Ingest:
         deltas = metric_deltas(pl.concat(before), pl.concat(new)) if batches else {}
         for batch, do in zip(batches, do_files, strict=True):
             mine = (pl.col("tenant") == batch.tenant) & (pl.col("date") == batch.date)
-            do.merge(batch, {name: d.filter(mine).drop("tenant", "date") for name, d in deltas.items()})
+            absorbed = (source, last_lines[(batch.tenant, batch.date)]) if source is not None else None
+            do.merge(
+                batch, {name: d.filter(mine).drop("tenant", "date") for name, d in deltas.items()}, absorbed
+            )
             summary.tenants.add(batch.tenant)
             summary.days.add(batch.date)
         self._evict_do_files()
         summary.requests += frame.height
         summary.page_views += int(frame.get_column("is_page_view").sum())
         summary.bot_requests += int(frame.get_column("is_bot").sum())
+
+    def _reject_late(self, frame: pl.DataFrame, late: pl.Expr) -> None:
+        n_late = int(frame.select(late.sum()).item())
+        if n_late:
+            self._rejects.add(LATE, n_late)
+            self.summary.parsed -= n_late
+
+    def _unabsorbed(self, frame: pl.DataFrame, source: str) -> pl.DataFrame:
+        """Drop rows whose DO file already holds their line; rows for a finalized file are late."""
+        marks = []
+        for tenant, day in frame.select("tenant", "day").unique().iter_rows():
+            do = self._do_file(tenant, day)
+            marks.append((tenant, day, do.absorbed(source), do.finalized))
+        table = pl.DataFrame(marks, schema=["tenant", "day", "absorbed", "final"], orient="row")
+        if not any(m[3] for m in marks) and all(m[2] < 0 for m in marks):
+            return frame
+        frame = frame.join(table, on=["tenant", "day"])
+        self._reject_late(frame, pl.col("final") & (pl.col("line_no") > pl.col("absorbed")))
+        return frame.filter(~pl.col("final") & (pl.col("line_no") > pl.col("absorbed"))).drop(
+            "absorbed", "final"
+        )
 
     def _do_file(self, tenant: str, date: str) -> DoFile:
         key = (tenant, date)

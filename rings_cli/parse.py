@@ -106,15 +106,13 @@ def lines_from_bytes(block: bytes) -> pl.Series:
 def parse_lines(lines: pl.Series, fmt: LogFormat, rejects: Rejects) -> pl.DataFrame:
     """Extract the format's fields from every line, type them; drop and count what cannot be used.
 
-    The result has `PARSED_SCHEMA`'s columns (plus `row`, the line's index in `lines`, while
-    rejected lines are being sampled).
+    The result has `PARSED_SCHEMA`'s columns plus `row`, the line's index in `lines` (for samples
+    of rejected lines, and for line numbers: see Ingest).
     """
     frame = pl.DataFrame({"line": lines.rename("line")})
     too_long = frame.get_column("line").str.len_bytes() > MAX_LINE_BYTES
     work = frame.with_columns(pl.when(~too_long).then("line").alias("line")) if too_long.any() else frame
-    fields = fmt.extract(work)
-    if rejects.wants_samples:
-        fields = fields.with_row_index("row")
+    fields = fmt.extract(work).with_row_index("row")  # the line's index in `lines`, kept to the end
     failed = fields.get_column("reject").is_not_null()
     if failed.any():
         line = pl.col("line")

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from rings_cli.errors import RingsError
 from rings_cli.state import StateDir
 
 SALT_BYTES = 32
@@ -50,20 +51,32 @@ class SaltStore:
 
     @staticmethod
     def _load_or_create(path: Path) -> bytes:
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            salt = path.read_bytes()
-            if len(salt) == SALT_BYTES:
-                return salt
-            raise  # pragma: no cover - a torn salt file is a bug worth seeing
+        """Read the day's salt, or create it atomically: written to a temporary name, then linked
+        into place, so a crash can never leave a short salt and two processes agree on one."""
+        if path.exists():
+            return _read_salt(path)
         salt = secrets.token_bytes(SALT_BYTES)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(fd, salt)
             os.fsync(fd)
         finally:
             os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            salt = _read_salt(path)  # another process won the race: use its salt
+        finally:
+            tmp.unlink()
         return salt
+
+
+def _read_salt(path: Path) -> bytes:
+    salt = path.read_bytes()
+    if len(salt) != SALT_BYTES:
+        raise RingsError(f"salt file {path} is damaged ({len(salt)} bytes); remove it to start that day anew")
+    return salt
 
 
 def _pads(salt: bytes) -> tuple[bytes, bytes]:

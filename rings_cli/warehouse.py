@@ -98,12 +98,18 @@ class Warehouse:
         finally:
             con.close()
 
-    def flush(self, snapshots: dict[str, list[pl.DataFrame]], wait: float = READ_RETRY_SECONDS) -> int:
-        """Replace the rows of every tenant-day present in `snapshots`; returns rows written."""
+    def flush(
+        self, snapshots: dict[str, list[pl.DataFrame]], wait: float = READ_RETRY_SECONDS
+    ) -> tuple[int, int]:
+        """Replace the rows of every tenant-day present in `snapshots`, in one transaction.
+
+        Returns (rows written, statements executed): one DELETE and at most one INSERT per table,
+        however many tenant-days are flushed.
+        """
         keys = pl.concat(
             [f.select("tenant", "date") for frames in snapshots.values() for f in frames]
         ).unique()
-        written = 0
+        written = statements = 0
         with self._connect(read_only=False, wait=wait) as con:
             self._ensure_schema(con)
             con.execute("BEGIN TRANSACTION")
@@ -119,13 +125,14 @@ class Warehouse:
                     rows = pl.concat(frames, how="vertical_relaxed")
                     con.register("flush_rows", rows)
                     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM flush_rows")
+                    statements += 1
                     con.unregister("flush_rows")
                     written += rows.height
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-        return written
+        return written, statements
 
     @staticmethod
     def _version(con: duckdb.DuckDBPyConnection) -> int | None:

@@ -122,15 +122,10 @@ def test_config_in_state_dir_drives_tenants_events_and_client_ip(tmp_path: Path,
         '$body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"',
         grace=None,
     )
-    frames: list[pl.DataFrame] = []
-    ingest._merge = frames.append  # type: ignore[method-assign]  # look at what _prepare hands on
-    ingest.salts = None  # type: ignore[assignment]
-    from rings_cli.sources import open_source
+    from rings_cli.parse import lines_from_bytes
 
-    source = open_source(str(log))
-    ingest._read_source(source, 0, None)
-    source.close()
-    frame = pl.concat(frames)
+    assert ingest.forced_format is not None
+    frame = ingest._prepare(lines_from_bytes(log.read_bytes()), ingest.forced_format.fresh())  # what is merged
     assert frame.select("tenant", "ip", "event", "post_id", "is_page_view").rows() == [
         ("alice", "203.0.113.50", "post_view", "7", True),
         ("autumn", "203.0.113.1", "reaction", "7", False),

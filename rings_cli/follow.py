@@ -1,0 +1,82 @@
+"""Follow: keep reading files and globs as they grow, through rotation and truncation.
+
+Every poll re-expands the patterns (files created later are picked up), then reads what each file
+has added. The three things log rotation does are told apart by inode and content:
+- rename and create: the path now names a new inode. The old file is drained to its end first,
+  then closed, then the new file is read from its start.
+- copytruncate: the file is shorter than what was read. It is a new source from byte 0 (its first
+  line, and so its fingerprint, are new); the copy, if a pattern matches it, has the old
+  fingerprint and continues from the old checkpoint, so lines written just before the copy count.
+- a renamed file seen under its new name (`access.log.1`) is the same inode: nothing changes.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from rings_cli.tail import Block, Checkpoint, FileTail
+
+
+class Follower:
+    """The set of files that match some patterns, each tailed from its checkpoint."""
+
+    def __init__(self, patterns: list[str], lookup: Callable[[str], Checkpoint | None]) -> None:
+        self.patterns = patterns
+        self.lookup = lookup
+        self.tails: dict[tuple[int, int], FileTail] = {}
+
+    def _paths(self) -> list[str]:
+        found: list[str] = []
+        for pattern in self.patterns:
+            if glob.has_magic(pattern) and not Path(pattern).exists():
+                found.extend(sorted(glob.glob(pattern)))
+            else:
+                found.append(pattern)
+        return [p for p in dict.fromkeys(found) if Path(p).is_file()]
+
+    def _discover(self) -> None:
+        """Open files that appeared (new names, or a new inode behind a known name)."""
+        for path in self._paths():
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                continue
+            key = (st.st_dev, st.st_ino)
+            if key in self.tails:
+                self.tails[key].path = path
+                continue
+            try:
+                self.tails[key] = FileTail(path, self.lookup)
+            except OSError:
+                continue  # gone between stat and open: the next poll sees the truth
+
+    def _detached(self, tail: FileTail) -> bool:
+        """True when no pattern's path names this tail's inode any more (renamed away, deleted)."""
+        try:
+            st = os.stat(tail.path)
+        except FileNotFoundError:
+            return True
+        return (st.st_dev, st.st_ino) != tail.inode
+
+    def poll(self, max_bytes: int) -> Iterator[tuple[FileTail, Block]]:
+        """Whatever whole lines each file has added since the last poll, rotated files first."""
+        self._discover()
+        for key, tail in sorted(self.tails.items(), key=lambda kv: not self._detached(kv[1])):
+            if tail.truncated():
+                tail.restart()
+            if not tail.identify():
+                continue
+            detached = self._detached(tail)
+            while (block := tail.read(max_bytes, final=False)) is not None:
+                yield tail, block
+            if detached:  # drained to its end: the writer has moved on to the new file
+                tail.close()
+                del self.tails[key]
+
+    def close(self) -> None:
+        for tail in self.tails.values():
+            tail.close()
+        self.tails.clear()
