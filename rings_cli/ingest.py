@@ -243,10 +243,7 @@ class Ingest:
         head = lines_from_bytes(tail.head())
         fmt = self.forced_format.fresh() if self.forced_format is not None else detect(head)
         if fmt is None:
-            raise UsageError(
-                f"{tail.name}: cannot recognise the log format; "
-                "name it with --format (see README, Formats; `rings formats` lists them)"
-            )
+            raise _unknown_format(tail.name)
         if tail.position.offset > 0:
             parse_lines(head, fmt, Rejects())  # resuming mid-file: let the format read its header
         self._formats[tail.fingerprint or tail.name] = fmt
@@ -282,10 +279,7 @@ class Ingest:
                 if fmt is None:
                     fmt = detect(lines)
                     if fmt is None:
-                        raise UsageError(
-                            f"{source.name}: cannot recognise the log format; "
-                            "name it with --format (see README, Formats; `rings formats` lists them)"
-                        )
+                        raise _unknown_format(source.name)
                 self.summary.formats.setdefault(source.name, fmt.spec)
                 self._merge(self._prepare(lines, fmt))
                 if self.on_progress:
@@ -397,3 +391,10 @@ class Ingest:
         for do in self._do_files.values():
             do.close()
         self._do_files.clear()
+
+
+def _unknown_format(name: str) -> UsageError:
+    return UsageError(
+        f"{name}: cannot recognise the log format; "
+        "name it with --format (see README, Formats; `rings formats` lists them)"
+    )

@@ -26,6 +26,9 @@ CSV_SECTIONS = (
 )
 
 
+_HEADERS = {"avg_time_seconds": "avg time", "avg_session_duration": "avg duration", "bounce_rate": "bounce"}
+
+
 def _n(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.2f}"
@@ -64,10 +67,31 @@ def summary_text(summary: dict[str, Any]) -> str:
 def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> Table:
     table = Table(title=title, title_justify="left", show_edge=False)
     for i, col in enumerate(columns):
-        table.add_column(col.replace("_", " "), justify="left" if i == 0 else "right")
+        table.add_column(_HEADERS.get(col, col.replace("_", " ")), justify="left" if i == 0 else "right")
     for row in rows:
         table.add_row(*(_n(row.get(c)) for c in columns))
     return table
+
+
+def duration(seconds: float) -> str:
+    """`95.5` → `1m 36s`: session lengths and times on page read better than raw seconds."""
+    whole = round(seconds)
+    return f"{whole // 60}m {whole % 60:02d}s" if whole >= 60 else f"{whole}s"
+
+
+def _shown(
+    rows: list[dict[str, Any]], rates: tuple[str, ...] = (), times: tuple[str, ...] = ()
+) -> list[dict]:
+    """Rates as percentages and durations as minutes, for tables only (JSON/CSV keep raw numbers)."""
+    out = []
+    for row in rows:
+        shown = dict(row)
+        for key in rates:
+            shown[key] = f"{row[key]:.0%}"
+        for key in times:
+            shown[key] = duration(row[key])
+        out.append(shown)
+    return out
 
 
 def report_renderable(report: dict[str, Any]) -> RenderableType:
@@ -77,24 +101,47 @@ def report_renderable(report: dict[str, Any]) -> RenderableType:
     head = Text.assemble(
         (f"Rings report: {who}, {report['start']} to {report['end']} (UTC)\n", "bold"),
         f"{t['page_views']:,} page views, {t['unique_visitors']:,} unique visitors, "
-        f"{t['requests']:,} requests ({t['bot_requests']:,} from bots), {human_bytes(t['bytes'])}",
+        f"{t['sessions']:,} sessions ({t['bounce_rate']:.0%} bounce, {duration(t['avg_session_duration'])} "
+        f"average), {t['requests']:,} requests ({t['bot_requests']:,} from bots), {human_bytes(t['bytes'])}",
     )
     parts: list[RenderableType] = [head]
+    days = _shown(report["days"], rates=("bounce_rate",), times=("avg_session_duration",))
     parts.append(
-        _table("Days", report["days"], ["date", "page_views", "unique_visitors", "requests", "bytes"])
+        _table(
+            "Days",
+            days,
+            [
+                "date",
+                "page_views",
+                "unique_visitors",
+                "sessions",
+                "bounce_rate",
+                "avg_session_duration",
+                "requests",
+            ],
+        )
     )
+    pages = _shown(report["top_pages"], times=("avg_time_seconds",))
     parts.append(
-        _table("Top pages", report["top_pages"], ["path", "views", "unique_views", "entries", "exits"])
+        _table("Top pages", pages, ["path", "views", "unique_views", "entries", "exits", "avg_time_seconds"])
     )
     if report["top_referrers"]:
         parts.append(_table("Top referrers", report["top_referrers"], ["source", "visits"]))
+    if report.get("top_campaigns"):
+        parts.append(_table("Campaigns", report["top_campaigns"], ["source", "medium", "campaign", "visits"]))
     if report["content"]:
-        parts.append(_table("Posts", report["content"], ["post_id", "views", "unique_views"]))
+        posts = _shown(report["content"], times=("avg_read_time",))
+        columns = ["post_id", "views", "unique_views", "reactions", "comments", "shares", "avg_read_time"]
+        parts.append(_table("Posts", posts, columns))
     status_rows = [{"status": k, "requests": v} for k, v in report["status"].items()]
     parts.append(_table("Status codes", status_rows, ["status", "requests"]))
     if "tenants" in report:
         parts.append(
-            _table("Tenants", report["tenants"], ["tenant", "page_views", "unique_visitors", "requests"])
+            _table(
+                "Tenants",
+                report["tenants"],
+                ["tenant", "page_views", "unique_visitors", "sessions", "requests"],
+            )
         )
     return Group(*[p for part in parts for p in (part, Text(""))][:-1])
 

@@ -257,3 +257,28 @@ def test_kill_9_at_random_points_then_restart_gives_the_clean_report(tmp_path: P
     final = subprocess.run(cmd, capture_output=True)
     assert final.returncode == 0, final.stderr
     assert report_json(state) == expected
+
+
+def test_follow_mode_finalizes_days_as_they_end(tmp_path: Path, state: StateDir) -> None:
+    import threading
+
+    from rings_cli.ingest import Ingest
+
+    log = tmp_path / "access.log"
+    append(log, [line(when="01/Dec/2025:23:50:00 +0000"), line(when="02/Dec/2025:00:10:00 +0000")])
+    clock = {"now": dt.datetime(2025, 12, 2, 0, 20, tzinfo=dt.UTC)}  # Dec 1 ended 20 minutes ago
+    ingest = Ingest(state, now=lambda: clock["now"])
+    runner = threading.Thread(target=ingest.follow, args=([str(log)], 0.1), kwargs={"poll": 0.05})
+    runner.start()
+    try:
+        wait_for(lambda: do_requests(state) == 2)
+        time.sleep(0.3)
+        assert ingest.summary.finalized == []  # within the 1 h grace: Dec 1 stays open
+        clock["now"] = dt.datetime(2025, 12, 2, 1, 30, tzinfo=dt.UTC)  # the grace period has passed
+        wait_for(lambda: ingest.summary.finalized == ["2025-12-01"], timeout=5)
+        assert not state.salt_path("2025-12-01").exists()
+        assert state.salt_path("2025-12-02").exists()
+    finally:
+        ingest.stop()
+        runner.join(timeout=10)
+    assert not runner.is_alive()
