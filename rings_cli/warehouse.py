@@ -119,6 +119,7 @@ class Warehouse:
                     con.execute(
                         f"DELETE FROM {table} WHERE (tenant, date) IN (SELECT (tenant, date) FROM flush_keys)"
                     )
+                    statements += 1
                     frames = [f for f in snapshots.get(table, []) if f.height]
                     if not frames:
                         continue
