@@ -16,7 +16,6 @@ from rings_cli.referrers import with_sources
 from rings_cli.sessions import VIEW_SCHEMA
 
 DAY_KEY = ["tenant", "date"]
-DEFAULT_POST_ROUTE = r"^/(?:posts|blog)/([^/]+)/?$"
 
 # Event types (from route rules or app event logs) and the DO columns they count in.
 HOURLY_EVENTS = {
@@ -47,14 +46,8 @@ class DayBatch:
 
 def aggregate(frame: pl.DataFrame, salts: SaltStore) -> list[DayBatch]:
     """Split a classified batch into per-tenant-day deltas."""
-    frame = frame.with_columns(
-        date=pl.col("ts").dt.date(),
-        hour=pl.col("ts").dt.hour().cast(pl.Int32),
-        event=pl.col("event") if "event" in frame.columns else pl.lit(None, pl.String),
-        post_id=pl.col("post_id")
-        if "post_id" in frame.columns
-        else pl.when(pl.col("is_page_view")).then(pl.col("path").str.extract(DEFAULT_POST_ROUTE, 1)),
-    )
+    # `event` and `post_id` come from events.assign_events (post route and route rules).
+    frame = frame.with_columns(date=pl.col("ts").dt.date(), hour=pl.col("ts").dt.hour().cast(pl.Int32))
     events = frame.filter(pl.col("event").is_not_null())
     hourly = frame.group_by([*DAY_KEY, "hour"]).agg(
         requests=pl.len(),

@@ -289,10 +289,6 @@ class Ingest:
         finally:
             source.close()
 
-    def ingest_lines(self, lines: pl.Series, fmt: LogFormat) -> None:
-        """Run one batch through every stage and merge it into the DO files."""
-        self._merge(self._prepare(lines, fmt))
-
     def _prepare(self, lines: pl.Series, fmt: LogFormat, first_line: int = 0) -> pl.DataFrame:
         """Lines → parsed, tenanted, classified requests (one row per accepted line).
 
