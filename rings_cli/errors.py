@@ -17,3 +17,13 @@ class UsageError(RingsError):
 
 class StateLockedError(RingsError):
     """Another process holds a lock this one needs (another ingest, or the warehouse mid-flush)."""
+
+
+class DamagedStateError(RingsError):
+    """A file of the state dir cannot be used (malformed, missing while the catalog lists it, wrong
+    schema). `path` names it, so the CLI can say which one and `rings check` how to repair it."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        super().__init__(f"{path}: {problem} (run `rings check` for how to repair it)")
+        self.path = path
+        self.problem = problem
