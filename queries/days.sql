@@ -1,7 +1,13 @@
--- One row per day of the range, days without data included as zeros.
-WITH span AS (
+-- One row per day of the range, days without data included as zeros. Zero days are listed only
+-- between the first and last day the state dir holds data for (any tenant), so a range reaching
+-- far past the history (`--start 1900-01-01`) stays as small as the history itself.
+WITH extent AS (
+  SELECT greatest(CAST($start AS DATE), min(date)) AS lo, least(CAST($end AS DATE), max(date)) AS hi
+  FROM daily
+), span AS (
   SELECT CAST(d AS DATE) AS date
-  FROM generate_series(CAST($start AS DATE), CAST($end AS DATE), INTERVAL 1 DAY) AS t(d)
+  FROM extent, generate_series(extent.lo, extent.hi, INTERVAL 1 DAY) AS t(d)
+  WHERE extent.lo <= extent.hi
 ), sums AS (
   SELECT date, sum(requests) AS requests, sum(page_views) AS page_views,
          sum(unique_visitors) AS unique_visitors, sum(bytes) AS bytes,

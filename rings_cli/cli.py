@@ -27,12 +27,44 @@ from rings_cli.flush import FlushResult
 from rings_cli.formats import FORMATS
 from rings_cli.ingest import DEFAULT_FLUSH_INTERVAL, Ingest
 from rings_cli.ingest import Progress as IngestProgress
+from rings_cli.parse import open_rejects
 from rings_cli.render import CSV_SECTIONS, report_csv, report_json, report_renderable, summary_text
 from rings_cli.report import DEFAULT_LIMIT, build_report
 from rings_cli.sources import CHUNK_BYTES, expand_paths
 from rings_cli.state import StateDir, check_tenant
 
+_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _say_error(message: str) -> None:
+    Console(stderr=True).print(
+        f"Error: {message}", style="red", markup=False, highlight=False, soft_wrap=True
+    )
+
+
+class _OneLineErrors(typer.core.TyperGroup):
+    """Option and command errors as one `Error: ...` line and exit 2, never a boxed panel."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except _ClickException as e:
+            message = " ".join(e.format_message().split())
+            ctx = getattr(e, "ctx", None)
+            if message:  # empty when the help was shown instead (`rings` with no command)
+                _say_error(message + (f" (see '{ctx.command_path} --help')" if ctx is not None else ""))
+            rv = e.exit_code
+        except typer.Abort:
+            _say_error("aborted")
+            rv = 1
+        code = rv if isinstance(rv, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return rv
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     help="Rings: privacy-first web analytics from server access logs.",
     no_args_is_help=True,
     add_completion=False,
@@ -68,9 +100,7 @@ def _cli_errors(func: F) -> F:
         except RingsError as e:
             if kwargs.get("debug"):
                 raise
-            Console(stderr=True).print(
-                f"Error: {e}", style="red", markup=False, highlight=False, soft_wrap=True
-            )
+            _say_error(str(e))
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
             Console(stderr=True).print("Interrupted", markup=False)
@@ -78,9 +108,8 @@ def _cli_errors(func: F) -> F:
         except OSError as e:
             if kwargs.get("debug"):
                 raise
-            Console(stderr=True).print(
-                f"Error: {e}", style="red", markup=False, highlight=False, soft_wrap=True
-            )
+            where = f": {e.filename}" if e.filename else ""
+            _say_error(f"{e.strerror or e}{where}")
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -142,7 +171,9 @@ def ingest(
             show_default=False,
         ),
     ] = None,
-    rejects_limit: Annotated[int, typer.Option("--rejects-limit", help="At most this many lines.")] = 1000,
+    rejects_limit: Annotated[
+        int, typer.Option("--rejects-limit", min=0, help="At most this many lines.")
+    ] = 1000,
     tenant: TenantOption = None,
     state_dir: StateDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -177,9 +208,11 @@ def ingest(
     if tenant is not None:
         check_tenant(tenant)
     state = StateDir(state_dir)
+    state.check_dir()
     settings = load_config(config, state)
     patterns = list(paths or [])
     paths = [] if follow else expand_paths(patterns)
+    rejects_file = open_rejects(rejects) if rejects is not None else None  # checked before any input
     stderr = Console(stderr=True)
     show_progress = not quiet and stderr.is_terminal and not follow
     with _progress_bar(stderr, show_progress) as on_progress:
@@ -210,8 +243,9 @@ def ingest(
                     run.follow(patterns, flush_interval, on_flush=log_flush) if follow else run.run(paths)
                 )
         finally:
-            if rejects is not None:
-                run.rejects.write(rejects)
+            if rejects_file is not None:
+                run.rejects.write(rejects_file)
+                rejects_file.close()
     data = summary.to_dict()
     if as_json:
         typer.echo(json.dumps(data, indent=2))
@@ -276,23 +310,30 @@ def report(
     start: Annotated[str | None, typer.Option(help="First UTC day, YYYY-MM-DD.", show_default=False)] = None,
     end: Annotated[str | None, typer.Option(help="Last UTC day, inclusive.", show_default=False)] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")] = "table",
-    limit: Annotated[int, typer.Option(help="Rows in top lists.")] = DEFAULT_LIMIT,
+    limit: Annotated[int, typer.Option(min=1, help="Rows in top lists.")] = DEFAULT_LIMIT,
     section: Annotated[
-        str, typer.Option(help=f"With --format csv, which section: {', '.join(CSV_SECTIONS)}.")
-    ] = "days",
+        str | None,
+        typer.Option(
+            help=f"With --format csv, which section: {', '.join(CSV_SECTIONS)} (default days).",
+            show_default=False,
+        ),
+    ] = None,
     state_dir: StateDirOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Report a date range (default: the last 7 days that have data)."""
     if fmt not in ("table", "json", "csv"):
         raise typer.BadParameter(f"{fmt!r} is not one of table, json, csv", param_hint="--format")
+    if section is not None and fmt != "csv":
+        raise typer.BadParameter("only goes with --format csv", param_hint="--section")
+    section = section or "days"
     if section not in CSV_SECTIONS:
         raise typer.BadParameter(
             f"{section!r} is not one of {', '.join(CSV_SECTIONS)}", param_hint="--section"
         )
     if tenant is not None:
         check_tenant(tenant)
-    data = build_report(StateDir(state_dir), tenant=tenant, start=start, end=end, limit=limit)
+    data = build_report(StateDir(state_dir).require(), tenant=tenant, start=start, end=end, limit=limit)
     if fmt == "json":
         typer.echo(report_json(data))
     elif fmt == "csv":
@@ -310,7 +351,9 @@ def finalize(
     debug: DebugOption = False,
 ) -> None:
     """Finalize every day that ended more than --grace ago: summary kept, visitor hashes and salt deleted."""
-    dates = finalize_days(StateDir(state_dir), parse_duration(grace, "--grace"))
+    state = StateDir(state_dir)
+    state.check_dir()
+    dates = finalize_days(state, parse_duration(grace, "--grace"))
     if as_json:
         typer.echo(json.dumps({"finalized": dates}))
     else:

@@ -8,6 +8,7 @@ no look-around, no back-references).
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import re
 import tomllib
@@ -26,7 +27,19 @@ DEFAULT_POST_ROUTE = r"^/(posts|blog)/(?P<post_id>[^/]+)/?$"
 SUBDOMAIN = "{subdomain}"
 CLIENT_IP_SOURCES = ("remote", "x-forwarded-for")
 RULE_EVENTS = tuple(e for e in EVENT_TYPES if e not in ("page_view", "page_exit", "post_view"))
-_TOP_KEYS = {"post_route", "default_rules", "client_ip", "trusted_proxies", "tenants", "rules"}
+_TOP_KEYS = {
+    "post_route",
+    "default_rules",
+    "client_ip",
+    "trusted_proxies",
+    "tenants",
+    "rules",
+    "oldest_date",
+    "group_readable",
+}
+# Lines dated before this are rejected as `too old` (no web server logged before 1990); a 1900 or
+# 0001 timestamp is a broken clock or a forged field, and would otherwise become a day of its own.
+DEFAULT_OLDEST_DATE = dt.date(1990, 1, 1)
 _RULE_KEYS = {"event", "method", "path"}
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -85,6 +98,8 @@ class Config:
     rules: tuple[Rule, ...] = DEFAULT_RULES
     client_ip: str = "remote"
     trusted_proxies: tuple[Network, ...] = ()
+    oldest_date: dt.date = DEFAULT_OLDEST_DATE
+    group_readable: bool = False  # state dir 0750/0640 instead of 0700/0600, for a reporting group
 
     @property
     def post_id_group(self) -> int:
@@ -130,6 +145,17 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         raise UsageError(f"client_ip must be one of {', '.join(CLIENT_IP_SOURCES)}, not {client_ip!r}")
     proxies = tuple(_network(p) for p in _list(data, "trusted_proxies"))
     hosts, patterns = _tenants(data.get("tenants", {}))
+    oldest = data.get("oldest_date", DEFAULT_OLDEST_DATE)
+    if isinstance(oldest, str):
+        try:
+            oldest = dt.date.fromisoformat(oldest)
+        except ValueError:
+            oldest = None
+    if not isinstance(oldest, dt.date) or isinstance(oldest, dt.datetime):
+        raise UsageError("oldest_date must be a date, e.g. oldest_date = 2005-01-01")
+    group_readable = data.get("group_readable", False)
+    if not isinstance(group_readable, bool):
+        raise UsageError("group_readable must be true or false")
     return Config(
         path=path,
         hosts=hosts,
@@ -138,6 +164,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         rules=rules + (DEFAULT_RULES if default_rules else ()),
         client_ip=client_ip,
         trusted_proxies=proxies,
+        oldest_date=oldest,
+        group_readable=group_readable,
     )
 
 

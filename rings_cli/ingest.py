@@ -6,6 +6,7 @@ goes to an optional callback, the result is an `IngestSummary`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from collections import OrderedDict
@@ -20,13 +21,13 @@ from rings_cli.catalog import Catalog
 from rings_cli.classify import classify
 from rings_cli.config import CLIENT_IP_SOURCES, Config, load_config
 from rings_cli.dofile import DoFile
-from rings_cli.errors import UsageError
+from rings_cli.errors import DamagedStateError, UsageError
 from rings_cli.events import assign_events
 from rings_cli.finalize import DEFAULT_GRACE, finalize_due
 from rings_cli.flush import FlushResult, flush_dirty
 from rings_cli.follow import Follower
 from rings_cli.formats import LogFormat, detect, get_format
-from rings_cli.parse import Rejects, lines_from_bytes, parse_lines
+from rings_cli.parse import Rejects, lines_from_bytes, parse_lines, reject_implausible_times
 from rings_cli.privacy import SaltStore
 from rings_cli.proxies import client_from_xff
 from rings_cli.sessions import metric_deltas
@@ -35,7 +36,10 @@ from rings_cli.state import StateDir, check_tenant
 from rings_cli.tail import Block, Checkpoint, FileTail
 from rings_cli.tenants import assign_tenants
 
-MAX_OPEN_DO_FILES = 128
+# DO files held open at once: 3 descriptors each (database, WAL, shared memory), so 64 stay far
+# below systemd's default soft limit of 1024 however many tenant-days a batch touches.
+MAX_OPEN_DO_FILES = 64
+DAMAGED = "damaged state"  # a line for a tenant-day whose DO file cannot be used (see rings check)
 LATE = "late"  # a line for a day that is already finalized
 DEFAULT_FLUSH_INTERVAL = 60.0  # seconds between flushes in follow mode (the seed's alarm)
 POLL_SECONDS = 0.25  # how often follow mode looks for new lines when idle
@@ -65,6 +69,7 @@ class IngestSummary:
     formats: dict[str, str] = field(default_factory=dict)
     flushed_rows: int = 0
     finalized: list[str] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)  # one line per state file that could not be used
     flushes: list[FlushResult] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -82,6 +87,7 @@ class IngestSummary:
             "formats": self.formats,
             "flushed_rows": self.flushed_rows,
             "finalized": self.finalized,
+            "damaged": self.damaged,
             "seconds": round(self.seconds, 3),
         }
 
@@ -112,6 +118,7 @@ class Ingest:
             if client_ip not in CLIENT_IP_SOURCES:
                 raise UsageError(f"--client-ip must be one of {', '.join(CLIENT_IP_SOURCES)}")
             self.config = replace(self.config, client_ip=client_ip)
+        state.group_readable = self.config.group_readable
         self.on_progress = on_progress
         self.chunk_bytes = chunk_bytes
         self.clock = clock
@@ -122,6 +129,8 @@ class Ingest:
         self._rejects = Rejects(keep=keep_rejects)
         self.rejects = self._rejects  # counts by reason, and the first `keep_rejects` lines (--rejects)
         self._do_files: OrderedDict[tuple[str, str], DoFile] = OrderedDict()
+        self._damaged_days: set[tuple[str, str]] = set()
+        self._held: set[str] = set()  # sources whose checkpoint must not advance (damaged state)
         # Finalization: days that ended `grace` before `now` are closed after the run (None: never).
         self.grace = grace
         self.now: Callable[[], dt.datetime] = (
@@ -263,8 +272,11 @@ class Ingest:
         self._rejects.source = tail.name
         lines = lines_from_bytes(block.data)
         frame = self._prepare(lines, fmt, first_line=block.first_line)
-        self._merge(frame, tail.fingerprint)
-        if tail.fingerprint is not None:
+        if not self._merge(frame, tail.fingerprint) and tail.fingerprint is not None:
+            # A damaged tenant-day lost lines: keep this file's checkpoint where it is, so a run
+            # after `rings check --repair` reads them again (the other DO files skip what they hold).
+            self._held.add(tail.fingerprint)
+        if tail.fingerprint is not None and tail.fingerprint not in self._held:
             stamp = self.now().astimezone(dt.UTC).isoformat(timespec="seconds")
             self.catalog.save_checkpoint(tail.fingerprint, block.end.offset, block.end.line, tail.name, stamp)
 
@@ -297,6 +309,7 @@ class Ingest:
         self.summary.lines_read += lines.len()
         before = self._rejects.total
         frame = parse_lines(lines, fmt, self._rejects)
+        frame = reject_implausible_times(frame, lines, self._rejects, self.config.oldest_date, self.now())
         if self.config.client_ip == "x-forwarded-for":
             frame = client_from_xff(frame, self.config.trusted_proxies)
         frame = assign_tenants(frame, self.tenant, self._rejects, self.config, lines)
@@ -305,11 +318,14 @@ class Ingest:
         frame = frame.with_columns(line_no=pl.col("row").cast(pl.Int64) + first_line)
         return frame.drop("row", "xff", strict=False)
 
-    def _merge(self, frame: pl.DataFrame, source: str | None = None) -> None:
+    def _merge(self, frame: pl.DataFrame, source: str | None = None) -> bool:
         """Classified requests → per tenant-day deltas → DO files (dirty-marked first).
 
         With a `source` fingerprint, lines a DO file has already absorbed (re-read after a crash)
-        are skipped for that file, and each merge records the last line it absorbed.
+        are skipped for that file, and each merge records the last line it absorbed. DO files are
+        opened one at a time under MAX_OPEN_DO_FILES, however many tenant-days a batch touches.
+        Returns False when a tenant-day's DO file was damaged: its lines are counted as rejected
+        (`damaged state`), the others merged.
         """
         summary = self.summary
         if self._closed is None:
@@ -320,32 +336,61 @@ class Ingest:
             frame = frame.filter(~pl.col("day").is_in(sorted(self._closed)))
         if source is not None and frame.height:
             frame = self._unabsorbed(frame, source)
-        last_lines = {
-            (t, d): n for t, d, n in frame.group_by("tenant", "day").agg(pl.col("line_no").max()).iter_rows()
-        }
-        frame = frame.drop("day")
-        batches = aggregate(frame, self.salts)
+        per_day = frame.group_by("tenant", "day").agg(last=pl.col("line_no").max())
+        last_lines = {(t, d): n for t, d, n in per_day.iter_rows()}
+        batches = aggregate(frame.drop("day"), self.salts)
         self.catalog.mark_dirty([(b.tenant, b.date) for b in batches])
-        do_files = [self._do_file(b.tenant, b.date) for b in batches]
         # Visitor metrics for the whole batch at once: stored views of the visitors it touches, + new.
-        before, new = [], []
-        for batch, do in zip(batches, do_files, strict=True):
+        before, new, healthy = [], [], []
+        for batch in batches:
+            if (batch.tenant, batch.date) in self._damaged_days:
+                continue
             day = [pl.lit(batch.tenant).alias("tenant"), pl.lit(batch.date).alias("date")]
+            try:
+                stored = self._do_file(batch.tenant, batch.date).views_of(batch.views.get_column("visitor"))
+            except DamagedStateError as e:
+                self._damaged(batch.tenant, batch.date, e)
+                continue
+            healthy.append(batch)
             new.append(batch.views.select(*day, pl.all()))
-            before.append(do.views_of(batch.views.get_column("visitor")).select(*day, pl.all()))
-        deltas = metric_deltas(pl.concat(before), pl.concat(new)) if batches else {}
-        for batch, do in zip(batches, do_files, strict=True):
-            mine = (pl.col("tenant") == batch.tenant) & (pl.col("date") == batch.date)
-            absorbed = (source, last_lines[(batch.tenant, batch.date)]) if source is not None else None
-            do.merge(
-                batch, {name: d.filter(mine).drop("tenant", "date") for name, d in deltas.items()}, absorbed
-            )
+            before.append(stored.select(*day, pl.all()))
+        deltas = metric_deltas(pl.concat(before), pl.concat(new)) if healthy else {}
+        parts = {
+            name: delta.partition_by("tenant", "date", as_dict=True, include_key=False)
+            for name, delta in deltas.items()
+        }
+        for batch in healthy:
+            key = (batch.tenant, batch.date)
+            absorbed = (source, last_lines[key]) if source is not None else None
+            mine = {name: part[key] for name, part in parts.items() if key in part}
+            try:
+                self._do_file(*key).merge(batch, mine, absorbed)
+            except DamagedStateError as e:
+                self._damaged(*key, e)
+                continue
             summary.tenants.add(batch.tenant)
             summary.days.add(batch.date)
-        self._evict_do_files()
+        lost = [k for k in last_lines if k in self._damaged_days]
+        if lost:
+            lost_keys = pl.DataFrame(lost, schema=["tenant", "day"], orient="row")
+            n_lost = frame.join(lost_keys, on=["tenant", "day"]).height
+            self._rejects.add(DAMAGED, n_lost)
+            summary.parsed -= n_lost
+            frame = frame.join(lost_keys, on=["tenant", "day"], how="anti")
         summary.requests += frame.height
         summary.page_views += int(frame.get_column("is_page_view").sum())
         summary.bot_requests += int(frame.get_column("is_bot").sum())
+        return not lost
+
+    def _damaged(self, tenant: str, date: str, error: DamagedStateError) -> None:
+        """A tenant-day whose DO file cannot be used: close it, remember it, name it once."""
+        do = self._do_files.pop((tenant, date), None)
+        if do is not None:
+            with contextlib.suppress(Exception):
+                do.close()
+        if (tenant, date) not in self._damaged_days:
+            self._damaged_days.add((tenant, date))
+            self.summary.damaged.append(str(error))
 
     def _reject_late(self, frame: pl.DataFrame, late: pl.Expr) -> None:
         n_late = int(frame.select(late.sum()).item())
@@ -357,31 +402,40 @@ class Ingest:
         """Drop rows whose DO file already holds their line; rows for a finalized file are late."""
         marks = []
         for tenant, day in frame.select("tenant", "day").unique().iter_rows():
-            do = self._do_file(tenant, day)
-            marks.append((tenant, day, do.absorbed(source), do.finalized))
+            if (tenant, day) in self._damaged_days:
+                continue  # its lines are counted as `damaged state` by _merge
+            try:
+                do = self._do_file(tenant, day)
+                marks.append((tenant, day, do.absorbed(source), do.finalized))
+            except DamagedStateError as e:
+                self._damaged(tenant, day, e)
+        if not marks:
+            return frame
         table = pl.DataFrame(marks, schema=["tenant", "day", "absorbed", "final"], orient="row")
         if not any(m[3] for m in marks) and all(m[2] < 0 for m in marks):
             return frame
-        frame = frame.join(table, on=["tenant", "day"])
+        # Damaged tenant-days keep their rows (absorbed -1) so _merge counts them as rejected.
+        frame = frame.join(table, on=["tenant", "day"], how="left").with_columns(
+            pl.col("absorbed").fill_null(-1), pl.col("final").fill_null(False)
+        )
         self._reject_late(frame, pl.col("final") & (pl.col("line_no") > pl.col("absorbed")))
         return frame.filter(~pl.col("final") & (pl.col("line_no") > pl.col("absorbed"))).drop(
             "absorbed", "final"
         )
 
     def _do_file(self, tenant: str, date: str) -> DoFile:
+        """The open DO file of a tenant-day; opening one closes the least recently used beyond
+        MAX_OPEN_DO_FILES, so descriptors stay bounded (each WAL database holds three)."""
         key = (tenant, date)
         do = self._do_files.get(key)
-        if do is None:
-            do = DoFile(self.state.do_path(tenant, date), tenant, date)
-            self._do_files[key] = do
-        else:
+        if do is not None:
             self._do_files.move_to_end(key)
-        return do
-
-    def _evict_do_files(self) -> None:
-        """Keep at most MAX_OPEN_DO_FILES open, closing the least recently used (between batches)."""
-        while len(self._do_files) > MAX_OPEN_DO_FILES:
+            return do
+        while len(self._do_files) >= MAX_OPEN_DO_FILES:
             self._do_files.popitem(last=False)[1].close()
+        do = DoFile(self.state.do_path(tenant, date), tenant, date)
+        self._do_files[key] = do
+        return do
 
     def _close_do_files(self) -> None:
         for do in self._do_files.values():

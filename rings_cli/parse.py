@@ -7,12 +7,16 @@ in Python. A line is never lost silently: it is a row of the result or a count u
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import polars as pl
 
+from rings_cli.errors import UsageError
 from rings_cli.formats.base import UNPARSEABLE, LogFormat, to_utc
 
 # Reasons a line is rejected; the ingest summary counts each. Formats add their own
@@ -21,12 +25,33 @@ EMPTY = "empty"
 BAD_TIMESTAMP = "bad timestamp"
 BAD_TENANT = "bad tenant"
 TOO_LONG = "too long"
-__all__ = ["BAD_TENANT", "BAD_TIMESTAMP", "EMPTY", "TOO_LONG", "UNPARSEABLE", "Rejects", "parse_lines"]
+BAD_SIZE = "bad size"
+FUTURE = "future"
+TOO_OLD = "too old"
+__all__ = [
+    "BAD_SIZE",
+    "BAD_TENANT",
+    "BAD_TIMESTAMP",
+    "EMPTY",
+    "FUTURE",
+    "TOO_LONG",
+    "TOO_OLD",
+    "UNPARSEABLE",
+    "Rejects",
+    "parse_lines",
+    "reject_implausible_times",
+]
 
 # Longer lines are not access-log lines (Apache's request line limit is 8 KiB); reading them
 # would only cost memory.
 MAX_LINE_BYTES = 64 * 1024
 SAMPLE_LINE_BYTES = 64 * 1024
+# A response larger than 1 TiB is a broken or forged field, not a download. The bound also keeps
+# every sum exact: a tenant-hour overflows 64 bits only past 8 million such responses.
+MAX_RESPONSE_BYTES = 1 << 40
+# A line may be stamped up to a day ahead of the clock (skewed servers, time zones written wrong);
+# later than that it is rejected as `future`, so a forged year 2999 never becomes a day.
+FUTURE_SLACK = dt.timedelta(days=1)
 
 PARSED_SCHEMA = {
     "ts": pl.Datetime("us", "UTC"),
@@ -68,12 +93,11 @@ class Rejects:
                 (self.source, r, line) for r, line in zip(reasons.head(room), cut, strict=True)
             )
 
-    def write(self, path: Path) -> None:
-        """`--rejects FILE`: one `source<TAB>reason<TAB>raw line` per kept line, owner-only (raw IPs)."""
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="\n") as f:
-            for source, reason, line in self.samples:
-                f.write(f"{source}\t{reason}\t{line}\n")
+    def write(self, out: TextIO) -> None:
+        """`--rejects FILE`: one `source<TAB>reason<TAB>raw line` per kept line (see open_rejects)."""
+        for source, reason, line in self.samples:
+            out.write(f"{source}\t{reason}\t{line}\n")
+        out.flush()
 
     @property
     def wants_samples(self) -> bool:
@@ -82,6 +106,30 @@ class Rejects:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+def open_rejects(path: Path) -> TextIO:
+    """Create the `--rejects` file before any input is read: fresh (a new inode, so no wider mode
+    of an old file survives), owner-only (it holds raw lines: IPs, user agents), never through a
+    symbolic link (which could point anywhere). An existing regular file is replaced."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise UsageError(f"--rejects {path}: {e.strerror}") from None
+    if st is not None:
+        if stat.S_ISLNK(st.st_mode):
+            raise UsageError(f"--rejects {path}: is a symbolic link; name a plain file")
+        if not stat.S_ISREG(st.st_mode):
+            raise UsageError(f"--rejects {path}: not a regular file")
+        os.unlink(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as e:
+        raise UsageError(f"--rejects {path}: cannot create it: {e.strerror}") from None
+    return os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="\n")
 
 
 def lines_from_bytes(block: bytes) -> pl.Series:
@@ -136,6 +184,8 @@ def parse_lines(lines: pl.Series, fmt: LogFormat, rejects: Rejects) -> pl.DataFr
         .then(pl.lit(BAD_TIMESTAMP))
         .when(pl.col("status").is_null())
         .then(pl.lit(UNPARSEABLE))
+        .when(pl.col("bytes").is_null())
+        .then(pl.lit(BAD_SIZE))
     )
     reasons = parsed.select(reason.alias("reason")).get_column("reason")
     bad = reasons.is_not_null()
@@ -177,7 +227,7 @@ def _typed(fields: pl.DataFrame, fmt: LogFormat) -> pl.DataFrame:
         "method": method,
         "target": target,
         "status": col("status").cast(pl.Int32, strict=False),
-        "bytes": col("bytes").cast(pl.Int64, strict=False).fill_null(0),
+        "bytes": _size(col("bytes")),
         "referrer": col("referrer"),
         "ua": col("ua", "").fill_null(""),
         "xff": col("xff"),
@@ -191,6 +241,40 @@ def _typed(fields: pl.DataFrame, fmt: LogFormat) -> pl.DataFrame:
     if absolute.any():
         parsed = _split_absolute(parsed)
     return parsed
+
+
+def _size(raw: pl.Expr) -> pl.Expr:
+    """A response size: `-`, empty or absent is 0; a whole number up to MAX_RESPONSE_BYTES is
+    itself; anything else (negative, fractional, absurd, garbage) is null, rejected as `bad size`."""
+    text = raw.str.strip_chars()
+    number = text.cast(pl.Float64, strict=False)
+    plausible = (number >= 0) & (number <= MAX_RESPONSE_BYTES) & (number == number.floor())
+    return (
+        pl.when(text.is_null() | (text == "-") | (text == ""))
+        .then(pl.lit(0, pl.Int64))
+        .when(plausible)
+        .then(number.cast(pl.Int64))
+        .otherwise(pl.lit(None, pl.Int64))
+    )
+
+
+def reject_implausible_times(
+    frame: pl.DataFrame, lines: pl.Series, rejects: Rejects, oldest: dt.date, now: dt.datetime
+) -> pl.DataFrame:
+    """Drop (and count) rows stamped before `oldest` (`too old`) or over a day after `now`
+    (`future`): a forged or broken clock must not create days, salts and report ranges."""
+    floor = dt.datetime.combine(oldest, dt.time(), dt.UTC)
+    ceiling = now.astimezone(dt.UTC) + FUTURE_SLACK
+    ts = pl.col("ts")
+    reason = pl.when(ts < floor).then(pl.lit(TOO_OLD)).when(ts > ceiling).then(pl.lit(FUTURE))
+    reasons = frame.select(reason.alias("reason")).get_column("reason")
+    bad = reasons.is_not_null()
+    if not bad.any():
+        return frame
+    rows = frame.get_column("row").filter(bad) if "row" in frame.columns else None
+    sampled = lines.gather(rows) if rows is not None else pl.Series([], dtype=pl.String)
+    rejects.add_rows(reasons.filter(bad), sampled)
+    return frame.filter(~bad)
 
 
 def _split_absolute(frame: pl.DataFrame) -> pl.DataFrame:

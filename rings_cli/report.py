@@ -22,6 +22,9 @@ from rings_cli.warehouse import Warehouse
 
 DEFAULT_LIMIT = 10
 DEFAULT_DAYS = 7
+# Past this many days, `hours` is left out (it would hold up to 24 rows a day); `hours_omitted`
+# says so. Every other section stays, so a 10-year range is as quick as a week.
+MAX_HOURS_DAYS = 92
 SECTIONS = (
     "totals",
     "days",
@@ -91,8 +94,13 @@ def build_report(
         if con is None:
             return _assemble(tenant, start_d, end_d, {})
         params = {"tenant": tenant, "start": start_d, "end": end_d, "limit": limit}
-        sections = {name: _run(con, name, params) for name in SECTIONS}
+        wanted = [s for s in SECTIONS if s != "hours" or not _hours_omitted(start_d, end_d)]
+        sections = {name: _run(con, name, params) for name in wanted}
     return _assemble(tenant, start_d, end_d, sections)
+
+
+def _hours_omitted(start: dt.date, end: dt.date) -> bool:
+    return (end - start).days + 1 > MAX_HOURS_DAYS
 
 
 def _default_range(
@@ -124,6 +132,11 @@ def _assemble(
         "top_campaigns": [_clean(c) for c in s.get("top_campaigns", [])],
         "content": [_clean(c) for c in s.get("content", [])],
     }
+    if _hours_omitted(start, end):
+        report["hours_omitted"] = (
+            f"the range is longer than {MAX_HOURS_DAYS} days: hourly rows are left out; "
+            "ask for a shorter range to see them"
+        )
     if tenant is None:
         report["tenants"] = [_clean(t) for t in s.get("tenants", [])]
     return report

@@ -13,11 +13,12 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from rings_cli.errors import StateLockedError, UsageError
+from rings_cli.errors import RingsError, StateLockedError, UsageError
 
 TENANT_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 _TENANT_RE = re.compile(TENANT_PATTERN)
@@ -40,18 +41,69 @@ def check_tenant(name: str) -> str:
 
 
 class StateDir:
-    """Paths inside one state dir; creating it on first use with owner-only permissions."""
+    """Paths inside one state dir; creating it on first use with owner-only permissions.
 
-    def __init__(self, root: Path | str | None = None) -> None:
+    Everything in a state dir is private: counts per page and per hour of a site, and (until a day
+    is finalized) keyed visitor hashes. So the tree is 0700/0600. With `group_readable` (rings.toml
+    `group_readable = true`, for a reporting group that runs `rings report`) it is 0750/0640, and
+    never wider; salts, the secret key and `--rejects` files stay owner-only in both cases.
+    """
+
+    def __init__(self, root: Path | str | None = None, group_readable: bool = False) -> None:
         self.root = Path(root) if root is not None else default_state_dir()
+        self.group_readable = group_readable
+
+    @property
+    def dir_mode(self) -> int:
+        return 0o750 if self.group_readable else 0o700
+
+    @property
+    def file_mode(self) -> int:
+        return 0o640 if self.group_readable else 0o600
+
+    def check_dir(self) -> None:
+        """A path that exists but is not a directory is a usage error, not `[Errno 17]`."""
+        if self.root.exists() and not self.root.is_dir():
+            raise UsageError(f"state dir {self.root} is not a directory")
+
+    def require(self) -> StateDir:
+        """For commands that read: a state dir that does not exist holds no data to report."""
+        self.check_dir()
+        if not self.root.exists():
+            raise RingsError(
+                f"no state dir at {self.root}: nothing has been ingested there "
+                "(run `rings ingest`, or pass --state-dir / set RINGS_STATE_DIR)"
+            )
+        return self
 
     def ensure(self) -> StateDir:
-        """Create the dir tree; the salts dir is 0700 because a salt un-anonymises its day."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / "do").mkdir(exist_ok=True)
+        """Create the dir tree with owner-only modes, and tighten those an older version left.
+
+        The process umask is set too, so files SQLite and DuckDB create on their own (WAL,
+        shared memory, temporary files) get the same modes as ours.
+        """
+        self.check_dir()
+        os.umask(0o777 & ~self.dir_mode)
+        self.root.mkdir(mode=self.dir_mode, parents=True, exist_ok=True)
+        (self.root / "do").mkdir(mode=self.dir_mode, exist_ok=True)
         self.salts_dir.mkdir(mode=0o700, exist_ok=True)
         os.chmod(self.salts_dir, 0o700)
+        if stat.S_IMODE(self.root.stat().st_mode) != self.dir_mode:
+            self._set_modes()  # new, made by an earlier version, or group_readable switched
         return self
+
+    def _set_modes(self) -> None:
+        """Give the whole tree this state dir's modes; salts and secrets stay owner-only."""
+        os.chmod(self.root, self.dir_mode)
+        for path in self.root.rglob("*"):
+            if path.is_symlink() or path.is_relative_to(self.salts_dir):
+                continue
+            if path.is_dir():
+                os.chmod(path, self.dir_mode)
+            elif path.suffix in (".key", ".lock") or path.name == "ingest.lock":
+                os.chmod(path, 0o600)
+            else:
+                os.chmod(path, self.file_mode)
 
     @property
     def salts_dir(self) -> Path:
