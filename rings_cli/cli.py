@@ -337,6 +337,8 @@ def report(
     if fmt == "json":
         typer.echo(report_json(data))
     elif fmt == "csv":
+        if section == "hours" and "hours_omitted" in data:
+            Console(stderr=True).print(f"Note: {data['hours_omitted']}", markup=False, highlight=False)
         sys.stdout.write(report_csv(data, section))
     else:
         Console().print(report_renderable(data))
