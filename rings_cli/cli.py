@@ -333,7 +333,7 @@ def report(
         )
     if tenant is not None:
         check_tenant(tenant)
-    data = build_report(StateDir(state_dir).require(), tenant=tenant, start=start, end=end, limit=limit)
+    data = build_report(StateDir(state_dir), tenant=tenant, start=start, end=end, limit=limit)
     if fmt == "json":
         typer.echo(report_json(data))
     elif fmt == "csv":

@@ -17,6 +17,7 @@ from rings_cli.errors import UsageError
 from rings_cli.flush import flush_dirty
 from rings_cli.privacy import SaltStore
 from rings_cli.state import StateDir
+from rings_cli.warehouse import READ_RETRY_SECONDS
 
 DEFAULT_GRACE = dt.timedelta(hours=1)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -45,8 +46,10 @@ def finalize_due(
     now: dt.datetime,
     grace: dt.timedelta = DEFAULT_GRACE,
     open_do: dict[tuple[str, str], DoFile] | None = None,
+    wait: float = READ_RETRY_SECONDS,
 ) -> list[str]:
-    """Finalize every due date; returns the dates finalized."""
+    """Finalize every due date; returns the dates finalized. Salts are destroyed only after the
+    warehouse holds the final totals (a busy warehouse raises StateLockedError; run again)."""
     dates = due_dates(catalog, now, grace)
     if not dates:
         return []
@@ -58,7 +61,7 @@ def finalize_due(
         finally:
             do.close()
     catalog.mark_dirty(keys)
-    flush_dirty(state, catalog)
+    flush_dirty(state, catalog, wait=wait)
     salts = SaltStore(state)
     stamp = now.astimezone(dt.UTC).isoformat(timespec="seconds")
     for date in dates:

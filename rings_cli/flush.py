@@ -13,7 +13,7 @@ import polars as pl
 from rings_cli.catalog import Catalog
 from rings_cli.dofile import DoFile
 from rings_cli.state import StateDir
-from rings_cli.warehouse import Warehouse
+from rings_cli.warehouse import READ_RETRY_SECONDS, Warehouse
 
 
 @dataclass
@@ -26,11 +26,18 @@ class FlushResult:
 
 
 def flush_dirty(
-    state: StateDir, catalog: Catalog, open_do: dict[tuple[str, str], DoFile] | None = None
+    state: StateDir,
+    catalog: Catalog,
+    open_do: dict[tuple[str, str], DoFile] | None = None,
+    wait: float = READ_RETRY_SECONDS,
 ) -> FlushResult:
-    """Flush all dirty tenant-days; `open_do` lets an ingest reuse its open DO files."""
+    """Flush all dirty tenant-days; `open_do` lets an ingest reuse its open DO files.
+
+    Waits up to `wait` seconds for readers to let go of the warehouse, then raises
+    StateLockedError; nothing is lost then (the tenant-days stay dirty, readers read their DO files).
+    """
     warehouse = Warehouse(state.warehouse_path)
-    if not warehouse.is_current():
+    if not warehouse.is_current(wait):
         catalog.mark_all_dirty()  # a new or re-laid-out warehouse is rebuilt from the DO files
     dirty = catalog.dirty()
     if not dirty:
@@ -49,6 +56,6 @@ def flush_dirty(
         finally:
             if owned:
                 do.close()
-    rows, statements = warehouse.flush(snapshots)
+    rows, statements = warehouse.flush(snapshots, wait=wait)
     catalog.mark_flushed(versions)
     return FlushResult(tenant_days=len(dirty), rows=rows, statements=statements)

@@ -21,7 +21,7 @@ from rings_cli.catalog import Catalog
 from rings_cli.classify import classify
 from rings_cli.config import CLIENT_IP_SOURCES, Config, load_config
 from rings_cli.dofile import DoFile
-from rings_cli.errors import DamagedStateError, UsageError
+from rings_cli.errors import DamagedStateError, StateLockedError, UsageError
 from rings_cli.events import assign_events
 from rings_cli.finalize import DEFAULT_GRACE, finalize_due
 from rings_cli.flush import FlushResult, flush_dirty
@@ -35,6 +35,7 @@ from rings_cli.sources import CHUNK_BYTES, check_source, iter_chunks, open_sourc
 from rings_cli.state import StateDir, check_tenant
 from rings_cli.tail import Block, Checkpoint, FileTail
 from rings_cli.tenants import assign_tenants
+from rings_cli.warehouse import READ_RETRY_SECONDS
 
 # DO files held open at once: 3 descriptors each (database, WAL, shared memory), so 64 stay far
 # below systemd's default soft limit of 1024 however many tenant-days a batch touches.
@@ -43,6 +44,7 @@ DAMAGED = "damaged state"  # a line for a tenant-day whose DO file cannot be use
 LATE = "late"  # a line for a day that is already finalized
 DEFAULT_FLUSH_INTERVAL = 60.0  # seconds between flushes in follow mode (the seed's alarm)
 POLL_SECONDS = 0.25  # how often follow mode looks for new lines when idle
+TICK_FLUSH_WAIT = 2.0  # a follow-mode flush waits this long for readers, then tries next tick
 
 
 @dataclass
@@ -70,6 +72,7 @@ class IngestSummary:
     flushed_rows: int = 0
     finalized: list[str] = field(default_factory=list)
     damaged: list[str] = field(default_factory=list)  # one line per state file that could not be used
+    flush_retries: int = 0  # follow-mode flushes put off to the next tick (warehouse busy)
     flushes: list[FlushResult] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -194,12 +197,23 @@ class Ingest:
                         if self._stopping:
                             break
                     if self.clock() - last_flush >= flush_interval:
-                        result = self._flush()
-                        if self.grace is not None:
-                            self.summary.finalized += finalize_due(
-                                self.state, self.catalog, self.now(), self.grace, self._do_files
-                            )
                         last_flush = self.clock()
+                        try:
+                            result = self._flush(wait=TICK_FLUSH_WAIT)
+                            if self.grace is not None:
+                                self.summary.finalized += finalize_due(
+                                    self.state,
+                                    self.catalog,
+                                    self.now(),
+                                    self.grace,
+                                    self._do_files,
+                                    wait=TICK_FLUSH_WAIT,
+                                )
+                        except StateLockedError:
+                            # Readers held the warehouse: the tenant-days stay dirty (and readable
+                            # from their DO files); the next tick flushes them.
+                            self.summary.flush_retries += 1
+                            continue
                         if on_flush and result.tenant_days:
                             on_flush(result)
                     if not got and not self._stopping:
@@ -234,8 +248,8 @@ class Ingest:
                 self.catalog.close()
                 self.summary.rejected = self._rejects.counts
 
-    def _flush(self) -> FlushResult:
-        result = flush_dirty(self.state, self.catalog, self._do_files)
+    def _flush(self, wait: float = READ_RETRY_SECONDS) -> FlushResult:
+        result = flush_dirty(self.state, self.catalog, self._do_files, wait=wait)
         self.summary.flushed_rows += result.rows
         self.summary.flushes.append(result)
         return result

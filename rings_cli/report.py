@@ -17,8 +17,8 @@ from typing import Any
 import duckdb
 
 from rings_cli.errors import UsageError
+from rings_cli.readpath import current_view
 from rings_cli.state import StateDir
-from rings_cli.warehouse import Warehouse
 
 DEFAULT_LIMIT = 10
 DEFAULT_DAYS = 7
@@ -81,22 +81,23 @@ def build_report(
     if limit < 1:
         raise UsageError("--limit must be at least 1")
     start_d, end_d = parse_date(start, "--start"), parse_date(end, "--end")
-    warehouse = Warehouse(state.warehouse_path)
-    with warehouse.maybe_reader() as con:
-        data_range = None
-        if con is not None and start_d is None and end_d is None:
+    if start_d is not None and end_d is not None and start_d > end_d:
+        raise UsageError(f"--start {start_d} is after --end {end_d}")
+    state.require()
+    with current_view(state, tenant) as (con, info):
+        if start_d is None and end_d is None:
             data_range = _run(con, "range", {"tenant": tenant})[0]
-        if data_range and data_range["end"] is not None:
-            start_d, end_d = data_range["start"], data_range["end"]
+            if data_range["end"] is not None:
+                start_d, end_d = data_range["start"], data_range["end"]
         start_d, end_d = _default_range(start_d, end_d, today)
         if start_d > end_d:
             raise UsageError(f"--start {start_d} is after --end {end_d}")
-        if con is None:
-            return _assemble(tenant, start_d, end_d, {})
         params = {"tenant": tenant, "start": start_d, "end": end_d, "limit": limit}
         wanted = [s for s in SECTIONS if s != "hours" or not _hours_omitted(start_d, end_d)]
         sections = {name: _run(con, name, params) for name in wanted}
-    return _assemble(tenant, start_d, end_d, sections)
+    report = _assemble(tenant, start_d, end_d, sections)
+    report.update(info.to_dict())
+    return report
 
 
 def _hours_omitted(start: dt.date, end: dt.date) -> bool:

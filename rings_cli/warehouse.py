@@ -8,6 +8,9 @@ retry for a while when a flush holds the lock.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,6 +73,37 @@ def _is_lock_error(error: duckdb.Error) -> bool:
     return "lock" in str(error).lower()
 
 
+@contextmanager
+def gate(path: Path, wait: float, create: bool = False) -> Iterator[None]:
+    """Writer preference for the warehouse. Readers hold DuckDB's shared file lock only for a
+    query, but many readers in a loop could still overlap forever and starve a flush. So the
+    flusher holds this gate (an flock on `warehouse.duckdb.gate`) from before it asks for the file
+    until it has it, and a reader passes through the gate before asking: while a flush waits, no new
+    reader starts, the running ones finish their query, and the flush gets in."""
+    gate_path = path.with_name(path.name + ".gate")
+    try:
+        # The flusher creates it (under the state dir's umask); a reader only opens it, read-only.
+        fd = os.open(gate_path, os.O_RDWR | os.O_CREAT, 0o640) if create else os.open(gate_path, os.O_RDONLY)
+    except OSError:
+        yield  # no gate yet: no flush has ever waited
+        return
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StateLockedError(
+                        f"warehouse {path} stayed busy (a flush) for {wait:.0f}s"
+                    ) from None
+                time.sleep(0.005)
+        yield
+    finally:
+        os.close(fd)
+
+
 class Warehouse:
     """Open-per-use access to the DuckDB file."""
 
@@ -77,22 +111,27 @@ class Warehouse:
         self.path = path
 
     @contextmanager
-    def _connect(self, read_only: bool, wait: float) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _connect(
+        self, read_only: bool, wait: float, gated: bool = False
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection, retried while another process holds the file; `gated` (the flusher)
+        holds the gate while it waits, so readers let it in."""
         deadline = time.monotonic() + wait
-        delay = 0.02
-        while True:
-            try:
-                con = duckdb.connect(str(self.path), read_only=read_only)
-                break
-            except duckdb.Error as e:
-                if not _is_lock_error(e):
-                    raise RingsError(f"cannot open warehouse {self.path}: {e}") from e
-                if time.monotonic() >= deadline:
-                    raise StateLockedError(
-                        f"warehouse {self.path} stayed locked by another process for {wait:.0f}s"
-                    ) from e
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
+        delay = 0.01
+        with gate(self.path, wait, create=True) if gated else contextlib.nullcontext():
+            while True:
+                try:
+                    con = duckdb.connect(str(self.path), read_only=read_only)
+                    break
+                except duckdb.Error as e:
+                    if not _is_lock_error(e):
+                        raise RingsError(f"cannot open warehouse {self.path}: {e}") from e
+                    if time.monotonic() >= deadline:
+                        raise StateLockedError(
+                            f"warehouse {self.path} stayed locked by another process for {wait:.0f}s"
+                        ) from e
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.1)
         try:
             yield con
         finally:
@@ -110,7 +149,7 @@ class Warehouse:
             [f.select("tenant", "date") for frames in snapshots.values() for f in frames]
         ).unique()
         written = statements = 0
-        with self._connect(read_only=False, wait=wait) as con:
+        with self._connect(read_only=False, wait=wait, gated=True) as con:
             self._ensure_schema(con)
             con.execute("BEGIN TRANSACTION")
             try:
@@ -152,11 +191,11 @@ class Warehouse:
         if self._version(con) is None:
             con.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
 
-    def is_current(self) -> bool:
+    def is_current(self, wait: float = READ_RETRY_SECONDS) -> bool:
         """False when the file is missing or has an older layout: every day must be flushed again."""
         if not self.exists():
             return False
-        with self._connect(read_only=True, wait=READ_RETRY_SECONDS) as con:
+        with self._connect(read_only=True, wait=wait, gated=True) as con:
             return self._version(con) == SCHEMA_VERSION
 
     def exists(self) -> bool:
@@ -176,3 +215,8 @@ class Warehouse:
         """A read-only connection, waiting out a flush in progress rather than failing."""
         with self._connect(read_only=True, wait=wait) as con:
             yield con
+
+
+def is_lock_error(error: duckdb.Error) -> bool:
+    """True when another process holds the file (a flush), so waiting helps."""
+    return _is_lock_error(error)

@@ -1,0 +1,189 @@
+"""The read path: what `rings report`, `rings live` and `rings serve` read, never stale.
+
+Flushed tenant-days are read from the warehouse; tenant-days the catalog marks dirty (merged into
+their DO file since the last flush) are read from the DO file itself, read-only, so a line is
+visible as soon as its batch commits, whatever the flush interval. Both are put together in an
+in-memory DuckDB whose tables have the warehouse's names and columns (one definition,
+`warehouse._SCHEMA`), so the report SQL in `queries/` runs unchanged on either.
+
+No DO file stays open and the warehouse is attached only for the query: a reader never blocks
+an ingest's merge, a flush for longer than one query, or finalization's WAL truncate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from rings_cli.dofile import SNAPSHOT_QUERIES
+from rings_cli.errors import RingsError, StateLockedError
+from rings_cli.state import StateDir
+from rings_cli.warehouse import _SCHEMA, READ_RETRY_SECONDS, SCHEMA_VERSION, TABLES, gate, is_lock_error
+
+
+@dataclass
+class ReadInfo:
+    """Where a read's numbers came from: `live` tenant-days were read from their DO files."""
+
+    live: list[tuple[str, str]] = field(default_factory=list)
+    as_of: dt.datetime | None = None  # the newest commit included (DO file or warehouse)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "as_of": self.as_of.isoformat(timespec="seconds") if self.as_of else None,
+            "live_tenant_days": len(self.live),
+        }
+
+
+def dirty_tenant_days(state: StateDir, tenant: str | None = None) -> list[tuple[str, str]]:
+    """Tenant-days merged since their last flush, from the catalog opened read-only."""
+    path = state.catalog_path
+    if not path.exists():
+        return []
+    try:
+        with closing(_read_only(path)) as con:
+            rows = con.execute(
+                "SELECT tenant, date FROM days WHERE dirty = 1 AND (? IS NULL OR tenant = ?) "
+                "ORDER BY tenant, date",
+                (tenant, tenant),
+            ).fetchall()
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            return []  # an ingest is creating it this instant: nothing merged yet
+        raise RingsError(f"cannot read catalog {path}: {e}") from e
+    except sqlite3.DatabaseError as e:
+        raise RingsError(f"cannot read catalog {path}: {e}") from e
+    return [(t, d) for t, d in rows]
+
+
+def snapshot_of(path: Path, tenant: str, date: str) -> dict[str, pl.DataFrame] | None:
+    """A DO file's current totals, read-only (None when the file is not there yet)."""
+    if not path.exists():
+        return None
+    out: dict[str, pl.DataFrame] = {}
+    with closing(_read_only(path)) as con:
+        con.execute("BEGIN")  # one consistent snapshot across the tables
+        for table, sql in SNAPSHOT_QUERIES.items():
+            cur = con.execute(sql)
+            names = [d[0] for d in cur.description]
+            frame = pl.DataFrame(cur.fetchall(), schema=names, orient="row", infer_schema_length=None)
+            out[table] = frame.select(
+                pl.lit(tenant).alias("tenant"), pl.lit(date).str.to_date().alias("date"), pl.all()
+            )
+        con.execute("COMMIT")
+    return out
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=5.0)
+    con.execute("PRAGMA query_only = ON")
+    return con
+
+
+def _mtime(*paths: Path) -> dt.datetime | None:
+    times = [p.stat().st_mtime for p in paths if p.exists()]
+    return dt.datetime.fromtimestamp(max(times), dt.UTC) if times else None
+
+
+@contextmanager
+def current_view(
+    state: StateDir, tenant: str | None = None, wait: float = READ_RETRY_SECONDS
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, ReadInfo]]:
+    """A DuckDB connection whose tables `daily`, `hourly`, ... hold the current numbers.
+
+    The warehouse is attached read-only for the duration of the block; keep the block short.
+    """
+    info = ReadInfo()
+    live: dict[str, list[pl.DataFrame]] = {}
+    newest: list[dt.datetime] = []
+    for t, d in dirty_tenant_days(state, tenant):
+        path = state.do_path(t, d)
+        try:
+            snap = snapshot_of(path, t, d)
+        except sqlite3.DatabaseError as e:
+            raise RingsError(f"cannot read DO file {path}: {e}") from e
+        if snap is None:
+            continue
+        info.live.append((t, d))
+        for table, frame in snap.items():
+            live.setdefault(table, []).append(frame)
+        if (stamp := _mtime(path, path.with_name(path.name + "-wal"))) is not None:
+            newest.append(stamp)
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("CREATE SCHEMA live")
+        con.execute("SET schema = 'live'")
+        con.execute(_SCHEMA)
+        con.execute("SET schema = 'main'")
+        for table, frames in live.items():
+            filled = [f for f in frames if f.height]
+            if filled:
+                rows = pl.concat(filled, how="vertical_relaxed")
+                con.register("live_rows", rows)
+                con.execute(f"INSERT INTO live.{table} BY NAME SELECT * FROM live_rows")
+                con.unregister("live_rows")
+        keys = pl.DataFrame(info.live, schema={"tenant": pl.String, "date": pl.String}, orient="row")
+        con.register("live_keys_raw", keys)
+        con.execute("CREATE TABLE live.keys AS SELECT tenant, CAST(date AS DATE) AS date FROM live_keys_raw")
+        attached = _attach_warehouse(con, state, wait)
+        if attached:
+            newest.extend(s for s in [_mtime(state.warehouse_path)] if s is not None)
+        for table in TABLES:
+            if attached:
+                con.execute(
+                    f"""CREATE VIEW main.{table} AS
+                        SELECT * FROM wh.main.{table} AS w
+                        WHERE NOT EXISTS (SELECT 1 FROM live.keys AS k
+                                          WHERE k.tenant = w.tenant AND k.date = w.date)
+                        UNION ALL BY NAME SELECT * FROM live.{table}"""
+                )
+            else:
+                con.execute(f"CREATE VIEW main.{table} AS SELECT * FROM live.{table}")
+        info.as_of = max(newest) if newest else None
+        yield con, info
+    finally:
+        con.close()
+
+
+def _attach_warehouse(con: duckdb.DuckDBPyConnection, state: StateDir, wait: float) -> bool:
+    """Attach the warehouse read-only, waiting out a flush; False when there is none (yet)."""
+    path = state.warehouse_path
+    if not path.exists():
+        return False
+    deadline = time.monotonic() + wait
+    delay = 0.01
+    while True:
+        with gate(path, max(0.0, deadline - time.monotonic())):
+            pass  # a flush waiting for the file goes first
+        try:
+            con.execute(f"ATTACH '{_quoted(path)}' AS wh (READ_ONLY)")
+            break
+        except duckdb.Error as e:
+            if not is_lock_error(e):
+                raise RingsError(f"cannot open warehouse {path}: {e}") from e
+            if time.monotonic() >= deadline:
+                raise StateLockedError(
+                    f"warehouse {path} stayed locked by another process for {wait:.0f}s"
+                ) from e
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+    try:
+        version = con.execute("SELECT max(version) FROM wh.main.schema_version").fetchone()
+    except duckdb.CatalogException:
+        version = None
+    if not version or version[0] != SCHEMA_VERSION:
+        con.execute("DETACH wh")
+        return False
+    return True
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
