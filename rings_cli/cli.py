@@ -7,6 +7,7 @@ Each command parses options, calls one library function, renders the result. Lib
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 import json
 import signal
@@ -21,15 +22,18 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from rings_cli import __version__
 from rings_cli.config import load_config
-from rings_cli.errors import RingsError
+from rings_cli.dashboard import View, dashboard
+from rings_cli.dashboard import run as run_dashboard
+from rings_cli.errors import RingsError, UsageError
 from rings_cli.finalize import finalize_days, parse_duration
 from rings_cli.flush import FlushResult
 from rings_cli.formats import FORMATS
 from rings_cli.ingest import DEFAULT_FLUSH_INTERVAL, Ingest
 from rings_cli.ingest import Progress as IngestProgress
+from rings_cli.live import ChangeWatch, LiveIngest, fetch
 from rings_cli.parse import open_rejects
 from rings_cli.render import CSV_SECTIONS, report_csv, report_json, report_renderable, summary_text
-from rings_cli.report import DEFAULT_LIMIT, build_report
+from rings_cli.report import DEFAULT_LIMIT, build_report, parse_date
 from rings_cli.sources import CHUNK_BYTES, expand_paths
 from rings_cli.state import StateDir, check_tenant
 
@@ -360,6 +364,77 @@ def finalize(
         typer.echo(json.dumps({"finalized": dates}))
     else:
         typer.echo(f"Finalized {len(dates)} days" + (f": {', '.join(dates)}" if dates else ""))
+
+
+@app.command()
+@_cli_errors
+def live(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Logs to tail and show at once (like `goaccess access.log`); without, show what "
+            "other ingests write.",
+            show_default=False,
+        ),
+    ] = None,
+    tenant: TenantOption = None,
+    date: Annotated[
+        str | None, typer.Option(help="UTC day to show, YYYY-MM-DD (default: today).", show_default=False)
+    ] = None,
+    interval: Annotated[float, typer.Option(help="Seconds between redraws.", min=0.05)] = 0.5,
+    once: Annotated[
+        bool, typer.Option("--once", help="Print one frame and exit (no terminal needed).")
+    ] = False,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="With PATHS: their format, as for ingest.")
+    ] = "auto",
+    flush_interval: Annotated[
+        float, typer.Option("--flush-interval", help="With PATHS: seconds between warehouse flushes.")
+    ] = DEFAULT_FLUSH_INTERVAL,
+    state_dir: StateDirOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Live terminal dashboard of a day (default today), for one tenant or all."""
+    state = StateDir(state_dir)
+    state.check_dir()
+    if tenant is not None:
+        check_tenant(tenant)
+    day = parse_date(date, "--date")
+    console = Console()
+    if not once and not console.is_terminal:
+        raise UsageError("rings live draws on a terminal; use --once to print one frame")
+    feeder = LiveIngest(state, fmt, paths or [], flush_interval) if paths else None
+    view = View(tenant=tenant, pinned=tenant is not None)
+    watch = ChangeWatch(state)
+
+    def shown_day() -> dt.date:
+        if day is not None:
+            return day
+        today = dt.datetime.now(dt.UTC).date()
+        return feeder.newest_day(today) if feeder is not None else today
+
+    try:
+        if once:
+            if feeder is not None:
+                feeder.read_once()
+            frame = fetch(state, shown_day(), view.tenant)
+            note = feeder.note() if feeder is not None else None
+            console.print(dashboard(frame, console.width, None, view, note=note))
+            return
+        if feeder is not None:
+            feeder.start()
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a dashboard is closed: exit 0
+            run_dashboard(
+                console,
+                load=lambda v: fetch(state, shown_day(), v.tenant),
+                changed=lambda v: watch.changed(shown_day(), v.tenant),
+                view=view,
+                interval=interval,
+                note=feeder.note if feeder is not None else (lambda: None),
+            )
+    finally:
+        if feeder is not None:
+            feeder.stop()
 
 
 @app.command("formats")

@@ -49,7 +49,7 @@ def dirty_tenant_days(state: StateDir, tenant: str | None = None) -> list[tuple[
     if not path.exists():
         return []
     try:
-        with closing(_read_only(path)) as con:
+        with closing(open_read_only(path)) as con:
             rows = con.execute(
                 "SELECT tenant, date FROM days WHERE dirty = 1 AND (? IS NULL OR tenant = ?) "
                 "ORDER BY tenant, date",
@@ -69,7 +69,7 @@ def snapshot_of(path: Path, tenant: str, date: str) -> dict[str, pl.DataFrame] |
     if not path.exists():
         return None
     out: dict[str, pl.DataFrame] = {}
-    with closing(_read_only(path)) as con:
+    with closing(open_read_only(path)) as con:
         con.execute("BEGIN")  # one consistent snapshot across the tables
         for table, sql in SNAPSHOT_QUERIES.items():
             cur = con.execute(sql)
@@ -82,7 +82,7 @@ def snapshot_of(path: Path, tenant: str, date: str) -> dict[str, pl.DataFrame] |
     return out
 
 
-def _read_only(path: Path) -> sqlite3.Connection:
+def open_read_only(path: Path) -> sqlite3.Connection:
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=5.0)
     con.execute("PRAGMA query_only = ON")
     return con

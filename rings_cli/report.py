@@ -100,6 +100,13 @@ def build_report(
     return report
 
 
+def empty_report(tenant: str | None, start: dt.date, end: dt.date) -> dict[str, Any]:
+    """The report of a state dir that holds nothing yet: zeros, in the same structure."""
+    report = _assemble(tenant, start, end, {})
+    report.update({"as_of": None, "live_tenant_days": 0})
+    return report
+
+
 def _hours_omitted(start: dt.date, end: dt.date) -> bool:
     return (end - start).days + 1 > MAX_HOURS_DAYS
 

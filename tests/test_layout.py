@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "rings_cli"
-UI_MODULES = {"cli.py", "render.py", "__main__.py"}
+UI_MODULES = {"cli.py", "render.py", "dashboard.py", "__main__.py"}
 
 
 def test_pipeline_modules_do_not_import_typer_or_rich() -> None:
