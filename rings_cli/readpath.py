@@ -24,9 +24,9 @@ import duckdb
 import polars as pl
 
 from rings_cli.dofile import SNAPSHOT_QUERIES
-from rings_cli.errors import RingsError, StateLockedError
+from rings_cli.errors import RingsError
 from rings_cli.state import StateDir
-from rings_cli.warehouse import _SCHEMA, READ_RETRY_SECONDS, SCHEMA_VERSION, TABLES, gate, is_lock_error
+from rings_cli.warehouse import _SCHEMA, READ_RETRY_SECONDS, SCHEMA_VERSION, TABLES, gate, while_locked
 
 
 @dataclass
@@ -159,22 +159,17 @@ def _attach_warehouse(con: duckdb.DuckDBPyConnection, state: StateDir, wait: flo
     if not path.exists():
         return False
     deadline = time.monotonic() + wait
-    delay = 0.01
-    while True:
+
+    def let_a_waiting_flush_go_first() -> None:
         with gate(path, max(0.0, deadline - time.monotonic())):
-            pass  # a flush waiting for the file goes first
-        try:
-            con.execute(f"ATTACH '{_quoted(path)}' AS wh (READ_ONLY)")
-            break
-        except duckdb.Error as e:
-            if not is_lock_error(e):
-                raise RingsError(f"cannot open warehouse {path}: {e}") from e
-            if time.monotonic() >= deadline:
-                raise StateLockedError(
-                    f"warehouse {path} stayed locked by another process for {wait:.0f}s"
-                ) from e
-            time.sleep(delay)
-            delay = min(delay * 2, 0.2)
+            pass
+
+    while_locked(
+        path,
+        wait,
+        lambda: con.execute(f"ATTACH '{_quoted(path)}' AS wh (READ_ONLY)"),
+        before=let_a_waiting_flush_go_first,
+    )
     try:
         version = con.execute("SELECT max(version) FROM wh.main.schema_version").fetchone()
     except duckdb.CatalogException:

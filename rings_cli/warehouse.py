@@ -12,9 +12,10 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import polars as pl
@@ -104,6 +105,31 @@ def gate(path: Path, wait: float, create: bool = False) -> Iterator[None]:
         os.close(fd)
 
 
+T = TypeVar("T")
+
+
+def while_locked(
+    path: Path, wait: float, attempt: Callable[[], T], before: Callable[[], None] = lambda: None
+) -> T:
+    """`attempt()` (open or attach the file), retried with backoff while another process holds
+    it, for up to `wait` seconds; any other DuckDB error names the file and ends it."""
+    deadline = time.monotonic() + wait
+    delay = 0.01
+    while True:
+        before()
+        try:
+            return attempt()
+        except duckdb.Error as e:
+            if not _is_lock_error(e):
+                raise RingsError(f"cannot open warehouse {path}: {e}") from e
+            if time.monotonic() >= deadline:
+                raise StateLockedError(
+                    f"warehouse {path} stayed locked by another process for {wait:.0f}s"
+                ) from e
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+
 class Warehouse:
     """Open-per-use access to the DuckDB file."""
 
@@ -116,22 +142,8 @@ class Warehouse:
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection, retried while another process holds the file; `gated` (the flusher)
         holds the gate while it waits, so readers let it in."""
-        deadline = time.monotonic() + wait
-        delay = 0.01
         with gate(self.path, wait, create=True) if gated else contextlib.nullcontext():
-            while True:
-                try:
-                    con = duckdb.connect(str(self.path), read_only=read_only)
-                    break
-                except duckdb.Error as e:
-                    if not _is_lock_error(e):
-                        raise RingsError(f"cannot open warehouse {self.path}: {e}") from e
-                    if time.monotonic() >= deadline:
-                        raise StateLockedError(
-                            f"warehouse {self.path} stayed locked by another process for {wait:.0f}s"
-                        ) from e
-                    time.sleep(delay)
-                    delay = min(delay * 2, 0.1)
+            con = while_locked(self.path, wait, lambda: duckdb.connect(str(self.path), read_only=read_only))
         try:
             yield con
         finally:
@@ -215,8 +227,3 @@ class Warehouse:
         """A read-only connection, waiting out a flush in progress rather than failing."""
         with self._connect(read_only=True, wait=wait) as con:
             yield con
-
-
-def is_lock_error(error: duckdb.Error) -> bool:
-    """True when another process holds the file (a flush), so waiting helps."""
-    return _is_lock_error(error)
