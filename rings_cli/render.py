@@ -1,6 +1,8 @@
 """Renderers: the ingest summary and the report as Rich tables, JSON or CSV.
 
 Pure functions from plain data to text or renderables; the CLI chooses where they go.
+Every value from a log (paths, sources, campaigns, post ids, file names) is attacker-controlled: it
+goes through `safe_text` and into a `Text` cell, never into a markup string (see rings_cli/text.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+
+from rings_cli.text import csv_cell, safe_text
 
 CSV_SECTIONS = (
     "days",
@@ -60,7 +64,7 @@ def human_bytes(n: int) -> str:
 def summary_text(summary: dict[str, Any]) -> str:
     """The one-paragraph ingest summary a person reads after a run."""
     rejected = summary["rejected"]
-    reasons = ", ".join(f"{k} {v:,}" for k, v in summary["rejected_by_reason"].items())
+    reasons = ", ".join(f"{safe_text(k)} {v:,}" for k, v in summary["rejected_by_reason"].items())
     rate = summary["lines_read"] / summary["seconds"] if summary["seconds"] else 0.0
     lines = [
         f"Read {summary['lines_read']:,} lines: {summary['parsed']:,} parsed, {rejected:,} rejected"
@@ -71,7 +75,7 @@ def summary_text(summary: dict[str, Any]) -> str:
         f"in {summary['seconds']:.2f} s ({rate:,.0f} lines/s)",
     ]
     for name, fmt in summary["formats"].items():
-        lines.append(f"format of {name}: {fmt}")
+        lines.append(f"format of {safe_text(name)}: {safe_text(fmt)}")
     return "\n".join(lines)
 
 
@@ -80,7 +84,8 @@ def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> Table:
     for i, col in enumerate(columns):
         table.add_column(_HEADERS.get(col, col.replace("_", " ")), justify="left" if i == 0 else "right")
     for row in rows:
-        table.add_row(*(_n(row.get(c)) for c in columns))
+        # Text, not str: a str cell is parsed as Rich markup (`/[/]` crashes, `[link=...]` links).
+        table.add_row(*(Text(safe_text(_n(row.get(c)))) for c in columns))
     return table
 
 
@@ -108,7 +113,7 @@ def _shown(
 def report_renderable(report: dict[str, Any]) -> RenderableType:
     """The report as stacked Rich tables, GoAccess-style panels in a terminal."""
     t = report["totals"]
-    who = report["tenant"] or "all tenants"
+    who = safe_text(report["tenant"] or "all tenants")
     head = Text.assemble(
         (f"Rings report: {who}, {report['start']} to {report['end']} (UTC)\n", "bold"),
         f"{t['page_views']:,} page views, {t['unique_visitors']:,} unique visitors, "
@@ -158,11 +163,14 @@ def report_renderable(report: dict[str, Any]) -> RenderableType:
 
 
 def report_json(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2)
+    """Exact values for machines; `ensure_ascii` writes every control, bidi and non-ASCII
+    character as `\\uXXXX`, so no raw control character reaches stdout."""
+    return json.dumps(report, indent=2, ensure_ascii=True)
 
 
 def report_csv(report: dict[str, Any], section: str) -> str:
-    """One section of the report as CSV (header row included)."""
+    """One section of the report as CSV (header row included); text cells through `csv_cell`
+    (control characters escaped, formula-like cells prefixed with `'`), numbers untouched."""
     if section == "status":
         rows: list[dict[str, Any]] = [{"status": k, "requests": v} for k, v in report["status"].items()]
     else:
@@ -171,5 +179,5 @@ def report_csv(report: dict[str, Any], section: str) -> str:
     if rows:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
     return out.getvalue()
