@@ -36,13 +36,14 @@ from rings_cli.render import CSV_SECTIONS, report_csv, report_json, report_rende
 from rings_cli.report import DEFAULT_LIMIT, build_report, parse_date
 from rings_cli.sources import CHUNK_BYTES, expand_paths
 from rings_cli.state import StateDir, check_tenant
+from rings_cli.text import safe_text
 
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
 def _say_error(message: str) -> None:
     Console(stderr=True).print(
-        f"Error: {message}", style="red", markup=False, highlight=False, soft_wrap=True
+        f"Error: {safe_text(message)}", style="red", markup=False, highlight=False, soft_wrap=True
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -31,14 +30,9 @@ CSV_SECTIONS = (
 )
 
 
-# Control characters (C0 but newline and tab, DEL, C1) and bidirectional overrides in log text
-# would drive the terminal or disguise text; they are shown as U+FFFD.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
 def literal(value: object, style: str = "") -> Text:
-    """Log text as a Rich Text: shown as written (no markup), control characters replaced."""
-    return Text(_UNSAFE.sub("\ufffd", str(value)), style=style)
+    """Log text as a Rich Text: shown as written (never parsed as markup), controls escaped."""
+    return Text(safe_text(value), style=style)
 
 
 _HEADERS = {"avg_time_seconds": "avg time", "avg_session_duration": "avg duration", "bounce_rate": "bounce"}
