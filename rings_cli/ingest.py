@@ -19,7 +19,7 @@ from rings_cli.aggregate import aggregate
 from rings_cli.catalog import Catalog
 from rings_cli.classify import classify
 from rings_cli.config import CLIENT_IP_SOURCES, Config, load_config
-from rings_cli.dofile import DoFile
+from rings_cli.dofile import DoFile, open_do_file
 from rings_cli.errors import UsageError
 from rings_cli.events import assign_events
 from rings_cli.finalize import DEFAULT_GRACE, finalize_due
@@ -372,7 +372,7 @@ class Ingest:
         key = (tenant, date)
         do = self._do_files.get(key)
         if do is None:
-            do = DoFile(self.state.do_path(tenant, date), tenant, date)
+            do = open_do_file(self.state, self.catalog, tenant, date)
             self._do_files[key] = do
         else:
             self._do_files.move_to_end(key)

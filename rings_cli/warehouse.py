@@ -8,6 +8,7 @@ retry for a while when a flush holds the lock.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from rings_cli.errors import RingsError, StateLockedError
+from rings_cli.errors import DamagedStateError, DiskFullError, RingsError, StateLockedError, is_disk_full
 
 SCHEMA_VERSION = 2
 
@@ -67,7 +68,30 @@ READ_RETRY_SECONDS = 30.0
 
 
 def _is_lock_error(error: duckdb.Error) -> bool:
-    return "lock" in str(error).lower()
+    """Another process holds the file: DuckDB's exact words (not "lock" anywhere: a corrupt
+    "block" is not a lock)."""
+    return "Could not set lock on file" in str(error) or "Conflicting lock is held" in str(error)
+
+
+def _is_damage(error: duckdb.Error) -> bool:
+    """The file is not a DuckDB database, or a block of it fails its checksum."""
+    text = str(error).lower()
+    return (
+        "corrupt" in text
+        or "checksum" in text
+        or "not a valid duckdb database" in text
+        or isinstance(error, duckdb.SerializationException)
+    )
+
+
+def warehouse_failure(error: duckdb.Error, path: Path) -> RingsError | None:
+    """The RingsError a DuckDB error means for the warehouse at `path`, or None."""
+    if is_disk_full(error):
+        return DiskFullError(path.parent)
+    if _is_damage(error):
+        detail = str(error).splitlines()[0][:200]
+        return DamagedStateError(path, f"damaged warehouse ({detail}); `rings check --repair` rebuilds it")
+    return None
 
 
 class Warehouse:
@@ -86,7 +110,9 @@ class Warehouse:
                 break
             except duckdb.Error as e:
                 if not _is_lock_error(e):
-                    raise RingsError(f"cannot open warehouse {self.path}: {e}") from e
+                    raise warehouse_failure(e, self.path) or RingsError(
+                        f"cannot open warehouse {self.path}: {e}"
+                    ) from e
                 if time.monotonic() >= deadline:
                     raise StateLockedError(
                         f"warehouse {self.path} stayed locked by another process for {wait:.0f}s"
@@ -95,6 +121,11 @@ class Warehouse:
                 delay = min(delay * 2, 0.5)
         try:
             yield con
+        except duckdb.Error as e:  # a damaged block shows only when a query reads it
+            failure = warehouse_failure(e, self.path)
+            if failure is None:
+                raise
+            raise failure from e
         finally:
             con.close()
 
@@ -131,7 +162,8 @@ class Warehouse:
                     written += rows.height
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                with contextlib.suppress(duckdb.Error):  # a failed write may have ended it already
+                    con.execute("ROLLBACK")
                 raise
         return written, statements
 
