@@ -282,6 +282,25 @@ class DoFile:
         self.con.execute("VACUUM")
         self.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    def restore(self, tables: dict[str, pl.DataFrame], day: dict[str, Any], version: int) -> None:
+        """Refill a new, empty file with a warehouse copy of its totals, then finalize it.
+
+        `rings check --repair` uses it for a DO file lost after a flush: the counts come back,
+        the visitor hashes cannot, so the tenant-day can only be closed (later lines are `late`).
+        """
+        with self._transaction():
+            for table, frame in tables.items():
+                if frame.height:
+                    names = ", ".join(frame.columns)
+                    marks = ", ".join("?" for _ in frame.columns)
+                    self.con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", frame.rows())
+            counters = ("unique_visitors", "sessions", "bounces", "duration_total")
+            self.con.execute(
+                f"UPDATE day SET {', '.join(f'{c} = ?' for c in counters)}", [day[c] for c in counters]
+            )
+            self.con.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(version),))
+        self.finalize()
+
     def close(self) -> None:
         self.con.close()
 

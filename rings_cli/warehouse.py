@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -63,6 +64,8 @@ CREATE TABLE IF NOT EXISTS content (
 
 TABLES = ("daily", "hourly", "status", "pages", "referrers", "campaigns", "content")
 
+REBUILD = "`rings check --repair` rebuilds it from the DO files"
+
 # How long a reader waits for a flush to release the file before giving up.
 READ_RETRY_SECONDS = 30.0
 
@@ -90,7 +93,7 @@ def warehouse_failure(error: duckdb.Error, path: Path) -> RingsError | None:
         return DiskFullError(path.parent)
     if _is_damage(error):
         detail = str(error).splitlines()[0][:200]
-        return DamagedStateError(path, f"damaged warehouse ({detail}); `rings check --repair` rebuilds it")
+        return DamagedStateError(path, f"damaged warehouse ({detail}); {REBUILD}")
     return None
 
 
@@ -193,6 +196,41 @@ class Warehouse:
 
     def exists(self) -> bool:
         return self.path.exists()
+
+    def verify(self, wait: float = READ_RETRY_SECONDS) -> None:
+        """Open read-only and read every value of every table (a damaged block shows only when
+        read); raises DamagedStateError when the file is not usable or lacks our schema."""
+        with self.reader(wait) as con:
+            if self._version(con) != SCHEMA_VERSION:
+                raise DamagedStateError(self.path, "warehouse has no Rings schema (or an old one)")
+            for table in TABLES:
+                try:
+                    con.execute(f"SELECT bit_xor(hash(COLUMNS(*))) FROM {table}").fetchall()
+                except duckdb.CatalogException as e:
+                    raise DamagedStateError(self.path, f"warehouse lacks table {table}") from e
+
+    def tenant_day(self, tenant: str, date: str) -> tuple[dict[str, Any], dict[str, pl.DataFrame]] | None:
+        """The last flushed copy of one tenant-day: its `daily` row and its other tables' rows
+        (without tenant and date), or None when the warehouse has no copy of it."""
+        with self.maybe_reader() as con:
+            if con is None:
+                return None
+            key = [tenant, date]
+            cur = con.execute("SELECT * FROM daily WHERE tenant = ? AND date = ?", key)
+            names = [d[0] for d in cur.description]
+            row = cur.fetchone()
+            if row is None:
+                return None
+            tables = {}
+            for table in TABLES[1:]:  # all but daily
+                cur = con.execute(
+                    f"SELECT * EXCLUDE (tenant, date) FROM {table} WHERE tenant = ? AND date = ?", key
+                )
+                columns = [d[0] for d in cur.description]
+                tables[table] = pl.DataFrame(
+                    cur.fetchall(), schema=columns, orient="row", infer_schema_length=None
+                )
+            return dict(zip(names, row, strict=True)), tables
 
     @contextmanager
     def maybe_reader(self, wait: float = READ_RETRY_SECONDS) -> Iterator[duckdb.DuckDBPyConnection | None]:
