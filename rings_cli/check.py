@@ -72,6 +72,14 @@ class _Facts:
     do_files: dict[tuple[str, str], Path] = field(default_factory=dict)  # usable ones
     do_damaged: dict[tuple[str, str], Path] = field(default_factory=dict)
     do_finalized: set[str] = field(default_factory=set)  # dates with a finalized DO file
+    do_open: set[str] = field(default_factory=set)  # dates with an open DO file
+
+    def closed_by_files(self) -> set[str]:
+        """Dates the DO files say are finalized (finalize closes a date for every tenant at once;
+        a DO file restored from the warehouse is finalized on its own, so one open file keeps
+        the date open)."""
+        return self.do_finalized - self.do_open
+
     warehouse_damaged: bool = False
     warehouse_missing: bool = False
     stale_salts: list[str] = field(default_factory=list)
@@ -173,8 +181,7 @@ def _inspect_do_files(state: StateDir, facts: _Facts, problems: list[Problem]) -
                 )
                 continue
             facts.do_files[key] = path
-            if finalized:
-                facts.do_finalized.add(key[1])
+            (facts.do_finalized if finalized else facts.do_open).add(key[1])
 
 
 def _check_do_file(path: Path, tenant: str, date: str) -> bool:
@@ -251,7 +258,8 @@ def _inspect_warehouse(state: StateDir, facts: _Facts, problems: list[Problem]) 
 def _inspect_salts(state: StateDir, facts: _Facts, problems: list[Problem]) -> None:
     if not state.salts_dir.is_dir():
         return
-    closed = facts.finalized | facts.do_finalized
+    usable = state.catalog_path.exists() and not facts.catalog_damaged
+    closed = facts.finalized if usable else facts.closed_by_files()
     for path in sorted(state.salts_dir.iterdir()):
         match = _SALT_FILE.match(path.name)
         if match is None:
@@ -350,8 +358,10 @@ def _repair_listing(
     if unlisted:
         catalog.mark_dirty(unlisted)
         result.repaired.append(f"added {len(unlisted)} DO files to the catalog")
-    for date in sorted(facts.do_finalized - catalog.finalized_dates()):
-        catalog.mark_finalized(date, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    if not facts.listed:  # a new catalog learns the finalized dates from the files
+        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        for date in sorted(facts.closed_by_files() - catalog.finalized_dates()):
+            catalog.mark_finalized(date, stamp)
     warehouses = [Warehouse(state.warehouse_path)] if not facts.warehouse_damaged else []
     warehouses += [old_warehouse] if old_warehouse is not None else []
     for (tenant, date), version in listed.items():
