@@ -392,3 +392,14 @@ def test_a_full_disk_is_one_line_and_a_rerun_with_space_is_exact(small_disk: Pat
     assert rerun.returncode == 0, rerun.stderr
     assert report_json(full) == report_json(reference)
     assert check(full).returncode == 0
+
+
+def test_repair_says_which_tenant_days_are_lost_when_no_warehouse_holds_them(two_tenants: StateDir) -> None:
+    state = two_tenants
+    state.do_path("alice", "2025-12-01").unlink()
+    corrupt_warehouse(state.warehouse_path)
+    repaired = check(state, "--repair")
+    out = repaired.stdout.decode()
+    assert "lost: alice 2025-12-01: no DO file and no warehouse copy\n" in out
+    assert repaired.returncode == 0 and out.endswith("OK\n")
+    assert tenant_totals(state) == {"bob": 2}
