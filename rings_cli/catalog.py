@@ -6,16 +6,30 @@ holds that DO file's version. A crash between the two leaves it dirty, so the ne
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
+
+from rings_cli import storage
+from rings_cli.errors import DamagedStateError
 
 
 class Catalog:
     """A small SQLite table of tenant-days."""
 
     def __init__(self, path: Path) -> None:
-        self.con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.path = path
+        self.con = storage.connect(path, path.parent)
+        try:
+            self._open()
+        except BaseException:
+            self.con.close()
+            raise
+
+    def _open(self) -> None:
+        """WAL, then the tables; a database that has tables but not ours is not a catalog."""
         self.con.execute("PRAGMA journal_mode = WAL")
+        tables = storage.table_names(self.con)
+        if tables and "days" not in tables:
+            raise DamagedStateError(self.path, "not a Rings catalog (no `days` table)")
         self.con.execute(
             """CREATE TABLE IF NOT EXISTS days (
                  tenant TEXT NOT NULL,
@@ -60,6 +74,29 @@ class Catalog:
                 "UPDATE days SET dirty = 0, flushed_version = ? WHERE tenant = ? AND date = ?",
                 [(v, t, d) for t, d, v in versions],
             )
+
+    def flushed_version(self, tenant: str, date: str) -> int | None:
+        """The DO file version the warehouse last got (-1: never flushed), None when not listed."""
+        row = self.con.execute(
+            "SELECT flushed_version FROM days WHERE tenant = ? AND date = ?", (tenant, date)
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def may_create(self, tenant: str, date: str) -> bool:
+        """Whether a missing DO file may be created. Once a tenant-day was flushed its file must
+        exist: re-creating it empty would silently replace the warehouse's copy with less."""
+        version = self.flushed_version(tenant, date)
+        return version is None or version < 0
+
+    def days(self) -> list[tuple[str, str, int]]:
+        """Every listed tenant-day with its flushed version."""
+        return self.con.execute(
+            "SELECT tenant, date, flushed_version FROM days ORDER BY tenant, date"
+        ).fetchall()
+
+    def forget(self, tenant: str, date: str) -> None:
+        """Drop a tenant-day from the catalog (`rings check --repair`, when nothing of it is left)."""
+        self.con.execute("DELETE FROM days WHERE tenant = ? AND date = ?", (tenant, date))
 
     def open_dates(self) -> list[str]:
         """Dates that have data and are not finalized yet, oldest first."""

@@ -21,10 +21,11 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rings_cli import __version__
+from rings_cli.check import check_state
 from rings_cli.config import load_config
 from rings_cli.dashboard import View, dashboard
 from rings_cli.dashboard import run as run_dashboard
-from rings_cli.errors import RingsError, UsageError
+from rings_cli.errors import DamagedStateError, DiskFullError, RingsError, UsageError, is_disk_full
 from rings_cli.finalize import finalize_days, parse_duration
 from rings_cli.flush import FlushResult
 from rings_cli.formats import FORMATS
@@ -101,7 +102,7 @@ def _cli_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            return _disk_full_as_error(func, args, kwargs)
         except RingsError as e:
             if kwargs.get("debug"):
                 raise
@@ -118,6 +119,19 @@ def _cli_errors(func: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _disk_full_as_error(func: Callable[..., Any], args: Any, kwargs: dict[str, Any]) -> Any:
+    """A full disk anywhere (SQLite, DuckDB, the OS) is one line naming the state dir: nothing is
+    lost, since every write is a transaction, so the same command rerun with space is exact."""
+    try:
+        return func(*args, **kwargs)
+    except DiskFullError:
+        raise
+    except Exception as e:
+        if not is_disk_full(e):
+            raise
+        raise DiskFullError(StateDir(kwargs.get("state_dir")).root) from e
 
 
 def _version(value: bool) -> None:
@@ -360,11 +374,38 @@ def finalize(
     """Finalize every day that ended more than --grace ago: summary kept, visitor hashes and salt deleted."""
     state = StateDir(state_dir)
     state.check_dir()
-    dates = finalize_days(state, parse_duration(grace, "--grace"))
+    damaged: list[DamagedStateError] = []
+    dates = finalize_days(state, parse_duration(grace, "--grace"), damaged=damaged)
     if as_json:
         typer.echo(json.dumps({"finalized": dates}))
     else:
         typer.echo(f"Finalized {len(dates)} days" + (f": {', '.join(dates)}" if dates else ""))
+    if damaged:  # the others are done; the damaged tenant-days stay for `rings check`
+        more = f" (and {len(damaged) - 1} more damaged files)" if len(damaged) > 1 else ""
+        raise DamagedStateError(damaged[0].path, damaged[0].problem + more)
+
+
+@app.command()
+@_cli_errors
+def check(
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Fix what can be fixed (damaged files are moved aside).")
+    ] = False,
+    state_dir: StateDirOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Verify the state dir (integrity, catalog against files, modes); say how to repair it."""
+    result = check_state(StateDir(state_dir), repair=repair)
+    for action in result.repaired:
+        typer.echo(f"repaired: {action}")
+    for lost in result.lost:
+        typer.echo(f"lost: {lost}: no DO file and no warehouse copy")
+    for p in result.problems:
+        typer.echo(f"{p.path}: {p.problem}; repair: {p.repair}")
+    n = len(result.problems)
+    typer.echo("OK" if result.ok else f"{n} problem{'s' if n != 1 else ''}")
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 @app.command()

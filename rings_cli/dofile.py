@@ -12,14 +12,19 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from rings_cli import storage
 from rings_cli.aggregate import CONTENT_EVENTS, HOURLY_EVENTS, DayBatch
-from rings_cli.errors import RingsError
+from rings_cli.errors import DamagedStateError, RingsError
 from rings_cli.sessions import TABLES as SESSION_TABLES
 from rings_cli.sessions import VIEW_SCHEMA
+
+if TYPE_CHECKING:
+    from rings_cli.catalog import Catalog
+    from rings_cli.state import StateDir
 
 SCHEMA_VERSION = 2
 TOP_LIMIT = 10
@@ -126,19 +131,35 @@ class DoFile:
     """One tenant-day's SQLite file. Owns its SQL; callers pass frames, get frames back."""
 
     def __init__(self, path: Path, tenant: str, date: str, create: bool = True) -> None:
+        """Open (with `create`, create) the file. A file that is not a usable DO file, or missing
+        when `create` is False, raises DamagedStateError naming it (see `open_do_file`)."""
         self.path = path
         self.tenant = tenant
         self.date = date
+        existed = path.exists()
+        if not create and not existed:
+            raise DamagedStateError(path, "missing DO file of an open tenant-day (the catalog lists it)")
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
-        elif not path.exists():
-            raise FileNotFoundError(path)
-        self.con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # <state>/do/<tenant>/<date>.sqlite: a full disk is reported for the whole state dir.
+        self.con = storage.connect(path, path.parent.parent.parent, create)
+        try:
+            self._open(create, existed)
+        except BaseException:
+            self.con.close()
+            raise
+
+    def _open(self, create: bool, existed: bool) -> None:
         self.con.execute("PRAGMA journal_mode = WAL")
         self.con.execute("PRAGMA synchronous = NORMAL")
         self.con.execute(
             "PRAGMA secure_delete = ON"
         )  # deleted hashes are overwritten, not left in free pages
+        tables = storage.table_names(self.con) if existed else set()
+        if tables and "meta" not in tables:
+            raise DamagedStateError(self.path, "not a Rings DO file (no `meta` table)")
+        if existed and not tables and not create:
+            raise DamagedStateError(self.path, "DO file of an open tenant-day is empty (truncated?)")
         if create:
             with self._transaction():
                 for statement in _split(_SCHEMA):
@@ -146,8 +167,8 @@ class DoFile:
                 self.con.executemany(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
                     [
-                        ("tenant", tenant),
-                        ("date", date),
+                        ("tenant", self.tenant),
+                        ("date", self.date),
                         ("schema_version", str(SCHEMA_VERSION)),
                         ("version", "0"),
                         ("finalized", "0"),
@@ -159,6 +180,8 @@ class DoFile:
 
     def _meta(self, key: str) -> str:
         row = self.con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            raise DamagedStateError(self.path, f"not a Rings DO file (no {key!r} in `meta`)")
         return str(row[0])
 
     @property
@@ -259,8 +282,36 @@ class DoFile:
         self.con.execute("VACUUM")
         self.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    def restore(self, tables: dict[str, pl.DataFrame], day: dict[str, Any], version: int) -> None:
+        """Refill a new, empty file with a warehouse copy of its totals, then finalize it.
+
+        `rings check --repair` uses it for a DO file lost after a flush: the counts come back,
+        the visitor hashes cannot, so the tenant-day can only be closed (later lines are `late`).
+        """
+        with self._transaction():
+            for table, frame in tables.items():
+                if frame.height:
+                    names = ", ".join(frame.columns)
+                    marks = ", ".join("?" for _ in frame.columns)
+                    self.con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", frame.rows())
+            counters = ("unique_visitors", "sessions", "bounces", "duration_total")
+            self.con.execute(
+                f"UPDATE day SET {', '.join(f'{c} = ?' for c in counters)}", [day[c] for c in counters]
+            )
+            self.con.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(version),))
+        self.finalize()
+
     def close(self) -> None:
         self.con.close()
+
+
+def open_do_file(state: StateDir, catalog: Catalog, tenant: str, date: str) -> DoFile:
+    """Open a tenant-day's DO file, creating it only while the warehouse has no copy of it.
+
+    Once flushed, a missing file is damage (DamagedStateError), never silently re-created: an
+    empty file would lose its counts and the next flush would overwrite the warehouse with less.
+    """
+    return DoFile(state.do_path(tenant, date), tenant, date, create=catalog.may_create(tenant, date))
 
 
 class _Transaction:
@@ -273,7 +324,10 @@ class _Transaction:
         self.con.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: Any, *_: Any) -> None:
-        self.con.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not exc_type:
+            self.con.execute("COMMIT")
+        elif self.con.in_transaction:  # SQLite may have rolled back itself (e.g. disk full)
+            self.con.execute("ROLLBACK")
 
 
 def _upsert_add(con: sqlite3.Connection, table: str, keys: list[str], frame: pl.DataFrame) -> None:

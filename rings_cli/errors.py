@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import sqlite3
+
 
 class RingsError(Exception):
     """A failure the user can act on; `exit_code` follows the contract (1 runtime, 2 usage)."""
@@ -27,3 +30,24 @@ class DamagedStateError(RingsError):
         super().__init__(f"{path}: {problem} (run `rings check` for how to repair it)")
         self.path = path
         self.problem = problem
+
+
+class DiskFullError(RingsError):
+    """The state dir's disk is full. Every write is a transaction and a checkpoint is saved only
+    after its data, so nothing is lost: the same command, rerun with space, gives exact numbers."""
+
+    def __init__(self, state_dir: object) -> None:
+        super().__init__(
+            f"disk full writing to {state_dir}; nothing is lost: free space and run the same command again"
+        )
+        self.state_dir = state_dir
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """SQLite's SQLITE_FULL, DuckDB's and the OS's "no space left" (ENOSPC, or a quota)."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if isinstance(error, sqlite3.Error) and getattr(error, "sqlite_errorname", "") == "SQLITE_FULL":
+        return True
+    text = str(error).lower()
+    return "database or disk is full" in text or "no space left on device" in text

@@ -3,7 +3,9 @@
 For each such UTC date, every tenant's DO file gets the seed's daily summary and loses its visitor
 hashes, the warehouse gets the final totals, and the day's salt is destroyed: from then on no
 hash of that day can be linked to anyone, and a line for that day is rejected as `late`.
-Idempotent: a crash half-way is finished by the next run.
+Idempotent: a crash half-way is finished by the next run. A damaged DO file is skipped and
+reported; the date is still closed and its salt destroyed on time (the privacy promise does not
+wait for a repair).
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import datetime as dt
 import re
 
 from rings_cli.catalog import Catalog
-from rings_cli.dofile import DoFile
-from rings_cli.errors import UsageError
+from rings_cli.dofile import DoFile, open_do_file
+from rings_cli.errors import DamagedStateError, UsageError
 from rings_cli.flush import flush_dirty
 from rings_cli.privacy import SaltStore
 from rings_cli.state import StateDir
@@ -47,21 +49,34 @@ def finalize_due(
     grace: dt.timedelta = DEFAULT_GRACE,
     open_do: dict[tuple[str, str], DoFile] | None = None,
     wait: float = READ_RETRY_SECONDS,
+    damaged: list[DamagedStateError] | None = None,
 ) -> list[str]:
     """Finalize every due date; returns the dates finalized. Salts are destroyed only after the
-    warehouse holds the final totals (a busy warehouse raises StateLockedError; run again)."""
+    warehouse holds the final totals (a busy warehouse raises StateLockedError; run again).
+    Tenant-days whose DO file is damaged are skipped and appended to `damaged` (when given)."""
     dates = due_dates(catalog, now, grace)
     if not dates:
         return []
     keys = [(tenant, date) for date in dates for tenant in catalog.tenants_on(date)]
+    done: list[tuple[str, str]] = []
+    skipped: list[DamagedStateError] = []
     for tenant, date in keys:
-        do = (open_do or {}).pop((tenant, date), None) or DoFile(state.do_path(tenant, date), tenant, date)
+        do = (open_do or {}).pop((tenant, date), None)
         try:
+            if do is None:
+                do = open_do_file(state, catalog, tenant, date)
             do.finalize()
+            done.append((tenant, date))
+        except DamagedStateError as e:
+            skipped.append(e)
         finally:
-            do.close()
-    catalog.mark_dirty(keys)
-    flush_dirty(state, catalog, wait=wait)
+            if do is not None:
+                do.close()
+    catalog.mark_dirty(done)
+    result = flush_dirty(state, catalog, wait=wait)
+    if damaged is not None:
+        seen = {e.path for e in skipped}
+        damaged += skipped + [e for e in result.damaged if e.path not in seen]
     salts = SaltStore(state)
     stamp = now.astimezone(dt.UTC).isoformat(timespec="seconds")
     for date in dates:
@@ -71,7 +86,10 @@ def finalize_due(
 
 
 def finalize_days(
-    state: StateDir, grace: dt.timedelta = DEFAULT_GRACE, now: dt.datetime | None = None
+    state: StateDir,
+    grace: dt.timedelta = DEFAULT_GRACE,
+    now: dt.datetime | None = None,
+    damaged: list[DamagedStateError] | None = None,
 ) -> list[str]:
     """`rings finalize`: take the ingest lock (no merge may run meanwhile) and finalize due days."""
     if not state.catalog_path.exists():
@@ -79,6 +97,6 @@ def finalize_days(
     with state.ingest_lock():
         catalog = Catalog(state.catalog_path)
         try:
-            return finalize_due(state, catalog, now or dt.datetime.now(dt.UTC), grace)
+            return finalize_due(state, catalog, now or dt.datetime.now(dt.UTC), grace, damaged=damaged)
         finally:
             catalog.close()

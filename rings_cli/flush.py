@@ -1,17 +1,20 @@
 """Flush: copy every dirty tenant-day's current totals from its DO file into the warehouse.
 
 Idempotent by construction: the warehouse rows of a tenant-day are replaced by a snapshot, so the
-seed's double counting on re-flush cannot happen here.
+seed's double counting on re-flush cannot happen here. A damaged DO file is skipped (it stays dirty
+and is reported), so one bad file never stops the others; a file older than the warehouse's copy
+(re-created, or restored from an old backup) is damage too, never flushed over the newer copy.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from rings_cli.catalog import Catalog
-from rings_cli.dofile import DoFile
+from rings_cli.dofile import DoFile, open_do_file
+from rings_cli.errors import DamagedStateError
 from rings_cli.state import StateDir
 from rings_cli.warehouse import READ_RETRY_SECONDS, Warehouse
 
@@ -23,6 +26,7 @@ class FlushResult:
     tenant_days: int = 0
     rows: int = 0
     statements: int = 0
+    damaged: list[DamagedStateError] = field(default_factory=list)  # skipped, still dirty
 
 
 def flush_dirty(
@@ -44,18 +48,29 @@ def flush_dirty(
         return FlushResult()
     snapshots: dict[str, list[pl.DataFrame]] = {}
     versions: list[tuple[str, str, int]] = []
+    damaged: list[DamagedStateError] = []
     for tenant, date in dirty:
         do = (open_do or {}).get((tenant, date))
         owned = do is None
-        if do is None:
-            do = DoFile(state.do_path(tenant, date), tenant, date)
         try:
+            if do is None:
+                do = open_do_file(state, catalog, tenant, date)
+            version = do.version()
+            flushed = catalog.flushed_version(tenant, date)
+            if flushed is not None and version < flushed:
+                raise DamagedStateError(
+                    do.path, f"DO file is older than the warehouse's copy (version {version} < {flushed})"
+                )
             for table, frame in do.snapshot().items():
                 snapshots.setdefault(table, []).append(frame)
-            versions.append((tenant, date, do.version()))
+            versions.append((tenant, date, version))
+        except DamagedStateError as e:
+            damaged.append(e)
         finally:
-            if owned:
+            if owned and do is not None:
                 do.close()
-    rows, statements = warehouse.flush(snapshots, wait=wait)
-    catalog.mark_flushed(versions)
-    return FlushResult(tenant_days=len(dirty), rows=rows, statements=statements)
+    rows = statements = 0
+    if versions:
+        rows, statements = warehouse.flush(snapshots, wait=wait)
+        catalog.mark_flushed(versions)
+    return FlushResult(tenant_days=len(versions), rows=rows, statements=statements, damaged=damaged)

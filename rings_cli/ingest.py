@@ -20,7 +20,7 @@ from rings_cli.aggregate import aggregate
 from rings_cli.catalog import Catalog
 from rings_cli.classify import classify
 from rings_cli.config import CLIENT_IP_SOURCES, Config, load_config
-from rings_cli.dofile import DoFile
+from rings_cli.dofile import DoFile, open_do_file
 from rings_cli.errors import DamagedStateError, StateLockedError, UsageError
 from rings_cli.events import assign_events
 from rings_cli.finalize import DEFAULT_GRACE, finalize_due
@@ -133,6 +133,7 @@ class Ingest:
         self.rejects = self._rejects  # counts by reason, and the first `keep_rejects` lines (--rejects)
         self._do_files: OrderedDict[tuple[str, str], DoFile] = OrderedDict()
         self._damaged_days: set[tuple[str, str]] = set()
+        self._late_damage: list[DamagedStateError] = []  # filled by finalize_due
         self._held: set[str] = set()  # sources whose checkpoint must not advance (damaged state)
         # Finalization: days that ended `grace` before `now` are closed after the run (None: never).
         self.grace = grace
@@ -170,8 +171,14 @@ class Ingest:
             self._flush()
             if self.grace is not None and not self._stopping:  # finalize only once all input is read
                 self.summary.finalized = finalize_due(
-                    self.state, self.catalog, self.now(), self.grace, self._do_files
+                    self.state,
+                    self.catalog,
+                    self.now(),
+                    self.grace,
+                    self._do_files,
+                    damaged=self._late_damage,
                 )
+                self._note_damage(self._late_damage)
         self.summary.seconds = self.clock() - started
         return self.summary
 
@@ -208,7 +215,9 @@ class Ingest:
                                     self.grace,
                                     self._do_files,
                                     wait=TICK_FLUSH_WAIT,
+                                    damaged=self._late_damage,
                                 )
+                                self._note_damage(self._late_damage)
                         except StateLockedError:
                             # Readers held the warehouse: the tenant-days stay dirty (and readable
                             # from their DO files); the next tick flushes them.
@@ -248,8 +257,16 @@ class Ingest:
                 self.catalog.close()
                 self.summary.rejected = self._rejects.counts
 
+    def _note_damage(self, errors: list[DamagedStateError]) -> None:
+        """Name each damaged file once in the summary (flush and finalize skip them)."""
+        for error in errors:
+            if str(error) not in self.summary.damaged:
+                self.summary.damaged.append(str(error))
+        errors.clear()
+
     def _flush(self, wait: float = READ_RETRY_SECONDS) -> FlushResult:
         result = flush_dirty(self.state, self.catalog, self._do_files, wait=wait)
+        self._note_damage(list(result.damaged))
         self.summary.flushed_rows += result.rows
         self.summary.flushes.append(result)
         return result
@@ -447,7 +464,7 @@ class Ingest:
             return do
         while len(self._do_files) >= MAX_OPEN_DO_FILES:
             self._do_files.popitem(last=False)[1].close()
-        do = DoFile(self.state.do_path(tenant, date), tenant, date)
+        do = open_do_file(self.state, self.catalog, tenant, date)
         self._do_files[key] = do
         return do
 

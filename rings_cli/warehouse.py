@@ -15,12 +15,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import duckdb
 import polars as pl
 
-from rings_cli.errors import RingsError, StateLockedError
+from rings_cli.errors import DamagedStateError, DiskFullError, RingsError, StateLockedError, is_disk_full
 
 SCHEMA_VERSION = 2
 
@@ -66,12 +66,37 @@ CREATE TABLE IF NOT EXISTS content (
 
 TABLES = ("daily", "hourly", "status", "pages", "referrers", "campaigns", "content")
 
+REBUILD = "`rings check --repair` rebuilds it from the DO files"
+
 # How long a reader waits for a flush to release the file before giving up.
 READ_RETRY_SECONDS = 30.0
 
 
 def _is_lock_error(error: duckdb.Error) -> bool:
-    return "lock" in str(error).lower()
+    """Another process holds the file: DuckDB's exact words (not "lock" anywhere: a corrupt
+    "block" is not a lock)."""
+    return "Could not set lock on file" in str(error) or "Conflicting lock is held" in str(error)
+
+
+def _is_damage(error: duckdb.Error) -> bool:
+    """The file is not a DuckDB database, or a block of it fails its checksum."""
+    text = str(error).lower()
+    return (
+        "corrupt" in text
+        or "checksum" in text
+        or "not a valid duckdb database" in text
+        or isinstance(error, duckdb.SerializationException)
+    )
+
+
+def warehouse_failure(error: duckdb.Error, path: Path) -> RingsError | None:
+    """The RingsError a DuckDB error means for the warehouse at `path`, or None."""
+    if is_disk_full(error):
+        return DiskFullError(path.parent)
+    if _is_damage(error):
+        detail = str(error).splitlines()[0][:200]
+        return DamagedStateError(path, f"damaged warehouse ({detail}); {REBUILD}")
+    return None
 
 
 @contextmanager
@@ -121,7 +146,7 @@ def while_locked(
             return attempt()
         except duckdb.Error as e:
             if not _is_lock_error(e):
-                raise RingsError(f"cannot open warehouse {path}: {e}") from e
+                raise warehouse_failure(e, path) or RingsError(f"cannot open warehouse {path}: {e}") from e
             if time.monotonic() >= deadline:
                 raise StateLockedError(
                     f"warehouse {path} stayed locked by another process for {wait:.0f}s"
@@ -146,6 +171,11 @@ class Warehouse:
             con = while_locked(self.path, wait, lambda: duckdb.connect(str(self.path), read_only=read_only))
         try:
             yield con
+        except duckdb.Error as e:  # a damaged block shows only when a query reads it
+            failure = warehouse_failure(e, self.path)
+            if failure is None:
+                raise
+            raise failure from e
         finally:
             con.close()
 
@@ -182,7 +212,8 @@ class Warehouse:
                     written += rows.height
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                with contextlib.suppress(duckdb.Error):  # a failed write may have ended it already
+                    con.execute("ROLLBACK")
                 raise
         return written, statements
 
@@ -212,6 +243,41 @@ class Warehouse:
 
     def exists(self) -> bool:
         return self.path.exists()
+
+    def verify(self, wait: float = READ_RETRY_SECONDS) -> None:
+        """Open read-only and read every value of every table (a damaged block shows only when
+        read); raises DamagedStateError when the file is not usable or lacks our schema."""
+        with self.reader(wait) as con:
+            if self._version(con) != SCHEMA_VERSION:
+                raise DamagedStateError(self.path, "warehouse has no Rings schema (or an old one)")
+            for table in TABLES:
+                try:
+                    con.execute(f"SELECT bit_xor(hash(COLUMNS(*))) FROM {table}").fetchall()
+                except duckdb.CatalogException as e:
+                    raise DamagedStateError(self.path, f"warehouse lacks table {table}") from e
+
+    def tenant_day(self, tenant: str, date: str) -> tuple[dict[str, Any], dict[str, pl.DataFrame]] | None:
+        """The last flushed copy of one tenant-day: its `daily` row and its other tables' rows
+        (without tenant and date), or None when the warehouse has no copy of it."""
+        with self.maybe_reader() as con:
+            if con is None:
+                return None
+            key = [tenant, date]
+            cur = con.execute("SELECT * FROM daily WHERE tenant = ? AND date = ?", key)
+            names = [d[0] for d in cur.description]
+            row = cur.fetchone()
+            if row is None:
+                return None
+            tables = {}
+            for table in TABLES[1:]:  # all but daily
+                cur = con.execute(
+                    f"SELECT * EXCLUDE (tenant, date) FROM {table} WHERE tenant = ? AND date = ?", key
+                )
+                columns = [d[0] for d in cur.description]
+                tables[table] = pl.DataFrame(
+                    cur.fetchall(), schema=columns, orient="row", infer_schema_length=None
+                )
+            return dict(zip(names, row, strict=True)), tables
 
     @contextmanager
     def maybe_reader(self, wait: float = READ_RETRY_SECONDS) -> Iterator[duckdb.DuckDBPyConnection | None]:

@@ -1,0 +1,106 @@
+"""SQLite at the storage boundary: errors become what the user can act on.
+
+A file that is not (or no longer) a usable database of ours becomes `DamagedStateError` naming it;
+a full disk becomes `DiskFullError` naming the state dir. Anything else (locked, cannot open, I/O
+error) is not damage to the file and passes unchanged. DoFile and Catalog connect through here, so
+every statement, fetch and commit is covered without a try in each method.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rings_cli.errors import DamagedStateError, DiskFullError, RingsError, is_disk_full
+
+_DAMAGE_CODES = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+_SCHEMA_TEXT = ("no such table", "no such column", "has no column")
+
+
+def sqlite_failure(error: sqlite3.Error, path: Path, state_dir: Path) -> RingsError | None:
+    """The RingsError a SQLite error means for `path`, or None when it is not about the file."""
+    if is_disk_full(error):
+        return DiskFullError(state_dir)
+    name = getattr(error, "sqlite_errorname", "") or ""
+    text = str(error)
+    if name.startswith(_DAMAGE_CODES) or (not name and type(error) is sqlite3.DatabaseError):
+        return DamagedStateError(path, f"not a usable SQLite database ({text})")
+    if any(s in text for s in _SCHEMA_TEXT):
+        return DamagedStateError(path, f"does not have Rings' tables ({text})")
+    return None
+
+
+@contextmanager
+def translating(path: Path, state_dir: Path) -> Iterator[None]:
+    """Run a block, turning SQLite errors about `path` into RingsErrors."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        failure = sqlite_failure(e, path, state_dir)
+        if failure is None:
+            raise
+        raise failure from e
+
+
+class _Cursor(sqlite3.Cursor):
+    """A cursor whose every step is translated: corruption often shows only while fetching."""
+
+    connection: _Connection
+
+    def execute(self, sql: str, parameters: Any = (), /) -> _Cursor:
+        with self.connection.translating():
+            return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, seq: Any, /) -> _Cursor:
+        with self.connection.translating():
+            return super().executemany(sql, seq)
+
+    def fetchone(self) -> Any:
+        with self.connection.translating():
+            return super().fetchone()
+
+    def fetchall(self) -> list[Any]:
+        with self.connection.translating():
+            return super().fetchall()
+
+    def __next__(self) -> Any:
+        with self.connection.translating():
+            return super().__next__()
+
+
+class _Connection(sqlite3.Connection):
+    rings_path: Path
+    rings_state_dir: Path
+
+    def translating(self) -> Any:
+        return translating(self.rings_path, self.rings_state_dir)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> _Cursor:
+        return self.cursor(_Cursor).execute(sql, parameters)
+
+    def executemany(self, sql: str, seq: Any, /) -> _Cursor:
+        return self.cursor(_Cursor).executemany(sql, seq)
+
+    def __exit__(self, *exc: Any) -> Any:
+        with self.translating():
+            return super().__exit__(*exc)
+
+
+def connect(path: Path, state_dir: Path, create: bool = True) -> sqlite3.Connection:
+    """Open a SQLite file of the state dir; with `create=False` a missing file is never created."""
+    uri = f"file:{urllib.parse.quote(str(path))}?mode={'rwc' if create else 'rw'}"
+    with translating(path, state_dir):
+        con = sqlite3.connect(
+            uri, uri=True, isolation_level=None, check_same_thread=False, factory=_Connection
+        )
+    con.rings_path = path  # type: ignore[attr-defined]
+    con.rings_state_dir = state_dir  # type: ignore[attr-defined]
+    return con
+
+
+def table_names(con: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
