@@ -35,7 +35,14 @@ _DATE = r"\d{4}-\d{2}-\d{2}"
 _DO_FILE = re.compile(rf"^({_DATE})\.sqlite$")
 _SALT_FILE = re.compile(rf"^({_DATE})\.key$")
 _SQLITE_SIDE = ("-wal", "-shm", "-journal")
-_TOP_FILES = {"catalog.sqlite", "warehouse.duckdb", "warehouse.duckdb.wal", "ingest.lock", CONFIG_NAME}
+_TOP_FILES = {
+    "catalog.sqlite",
+    "warehouse.duckdb",
+    "warehouse.duckdb.wal",
+    "warehouse.duckdb.gate",  # the flush-priority gate (warehouse.gate)
+    "ingest.lock",
+    CONFIG_NAME,
+}
 _DAMAGED = ".damaged-"  # files moved aside by a repair: kept for the user, not a problem
 
 

@@ -353,6 +353,8 @@ def report(
     if tenant is not None:
         check_tenant(tenant)
     data = build_report(StateDir(state_dir), tenant=tenant, start=start, end=end, limit=limit)
+    for problem in data.get("damaged", []):
+        Console(stderr=True).print(f"Warning: {safe_text(problem)}", markup=False, highlight=False)
     if fmt == "json":
         typer.echo(report_json(data))
     elif fmt == "csv":

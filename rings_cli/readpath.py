@@ -35,12 +35,16 @@ class ReadInfo:
 
     live: list[tuple[str, str]] = field(default_factory=list)
     as_of: dt.datetime | None = None  # the newest commit included (DO file or warehouse)
+    damaged: list[str] = field(default_factory=list)  # DO files that could not be read
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "as_of": self.as_of.isoformat(timespec="seconds") if self.as_of else None,
             "live_tenant_days": len(self.live),
         }
+        if self.damaged:
+            out["damaged"] = self.damaged
+        return out
 
 
 def dirty_tenant_days(state: StateDir, tenant: str | None = None) -> list[tuple[str, str]]:
@@ -109,7 +113,9 @@ def current_view(
         try:
             snap = snapshot_of(path, t, d)
         except sqlite3.DatabaseError as e:
-            raise RingsError(f"cannot read DO file {path}: {e}") from e
+            # Shown from its last flush instead, and named (`rings check` says how to repair it).
+            info.damaged.append(f"{path}: {e}; showing its last flushed numbers")
+            continue
         if snap is None:
             continue
         info.live.append((t, d))

@@ -28,8 +28,9 @@ DAY1 = "01/Dec/2025:{h:02d}:00:00 +0000"
 
 @pytest.fixture(autouse=True)
 def owner_umask() -> Iterator[None]:
-    """`rings check` flags files other users may read. Item 6 makes Rings create them owner-only
-    under any umask; until that lands, the umask is pinned so a healthy state dir is healthy."""
+    """The files these tests plant themselves (stray files, copies) are made owner-only, so that
+    only the mode problems a test means to plant are reported. (Rings' own files are owner-only
+    under any umask: tests/test_hardening.py checks that under umask 022.)"""
     old = os.umask(0o077)
     yield
     os.umask(old)
