@@ -4,6 +4,7 @@
 WITH extent AS (
   SELECT greatest(CAST($start AS DATE), min(date)) AS lo, least(CAST($end AS DATE), max(date)) AS hi
   FROM daily
+  HAVING count(*) > 0
 ), span AS (
   SELECT CAST(d AS DATE) AS date
   FROM extent, generate_series(extent.lo, extent.hi, INTERVAL 1 DAY) AS t(d)

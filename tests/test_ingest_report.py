@@ -214,7 +214,11 @@ def test_report_formats_agree(state: StateDir, write_log) -> None:
     assert len(pages.stdout.splitlines()) == 2
 
 
-def test_report_on_empty_state_is_empty_not_an_error(state: StateDir) -> None:
+def test_report_on_a_missing_state_dir_is_an_error_and_on_an_empty_one_zeros(state: StateDir) -> None:
+    result = run_cli("report", "--state-dir", str(state.root))
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: no state dir at {state.root}")
+    state.root.mkdir()
     report = report_json(state, "--start", "2025-01-01", "--end", "2025-01-02")
     assert report["totals"]["requests"] == 0
     assert [d["date"] for d in report["days"]] == []

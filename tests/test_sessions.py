@@ -540,8 +540,6 @@ def test_limit_applies_to_referrers_and_content(state: StateDir, write_log: Writ
 GEN_START = "2025-12-01"
 GEN_DAYS = ("2025-12-01", "2025-12-02", "2025-12-03")
 GEN_TENANTS = ("alice.example", "bob.example", "carol.example")
-# After the first generated day ended, inside the grace period: no generated day can be finalized.
-GEN_NOW = datetime(2025, 12, 2, 0, 30, tzinfo=UTC)
 LIMIT = "1000"
 
 
@@ -652,13 +650,13 @@ def test_ten_slices_equal_one_run(tmp_path: Path) -> None:
     lines = generated_lines()
     whole = StateDir(tmp_path / "whole")
     (tmp_path / "all.log").write_text("\n".join(lines) + "\n")
-    Ingest(whole, now=GEN_NOW).run([str(tmp_path / "all.log")])
+    Ingest(whole, grace=None).run([str(tmp_path / "all.log")])
     sliced = StateDir(tmp_path / "sliced")
     step = len(lines) // 10
     for i in range(10):
         part = tmp_path / f"part{i}.log"
         part.write_text("\n".join(lines[i * step : (i + 1) * step if i < 9 else None]) + "\n")
-        Ingest(sliced, now=GEN_NOW).run([str(part)])
+        Ingest(sliced, grace=None).run([str(part)])
 
     def reports(state: StateDir) -> dict[str | None, dict[str, Any]]:
         out = {}
