@@ -12,6 +12,7 @@ an ingest's merge, a flush for longer than one query, or finalization's WAL trun
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sqlite3
 import time
@@ -26,7 +27,15 @@ import polars as pl
 from rings_cli.dofile import SNAPSHOT_QUERIES
 from rings_cli.errors import RingsError
 from rings_cli.state import StateDir
-from rings_cli.warehouse import _SCHEMA, READ_RETRY_SECONDS, SCHEMA_VERSION, TABLES, gate, while_locked
+from rings_cli.warehouse import (
+    _SCHEMA,
+    IN_PROCESS,
+    READ_RETRY_SECONDS,
+    SCHEMA_VERSION,
+    TABLES,
+    gate,
+    while_locked,
+)
 
 
 @dataclass
@@ -123,8 +132,11 @@ def current_view(
             live.setdefault(table, []).append(frame)
         if (stamp := _mtime(path, path.with_name(path.name + "-wal"))) is not None:
             newest.append(stamp)
-    con = duckdb.connect(":memory:")
-    try:
+    with contextlib.ExitStack() as stack:
+        if state.warehouse_path.exists():
+            stack.enter_context(IN_PROCESS)
+        con = duckdb.connect(":memory:")
+        stack.callback(con.close)  # closed (detached) before the lock is let go
         con.execute("CREATE SCHEMA live")
         con.execute("SET schema = 'live'")
         con.execute(_SCHEMA)
@@ -155,8 +167,6 @@ def current_view(
                 con.execute(f"CREATE VIEW main.{table} AS SELECT * FROM live.{table}")
         info.as_of = max(newest) if newest else None
         yield con, info
-    finally:
-        con.close()
 
 
 def _attach_warehouse(con: duckdb.DuckDBPyConnection, state: StateDir, wait: float) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -97,6 +98,14 @@ def warehouse_failure(error: duckdb.Error, path: Path) -> RingsError | None:
         detail = str(error).splitlines()[0][:200]
         return DamagedStateError(path, f"damaged warehouse ({detail}); {REBUILD}")
     return None
+
+
+# DuckDB guards its file with POSIX record locks, which belong to a process, not a connection:
+# when one thread detaches the warehouse, the process's shared lock is gone for all its threads,
+# and a flush by another process could write under a thread still reading; and a flush in the same
+# process (`rings live PATH`) is not kept out by them at all. So inside one process, one user of
+# the warehouse at a time: each holds it only for a query or a flush.
+IN_PROCESS = threading.RLock()
 
 
 @contextmanager
