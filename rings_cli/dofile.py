@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from rings_cli.aggregate import CONTENT_EVENTS, HOURLY_EVENTS, DayBatch
-from rings_cli.errors import RingsError
+from rings_cli.errors import DamagedStateError, RingsError
 from rings_cli.sessions import TABLES as SESSION_TABLES
 from rings_cli.sessions import VIEW_SCHEMA
 
@@ -261,6 +262,32 @@ class DoFile:
 
     def close(self) -> None:
         self.con.close()
+
+
+def rekey_absorbed(path: Path, rekey: Callable[[str], str | None]) -> None:
+    """Rename the sources of `absorbed` that `rekey` maps (file ids change, see tail.py), in one
+    transaction; freed bytes are zeroed (secure_delete) and the WAL emptied, so no old name stays."""
+    try:
+        con = sqlite3.connect(path, isolation_level=None)
+    except sqlite3.Error as e:
+        raise DamagedStateError(path, f"cannot open this DO file ({e})") from e
+    try:
+        con.execute("PRAGMA secure_delete = ON")
+        with _Transaction(con):
+            for old, line in con.execute("SELECT source, line FROM absorbed").fetchall():
+                new = rekey(old)
+                if new is not None:
+                    con.execute("DELETE FROM absorbed WHERE source = ?", (old,))
+                    con.execute(
+                        """INSERT INTO absorbed (source, line) VALUES (?, ?)
+                           ON CONFLICT (source) DO UPDATE SET line = max(line, excluded.line)""",
+                        (new, line),
+                    )
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error as e:
+        raise DamagedStateError(path, f"cannot migrate its file ids ({e})") from e
+    finally:
+        con.close()
 
 
 class _Transaction:
