@@ -102,9 +102,12 @@ class IngestSummary:
 
     def warnings(self) -> list[str]:
         """One line per input not read to its end: skipped, or a damaged archive read up to the damage."""
-        return [f"skipped: {f}: {why}" for f, why in self.skipped] + [
-            f"{f}: {why} after line {n:,}; the lines before it were read" for f, why, n in self.damaged
+        skipped = [f"skipped: {f}: {why}" for f, why in self.skipped]
+        damaged = [
+            f"warning: {f}: {why} after line {n:,}; the lines before it were read"
+            for f, why, n in self.damaged
         ]
+        return skipped + damaged
 
 
 class Ingest:

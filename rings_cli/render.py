@@ -61,6 +61,7 @@ def summary_text(summary: dict[str, Any]) -> str:
     ]
     for name, fmt in summary["formats"].items():
         lines.append(f"format of {name}: {fmt}")
+    lines += summary.get("warnings", [])
     return "\n".join(lines)
 
 

@@ -147,7 +147,8 @@ def open_source(path: str) -> Source:
     """Open `path` (`-` = stdin), recognising compression by its first bytes, not its name."""
     if path == "-":
         raw: BinaryIO = sys.stdin.buffer
-        return Source("<stdin>", raw, *_decompressing(raw, peek=True), None)
+        stream, compression = _decompressing(raw, peek=True)
+        return Source("<stdin>", raw, stream, None, compression)
     check_source(path)
     p = Path(path)
     try:
