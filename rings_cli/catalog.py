@@ -164,13 +164,6 @@ class Catalog:
             (head_len, head_hash, source, head_len),
         )
 
-    def checkpoint(self, fingerprint: str) -> tuple[int, int] | None:
-        """(offset, line) of a source, or None when it was never read."""
-        row = self.con.execute(
-            "SELECT offset, line FROM checkpoints WHERE fingerprint = ?", (fingerprint,)
-        ).fetchone()
-        return (row[0], row[1]) if row else None
-
     def save_checkpoint(self, fingerprint: str, offset: int, line: int, name: str, at: str) -> None:
         """Record a position of a resolved source; never moves one backwards (a rotated copy may
         lag its original)."""

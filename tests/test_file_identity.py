@@ -26,6 +26,7 @@ import pytest
 from rings_cli.state import StateDir
 from tests.conftest import line, report_json, run_cli, run_rings
 from tests.renderers import W3C_HEADER
+from tests.test_follow import Follow, do_requests, now_line, wait_for
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HEALTH = line(ip="10.0.0.1", request="GET /healthz HTTP/1.1", ua="kube-probe/1.29")
@@ -238,6 +239,37 @@ def test_a_truncated_archive_on_stdin_counts_its_whole_lines(tmp_path: Path) -> 
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["requests"] == complete
     assert f"<stdin>: truncated (gzip stream ends early) after line {complete:,}" in proc.stderr.decode()
+
+
+def test_follow_reads_an_archive_up_to_its_damage_and_the_rest_once_it_is_whole(
+    tmp_path: Path, state: StateDir
+) -> None:
+    rows = [now_line(i) for i in range(3000)]
+    whole = gzip.compress("".join(r + "\n" for r in rows).encode())
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    archive = logs / "access.log.1.gz"
+    archive.write_bytes(whole[: len(whole) // 2])  # as logrotate's gzip leaves it half-way
+    complete = _complete_lines(archive.read_bytes(), "gzip")
+    running = Follow(state, str(logs / "access.log*"))
+    try:
+        wait_for(lambda: merged(state) == complete)
+        assert running.proc.poll() is None  # it did not die on the damage
+        tmp = logs / ".whole"
+        tmp.write_bytes(whole)
+        tmp.rename(archive)
+        wait_for(lambda: merged(state) == 3000)
+        assert running.stop()[0] == 0
+    finally:
+        running.kill()
+
+
+def merged(state: StateDir) -> int:
+    """Requests in DO files so far; a DO file still being created counts 0 for now."""
+    try:
+        return do_requests(state)
+    except sqlite3.OperationalError:
+        return 0
 
 
 # Item 10: one file without data does not stop the rest
