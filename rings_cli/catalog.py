@@ -7,7 +7,7 @@ holds that DO file's version. A crash between the two leaves it dirty, so the ne
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 
 from rings_cli.dofile import rekey_absorbed
@@ -128,14 +128,20 @@ class Catalog:
         self.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def resolve(
-        self, prefixes: tuple[tuple[int, str], ...], legacy: str, new_id: str, name: str, at: str
+        self,
+        prefixes: tuple[tuple[int, str], ...],
+        legacy: str,
+        new_id: str,
+        name: str,
+        at: str,
+        exclude: Collection[str] = (),
     ) -> tuple[str, int, int]:
         """(source id, offset, line) of the file whose head has these prefixes (see tail.Head).
 
         The checkpoint taken on the longest of them wins, and learns the whole head, so that a
         file which merely begins like it is told apart from then on. A file never seen before is
         recorded at once under `new_id`, before any of its lines is merged, so that after a crash
-        the DO files' `absorbed` marks still name it.
+        the DO files' `absorbed` marks still name it. Ids in `exclude` are known not to be it.
         """
         head_len, head_hash = prefixes[-1]
         wanted = [h for _, h in prefixes] + [legacy]
@@ -145,7 +151,11 @@ class Catalog:
             wanted,
         ).fetchall()
         known = set(prefixes)
-        matches = [r for r in rows if (r[1], r[2]) in known or (r[1] == 0 and r[2] == legacy)]
+        matches = [
+            r
+            for r in rows
+            if ((r[1], r[2]) in known or (r[1] == 0 and r[2] == legacy)) and r[0] not in exclude
+        ]
         if not matches:
             self.con.execute(
                 "INSERT INTO checkpoints VALUES (?, ?, ?, 0, 0, ?, ?)",

@@ -10,7 +10,7 @@ import datetime as dt
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -285,14 +285,15 @@ class Ingest:
                 raise _unknown_format(source.name)
         return skip
 
-    def _checkpoint(self, head: bytes, name: str) -> Identified | None:
-        """A file's source id and checkpoint, found by its head (see tail.py); None without one."""
+    def _checkpoint(self, head: bytes, name: str, exclude: Collection[str] = ()) -> Identified | None:
+        """A file's source id and checkpoint, found by its head (see tail.py); None without one.
+        Ids in `exclude` are not this file's (see follow.py)."""
         found = head_of(head, self.secret)
         if found is None:
             return None
         stamp = self.now().astimezone(dt.UTC).isoformat(timespec="seconds")
         source, offset, line = self.catalog.resolve(
-            found.prefixes, found.legacy, secrets.token_hex(16), name, stamp
+            found.prefixes, found.legacy, secrets.token_hex(16), name, stamp, exclude
         )
         return source, Checkpoint(offset, line), found.complete
 

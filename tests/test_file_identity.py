@@ -87,6 +87,32 @@ def test_two_logs_that_begin_with_the_same_health_check_are_both_read(
     assert ingest(state, a, b)["lines_read"] == 0
 
 
+def test_follow_tells_apart_new_logs_that_begin_with_the_same_line(tmp_path: Path, state: StateDir) -> None:
+    """Both servers' logs were just rotated and each holds one identical health check: the follower
+    cannot tell them apart yet, so it must not give them one id (their next lines would mix)."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    health = now_line(0, "/healthz")
+    a = write(logs / "server-a.log", [health])
+    b = write(logs / "server-b.log", [health])
+    running = Follow(state, str(logs / "*.log"))
+    try:
+        wait_for(lambda: merged(state) == 2)
+        write(a, [now_line(i, "/a") for i in range(1, 6)], "a")
+        write(b, [now_line(i, "/b") for i in range(1, 8)], "a")
+        wait_for(lambda: merged(state) == 14)
+        assert running.stop()[0] == 0
+    finally:
+        running.kill()
+    # Restarted, each file is known by its own head by now: nothing is read twice.
+    again = run_rings("ingest", "--state-dir", str(state.root), "--no-finalize", "--json", str(a), str(b))
+    assert json.loads(again.stdout)["lines_read"] == 0
+    write(a, [now_line(9, "/a")], "a")
+    write(b, [now_line(9, "/b")], "a")
+    grown = run_rings("ingest", "--state-dir", str(state.root), "--no-finalize", "--json", str(a), str(b))
+    assert json.loads(grown.stdout)["requests"] == 2
+
+
 def test_rotated_and_compressed_copies_add_nothing(tmp_path: Path, state: StateDir) -> None:
     rows = lines(40)
     log = write(tmp_path / "access.log", rows)
