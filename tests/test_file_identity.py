@@ -23,7 +23,10 @@ from pathlib import Path
 
 import pytest
 
+from rings_cli.dofile import rekey_absorbed
+from rings_cli.privacy import state_secret
 from rings_cli.state import StateDir
+from rings_cli.tail import legacy_source
 from tests.conftest import line, report_json, run_cli, run_rings
 from tests.renderers import W3C_HEADER
 from tests.test_follow import Follow, do_requests, now_line, wait_for
@@ -201,6 +204,23 @@ def test_state_dir_of_the_previous_release_is_migrated_without_reading_anything_
     for first in first_lines:
         for needle in unkeyed(first):
             assert needle not in on_disk
+
+
+def test_a_migration_cut_short_after_the_do_files_is_finished_by_the_next_run(tmp_path: Path) -> None:
+    with tarfile.open(FIXTURES / "legacy_state.tar.gz") as tar:
+        tar.extractall(tmp_path, filter="data")
+    state = StateDir(tmp_path / "state")
+    key = state_secret(state)
+    for path in sorted(state.root.glob("do/*/*.sqlite")):  # as if killed before the catalog's turn
+        rekey_absorbed(path, lambda old: legacy_source(key, old))
+    logs = sorted((tmp_path / "logs").iterdir())
+    assert ingest(state, *logs)["lines_read"] == 0
+    with sqlite3.connect(state.catalog_path) as con:
+        ids = {r[0] for r in con.execute("SELECT fingerprint FROM checkpoints")}
+    assert len(ids) == 3 and all(i.startswith("l:") for i in ids)
+    for path in state.root.glob("do/*/*.sqlite"):  # DO files name each file as the catalog does
+        with sqlite3.connect(path) as con:
+            assert {r[0] for r in con.execute("SELECT source FROM absorbed")} <= ids
 
 
 # Item 3: damaged archives
