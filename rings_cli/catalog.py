@@ -6,10 +6,24 @@ holds that DO file's version. A crash between the two leaves it dirty, so the ne
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 
 from rings_cli import storage
+from rings_cli.dofile import rekey_absorbed
 from rings_cli.errors import DamagedStateError
+
+# fingerprint: the source id DO files know (`absorbed`); head_len, head_hash: how many bytes of
+# the file's head the id was last checked on, and their keyed hash (0: a migrated first-line id).
+_CHECKPOINTS = """CREATE TABLE IF NOT EXISTS {name} (
+     fingerprint TEXT PRIMARY KEY,
+     head_len INTEGER NOT NULL,
+     head_hash TEXT NOT NULL,
+     offset INTEGER NOT NULL,
+     line INTEGER NOT NULL,
+     name TEXT NOT NULL,
+     updated TEXT NOT NULL)"""
+_CHECKPOINTS_INDEX = "CREATE INDEX IF NOT EXISTS checkpoints_by_head ON checkpoints (head_hash)"
 
 
 class Catalog:
@@ -40,15 +54,11 @@ class Catalog:
         )
         # A finalized date is closed for every tenant: its salt is gone, its lines are late.
         self.con.execute("CREATE TABLE IF NOT EXISTS finalized (date TEXT PRIMARY KEY, at TEXT NOT NULL)")
-        # Read positions of files, by content fingerprint (see tail.py); never raw log bytes.
-        self.con.execute(
-            """CREATE TABLE IF NOT EXISTS checkpoints (
-                 fingerprint TEXT PRIMARY KEY,
-                 offset INTEGER NOT NULL,
-                 line INTEGER NOT NULL,
-                 name TEXT NOT NULL,
-                 updated TEXT NOT NULL)"""
-        )
+        # Read positions of files, by source id and keyed head hash (see tail.py); never log bytes.
+        self.con.execute("PRAGMA secure_delete = ON")  # a replaced hash leaves no copy in free pages
+        self.con.execute(_CHECKPOINTS.format(name="checkpoints"))
+        if not self.legacy_checkpoints():
+            self.con.execute(_CHECKPOINTS_INDEX)
 
     def mark_dirty(self, keys: list[tuple[str, str]]) -> None:
         with self.con:
@@ -118,21 +128,95 @@ class Catalog:
     def mark_finalized(self, date: str, at: str) -> None:
         self.con.execute("INSERT OR IGNORE INTO finalized (date, at) VALUES (?, ?)", (date, at))
 
-    def checkpoint(self, fingerprint: str) -> tuple[int, int] | None:
-        """(offset, line) of a source, or None when it was never read."""
-        row = self.con.execute(
-            "SELECT offset, line FROM checkpoints WHERE fingerprint = ?", (fingerprint,)
-        ).fetchone()
-        return (row[0], row[1]) if row else None
+    def legacy_checkpoints(self) -> bool:
+        """True when checkpoints still hold unkeyed first-line hashes (a release before keyed heads)."""
+        columns = {r[1] for r in self.con.execute("PRAGMA table_info(checkpoints)")}
+        return "head_hash" not in columns
+
+    def migrate_checkpoints(self, rekey: Callable[[str], str | None], do_files: Iterable[Path]) -> None:
+        """Replace every unkeyed fingerprint by `rekey(it)`: in DO files first, then here, last.
+
+        Each step is a transaction that only touches old ids, so a crash part-way is finished by
+        the next run (this table stays legacy until the end); freed pages are zeroed and the file
+        rewritten, so no old hash stays on disk.
+        """
+        for path in do_files:
+            rekey_absorbed(path, rekey)
+        with self.con:
+            self.con.execute("BEGIN IMMEDIATE")
+            if not self.legacy_checkpoints():
+                return
+            rows = self.con.execute(
+                "SELECT fingerprint, offset, line, name, updated FROM checkpoints"
+            ).fetchall()
+            self.con.execute(_CHECKPOINTS.format(name="checkpoints_keyed"))
+            for old, offset, line, name, updated in rows:
+                new = rekey(old)
+                if new is not None:  # head_len 0: known by its first line only, until seen again
+                    self.con.execute(
+                        """INSERT OR IGNORE INTO checkpoints_keyed VALUES (?, 0, ?, ?, ?, ?, ?)""",
+                        (new, new, offset, line, name, updated),
+                    )
+            self.con.execute("DROP TABLE checkpoints")
+            self.con.execute("ALTER TABLE checkpoints_keyed RENAME TO checkpoints")
+            self.con.execute(_CHECKPOINTS_INDEX)
+        self.con.execute("VACUUM")
+        self.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def resolve(
+        self,
+        prefixes: tuple[tuple[int, str], ...],
+        legacy: str,
+        new_id: str,
+        name: str,
+        at: str,
+        exclude: Collection[str] = (),
+    ) -> tuple[str, int, int]:
+        """(source id, offset, line) of the file whose head has these prefixes (see tail.Head).
+
+        The checkpoint taken on the longest of them wins, and learns the whole head, so that a
+        file which merely begins like it is told apart from then on. A file never seen before is
+        recorded at once under `new_id`, before any of its lines is merged, so that after a crash
+        the DO files' `absorbed` marks still name it. Ids in `exclude` are known not to be it.
+        """
+        head_len, head_hash = prefixes[-1]
+        wanted = [h for _, h in prefixes] + [legacy]
+        rows = self.con.execute(
+            f"""SELECT fingerprint, head_len, head_hash, offset, line FROM checkpoints
+                WHERE head_hash IN ({", ".join("?" for _ in wanted)})""",
+            wanted,
+        ).fetchall()
+        known = set(prefixes)
+        matches = [
+            r
+            for r in rows
+            if ((r[1], r[2]) in known or (r[1] == 0 and r[2] == legacy)) and r[0] not in exclude
+        ]
+        if not matches:
+            self.con.execute(
+                "INSERT INTO checkpoints VALUES (?, ?, ?, 0, 0, ?, ?)",
+                (new_id, head_len, head_hash, name, at),
+            )
+            return new_id, 0, 0
+        source, known_len, _, offset, line = max(matches, key=lambda r: (r[1], r[3]))
+        if known_len < head_len:
+            self.grow_head(source, head_len, head_hash)
+        return source, offset, line
+
+    def grow_head(self, source: str, head_len: int, head_hash: str) -> None:
+        """The file grew since its head was taken: know it by the longer head from now on."""
+        self.con.execute(
+            "UPDATE checkpoints SET head_len = ?, head_hash = ? WHERE fingerprint = ? AND head_len < ?",
+            (head_len, head_hash, source, head_len),
+        )
 
     def save_checkpoint(self, fingerprint: str, offset: int, line: int, name: str, at: str) -> None:
-        """Record a position; never moves one backwards (a rotated copy may lag its original)."""
+        """Record a position of a resolved source; never moves one backwards (a rotated copy may
+        lag its original)."""
         self.con.execute(
-            """INSERT INTO checkpoints (fingerprint, offset, line, name, updated) VALUES (?, ?, ?, ?, ?)
-               ON CONFLICT (fingerprint) DO UPDATE SET
-                 offset = max(offset, excluded.offset), line = max(line, excluded.line),
-                 name = excluded.name, updated = excluded.updated""",
-            (fingerprint, offset, line, name, at),
+            """UPDATE checkpoints SET offset = max(offset, ?), line = max(line, ?), name = ?, updated = ?
+               WHERE fingerprint = ?""",
+            (offset, line, name, at, fingerprint),
         )
 
     def close(self) -> None:

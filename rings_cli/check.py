@@ -40,6 +40,7 @@ _TOP_FILES = {
     "warehouse.duckdb",
     "warehouse.duckdb.wal",
     "warehouse.duckdb.gate",  # the flush-priority gate (warehouse.gate)
+    "secret.key",  # keys file identities (tail.py)
     "ingest.lock",
     CONFIG_NAME,
 }
@@ -328,7 +329,10 @@ def _repair(state: StateDir, facts: _Facts, result: CheckResult, now: dt.datetim
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     done = result.repaired
     if facts.catalog_damaged:
-        done.append(f"moved {_move_aside(state.catalog_path, stamp).name} aside")
+        done.append(
+            f"moved {_move_aside(state.catalog_path, stamp).name} aside; its file checkpoints are "
+            "gone: logs read again now count again in days not yet finalized"
+        )
     old_warehouse = None
     if facts.warehouse_damaged:
         old_warehouse = Warehouse(_move_aside(state.warehouse_path, stamp))

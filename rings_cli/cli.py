@@ -270,6 +270,9 @@ def ingest(
         typer.echo(json.dumps(data, indent=2))
     elif not quiet:
         typer.echo(summary_text(data))
+    if as_json or quiet:  # the text summary carries them otherwise
+        for warning in summary.warnings():
+            stderr.print(warning, markup=False, highlight=False, soft_wrap=True)
 
 
 @contextlib.contextmanager

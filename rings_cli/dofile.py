@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -312,6 +313,32 @@ def open_do_file(state: StateDir, catalog: Catalog, tenant: str, date: str) -> D
     empty file would lose its counts and the next flush would overwrite the warehouse with less.
     """
     return DoFile(state.do_path(tenant, date), tenant, date, create=catalog.may_create(tenant, date))
+
+
+def rekey_absorbed(path: Path, rekey: Callable[[str], str | None]) -> None:
+    """Rename the sources of `absorbed` that `rekey` maps (file ids change, see tail.py), in one
+    transaction; freed bytes are zeroed (secure_delete) and the WAL emptied, so no old name stays."""
+    try:
+        con = sqlite3.connect(path, isolation_level=None)
+    except sqlite3.Error as e:
+        raise DamagedStateError(path, f"cannot open this DO file ({e})") from e
+    try:
+        con.execute("PRAGMA secure_delete = ON")
+        with _Transaction(con):
+            for old, line in con.execute("SELECT source, line FROM absorbed").fetchall():
+                new = rekey(old)
+                if new is not None:
+                    con.execute("DELETE FROM absorbed WHERE source = ?", (old,))
+                    con.execute(
+                        """INSERT INTO absorbed (source, line) VALUES (?, ?)
+                           ON CONFLICT (source) DO UPDATE SET line = max(line, excluded.line)""",
+                        (new, line),
+                    )
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error as e:
+        raise DamagedStateError(path, f"cannot migrate its file ids ({e})") from e
+    finally:
+        con.close()
 
 
 class _Transaction:

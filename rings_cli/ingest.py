@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -28,12 +29,21 @@ from rings_cli.flush import FlushResult, flush_dirty
 from rings_cli.follow import Follower
 from rings_cli.formats import LogFormat, detect, get_format
 from rings_cli.parse import Rejects, lines_from_bytes, parse_lines, reject_implausible_times
-from rings_cli.privacy import SaltStore
+from rings_cli.privacy import SaltStore, state_secret
 from rings_cli.proxies import client_from_xff
 from rings_cli.sessions import metric_deltas
-from rings_cli.sources import CHUNK_BYTES, check_source, iter_chunks, open_source
+from rings_cli.sources import CHUNK_BYTES, check_source, is_stream, iter_chunks, open_source
 from rings_cli.state import StateDir, check_tenant
-from rings_cli.tail import Block, Checkpoint, FileTail
+from rings_cli.tail import (
+    HEAD_BYTES,
+    Block,
+    Checkpoint,
+    FileTail,
+    Identified,
+    has_data,
+    head_of,
+    legacy_source,
+)
 from rings_cli.tenants import assign_tenants
 from rings_cli.warehouse import READ_RETRY_SECONDS
 
@@ -71,10 +81,12 @@ class IngestSummary:
     formats: dict[str, str] = field(default_factory=dict)
     flushed_rows: int = 0
     finalized: list[str] = field(default_factory=list)
-    damaged: list[str] = field(default_factory=list)  # one line per state file that could not be used
+    damaged_state: list[str] = field(default_factory=list)  # one line per state file that could not be used
     flush_retries: int = 0  # follow-mode flushes put off to the next tick (warehouse busy)
     flushes: list[FlushResult] = field(default_factory=list)
     seconds: float = 0.0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why): nothing read
+    damaged: list[tuple[str, str, int]] = field(default_factory=list)  # (file, problem, whole lines before)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -90,9 +102,21 @@ class IngestSummary:
             "formats": self.formats,
             "flushed_rows": self.flushed_rows,
             "finalized": self.finalized,
-            "damaged": self.damaged,
+            "damaged_state": self.damaged_state,
             "seconds": round(self.seconds, 3),
+            "skipped": [{"file": f, "reason": why} for f, why in self.skipped],
+            "damaged": [{"file": f, "problem": why, "after_line": n} for f, why, n in self.damaged],
+            "warnings": self.warnings(),
         }
+
+    def warnings(self) -> list[str]:
+        """One line per input not read to its end: skipped, or a damaged archive read up to the damage."""
+        skipped = [f"skipped: {f}: {why}" for f, why in self.skipped]
+        damaged = [
+            f"warning: {f}: {why} after line {n:,}; the lines before it were read"
+            for f, why, n in self.damaged
+        ]
+        return skipped + damaged + [f"damaged state: {problem}" for problem in self.damaged_state]
 
 
 class Ingest:
@@ -149,18 +173,22 @@ class Ingest:
         """Read every path (`-` = stdin) to the end, then flush. Holds the ingest lock throughout.
 
         Files continue from their checkpoints, so a file read before adds only what it gained.
+        stdin and FIFOs are read like stdin; files with no data line yet are skipped, with a note.
         """
         started = self.clock()
         paths = paths or ["-"]
         sizes = [check_source(p) for p in paths]  # fail on a missing file before reading any
         total = None if None in sizes else sum(s or 0 for s in sizes)
+        skip = self._check_inputs(paths)  # and on a file of unknown format
         with self._session():
             done = 0
             for path in paths:
                 if self._stopping:
                     break
-                if path == "-":
-                    self._read_stdin(done, total)
+                if is_stream(path):
+                    self._read_stdin(done, total, path)
+                    continue
+                if path in skip:
                     continue
                 tail = FileTail(path, self._checkpoint)
                 try:
@@ -249,7 +277,12 @@ class Ingest:
         """Lock, open salts and catalog; always close DO files and record rejects."""
         with self.state.ingest_lock():
             self.salts = SaltStore(self.state)
+            self.secret = state_secret(self.state)
             self.catalog = Catalog(self.state.catalog_path)
+            if self.catalog.legacy_checkpoints():  # a state dir of an older release: see tail.py
+                self.catalog.migrate_checkpoints(
+                    lambda old: legacy_source(self.secret, old), sorted(self.state.root.glob("do/*/*.sqlite"))
+                )
             try:
                 yield
             finally:
@@ -260,8 +293,8 @@ class Ingest:
     def _note_damage(self, errors: list[DamagedStateError]) -> None:
         """Name each damaged file once in the summary (flush and finalize skip them)."""
         for error in errors:
-            if str(error) not in self.summary.damaged:
-                self.summary.damaged.append(str(error))
+            if str(error) not in self.summary.damaged_state:
+                self.summary.damaged_state.append(str(error))
         errors.clear()
 
     def _flush(self, wait: float = READ_RETRY_SECONDS) -> FlushResult:
@@ -271,9 +304,38 @@ class Ingest:
         self.summary.flushes.append(result)
         return result
 
-    def _checkpoint(self, fingerprint: str) -> Checkpoint | None:
-        found = self.catalog.checkpoint(fingerprint)
-        return Checkpoint(*found) if found else None
+    def _check_inputs(self, paths: list[str]) -> set[str]:
+        """Before any line is read: note the files that have no data line yet (to skip), and fail
+        on a file whose format cannot be recognised, naming it, so that a run is never half done."""
+        skip: set[str] = set()
+        for path in paths:
+            if is_stream(path):
+                continue  # read once: its format is detected as it comes
+            source = open_source(path)
+            try:
+                head = source.read(HEAD_BYTES)
+            finally:
+                source.close()
+            if not has_data(head):
+                if source.damage is None:  # a damaged archive is reported as such when read
+                    skip.add(path)
+                    self.summary.skipped.append((source.name, "no data lines yet"))
+                continue
+            if self.forced_format is None and detect(lines_from_bytes(head)) is None:
+                raise _unknown_format(source.name)
+        return skip
+
+    def _checkpoint(self, head: bytes, name: str, exclude: Collection[str] = ()) -> Identified | None:
+        """A file's source id and checkpoint, found by its head (see tail.py); None without one.
+        Ids in `exclude` are not this file's (see follow.py)."""
+        found = head_of(head, self.secret)
+        if found is None:
+            return None
+        stamp = self.now().astimezone(dt.UTC).isoformat(timespec="seconds")
+        source, offset, line = self.catalog.resolve(
+            found.prefixes, found.legacy, secrets.token_hex(16), name, stamp, exclude
+        )
+        return source, Checkpoint(offset, line), found.complete
 
     def _format_for(self, tail: FileTail) -> LogFormat:
         """The file's format: forced or detected from its first lines, primed with its header."""
@@ -296,6 +358,8 @@ class Ingest:
             self._ingest_block(tail, block)
             if self.on_progress:
                 self.on_progress(Progress(done + tail.source.position(), total, self.summary.lines_read))
+        if tail.damage is not None and not self._stopping:
+            self.summary.damaged.append((tail.name, *tail.damage))
 
     def _ingest_block(self, tail: FileTail, block: Block) -> None:
         """One block of whole lines: merged per DO file with its line numbers, then checkpointed."""
@@ -303,22 +367,32 @@ class Ingest:
         self._rejects.source = tail.name
         lines = lines_from_bytes(block.data)
         frame = self._prepare(lines, fmt, first_line=block.first_line)
-        if not self._merge(frame, tail.fingerprint) and tail.fingerprint is not None:
-            # A damaged tenant-day lost lines: keep this file's checkpoint where it is, so a run
-            # after `rings check --repair` reads them again (the other DO files skip what they hold).
-            self._held.add(tail.fingerprint)
-        if tail.fingerprint is not None and tail.fingerprint not in self._held:
+        complete = self._merge(frame, tail.fingerprint)
+        if tail.fingerprint is not None:
+            if not complete:
+                # A damaged tenant-day lost lines: keep this file's checkpoint where it is, so a run
+                # after `rings check --repair` reads them again (other DO files skip what they hold).
+                self._held.add(tail.fingerprint)
+            if not tail.head_complete and not tail.compressed:  # it grew: know it by more of its head
+                head = head_of(tail.head(), self.secret)
+                if head is not None:
+                    self.catalog.grow_head(tail.fingerprint, head.length, head.digest)
+                    tail.head_complete = head.complete
+            if tail.fingerprint in self._held:
+                return
             stamp = self.now().astimezone(dt.UTC).isoformat(timespec="seconds")
             self.catalog.save_checkpoint(tail.fingerprint, block.end.offset, block.end.line, tail.name, stamp)
 
-    def _read_stdin(self, done: int, total: int | None) -> None:
-        """stdin has no offsets and no identity: each run counts what it reads (see README)."""
-        source = open_source("-")
+    def _read_stdin(self, done: int, total: int | None, path: str = "-") -> None:
+        """stdin (or a FIFO) has no offsets and no identity: each run counts what it reads (see README)."""
+        source = open_source(path)
         fmt = self.forced_format.fresh() if self.forced_format is not None else None
         self._rejects.source = source.name
+        read = 0
         try:
             for data in iter_chunks(source, self.chunk_bytes):
                 lines = lines_from_bytes(data)
+                read += lines.len()
                 if fmt is None:
                     fmt = detect(lines)
                     if fmt is None:
@@ -329,6 +403,8 @@ class Ingest:
                     self.on_progress(Progress(done, total, self.summary.lines_read))
                 if self._stopping:
                     break
+            if source.damage is not None and not self._stopping:
+                self.summary.damaged.append((source.name, source.damage, read))
         finally:
             source.close()
 
@@ -421,7 +497,7 @@ class Ingest:
                 do.close()
         if (tenant, date) not in self._damaged_days:
             self._damaged_days.add((tenant, date))
-            self.summary.damaged.append(str(error))
+            self.summary.damaged_state.append(str(error))
 
     def _reject_late(self, frame: pl.DataFrame, late: pl.Expr) -> None:
         n_late = int(frame.select(late.sum()).item())

@@ -1,14 +1,20 @@
-"""Privacy: secret day salts and the keyed visitor hash.
+"""Privacy: secret day salts, the state dir's secret, and the keyed visitor hash.
 
 visitor hash = HMAC-SHA256(day salt, tenant \\n ip \\n user agent), first 60 bits as an integer.
 The salt is 32 random bytes per UTC day, stored 0600 in the state dir and deleted when the day is
 finalized; after that no hash of that day can be recomputed or brute-forced back to an IP.
 HMAC runs inside an in-memory DuckDB over the distinct (day, tenant, ip, ua) rows of a batch, so
 raw IPs and user agents only ever live in memory.
+
+The state dir's secret (`secret.key`, 32 random bytes, 0600) keys the fingerprints of input files
+(see tail.py): their first lines hold client addresses, and an unkeyed hash of a line whose other
+parts are known gives its address back by brute force.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -16,10 +22,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from rings_cli.errors import RingsError
+from rings_cli.errors import DamagedStateError, RingsError
 from rings_cli.state import StateDir
 
 SALT_BYTES = 32
+SECRET_FILE = "secret.key"  # in the state dir
 _BLOCK = 64  # SHA-256 block size, for HMAC's inner and outer pads
 
 
@@ -51,25 +58,47 @@ class SaltStore:
 
     @staticmethod
     def _load_or_create(path: Path) -> bytes:
-        """Read the day's salt, or create it atomically: written to a temporary name, then linked
-        into place, so a crash can never leave a short salt and two processes agree on one."""
-        if path.exists():
-            return _read_salt(path)
-        salt = secrets.token_bytes(SALT_BYTES)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, salt)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            salt = _read_salt(path)  # another process won the race: use its salt
-        finally:
-            tmp.unlink()
-        return salt
+        return load_or_create_key(path)
+
+
+def state_secret(state: StateDir) -> bytes:
+    """The state dir's secret, which keys file fingerprints; created on first use."""
+    state.ensure()
+    path = state.root / SECRET_FILE
+    key = load_or_create_key(path, check=False)
+    if len(key) != SALT_BYTES:
+        # Without it no file read before can be recognised: every one would be counted again.
+        raise DamagedStateError(path, f"the state secret has {len(key)} bytes, not {SALT_BYTES}")
+    return key
+
+
+def keyed_hash(key: bytes, data: bytes) -> str:
+    """HMAC-SHA256, hex: what may be stored in place of a hash of log bytes."""
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def load_or_create_key(path: Path, check: bool = True) -> bytes:
+    """Read a 32-byte key (a day salt, the state secret), or create it atomically: written to a
+    temporary name, then linked into place, so a crash can never leave a short key and two
+    processes agree on one."""
+    read = _read_salt if check else Path.read_bytes
+    if path.exists():
+        return read(path)
+    key = secrets.token_bytes(SALT_BYTES)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, key)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        key = read(path)  # another process won the race: use its key
+    finally:
+        tmp.unlink()
+    return key
 
 
 def _read_salt(path: Path) -> bytes:

@@ -70,8 +70,7 @@ def summary_text(summary: dict[str, Any]) -> str:
     ]
     for name, fmt in summary["formats"].items():
         lines.append(f"format of {safe_text(name)}: {safe_text(fmt)}")
-    for problem in summary.get("damaged", []):
-        lines.append(f"damaged: {safe_text(problem)}")
+    lines += [safe_text(w) for w in summary.get("warnings", [])]
     return "\n".join(lines)
 
 

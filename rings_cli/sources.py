@@ -12,31 +12,64 @@ import gzip
 import lzma
 import os
 import re
+import stat
 import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from rings_cli.errors import RingsError, UsageError
+from rings_cli.errors import UsageError
 
 CHUNK_BYTES = 32 * 1024 * 1024
 
 _MAGIC = {
-    b"\x1f\x8b": gzip.open,
-    b"BZh": bz2.open,
-    b"\xfd7zXZ\x00": lzma.open,
+    b"\x1f\x8b": ("gzip", gzip.open),
+    b"BZh": ("bzip2", bz2.open),
+    b"\xfd7zXZ\x00": ("xz", lzma.open),
 }
+# What a decompressor raises on a damaged archive: cut short (EOFError) or corrupt.
+_DAMAGE = (EOFError, OSError, zlib.error, lzma.LZMAError)
 
 
 @dataclass
 class Source:
-    """One input: a file or stdin. `position()` is how far the raw (maybe compressed) file is read."""
+    """One input: a file or stdin. `position()` is how far the raw (maybe compressed) file is read.
+
+    A damaged archive ends where its damage starts: `read` returns what came before it, then b"",
+    and `damage` says why (the caller reports it; nothing before the damage is lost).
+    """
 
     name: str
     raw: BinaryIO
     stream: BinaryIO
     size: int | None
+    compression: str | None = None
+    damage: str | None = None
+
+    def read(self, max_bytes: int) -> bytes:
+        """Up to max_bytes of (decompressed) data; b"" at the end, or once the archive is damaged."""
+        if self.compression is None:
+            return self.raw.read(max_bytes)
+        if self.damage is not None:
+            return b""
+        parts: list[bytes] = []
+        got = 0
+        while got < max_bytes:
+            try:
+                # read1 returns what one step decompresses, so an error loses nothing read before it.
+                part = self.stream.read1(max_bytes - got)  # type: ignore[attr-defined]
+            except _DAMAGE as e:
+                if isinstance(e, OSError) and e.errno is not None:
+                    raise  # a real I/O error, not bad data
+                self.damage = _damage(self.compression, e)
+                break
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+        return b"".join(parts)
 
     def position(self) -> int:
         try:
@@ -86,8 +119,18 @@ def rotation_key(path: str) -> tuple[str, int, str]:
     return (name, 1, "")
 
 
+def is_stream(path: str) -> bool:
+    """stdin, a FIFO or another non-regular file: read once, front to back, like stdin."""
+    if path == "-":
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def check_source(path: str) -> int | None:
-    """Fail early on a path that cannot be read; return its size (None for stdin)."""
+    """Fail early on a path that cannot be read; return its size (None for stdin and FIFOs)."""
     if path == "-":
         return None
     p = Path(path)
@@ -97,47 +140,56 @@ def check_source(path: str) -> int | None:
         raise UsageError(f"is a directory, not a log file: {path}")
     if not os.access(p, os.R_OK):
         raise UsageError(f"cannot read {path}: permission denied")
-    return p.stat().st_size
+    return None if is_stream(path) else p.stat().st_size
 
 
 def open_source(path: str) -> Source:
     """Open `path` (`-` = stdin), recognising compression by its first bytes, not its name."""
     if path == "-":
         raw: BinaryIO = sys.stdin.buffer
-        return Source("<stdin>", raw, _decompressing(raw, peek=True), None)
+        stream, compression = _decompressing(raw, peek=True)
+        return Source("<stdin>", raw, stream, None, compression)
     check_source(path)
     p = Path(path)
     try:
         raw = open(p, "rb")  # noqa: SIM115 - closed by Source.close
     except OSError as e:
         raise UsageError(f"cannot open {path}: {e.strerror}") from e
-    return Source(str(p), raw, _decompressing(raw, peek=False), os.fstat(raw.fileno()).st_size)
+    stream, compression = _decompressing(raw, peek=not raw.seekable())  # a FIFO cannot seek back
+    size = os.fstat(raw.fileno()).st_size if raw.seekable() else None
+    return Source(str(p), raw, stream, size, compression)
 
 
-def _decompressing(raw: BinaryIO, peek: bool) -> BinaryIO:
+def _decompressing(raw: BinaryIO, peek: bool) -> tuple[BinaryIO, str | None]:
     if peek:
         head = raw.peek(6)[:6] if hasattr(raw, "peek") else b""
     else:
         head = raw.read(6)
         raw.seek(0)
-    for magic, opener in _MAGIC.items():
+    for magic, (kind, opener) in _MAGIC.items():
         if head.startswith(magic):
-            return opener(raw, "rb")  # type: ignore[operator, no-any-return]
-    return raw
+            return opener(raw, "rb"), kind  # type: ignore[operator]
+    return raw, None
+
+
+def _damage(kind: str, error: BaseException) -> str:
+    if isinstance(error, EOFError):
+        return f"truncated ({kind} stream ends early)"
+    return f"damaged ({kind} data is corrupt: {error})"
 
 
 def iter_chunks(source: Source, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
-    """Yield blocks of whole lines; the last block may lack a final newline."""
+    """Yield blocks of whole lines; the last block may lack a final newline.
+
+    A damaged archive ends at its last whole line before the damage (see `Source.damage`): the
+    line the damage cut is not a line.
+    """
     carry = b""
     while True:
-        try:
-            block = source.stream.read(chunk_bytes)
-        except (OSError, EOFError, lzma.LZMAError) as e:
-            # A truncated or corrupt archive: keep what was read, report the rest as an error.
-            if carry:
-                yield carry
-            raise RingsError(f"{source.name}: cannot decompress past this point ({e})") from e
+        block = source.read(chunk_bytes)
         if not block:
+            if source.damage is not None:
+                return
             break
         block = carry + block
         cut = block.rfind(b"\n")
