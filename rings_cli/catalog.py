@@ -176,8 +176,11 @@ class Catalog:
 
         The checkpoint taken on the longest of them wins, and learns the whole head, so that a
         file which merely begins like it is told apart from then on. A file never seen before is
-        recorded at once under `new_id`, before any of its lines is merged, so that after a crash
-        the DO files' `absorbed` marks still name it. Ids in `exclude` are known not to be it.
+        recorded at once, before any of its lines is merged, so that after a crash the DO files'
+        `absorbed` marks still name it. Its id is its head's keyed hash, so that when the catalog is
+        lost and rebuilt (`rings check --repair`), a file whose head was whole when first read gets
+        the same id again and each DO file still skips what it holds; `new_id` (random) only when
+        that id is taken. Ids in `exclude` are known not to be it.
         """
         head_len, head_hash = prefixes[-1]
         wanted = [h for _, h in prefixes] + [legacy]
@@ -193,11 +196,15 @@ class Catalog:
             if ((r[1], r[2]) in known or (r[1] == 0 and r[2] == legacy)) and r[0] not in exclude
         ]
         if not matches:
+            source = "h:" + head_hash
+            taken = self.con.execute("SELECT 1 FROM checkpoints WHERE fingerprint = ?", (source,)).fetchone()
+            if taken or source in exclude:
+                source = new_id
             self.con.execute(
                 "INSERT INTO checkpoints VALUES (?, ?, ?, 0, 0, ?, ?)",
-                (new_id, head_len, head_hash, name, at),
+                (source, head_len, head_hash, name, at),
             )
-            return new_id, 0, 0
+            return source, 0, 0
         source, known_len, _, offset, line = max(matches, key=lambda r: (r[1], r[3]))
         if known_len < head_len:
             self.grow_head(source, head_len, head_hash)
