@@ -9,8 +9,11 @@ prefix of the input. Finalization writes the daily summary and deletes every has
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sqlite3
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +25,7 @@ from rings_cli.aggregate import CONTENT_EVENTS, HOURLY_EVENTS, DayBatch
 from rings_cli.errors import DamagedStateError, RingsError
 from rings_cli.sessions import TABLES as SESSION_TABLES
 from rings_cli.sessions import VIEW_SCHEMA
+from rings_cli.state import process_umask
 
 if TYPE_CHECKING:
     from rings_cli.catalog import Catalog
@@ -142,6 +146,9 @@ class DoFile:
             raise DamagedStateError(path, "missing DO file of an open tenant-day (the catalog lists it)")
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
+        if create and not existed:
+            with storage.translating(path, path.parent.parent.parent):
+                _create_atomically(path, tenant, date)
         # <state>/do/<tenant>/<date>.sqlite: a full disk is reported for the whole state dir.
         self.con = storage.connect(path, path.parent.parent.parent, create)
         try:
@@ -163,18 +170,7 @@ class DoFile:
             raise DamagedStateError(self.path, "DO file of an open tenant-day is empty (truncated?)")
         if create:
             with self._transaction():
-                for statement in _split(_SCHEMA):
-                    self.con.execute(statement)
-                self.con.executemany(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
-                    [
-                        ("tenant", self.tenant),
-                        ("date", self.date),
-                        ("schema_version", str(SCHEMA_VERSION)),
-                        ("version", "0"),
-                        ("finalized", "0"),
-                    ],
-                )
+                _install_schema(self.con, self.tenant, self.date)  # a no-op unless the file predates a table
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self.con)
@@ -339,6 +335,57 @@ def rekey_absorbed(path: Path, rekey: Callable[[str], str | None]) -> None:
         raise DamagedStateError(path, f"cannot migrate its file ids ({e})") from e
     finally:
         con.close()
+
+
+def _install_schema(con: sqlite3.Connection, tenant: str, date: str) -> None:
+    """Every table, and the meta rows a new file starts with; idempotent."""
+    for statement in _split(_SCHEMA):
+        con.execute(statement)
+    con.executemany(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+        [
+            ("tenant", tenant),
+            ("date", date),
+            ("schema_version", str(SCHEMA_VERSION)),
+            ("version", "0"),
+            ("finalized", "0"),
+        ],
+    )
+
+
+def _create_atomically(path: Path, tenant: str, date: str) -> None:
+    """Make a new DO file whole under a temporary name, then link it into place.
+
+    A reader (`rings report`, `rings live`, a test) globbing `*.sqlite` then never sees a file
+    without its tables. The file is owner-only (0600) from its first byte and already in WAL mode.
+    If another creator links first, its file wins (os.link never replaces) and ours is dropped.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".creating", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~process_umask())  # the state dir's mode (0600, or 0640 when group-readable)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        con = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            con.execute("PRAGMA journal_mode = WAL")
+            con.execute("BEGIN IMMEDIATE")
+            _install_schema(con, tenant, date)
+            con.execute("COMMIT")
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the main file
+        finally:
+            con.close()
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # a racing creator won: the caller opens its file
+        except OSError as e:  # a filesystem without hard links (FAT, some network mounts)
+            if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP) or path.exists():
+                raise
+            os.rename(tmp, path)  # writers hold the ingest lock, so no creator races this one
+    finally:
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            leftover.unlink(missing_ok=True)
 
 
 class _Transaction:

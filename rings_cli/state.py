@@ -25,6 +25,17 @@ _TENANT_RE = re.compile(TENANT_PATTERN)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+def process_umask() -> int:
+    """The umask, read without changing it (threads may be creating files meanwhile)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o077
+
+
 def default_state_dir() -> Path:
     """`$RINGS_STATE_DIR`, else `$XDG_DATA_HOME/rings`, else `~/.local/share/rings` (contract)."""
     if env := os.environ.get("RINGS_STATE_DIR"):

@@ -52,7 +52,7 @@ def run_rings(
         input=input,
         capture_output=True,
         env={**os.environ, **(env or {})},
-        timeout=120,
+        timeout=300,  # a deadline for a hung process, generous for a loaded machine
     )
 
 

@@ -105,10 +105,13 @@ def test_second_ingest_gets_a_clear_lock_error(state: StateDir, write_log) -> No
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
-        while not (state.root / "ingest.lock").exists() and time.monotonic() < deadline:
+        # The catalog is opened only once the lock is held: its existence says the lock is taken.
+        deadline = time.monotonic() + 90
+        while not state.catalog_path.exists():
+            assert first.poll() is None and time.monotonic() < deadline, (
+                "the first ingest never took the lock"
+            )
             time.sleep(0.05)
-        time.sleep(0.5)
         second = run_rings("ingest", "--state-dir", str(state.root), str(write_log([line()])))
         assert second.returncode == 1
         assert "another `rings ingest` is running" in second.stderr.decode()
@@ -117,7 +120,7 @@ def test_second_ingest_gets_a_clear_lock_error(state: StateDir, write_log) -> No
         assert first.stdin is not None
         first.stdin.write((line() + "\n").encode())
         first.stdin.close()
-        assert first.wait(timeout=60) == 0
+        assert first.wait(timeout=120) == 0
     assert report_json(state)["totals"]["page_views"] == 1
 
 
