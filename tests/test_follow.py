@@ -142,9 +142,12 @@ def test_appended_lines_reach_the_do_file_without_waiting_for_a_flush(
     proc.until(lambda: do_requests(state) == 5)
     append(log, [now_line(i) for i in range(5, 8)])
     proc.until(lambda: do_requests(state) == 8)
-    assert report_json(state)["totals"]["requests"] == 0  # nothing flushed to the warehouse yet
+    assert not state.warehouse_path.exists()  # nothing flushed to the warehouse yet ...
+    live = report_json(state)
+    assert live["totals"]["requests"] == 8 and live["live_tenant_days"] == 1  # ... yet reported
     assert proc.stop(signal.SIGINT) == 0  # well before the next flush was due
-    assert report_json(state)["totals"]["requests"] == 8  # flushed on exit
+    flushed = report_json(state)
+    assert flushed["totals"]["requests"] == 8 and flushed["live_tenant_days"] == 0  # flushed on exit
 
 
 def test_rename_and_create_rotation(tmp_path: Path, state: StateDir, follow) -> None:
