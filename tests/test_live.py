@@ -246,3 +246,20 @@ def test_live_with_paths_when_another_ingest_holds_the_lock(tmp_path: Path, scre
         screen.wait_for(lambda f: "another `rings ingest` holds this state dir" in f.replace("\n", " "))
         screen.child.send("q")
         screen.child.expect(pexpect.EOF, timeout=15)
+
+
+def test_live_with_paths_shows_the_files_newest_day_when_they_have_none_today(tmp_path: Path) -> None:
+    log = tmp_path / "old.log"
+    log.write_text(
+        line(when="01/Dec/2025:10:00:00 +0000", vhost="old.example")
+        + "\n"
+        + line(when="03/Dec/2025:10:00:00 +0000", vhost="old.example", ip="10.0.0.9")
+        + "\n"
+    )
+    out = run_rings(
+        "live", "--once", str(log), "--state-dir", str(tmp_path / "state"), env={"COLUMNS": "100"}
+    )
+    assert out.returncode == 0, out.stderr.decode()
+    frame = out.stdout.decode()
+    assert "2025-12-03 (UTC)" in frame.splitlines()[0]
+    assert page_views_on(frame) == 1
