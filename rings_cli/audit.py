@@ -1,0 +1,548 @@
+"""`rings audit`: prove the privacy promises on what the state dir actually holds.
+
+Five checks, each pass, warn or fail (see README, "Privacy"):
+
+- `tables`: no text value of any table of any DO file, the catalog or the warehouse holds an IP
+  address or a user agent. Request paths (`pages.path`, `views.path`, `content.post_id`, the
+  `top_pages` summaries) are chosen by whoever sends a request (`GET /1.2.3.4`), so a hit there is
+  a warning, never a failure.
+- `bytes`: the same shapes in the raw bytes of every file under the state dir, WAL files and free
+  pages included: that is where deleted-but-not-overwritten data would be. Hits whose text is also
+  a request path's are those paths (warnings above); `rings.toml` is the operator's own file and
+  is not scanned.
+- `hashes`: a finalized tenant-day keeps no visitor hash: its `views` table is empty and its file
+  has no free pages (finalization vacuums it, so no deleted row survives in free space).
+- `salts`: no salt file outlives the finalization of its tenant-day.
+- `permissions`: the tree is owner-only (0700 dirs, 0600 files; 0750/0640 with `group_readable`),
+  and salts are 0600 in a 0700 directory whatever the setting.
+
+Everything is read-only: SQLite files are opened `immutable` when no writer has them open (so no
+-wal/-shm file is created), the warehouse read-only with a short retry while a flush holds it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import sqlite3
+import stat
+from collections.abc import Iterable, Iterator
+from contextlib import closing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rings_cli.config import CONFIG_NAME, load_config
+from rings_cli.errors import RingsError, StateLockedError
+from rings_cli.state import TENANT_PATTERN, StateDir
+from rings_cli.warehouse import Warehouse
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+WAREHOUSE_WAIT = 5.0  # seconds to wait for a flush to release the warehouse
+CHUNK_BYTES = 8 << 20  # physical scan: read this much at a time
+_OVERLAP = 256  # more than a hint and its window: what may be cut at a chunk's end is seen next time
+_CONTEXT = 128  # bytes kept before the overlap: the window before a hint
+MAX_SHOWN = 5  # values shown per finding; the rest are counted
+
+# Columns whose text is a request path (or made of them): anyone can put anything there.
+PATH_COLUMNS = {
+    ("pages", "path"),
+    ("views", "path"),
+    ("views", "post_id"),
+    ("content", "post_id"),
+    ("day", "top_pages"),
+    ("daily", "top_pages"),
+}
+
+# --- Shapes -------------------------------------------------------------------------------------
+# IPv4: four decimal octets 0-255. Not part of a longer dotted number (`1.2.3.4.5` is a version),
+# and a 4-digit year never starts one, so dates and 3-part versions (`1.2.3`) never match.
+_OCTET = rb"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rb"(?<![0-9.])" + _OCTET + rb"(?:\." + _OCTET + rb"){3}(?!\.[0-9])")
+# IPv6 candidates: hex groups joined by colons (at least two). Each is then validated with
+# `ipaddress` and must either have all 8 groups or a `::` and at least 3 groups, so times
+# (`10:00:00`), MAC addresses and stray `a::b` bytes do not count.
+_IPV6_CANDIDATE = re.compile(rb"(?:[0-9A-Fa-f]{0,4}:){2,8}[0-9A-Fa-f]{0,4}")
+# User agents: `Mozilla/<digit>` (every browser), the usual HTTP libraries and crawlers followed
+# by `/<digit>`, and the generic RFC 9110 shape `Product/version (comment`.
+_KNOWN_UA = (
+    rb"Mozilla/[0-9][0-9.]*"
+    rb"|(?i:(?<![A-Za-z0-9_-])(?:curl|wget|python-requests|python-urllib[0-9]?|python-httpx|aiohttp"
+    rb"|go-http-client|okhttp|libwww-perl|apache-httpclient|axios|node-fetch|undici|postmanruntime"
+    rb"|httpie|guzzlehttp|scrapy|googlebot|bingbot|ahrefsbot|gptbot|semrushbot|yandexbot"
+    rb"|baiduspider|facebookexternalhit|headlesschrome)/[0-9][0-9.]*)"
+)
+_GENERIC_UA = rb"[A-Za-z][A-Za-z0-9._+-]{1,39}/[0-9][0-9A-Za-z._+-]{0,19} \("
+_UA = re.compile(_KNOWN_UA + rb"|" + _GENERIC_UA)
+_KNOWN_UA_RE = re.compile(_KNOWN_UA)
+IP, UA = "IP address", "user agent"
+
+
+def _ipv6(candidate: bytes) -> str | None:
+    """The address in a candidate run, allowing one stray group glued on either side."""
+    text = candidate.decode("ascii")
+    for s in (text, text.split(":", 1)[-1], text.rsplit(":", 1)[0]):
+        groups = [g for g in s.split(":") if g]
+        if ("::" not in s and len(groups) != 8) or len(groups) < 3:
+            continue
+        try:
+            ipaddress.IPv6Address(s)
+        except ValueError:
+            continue
+        return s
+    return None
+
+
+# Python's `re` tries a pattern at every byte unless it starts with a literal, which it finds with
+# a fast search. So each shape is found through a hint that starts with one (`.` `:` `/`) and is
+# part of every match; the full pattern then runs on a window around each hint.
+_HINTS = (
+    (re.compile(rb"\.[0-9]{1,3}\.[0-9]{1,3}\."), _IPV4, IP),
+    (re.compile(rb":[0-9A-Fa-f]{0,4}:"), _IPV6_CANDIDATE, IP),
+    (re.compile(rb"/[0-9]"), _UA, UA),
+)
+_WINDOW = 72  # longer than any match (IPv6 candidates <= 44 bytes, user agents <= 63) plus look-around
+
+
+def find_shapes(data: bytes, start: int = 0, limit: int | None = None) -> set[tuple[str, str]]:
+    """Every (kind, text) IP address or user agent in `data` that overlaps a hint starting in
+    [start, limit)."""
+    limit = len(data) if limit is None else limit
+    found: set[tuple[str, str]] = set()
+    for hint, full, kind in _HINTS:
+        for h in hint.finditer(data, start):
+            if h.start() >= limit:
+                break
+            for m in full.finditer(data, max(0, h.start() - _WINDOW), h.end() + _WINDOW):
+                if m.start() >= h.end() or m.end() <= h.start():
+                    continue
+                if full is _IPV6_CANDIDATE:
+                    if ip := _ipv6(m.group()):
+                        found.add((kind, ip))
+                elif full is _UA and (known := _KNOWN_UA_RE.search(m.group())):
+                    found.add((kind, known.group().decode("ascii")))  # `abcMozilla/5.0 (` is Mozilla/5.0
+                else:
+                    found.add((kind, m.group().decode("ascii")))
+    return found
+
+
+def scan_file(path: Path, chunk_bytes: int = CHUNK_BYTES) -> set[tuple[str, str]]:
+    """find_shapes over a file of any size, in chunks. Each chunk keeps the previous one's last
+    bytes, so a match across a boundary is seen whole, with its context."""
+    found: set[tuple[str, str]] = set()
+    with open(path, "rb") as f:
+        carry, skip = b"", 0
+        while True:
+            chunk = f.read(chunk_bytes)
+            buf = carry + chunk
+            limit = len(buf) if not chunk else len(buf) - _OVERLAP
+            if limit > skip:
+                # Hints starting before `skip` were seen with the previous chunk; those after
+                # `limit` are seen with the next one, whole.
+                found |= find_shapes(buf, skip, limit)
+                keep = max(0, limit - _CONTEXT)
+                carry, skip = buf[keep:], limit - keep
+            else:
+                carry = buf
+            if not chunk:
+                return found
+
+
+# --- Result -------------------------------------------------------------------------------------
+@dataclass
+class Check:
+    """One promise: `failures` break it, `warnings` are worth a look, `notes` say what was seen."""
+
+    name: str
+    promise: str
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return FAIL if self.failures else WARN if self.warnings else PASS
+
+
+@dataclass
+class Stored:
+    """What the state dir holds, in counts."""
+
+    files: int = 0
+    bytes: int = 0
+    do_files_open: int = 0
+    do_files_finalized: int = 0
+    tenants: int = 0
+    days: int = 0
+    tenant_days: int = 0
+    salts: int = 0
+    checkpoints: int = 0
+    warehouse_rows: dict[str, int] | None = None
+
+
+@dataclass
+class AuditResult:
+    state_dir: str
+    stored: Stored
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != FAIL for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state_dir": self.state_dir,
+            "ok": self.ok,
+            "stored": asdict(self.stored),
+            "checks": [{**asdict(c), "status": c.status} for c in self.checks],
+        }
+
+    def text(self) -> str:
+        """Plain lines: what is stored, one line per check, one per failure and warning, a summary."""
+        s = self.stored
+        rows = s.warehouse_rows
+        lines = [
+            f"State dir {self.state_dir}: {s.files} files, {s.bytes:,} bytes",
+            f"  DO files: {s.do_files_open + s.do_files_finalized} ({s.do_files_open} open, "
+            f"{s.do_files_finalized} finalized); tenants: {s.tenants}; days: {s.days}; "
+            f"tenant-days: {s.tenant_days}",
+            "  warehouse rows: "
+            + (", ".join(f"{t} {n:,}" for t, n in rows.items()) if rows is not None else "not read"),
+            f"  salts: {s.salts}; file checkpoints: {s.checkpoints}",
+        ]
+        for c in self.checks:
+            lines.append(f"{c.status.upper():<5} {c.name}: {c.promise}")
+            lines += [f"  FAIL {c.name}: {f}" for f in c.failures]
+            lines += [f"  WARN {c.name}: {w}" for w in c.warnings]
+            lines += [f"  note: {n}" for n in c.notes]
+        failed = [c for c in self.checks if c.status == FAIL]
+        warned = sum(len(c.warnings) for c in self.checks)
+        if failed:
+            problems = sum(len(c.failures) for c in failed)
+            lines.append(
+                f"Audit FAILED: {len(failed)} of {len(self.checks)} checks failed "
+                f"({', '.join(c.name for c in failed)}), {problems} problems, {warned} warnings."
+            )
+        else:
+            lines.append(f"Audit passed: all {len(self.checks)} checks hold, {warned} warnings.")
+        return "\n".join(lines)
+
+
+# --- Salts (one function lists them, one says whether each is due to be gone) ------------------
+_SALT_NAME = re.compile(r"^\.?(\d{4}-\d{2}-\d{2})\.key(?:\.\d+\.[0-9a-f]+)?$")  # also crash leftovers
+_TENANT_RE = re.compile(TENANT_PATTERN)
+
+
+@dataclass(frozen=True)
+class SaltFile:
+    """A salt file and the tenant-day it keys (`tenant` None: a whole date's salt, salts/<date>.key)."""
+
+    path: Path
+    date: str | None
+    tenant: str | None = None
+
+
+@dataclass
+class Finalized:
+    """What is finalized: whole dates (the catalog's `finalized` table) and tenant-days (DO files)."""
+
+    dates: set[str] = field(default_factory=set)
+    tenant_days: set[tuple[str, str]] = field(default_factory=set)
+
+
+def salt_files(state: StateDir) -> list[SaltFile]:
+    """Every file under salts/: `<date>.key` and `<tenant>/<date>.key`; `date` None when unknown."""
+    out = []
+    for path in sorted(state.salts_dir.rglob("*")) if state.salts_dir.is_dir() else []:
+        if path.is_dir() and not path.is_symlink():
+            continue
+        parts = path.relative_to(state.salts_dir).parts
+        match = _SALT_NAME.match(parts[-1])
+        tenant = parts[0] if len(parts) == 2 and _TENANT_RE.match(parts[0]) else None
+        if match and (len(parts) == 1 or tenant):
+            out.append(SaltFile(path, match[1], tenant))
+        else:
+            out.append(SaltFile(path, None))
+    return out
+
+
+def salt_outlived(salt: SaltFile, finalized: Finalized) -> bool:
+    """True when the salt's tenant-day (or date) is finalized, so the salt should be gone."""
+    if salt.date is None:
+        return False
+    if salt.date in finalized.dates:
+        return True
+    return salt.tenant is not None and (salt.tenant, salt.date) in finalized.tenant_days
+
+
+# --- Reading ------------------------------------------------------------------------------------
+def _sqlite(path: Path) -> sqlite3.Connection:
+    """Read-only. Without a -wal file nobody is writing, and `immutable` creates no -wal/-shm of
+    its own; with one, a plain read-only open sees what the writer committed."""
+    wal = path.with_name(path.name + "-wal")
+    flags = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+    return sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True)
+
+
+def _sqlite_columns(con: sqlite3.Connection) -> Iterator[tuple[str, str, list[bytes]]]:
+    """(table, column, distinct text and blob values) of every column of every table. SQLite
+    columns take any type, so integer-declared columns are read too."""
+    tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    for table in tables:
+        quoted = '"' + table.replace('"', '""') + '"'
+        for column in [r[1] for r in con.execute(f"PRAGMA table_info({quoted})")]:
+            col = '"' + column.replace('"', '""') + '"'
+            values = con.execute(
+                f"SELECT DISTINCT CAST({col} AS BLOB) FROM {quoted} WHERE typeof({col}) IN ('text', 'blob')"
+            ).fetchall()
+            yield table, column, [v[0] for v in values]
+
+
+@dataclass
+class _Scan:
+    """Findings of the logical scan; what it read explains byte hits (see `_explained`)."""
+
+    check: Check
+    texts: set[str] = field(default_factory=set)  # every shape found in a value
+    values: set[bytes] = field(default_factory=set)  # every text value read
+
+    def add(self, where: str, table: str, column: str, values: Iterable[bytes]) -> None:
+        values = set(values)
+        self.values |= values
+        found = find_shapes(b"\n".join(values))
+        for kind in (IP, UA):
+            texts = sorted(t for k, t in found if k == kind)
+            if not texts:
+                continue
+            line = f"{where}: {table}.{column} holds {_few(kind, texts)}"
+            self.texts.update(texts)
+            if (table, column) in PATH_COLUMNS:
+                self.check.warnings.append(line + " (in request paths, which anyone can choose)")
+            else:
+                self.check.failures.append(line)
+
+
+def _few(kind: str, texts: list[str]) -> str:
+    """`an IP address: 1.2.3.4`, or `3 user agents: a, b, c`, at most MAX_SHOWN of them shown."""
+    shown = ", ".join(texts[:MAX_SHOWN]) + (
+        f" and {len(texts) - MAX_SHOWN} more" if len(texts) > MAX_SHOWN else ""
+    )
+    if len(texts) == 1:
+        return f"{'an' if kind == IP else 'a'} {kind}: {shown}"
+    return f"{len(texts)} {kind}es: {shown}" if kind == IP else f"{len(texts)} {kind}s: {shown}"
+
+
+def _rel(state: StateDir, path: Path) -> str:
+    """A path inside the state dir as printable text (file names may hold anything)."""
+    text = str(path.relative_to(state.root)) if path.is_relative_to(state.root) else str(path)
+    return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+
+
+# --- The audit ----------------------------------------------------------------------------------
+def audit(state: StateDir, warehouse_wait: float = WAREHOUSE_WAIT) -> AuditResult:
+    """Run every check on `state` (which must exist); never writes to it."""
+    state.require()
+    stored = Stored()
+    tables = Check("tables", "no IP address or user agent in any table (request paths: warnings)")
+    scan = _Scan(tables)
+    hashes = Check("hashes", "no visitor hash survives in a finalized tenant-day")
+    salts = Check("salts", "no salt outlives its tenant-day's finalization")
+    finalized = Finalized()
+    tenant_days: set[tuple[str, str]] = set()
+
+    # Catalog: finalized dates, tenant-days, checkpoints; its own text columns.
+    if state.catalog_path.exists():
+        where = _rel(state, state.catalog_path)
+        try:
+            with closing(_sqlite(state.catalog_path)) as con:
+                names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if "finalized" in names:
+                    finalized.dates |= {r[0] for r in con.execute("SELECT date FROM finalized")}
+                if "days" in names:
+                    tenant_days |= {(t, d) for t, d in con.execute("SELECT tenant, date FROM days")}
+                if "checkpoints" in names:
+                    stored.checkpoints = con.execute("SELECT count(*) FROM checkpoints").fetchone()[0]
+                for table, column, values in _sqlite_columns(con):
+                    scan.add(where, table, column, values)
+        except sqlite3.Error as e:
+            tables.failures.append(f"{where}: cannot be read ({e})")
+
+    # DO files.
+    for path in sorted((state.root / "do").glob("*/*.sqlite")):
+        where = _rel(state, path)
+        tenant, date = path.parent.name, path.stem
+        tenant_days.add((tenant, date))
+        try:
+            with closing(_sqlite(path)) as con:
+                meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+                is_final = meta.get("finalized") == "1"
+                if is_final:
+                    stored.do_files_finalized += 1
+                    finalized.tenant_days.add((tenant, date))
+                else:
+                    stored.do_files_open += 1
+                left = con.execute("SELECT count(*) FROM views").fetchone()[0]
+                free = con.execute("PRAGMA freelist_count").fetchone()[0]
+                for table, column, values in _sqlite_columns(con):
+                    scan.add(where, table, column, values)
+        except sqlite3.Error as e:
+            tables.failures.append(f"{where}: cannot be read ({e})")
+            hashes.failures.append(f"{where}: cannot be read ({e})")
+            continue
+        _check_hashes(hashes, path, where, is_final or date in finalized.dates, left, free)
+
+    tenants = {t for t, _ in tenant_days}
+    stored.tenants, stored.days = len(tenants), len({d for _, d in tenant_days})
+    stored.tenant_days = len(tenant_days)
+    stored.warehouse_rows = _scan_warehouse(state, scan, warehouse_wait)
+
+    # Salts.
+    found = salt_files(state)
+    stored.salts = sum(1 for s in found if s.date is not None)
+    for salt in found:
+        if salt.date is None:
+            salts.warnings.append(f"{_rel(state, salt.path)}: not a salt file name; what is it?")
+        elif salt_outlived(salt, finalized):
+            day = f"{salt.tenant}/{salt.date}" if salt.tenant else salt.date
+            salts.failures.append(f"{_rel(state, salt.path)}: {day} is finalized but its salt still exists")
+
+    byte_check, stored.files, stored.bytes = _scan_bytes(state, scan)
+    return AuditResult(
+        str(state.root), stored, [tables, byte_check, hashes, salts, _check_permissions(state)]
+    )
+
+
+def _check_hashes(check: Check, path: Path, where: str, final: bool, left: int, free: int) -> None:
+    """A finalized tenant-day: no rows in `views`, and a vacuumed file (no free pages that could
+    still hold deleted ones). A WAL with content means a process has the file open: say so."""
+    if not final:
+        return
+    if left:
+        check.failures.append(f"{where}: finalized, yet {left} page views with visitor hashes remain")
+    if free:
+        check.failures.append(
+            f"{where}: finalized, yet {free} free pages may still hold deleted visitor hashes (not vacuumed)"
+        )
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size:
+        check.warnings.append(
+            f"{where}-wal: {wal.stat().st_size:,} bytes of WAL on a finalized tenant-day "
+            "(a process has it open?); audit again when it is idle"
+        )
+
+
+def _scan_warehouse(state: StateDir, scan: _Scan, wait: float) -> dict[str, int] | None:
+    """Text columns and row counts of the warehouse; None when there is none or it stayed busy."""
+    path = state.warehouse_path
+    if not path.exists():
+        return None
+    where = _rel(state, path)
+    try:
+        with Warehouse(path).reader(wait) as con:
+            counts = {}
+            tables = [
+                r[0]
+                for r in con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE NOT internal ORDER BY 1"
+                ).fetchall()
+            ]
+            for table in tables:
+                counts[table] = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+            columns = con.execute(
+                "SELECT table_name, column_name FROM duckdb_columns() "
+                "WHERE NOT internal AND data_type IN ('VARCHAR', 'JSON', 'BLOB') ORDER BY 1, 2"
+            ).fetchall()
+            for table, column in columns:
+                values = con.execute(
+                    f'SELECT DISTINCT CAST("{column}" AS VARCHAR) FROM "{table}" WHERE "{column}" IS NOT NULL'
+                ).fetchall()
+                scan.add(where, table, column, (v[0].encode() for v in values))
+            return counts
+    except StateLockedError:
+        scan.check.warnings.append(
+            f"{where}: busy (a flush held it for {wait:g}s), its tables were not read; audit again"
+        )
+    except RingsError as e:
+        scan.check.failures.append(f"{where}: cannot be read ({e})")
+    return None
+
+
+def _scan_bytes(state: StateDir, scan: _Scan) -> tuple[Check, int, int]:
+    """The physical scan; returns the check, the number of files and their total size.
+
+    A byte hit that is text of a value the tables hold was judged by the `tables` check (a
+    failure there, or a request path's warning), so only the others fail here: bytes no table
+    shows, such as deleted rows in free pages or a WAL."""
+    live = b"\n".join(scan.values)
+    check = Check("bytes", "no IP address or user agent in the bytes of any file (WAL, free pages too)")
+    files = total = 0
+    for path in _files(state.root):
+        where = _rel(state, path)
+        if path.is_symlink():
+            check.warnings.append(f"{where}: a symbolic link; not followed")
+            continue
+        files += 1
+        total += path.stat().st_size
+        if path == state.root / CONFIG_NAME:
+            check.notes.append(f"{where}: your configuration, not scanned (it may name proxies)")
+            continue
+        try:
+            found = scan_file(path)
+        except OSError as e:
+            check.failures.append(f"{where}: cannot be read ({e.strerror})")
+            continue
+        shown = {(k, t) for k, t in found if _explained(t, live, scan.texts)}
+        for kind in (IP, UA):
+            texts = sorted(t for k, t in found - shown if k == kind)
+            if texts:
+                check.failures.append(f"{where}: bytes hold {_few(kind, texts)}, in no table (deleted data?)")
+    check.notes.append(f"scanned {files} files, {total:,} bytes")
+    return check, files, total
+
+
+def _explained(text: str, live: bytes, texts: set[str]) -> bool:
+    """Whether a byte hit is (part of) a value the tables hold. In a file, the bytes next to a
+    value can complete a shape (a path `/tool/id/120` followed by the bytes ` (` and preceded by
+    others is `toolid/120 (`) or extend one (a path's `2001:db8::1` followed by `ab`); so a
+    shape found in a value counts by containment either way, and a `Name/version (` shape when
+    its text, less a glued-on start of the name, is in a value."""
+    if any(t in text or text in t for t in texts):
+        return True
+    core = text.encode().removesuffix(b" (")
+    name_length = core.find(b"/")
+    return any(core[i:] in live for i in range(max(1, name_length - 1)))
+
+
+def _files(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        base = Path(dirpath)
+        yield from (base / n for n in sorted(filenames))
+        yield from (base / n for n in dirnames if (base / n).is_symlink())
+
+
+def _check_permissions(state: StateDir) -> Check:
+    """Nothing wider than the state dir's modes; salts 0600 in a 0700 directory in any case."""
+    group = load_config(None, state).group_readable
+    dir_mode, file_mode = (0o750, 0o640) if group else (0o700, 0o600)
+    check = Check(
+        "permissions",
+        f"owner-only permissions ({dir_mode:o} dirs, {file_mode:o} files; salts 600 in a 700 dir)",
+    )
+    if group:
+        check.notes.append("group_readable = true in rings.toml: the group may read reports")
+    for path in [state.root, *sorted(state.root.rglob("*"))]:
+        if path.is_symlink():
+            continue
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        in_salts = path.is_relative_to(state.salts_dir)
+        allowed = (0o700 if in_salts else dir_mode) if path.is_dir() else (0o600 if in_salts else file_mode)
+        if mode & ~allowed:
+            what = "directory" if path.is_dir() else "file"
+            check.failures.append(
+                f"{_rel(state, path) if path != state.root else '.'}: {what} is "
+                f"{mode:04o}, wider than {allowed:04o}"
+            )
+    return check
