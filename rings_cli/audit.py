@@ -1,15 +1,16 @@
 """`rings audit`: prove the privacy promises on what the state dir actually holds.
 
-Five checks, each pass, warn or fail (see README, "Privacy"):
+Five checks, each pass, warn or fail (see README, `rings audit` and Privacy); what counts as an
+IP address or a user agent is defined in shapes.py:
 
 - `tables`: no text value of any table of any DO file, the catalog or the warehouse holds an IP
   address or a user agent. Request paths (`pages.path`, `views.path`, `content.post_id`, the
   `top_pages` summaries) are chosen by whoever sends a request (`GET /1.2.3.4`), so a hit there is
   a warning, never a failure.
 - `bytes`: the same shapes in the raw bytes of every file under the state dir, WAL files and free
-  pages included: that is where deleted-but-not-overwritten data would be. Hits whose text is also
-  a request path's are those paths (warnings above); `rings.toml` is the operator's own file and
-  is not scanned.
+  pages included: that is where deleted-but-not-overwritten data would be. A hit that is text of
+  a value the tables hold was judged by `tables`; `rings.toml` is the operator's own file and is
+  not scanned.
 - `hashes`: a finalized tenant-day keeps no visitor hash: its `views` table is empty and its file
   has no free pages (finalization vacuums it, so no deleted row survives in free space).
 - `salts`: no salt file outlives the finalization of its tenant-day.
@@ -22,27 +23,26 @@ Everything is read-only: SQLite files are opened `immutable` when no writer has 
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import sqlite3
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rings_cli.config import CONFIG_NAME, load_config
 from rings_cli.errors import RingsError, StateLockedError
+from rings_cli.shapes import IP, UA, find_shapes, scan_file
 from rings_cli.state import TENANT_PATTERN, StateDir
 from rings_cli.warehouse import Warehouse
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 WAREHOUSE_WAIT = 5.0  # seconds to wait for a flush to release the warehouse
-CHUNK_BYTES = 8 << 20  # physical scan: read this much at a time
-_OVERLAP = 256  # more than a hint and its window: what may be cut at a chunk's end is seen next time
-_CONTEXT = 128  # bytes kept before the overlap: the window before a hint
+T = TypeVar("T")
+_SLASH_DIGIT = re.compile(rb"/[0-9]")  # in every user-agent shape (see _explained)
 MAX_SHOWN = 5  # values shown per finding; the rest are counted
 
 # Columns whose text is a request path (or made of them): anyone can put anything there.
@@ -54,99 +54,6 @@ PATH_COLUMNS = {
     ("day", "top_pages"),
     ("daily", "top_pages"),
 }
-
-# --- Shapes -------------------------------------------------------------------------------------
-# IPv4: four decimal octets 0-255. Not part of a longer dotted number (`1.2.3.4.5` is a version),
-# and a 4-digit year never starts one, so dates and 3-part versions (`1.2.3`) never match.
-_OCTET = rb"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4 = re.compile(rb"(?<![0-9.])" + _OCTET + rb"(?:\." + _OCTET + rb"){3}(?!\.[0-9])")
-# IPv6 candidates: hex groups joined by colons (at least two). Each is then validated with
-# `ipaddress` and must either have all 8 groups or a `::` and at least 3 groups, so times
-# (`10:00:00`), MAC addresses and stray `a::b` bytes do not count.
-_IPV6_CANDIDATE = re.compile(rb"(?:[0-9A-Fa-f]{0,4}:){2,8}[0-9A-Fa-f]{0,4}")
-# User agents: `Mozilla/<digit>` (every browser), the usual HTTP libraries and crawlers followed
-# by `/<digit>`, and the generic RFC 9110 shape `Product/version (comment`.
-_KNOWN_UA = (
-    rb"Mozilla/[0-9][0-9.]*"
-    rb"|(?i:(?<![A-Za-z0-9_-])(?:curl|wget|python-requests|python-urllib[0-9]?|python-httpx|aiohttp"
-    rb"|go-http-client|okhttp|libwww-perl|apache-httpclient|axios|node-fetch|undici|postmanruntime"
-    rb"|httpie|guzzlehttp|scrapy|googlebot|bingbot|ahrefsbot|gptbot|semrushbot|yandexbot"
-    rb"|baiduspider|facebookexternalhit|headlesschrome)/[0-9][0-9.]*)"
-)
-_GENERIC_UA = rb"[A-Za-z][A-Za-z0-9._+-]{1,39}/[0-9][0-9A-Za-z._+-]{0,19} \("
-_UA = re.compile(_KNOWN_UA + rb"|" + _GENERIC_UA)
-_KNOWN_UA_RE = re.compile(_KNOWN_UA)
-IP, UA = "IP address", "user agent"
-
-
-def _ipv6(candidate: bytes) -> str | None:
-    """The address in a candidate run, allowing one stray group glued on either side."""
-    text = candidate.decode("ascii")
-    for s in (text, text.split(":", 1)[-1], text.rsplit(":", 1)[0]):
-        groups = [g for g in s.split(":") if g]
-        if ("::" not in s and len(groups) != 8) or len(groups) < 3:
-            continue
-        try:
-            ipaddress.IPv6Address(s)
-        except ValueError:
-            continue
-        return s
-    return None
-
-
-# Python's `re` tries a pattern at every byte unless it starts with a literal, which it finds with
-# a fast search. So each shape is found through a hint that starts with one (`.` `:` `/`) and is
-# part of every match; the full pattern then runs on a window around each hint.
-_HINTS = (
-    (re.compile(rb"\.[0-9]{1,3}\.[0-9]{1,3}\."), _IPV4, IP),
-    (re.compile(rb":[0-9A-Fa-f]{0,4}:"), _IPV6_CANDIDATE, IP),
-    (re.compile(rb"/[0-9]"), _UA, UA),
-)
-_WINDOW = 72  # longer than any match (IPv6 candidates <= 44 bytes, user agents <= 63) plus look-around
-
-
-def find_shapes(data: bytes, start: int = 0, limit: int | None = None) -> set[tuple[str, str]]:
-    """Every (kind, text) IP address or user agent in `data` that overlaps a hint starting in
-    [start, limit)."""
-    limit = len(data) if limit is None else limit
-    found: set[tuple[str, str]] = set()
-    for hint, full, kind in _HINTS:
-        for h in hint.finditer(data, start):
-            if h.start() >= limit:
-                break
-            for m in full.finditer(data, max(0, h.start() - _WINDOW), h.end() + _WINDOW):
-                if m.start() >= h.end() or m.end() <= h.start():
-                    continue
-                if full is _IPV6_CANDIDATE:
-                    if ip := _ipv6(m.group()):
-                        found.add((kind, ip))
-                elif full is _UA and (known := _KNOWN_UA_RE.search(m.group())):
-                    found.add((kind, known.group().decode("ascii")))  # `abcMozilla/5.0 (` is Mozilla/5.0
-                else:
-                    found.add((kind, m.group().decode("ascii")))
-    return found
-
-
-def scan_file(path: Path, chunk_bytes: int = CHUNK_BYTES) -> set[tuple[str, str]]:
-    """find_shapes over a file of any size, in chunks. Each chunk keeps the previous one's last
-    bytes, so a match across a boundary is seen whole, with its context."""
-    found: set[tuple[str, str]] = set()
-    with open(path, "rb") as f:
-        carry, skip = b"", 0
-        while True:
-            chunk = f.read(chunk_bytes)
-            buf = carry + chunk
-            limit = len(buf) if not chunk else len(buf) - _OVERLAP
-            if limit > skip:
-                # Hints starting before `skip` were seen with the previous chunk; those after
-                # `limit` are seen with the next one, whole.
-                found |= find_shapes(buf, skip, limit)
-                keep = max(0, limit - _CONTEXT)
-                carry, skip = buf[keep:], limit - keep
-            else:
-                carry = buf
-            if not chunk:
-                return found
 
 
 # --- Result -------------------------------------------------------------------------------------
@@ -278,12 +185,24 @@ def salt_outlived(salt: SaltFile, finalized: Finalized) -> bool:
 
 
 # --- Reading ------------------------------------------------------------------------------------
-def _sqlite(path: Path) -> sqlite3.Connection:
+def _sqlite(path: Path, immutable: bool | None = None) -> sqlite3.Connection:
     """Read-only. Without a -wal file nobody is writing, and `immutable` creates no -wal/-shm of
     its own; with one, a plain read-only open sees what the writer committed."""
-    wal = path.with_name(path.name + "-wal")
-    flags = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+    if immutable is None:
+        immutable = not path.with_name(path.name + "-wal").exists()
+    flags = "mode=ro&immutable=1" if immutable else "mode=ro"
     return sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True)
+
+
+def _read_sqlite(path: Path, read: Callable[[sqlite3.Connection], T]) -> T:
+    """`read(connection)`; again through a plain read-only open if a writer started meanwhile
+    (an `immutable` reader may then see pages change under it)."""
+    try:
+        with closing(_sqlite(path)) as con:
+            return read(con)
+    except sqlite3.Error:
+        with closing(_sqlite(path, immutable=False)) as con:
+            return read(con)
 
 
 def _sqlite_columns(con: sqlite3.Connection) -> Iterator[tuple[str, str, list[bytes]]]:
@@ -301,16 +220,51 @@ def _sqlite_columns(con: sqlite3.Connection) -> Iterator[tuple[str, str, list[by
 
 
 @dataclass
+class _FileData:
+    """What the audit reads from one SQLite file (the catalog or a DO file)."""
+
+    columns: list[tuple[str, str, list[bytes]]]
+    finalized: set[str] = field(default_factory=set)  # catalog: finalized dates
+    days: set[tuple[str, str]] = field(default_factory=set)  # catalog: tenant-days
+    checkpoints: int = 0
+    views: int = 0  # DO file: page views with visitor hashes
+    free_pages: int = 0
+    is_final: bool = False
+
+
+def _read_catalog(con: sqlite3.Connection) -> _FileData:
+    names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    data = _FileData(list(_sqlite_columns(con)))
+    if "finalized" in names:
+        data.finalized = {r[0] for r in con.execute("SELECT date FROM finalized")}
+    if "days" in names:
+        data.days = {(t, d) for t, d in con.execute("SELECT tenant, date FROM days")}
+    if "checkpoints" in names:
+        data.checkpoints = con.execute("SELECT count(*) FROM checkpoints").fetchone()[0]
+    return data
+
+
+def _read_do(con: sqlite3.Connection) -> _FileData:
+    meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+    return _FileData(
+        list(_sqlite_columns(con)),
+        views=con.execute("SELECT count(*) FROM views").fetchone()[0],
+        free_pages=con.execute("PRAGMA freelist_count").fetchone()[0],
+        is_final=meta.get("finalized") == "1",
+    )
+
+
+@dataclass
 class _Scan:
     """Findings of the logical scan; what it read explains byte hits (see `_explained`)."""
 
     check: Check
     texts: set[str] = field(default_factory=set)  # every shape found in a value
-    values: set[bytes] = field(default_factory=set)  # every text value read
+    values: set[bytes] = field(default_factory=set)  # every value with a `/<digit>` in it
 
     def add(self, where: str, table: str, column: str, values: Iterable[bytes]) -> None:
         values = set(values)
-        self.values |= values
+        self.values |= {v for v in values if _SLASH_DIGIT.search(v)}
         found = find_shapes(b"\n".join(values))
         for kind in (IP, UA):
             texts = sorted(t for k, t in found if k == kind)
@@ -356,18 +310,15 @@ def audit(state: StateDir, warehouse_wait: float = WAREHOUSE_WAIT) -> AuditResul
     if state.catalog_path.exists():
         where = _rel(state, state.catalog_path)
         try:
-            with closing(_sqlite(state.catalog_path)) as con:
-                names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-                if "finalized" in names:
-                    finalized.dates |= {r[0] for r in con.execute("SELECT date FROM finalized")}
-                if "days" in names:
-                    tenant_days |= {(t, d) for t, d in con.execute("SELECT tenant, date FROM days")}
-                if "checkpoints" in names:
-                    stored.checkpoints = con.execute("SELECT count(*) FROM checkpoints").fetchone()[0]
-                for table, column, values in _sqlite_columns(con):
-                    scan.add(where, table, column, values)
+            catalog = _read_sqlite(state.catalog_path, _read_catalog)
         except sqlite3.Error as e:
             tables.failures.append(f"{where}: cannot be read ({e})")
+        else:
+            finalized.dates |= catalog.finalized
+            tenant_days |= catalog.days
+            stored.checkpoints = catalog.checkpoints
+            for table, column, values in catalog.columns:
+                scan.add(where, table, column, values)
 
     # DO files.
     for path in sorted((state.root / "do").glob("*/*.sqlite")):
@@ -375,23 +326,21 @@ def audit(state: StateDir, warehouse_wait: float = WAREHOUSE_WAIT) -> AuditResul
         tenant, date = path.parent.name, path.stem
         tenant_days.add((tenant, date))
         try:
-            with closing(_sqlite(path)) as con:
-                meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
-                is_final = meta.get("finalized") == "1"
-                if is_final:
-                    stored.do_files_finalized += 1
-                    finalized.tenant_days.add((tenant, date))
-                else:
-                    stored.do_files_open += 1
-                left = con.execute("SELECT count(*) FROM views").fetchone()[0]
-                free = con.execute("PRAGMA freelist_count").fetchone()[0]
-                for table, column, values in _sqlite_columns(con):
-                    scan.add(where, table, column, values)
+            do = _read_sqlite(path, _read_do)
         except sqlite3.Error as e:
             tables.failures.append(f"{where}: cannot be read ({e})")
             hashes.failures.append(f"{where}: cannot be read ({e})")
             continue
-        _check_hashes(hashes, path, where, is_final or date in finalized.dates, left, free)
+        if do.is_final:
+            stored.do_files_finalized += 1
+            finalized.tenant_days.add((tenant, date))
+        else:
+            stored.do_files_open += 1
+        for table, column, values in do.columns:
+            scan.add(where, table, column, values)
+        # A date the catalog lists as finalized counts too: none of its DO files may keep a hash.
+        if do.is_final or date in finalized.dates:
+            _check_hashes(hashes, path, where, do.views, do.free_pages)
 
     tenants = {t for t, _ in tenant_days}
     stored.tenants, stored.days = len(tenants), len({d for _, d in tenant_days})
@@ -414,11 +363,9 @@ def audit(state: StateDir, warehouse_wait: float = WAREHOUSE_WAIT) -> AuditResul
     )
 
 
-def _check_hashes(check: Check, path: Path, where: str, final: bool, left: int, free: int) -> None:
+def _check_hashes(check: Check, path: Path, where: str, left: int, free: int) -> None:
     """A finalized tenant-day: no rows in `views`, and a vacuumed file (no free pages that could
     still hold deleted ones). A WAL with content means a process has the file open: say so."""
-    if not final:
-        return
     if left:
         check.failures.append(f"{where}: finalized, yet {left} page views with visitor hashes remain")
     if free:

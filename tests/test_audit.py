@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from rings_cli.audit import Finalized, SaltFile, audit, find_shapes, salt_files, salt_outlived, scan_file
+from rings_cli.audit import Finalized, SaltFile, audit, salt_files, salt_outlived
 from rings_cli.finalize import finalize_days
 from rings_cli.ingest import Ingest
+from rings_cli.shapes import find_shapes, scan_file
 from rings_cli.state import StateDir
 from tests.conftest import SAMPLE_LOG, line, run_cli, run_rings
 
