@@ -259,6 +259,7 @@ class _Scan:
     """Findings of the logical scan; what it read explains byte hits (see `_explained`)."""
 
     check: Check
+    tenants: set[str] = field(default_factory=set)  # tenant names: from Host headers, unless mapped
     texts: set[str] = field(default_factory=set)  # every shape found in a value
     values: set[bytes] = field(default_factory=set)  # every value with a `/<digit>` in it
 
@@ -270,12 +271,22 @@ class _Scan:
             texts = sorted(t for k, t in found if k == kind)
             if not texts:
                 continue
-            line = f"{where}: {table}.{column} holds {_few(kind, texts)}"
             self.texts.update(texts)
             if (table, column) in PATH_COLUMNS:
-                self.check.warnings.append(line + " (in request paths, which anyone can choose)")
-            else:
-                self.check.failures.append(line)
+                self.check.warnings.append(
+                    f"{where}: {table}.{column} holds {_few(kind, texts)} "
+                    "(in request paths, which anyone can choose)"
+                )
+                continue
+            # A site reached by its address, or any client sending `Host: 1.2.3.4`, names a tenant.
+            named = [t for t in texts if any(t in name for name in self.tenants)]
+            if named:
+                self.check.warnings.append(
+                    f"{where}: {table}.{column} holds {_few(kind, named)} (a tenant name, from a Host "
+                    "header, which anyone can send; map it to a name in rings.toml)"
+                )
+            if others := [t for t in texts if t not in named]:
+                self.check.failures.append(f"{where}: {table}.{column} holds {_few(kind, others)}")
 
 
 def _few(kind: str, texts: list[str]) -> str:
@@ -306,6 +317,7 @@ def audit(state: StateDir, warehouse_wait: float = WAREHOUSE_WAIT) -> AuditResul
     finalized = Finalized()
     tenant_days: set[tuple[str, str]] = set()
 
+    scan.tenants = {p.name for p in (state.root / "do").glob("*") if p.is_dir()}
     # Catalog: finalized dates, tenant-days, checkpoints; its own text columns.
     if state.catalog_path.exists():
         where = _rel(state, state.catalog_path)
@@ -316,6 +328,7 @@ def audit(state: StateDir, warehouse_wait: float = WAREHOUSE_WAIT) -> AuditResul
         else:
             finalized.dates |= catalog.finalized
             tenant_days |= catalog.days
+            scan.tenants |= {t for t, _ in catalog.days}
             stored.checkpoints = catalog.checkpoints
             for table, column, values in catalog.columns:
                 scan.add(where, table, column, values)

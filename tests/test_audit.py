@@ -177,6 +177,23 @@ def test_a_path_anyone_can_request_is_a_warning(state: StateDir, write_log) -> N
         assert out.splitlines()[-1].startswith("Audit passed: all 5 checks hold")
 
 
+def test_a_tenant_named_by_an_address_is_a_warning(state: StateDir, write_log) -> None:
+    """A site reached by its address logs that address as the Host: the tenant is named by it."""
+    Ingest(state).run([str(write_log([line(vhost="192.0.2.80:80"), line(vhost="alice.example")]))])
+    code, out = run_audit(state)
+    assert code == 0, out
+    assert (
+        "  WARN tables: catalog.sqlite: days.tenant holds an IP address: 192.0.2.80 (a tenant name, "
+        "from a Host header, which anyone can send; map it to a name in rings.toml)"
+    ) in out.splitlines()
+    # Another address is no tenant name: it fails.
+    with closing(sqlite3.connect(state.catalog_path)) as con, con:
+        con.execute("INSERT INTO checkpoints VALUES ('abc', 1, 1, 'from 192.0.2.81', 'now')")
+    code, out = run_audit(state)
+    assert code == 1
+    assert failures(out) == ["FAIL tables: catalog.sqlite: checkpoints.name holds an IP address: 192.0.2.81"]
+
+
 def test_a_salt_that_outlives_its_day_fails(state: StateDir) -> None:
     Ingest(state).run([str(SAMPLE_LOG)])  # all long past: finalized, salts destroyed
     assert audit(state).ok
