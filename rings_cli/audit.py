@@ -443,16 +443,18 @@ def _scan_bytes(state: StateDir, scan: _Scan) -> tuple[Check, int, int]:
         if path.is_symlink():
             check.warnings.append(f"{where}: a symbolic link; not followed")
             continue
-        files += 1
-        total += path.stat().st_size
         if path == state.root / CONFIG_NAME:
             check.notes.append(f"{where}: your configuration, not scanned (it may name proxies)")
             continue
         try:
+            size = path.stat().st_size
             found = scan_file(path)
+        except FileNotFoundError:
+            continue  # gone meanwhile (a WAL checkpointed away): nothing left to hold anything
         except OSError as e:
             check.failures.append(f"{where}: cannot be read ({e.strerror})")
             continue
+        files, total = files + 1, total + size
         shown = {(k, t) for k, t in found if _explained(t, live, scan.texts)}
         for kind in (IP, UA):
             texts = sorted(t for k, t in found - shown if k == kind)
@@ -494,13 +496,17 @@ def _check_permissions(state: StateDir) -> Check:
     if group:
         check.notes.append("group_readable = true in rings.toml: the group may read reports")
     for path in [state.root, *sorted(state.root.rglob("*"))]:
-        if path.is_symlink():
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
             continue
-        mode = stat.S_IMODE(path.lstat().st_mode)
+        if stat.S_ISLNK(st.st_mode):
+            continue
+        mode, is_dir = stat.S_IMODE(st.st_mode), stat.S_ISDIR(st.st_mode)
         in_salts = path.is_relative_to(state.salts_dir)
-        allowed = (0o700 if in_salts else dir_mode) if path.is_dir() else (0o600 if in_salts else file_mode)
+        allowed = (0o700 if in_salts else dir_mode) if is_dir else (0o600 if in_salts else file_mode)
         if mode & ~allowed:
-            what = "directory" if path.is_dir() else "file"
+            what = "directory" if is_dir else "file"
             check.failures.append(
                 f"{_rel(state, path) if path != state.root else '.'}: {what} is "
                 f"{mode:04o}, wider than {allowed:04o}"
