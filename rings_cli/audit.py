@@ -45,6 +45,19 @@ T = TypeVar("T")
 _SLASH_DIGIT = re.compile(rb"/[0-9]")  # in every user-agent shape (see _explained)
 MAX_SHOWN = 5  # values shown per finding; the rest are counted
 
+# Columns of values from a request's query (utm_source, ref, utm_medium, utm_campaign): anyone can
+# put a user-agent shape there; an IP never (referrers.py stores it as `(ip address)`).
+QUERY_COLUMNS = {
+    ("referrers", "source"),
+    ("campaigns", "source"),
+    ("campaigns", "medium"),
+    ("campaigns", "campaign"),
+    ("views", "source"),
+    ("views", "medium"),
+    ("views", "campaign"),
+    ("day", "top_referrers"),
+    ("daily", "top_referrers"),
+}
 # Columns whose text is a request path (or made of them): anyone can put anything there.
 PATH_COLUMNS = {
     ("pages", "path"),
@@ -276,6 +289,12 @@ class _Scan:
                 self.check.warnings.append(
                     f"{where}: {table}.{column} holds {_few(kind, texts)} "
                     "(in request paths, which anyone can choose)"
+                )
+                continue
+            if kind == UA and (table, column) in QUERY_COLUMNS:
+                self.check.warnings.append(
+                    f"{where}: {table}.{column} holds {_few(kind, texts)} "
+                    "(from utm_source, ref or utm_* in a request, which anyone can choose)"
                 )
                 continue
             # A site reached by its address, or any client sending `Host: 1.2.3.4`, names a tenant.

@@ -177,6 +177,20 @@ def test_a_path_anyone_can_request_is_a_warning(state: StateDir, write_log) -> N
         assert out.splitlines()[-1].startswith("Audit passed: all 5 checks hold")
 
 
+def test_a_user_agent_chosen_as_a_campaign_is_a_warning(state: StateDir, write_log) -> None:
+    Ingest(state, grace=None).run(
+        [str(write_log([line(request="GET /?utm_source=curl/7.1&utm_campaign=Mozilla/5.0 HTTP/1.1")]))]
+    )
+    code, out = run_audit(state)
+    assert code == 0, out
+    warned = [x for x in out.splitlines() if x.startswith("  WARN tables: do/default/2025-12-01.sqlite")]
+    assert (
+        "  WARN tables: do/default/2025-12-01.sqlite: referrers.source holds a user agent: curl/7.1 "
+        "(from utm_source, ref or utm_* in a request, which anyone can choose)" in warned
+    )
+    assert any("campaigns.campaign holds a user agent: Mozilla/5.0" in w for w in warned)
+
+
 def test_a_tenant_named_by_an_address_is_a_warning(state: StateDir, write_log) -> None:
     """A site reached by its address logs that address as the Host: the tenant is named by it."""
     Ingest(state).run([str(write_log([line(vhost="192.0.2.80:80"), line(vhost="alice.example")]))])
