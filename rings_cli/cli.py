@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rings_cli import __version__
+from rings_cli.audit import audit as run_audit
 from rings_cli.check import check_state
 from rings_cli.config import load_config
 from rings_cli.dashboard import View, dashboard
@@ -482,6 +483,20 @@ def live(
     finally:
         if feeder is not None:
             feeder.stop()
+
+
+@app.command()
+@_cli_errors
+def audit(
+    state_dir: StateDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Check the privacy promises on the state dir's tables and bytes; exit 1 with what failed."""
+    result = run_audit(StateDir(state_dir))
+    typer.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.text())
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 @app.command("formats")
