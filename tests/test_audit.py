@@ -138,7 +138,8 @@ def test_a_deleted_ip_is_found_in_the_wal(sample: StateDir) -> None:
 def test_a_user_agent_in_the_catalog_fails(sample: StateDir) -> None:
     with closing(sqlite3.connect(sample.catalog_path)) as con, con:
         con.execute(
-            "INSERT INTO checkpoints VALUES (?, 1, 1, ?, 'now')",
+            "INSERT INTO checkpoints (fingerprint, head_len, head_hash, offset, line, name, updated) "
+            "VALUES (?, 1, 'x', 1, 1, ?, 'now')",
             ("abc", "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"),
         )
     code, out = run_audit(sample)
@@ -202,7 +203,10 @@ def test_a_tenant_named_by_an_address_is_a_warning(state: StateDir, write_log) -
     ) in out.splitlines()
     # Another address is no tenant name: it fails.
     with closing(sqlite3.connect(state.catalog_path)) as con, con:
-        con.execute("INSERT INTO checkpoints VALUES ('abc', 1, 1, 'from 192.0.2.81', 'now')")
+        con.execute(
+            "INSERT INTO checkpoints (fingerprint, head_len, head_hash, offset, line, name, updated) "
+            "VALUES ('abc', 1, 'x', 1, 1, 'from 192.0.2.81', 'now')"
+        )
     code, out = run_audit(state)
     assert code == 1
     assert failures(out) == ["FAIL tables: catalog.sqlite: checkpoints.name holds an IP address: 192.0.2.81"]
