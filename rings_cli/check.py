@@ -172,7 +172,15 @@ def _inspect_do_files(state: StateDir, facts: _Facts, problems: list[Problem]) -
         for path in sorted(tenant_dir.iterdir()):
             match = _DO_FILE.match(path.name)
             if match is None:
-                if not _companion(path, _DO_FILE):
+                if ".creating" in path.name:
+                    problems.append(
+                        Problem(
+                            path,
+                            "left by an ingest stopped while it created a DO file (holds no counts)",
+                            "delete it",
+                        )
+                    )
+                elif not _companion(path, _DO_FILE):
                     problems.append(_stray(path))
                 continue
             key = (tenant_dir.name, match[1])
