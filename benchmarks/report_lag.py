@@ -5,8 +5,10 @@ Starts `rings ingest --follow --flush-interval 3600` (so nothing reaches the war
 measure), then ``--rounds`` times: appends one page-view line stamped now, and runs
 `rings report --format json` as a subprocess in a loop until the request count includes it. The
 lag is from the append to the end of the first report that shows the line, so it includes one
-report's own run time (Python start-up and imports: most of it). Prints every lag and a summary.
-It asserts nothing.
+report's own run time (Python start-up and imports: most of it). Then the same with the report
+built in this process (`build_report`, the library call behind `rings report`), polled every 20 ms:
+that is the lag of the data itself (follow mode's poll, parse, merge, commit). Prints every lag and
+a summary. It asserts nothing.
 
     python benchmarks/report_lag.py [--rounds 10]
 """
@@ -23,6 +25,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from rings_cli.report import build_report
+from rings_cli.state import StateDir
 
 
 def page_view(i: int) -> str:
@@ -80,7 +85,17 @@ def main() -> None:
                 while requests(state) < i + 1:
                     pass
                 lags.append(time.monotonic() - started)
-                print(f"round {i}: visible after {lags[-1]:.2f} s")
+                print(f"round {i}: visible to `rings report` after {lags[-1]:.2f} s")
+            data_lags = []
+            seen = args.rounds + 1
+            for i in range(seen, seen + args.rounds):
+                with open(log, "a") as f:
+                    f.write(page_view(i))
+                started = time.monotonic()
+                while build_report(StateDir(state))["totals"]["requests"] < i + 1:
+                    time.sleep(0.02)
+                data_lags.append(time.monotonic() - started)
+                print(f"round {i}: in a report built in-process after {data_lags[-1]:.2f} s")
         finally:
             follow.send_signal(signal.SIGINT)
             follow.wait(timeout=60)
@@ -88,6 +103,10 @@ def main() -> None:
     print(
         f"line appended -> visible in `rings report`: median {statistics.median(lags):.2f} s, "
         f"max {max(lags):.2f} s over {len(lags)} rounds (flush interval 3600 s)"
+    )
+    print(
+        f"line appended -> in a report built in-process: median {statistics.median(data_lags):.2f} s, "
+        f"max {max(data_lags):.2f} s over {len(data_lags)} rounds"
     )
 
 
