@@ -109,8 +109,10 @@ def hour_chart(frame: LiveFrame, width: int, rows: int, now: dt.datetime) -> Tex
             text.append((block * (col - 1)).ljust(col), style)
         text.append("\n")
     for hour in range(24):
-        label = f"{hour:02d}" if hour % (1 if col >= 3 else 3) == 0 else ""
+        label = f"{hour:02d}" if hour % (1 if col >= 3 else 3) == 0 or hour == current else ""
         text.append(label.ljust(col)[:col], "bold magenta" if hour == current else "dim")
+    if current is not None:  # marked in shape too, not only in colour (NO_COLOR)
+        text.append("\n" + " " * (current * col) + "▲ now", "bold magenta")
     return text
 
 
@@ -233,10 +235,10 @@ def dashboard(
     if budget >= 3:
         parts.append(totals(frame))
         budget -= 2
-    chart_rows = 5 if budget >= 18 else 3 if budget >= 12 else 0
+    chart_rows = 5 if budget >= 19 else 3 if budget >= 13 else 0
     if chart_rows:
         parts.append(hour_chart(frame, width, chart_rows, now))
-        budget -= chart_rows + 2
+        budget -= chart_rows + (3 if frame.date == now.date() else 2)
     per_row = 2 if width >= 70 else 1
     made = panel_makers(frame, view)
     while made and budget >= MIN_PANEL_ROWS + 3:
