@@ -20,7 +20,11 @@ demo: $(STAMP)
 	@rm -rf .demo-state
 	$(BIN)/rings ingest --state-dir .demo-state sample_data/access.log
 	$(BIN)/rings report --state-dir .demo-state
-	$(BIN)/rings report --state-dir .demo-state --tenant alice.example --format json --limit 3
+	@echo; echo '$$ rings report --tenant alice.example --format json --limit 3   (excerpt)'
+	@$(BIN)/rings report --state-dir .demo-state --tenant alice.example --format json --limit 3 \
+	  | $(BIN)/python -c 'import json, sys; r = json.load(sys.stdin); \
+	    print(json.dumps({k: r[k] for k in ("tenant", "start", "end", "totals", "top_pages")}, indent=1))'
+	@echo; echo 'To run rings yourself: source .venv/bin/activate (or: pipx install .)'
 
 lint: $(STAMP)
 	$(BIN)/ruff check rings_cli tests benchmarks sample_data
