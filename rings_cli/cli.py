@@ -431,6 +431,8 @@ def erase(
             "rings erase asks for confirmation: run it on a terminal, or pass --yes (--dry-run shows)"
         )
     state = StateDir(state_dir)
+    state.check_dir()
+    state.group_readable = load_config(None, state).group_readable  # keep the tree's modes as they are
     root = state.root
 
     def confirm(todo: ErasePlan) -> bool:
@@ -467,6 +469,7 @@ def gc(
     state = StateDir(state_dir)
     state.check_dir()
     settings = load_config(config, state)
+    state.group_readable = settings.group_readable
     todo = run_gc(state, settings, dry_run=dry_run)
     typer.echo(_plan_text(todo, state.root, "Would delete" if dry_run else "Deleted"))
 

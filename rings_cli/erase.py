@@ -153,8 +153,7 @@ def plan(
                 known.add((tenant, match[1]))
                 if _selected(match[1], before):
                     result.files.append(path)
-                    if parent.parent.name == "do":
-                        days.add((tenant, match[1]))
+                    days.add((tenant, match[1]))
     if stored.height:
         cutoffs = pl.DataFrame(list(chosen.items()), schema=["tenant", "before"], orient="row")
         known |= set(stored.select("tenant", "date").iter_rows())
@@ -216,6 +215,8 @@ def apply(
     for path in todo.files:
         if path.is_dir():
             shutil.rmtree(path)
+        elif path.suffix == ".key" and path.exists():
+            _shred(path)
         else:
             path.unlink(missing_ok=True)
     for tenant in todo.whole:
@@ -301,6 +302,17 @@ def rewrite_warehouse(path: Path, erased: list[tuple[str, str]], wait: float = R
         path.with_name(path.name + ".wal").unlink(missing_ok=True)
         os.replace(tmp, path)
         _fsync_dir(path.parent)
+
+
+def _shred(path: Path) -> None:
+    """A salt is overwritten before it is unlinked, as finalization does (privacy.SaltStore)."""
+    with open(path, "r+b") as f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(0)
+        f.write(b"\0" * size)
+        f.flush()
+        os.fsync(f.fileno())
+    path.unlink()
 
 
 def _fsync_dir(path: Path) -> None:
