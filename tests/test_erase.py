@@ -11,7 +11,12 @@ import datetime as dt
 import hashlib
 import json
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
+import threading
+import time
 import tomllib
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -23,6 +28,7 @@ from rings_cli.catalog import Catalog
 from rings_cli.config import parse_config
 from rings_cli.erase import ERASED_NAME, erase_tenant
 from rings_cli.errors import UsageError
+from rings_cli.report import build_report
 from rings_cli.state import StateDir
 from rings_cli.warehouse import TABLES
 from tests.conftest import SAMPLE_LOG, line, report_json, run_rings
@@ -374,3 +380,66 @@ def test_catalog_file_keeps_no_freed_copy(state: StateDir, tmp_path: Path) -> No
         assert all(t != ERASED for t, _, _ in catalog.days())
     finally:
         catalog.close()
+
+
+def test_reports_keep_working_while_erase_runs(state: StateDir, tmp_path: Path) -> None:
+    """A reader (`rings report`, `rings live`) running through an erase retries, never fails, and
+    sees the other tenants' numbers unchanged throughout."""
+    ingest(state, tmp_path)
+    expected = build_report(state, tenant="alice.example", start="2025-11-01", end="2025-12-31")
+    expected.pop("as_of")
+    seen: list[dict] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                got = build_report(state, tenant="alice.example", start="2025-11-01", end="2025-12-31")
+            except BaseException as e:
+                errors.append(e)
+                return
+            got.pop("as_of")
+            seen.append(got)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        code, _, err = erase(state, "--tenant", ERASED, "--yes")
+    finally:
+        stop.set()
+        reader.join(timeout=120)
+    assert (code, err) == (0, "")
+    assert errors == []
+    assert seen and all(s == expected for s in seen)
+    assert scan(state.root, [ERASED, CAROL_OLD_PATH, CAROL_NEW_PATH, CAROL_REFERRER]) == []
+
+
+def test_keep_days_in_follow_mode(state: StateDir, tmp_path: Path) -> None:
+    """`ingest --follow` applies keep_days after a flush tick, not only at exit."""
+    today = dt.datetime.now(dt.UTC).date()
+    config = tmp_path / "rings.toml"
+    config.write_text("keep_days = 5\n")
+    log = recent_log(tmp_path, today)
+    args = ["ingest", "--follow", "-q", "--flush-interval", "0.2", "--config", str(config)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rings_cli", *args, "--state-dir", str(state.root), str(log)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (
+            len(scan(state.root / "do", ["fresh-page"])) >= 3 and not scan(state.root, ["ancient-page"])
+        ):
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "retention did not run while following"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert scan(state.root, ["ancient-page"]) == []
+    assert warehouse_rows(state, "true")["daily"] == 3
