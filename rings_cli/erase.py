@@ -206,10 +206,12 @@ def apply(
         do = (open_do or {}).pop(key, None)
         if do is not None:
             do.close()
-    if (
-        any(todo.warehouse_rows.values())
-        or state.warehouse_path.with_name(state.warehouse_path.name + REWRITE_SUFFIX).exists()
-    ):
+    warehouse = Warehouse(state.warehouse_path)
+    cut_short = state.warehouse_path.with_name(state.warehouse_path.name + REWRITE_SUFFIX).exists()
+    # An older layout is not read (no rows counted) but may hold the days: it is rewritten empty,
+    # and the next flush rebuilds it from the DO files, as for any older layout.
+    stale = warehouse.exists() and not warehouse.is_current(wait)
+    if any(todo.warehouse_rows.values()) or cut_short or stale:
         rewrite_warehouse(state.warehouse_path, todo.days, wait)
     _erase_catalog(catalog, todo, wait)
     for path in todo.files:
