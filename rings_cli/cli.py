@@ -26,6 +26,8 @@ from rings_cli.check import check_state
 from rings_cli.config import load_config
 from rings_cli.dashboard import View, dashboard
 from rings_cli.dashboard import run as run_dashboard
+from rings_cli.erase import ERASED_NAME, ErasePlan, erase_tenant, parse_before
+from rings_cli.erase import gc as run_gc
 from rings_cli.errors import DamagedStateError, DiskFullError, RingsError, UsageError, is_disk_full
 from rings_cli.finalize import finalize_days, parse_duration
 from rings_cli.flush import FlushResult
@@ -389,6 +391,87 @@ def finalize(
     if damaged:  # the others are done; the damaged tenant-days stay for `rings check`
         more = f" (and {len(damaged) - 1} more damaged files)" if len(damaged) > 1 else ""
         raise DamagedStateError(damaged[0].path, damaged[0].problem + more)
+
+
+def _plan_text(todo: ErasePlan, root: Path, verb: str) -> str:
+    """What an erase or a retention pass deletes (or deleted), for the terminal."""
+    if todo.empty:
+        return "Nothing to delete."
+    rows = sum(todo.warehouse_rows.values())
+    per_table = ", ".join(f"{t} {n:,}" for t, n in todo.warehouse_rows.items() if n)
+    days = ", ".join(f"{t}/{d}" for t, d in todo.days)
+    lines = [
+        f"{verb} {len(todo.days)} tenant-days: {days}" if todo.days else f"{verb} 0 tenant-days",
+        f"  files: {len(todo.files)}" + "".join(f"\n    {p.relative_to(root)}" for p in todo.files),
+        f"  warehouse rows: {rows:,}" + (f" ({per_table})" if per_table else ""),
+        f"  catalog rows: {todo.catalog_rows}",
+        f"  file checkpoints: all kept; {todo.checkpoints} naming the tenant become {ERASED_NAME!r}",
+    ]
+    return "\n".join(safe_text(line) for line in "\n".join(lines).splitlines())
+
+
+@app.command()
+@_cli_errors
+def erase(
+    tenant: Annotated[str, typer.Option("--tenant", help="The tenant to erase.", show_default=False)],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would be deleted.")] = False,
+    before: Annotated[
+        str | None,
+        typer.Option(help="Erase only the tenant's days before this date (YYYY-MM-DD).", show_default=False),
+    ] = None,
+    state_dir: StateDirOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Delete a tenant's data (or its days before --before) so that no byte of it stays in the state dir."""
+    check_tenant(tenant)
+    cutoff = parse_before(before)
+    if not (yes or dry_run or sys.stdin.isatty()):
+        raise UsageError(
+            "rings erase asks for confirmation: run it on a terminal, or pass --yes (--dry-run shows)"
+        )
+    state = StateDir(state_dir)
+    state.check_dir()
+    state.group_readable = load_config(None, state).group_readable  # keep the tree's modes as they are
+    root = state.root
+
+    def confirm(todo: ErasePlan) -> bool:
+        typer.echo(_plan_text(todo, root, "Will delete"))
+        if yes:
+            return True
+        return typer.confirm("Erase this for good?", default=False)
+
+    todo, done = erase_tenant(state, tenant, cutoff, dry_run=dry_run, confirm=confirm)
+    if dry_run or todo.empty:
+        typer.echo(_plan_text(todo, root, "Would delete"))
+    elif done:
+        typer.echo(f"Erased {len(todo.days)} tenant-days of {tenant}.")
+    else:
+        typer.echo("Nothing erased.")
+    for number, text in todo.config_lines:
+        typer.echo(safe_text(f"rings.toml line {number} still names {tenant}: {text}"))
+
+
+@app.command()
+@_cli_errors
+def gc(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would be deleted.")] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="Config file. Default: rings.toml in the state dir.", show_default=False
+        ),
+    ] = None,
+    state_dir: StateDirOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Delete the tenant-days older than rings.toml's keep_days (ingest does it too, after each run)."""
+    state = StateDir(state_dir)
+    state.check_dir()
+    settings = load_config(config, state)
+    state.group_readable = settings.group_readable
+    todo = run_gc(state, settings, dry_run=dry_run)
+    typer.echo(_plan_text(todo, state.root, "Would delete" if dry_run else "Deleted"))
 
 
 @app.command()

@@ -36,6 +36,7 @@ _TOP_KEYS = {
     "rules",
     "oldest_date",
     "group_readable",
+    "keep_days",
 }
 # Lines dated before this are rejected as `too old` (no web server logged before 1990); a 1900 or
 # 0001 timestamp is a broken clock or a forged field, and would otherwise become a day of its own.
@@ -100,6 +101,12 @@ class Config:
     trusted_proxies: tuple[Network, ...] = ()
     oldest_date: dt.date = DEFAULT_OLDEST_DATE
     group_readable: bool = False  # state dir 0750/0640 instead of 0700/0600, for a reporting group
+    keep_days: int | None = None  # retention for every tenant (None: keep forever)
+    keep_days_by_tenant: dict[str, int] = field(default_factory=dict)  # `[keep_days]` "alice" = 30
+
+    def keep_days_for(self, tenant: str) -> int | None:
+        """How many days back a tenant's data is kept (its own value, else the global one)."""
+        return self.keep_days_by_tenant.get(tenant, self.keep_days)
 
     @property
     def post_id_group(self) -> int:
@@ -156,6 +163,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     group_readable = data.get("group_readable", False)
     if not isinstance(group_readable, bool):
         raise UsageError("group_readable must be true or false")
+    keep_days, keep_by_tenant = _keep_days(data.get("keep_days"))
     return Config(
         path=path,
         hosts=hosts,
@@ -166,7 +174,26 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         trusted_proxies=proxies,
         oldest_date=oldest,
         group_readable=group_readable,
+        keep_days=keep_days,
+        keep_days_by_tenant=keep_by_tenant,
     )
+
+
+def _keep_days(raw: object) -> tuple[int | None, dict[str, int]]:
+    """`keep_days = 90` (every tenant), or a `[keep_days]` table: `"alice" = 30`, and `"*" = 90`
+    for the others (TOML cannot have both a number and a table under one key)."""
+    if raw is None:
+        return None, {}
+    table = raw if isinstance(raw, dict) else {"*": raw}
+    by_tenant: dict[str, int] = {}
+    for name, days in table.items():
+        where = "keep_days" if not isinstance(raw, dict) else f"[keep_days] {name!r}"
+        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+            raise UsageError(f"{where} must be a whole number of days, at least 1, not {days!r}")
+        if name != "*" and not re.match(TENANT_PATTERN, name):
+            raise UsageError(f'{where}: not a valid tenant name ([a-z0-9][a-z0-9._-]{{0,62}}) or "*"')
+        by_tenant[name] = days
+    return by_tenant.pop("*", None), by_tenant
 
 
 def check_regex(pattern: str, where: str) -> None:

@@ -22,6 +22,7 @@ from rings_cli.catalog import Catalog
 from rings_cli.classify import classify
 from rings_cli.config import CLIENT_IP_SOURCES, Config, load_config
 from rings_cli.dofile import DoFile, open_do_file
+from rings_cli.erase import collect_garbage
 from rings_cli.errors import DamagedStateError, StateLockedError, UsageError
 from rings_cli.events import assign_events
 from rings_cli.finalize import DEFAULT_GRACE, finalize_due
@@ -54,6 +55,7 @@ DAMAGED = "damaged state"  # a line for a tenant-day whose DO file cannot be use
 LATE = "late"  # a line for a day that is already finalized
 DEFAULT_FLUSH_INTERVAL = 60.0  # seconds between flushes in follow mode (the seed's alarm)
 POLL_SECONDS = 0.25  # how often follow mode looks for new lines when idle
+RETENTION_SECONDS = 3600.0  # follow mode applies keep_days at most this often
 TICK_FLUSH_WAIT = 2.0  # a follow-mode flush waits this long for readers, then tries next tick
 
 
@@ -81,6 +83,7 @@ class IngestSummary:
     formats: dict[str, str] = field(default_factory=dict)
     flushed_rows: int = 0
     finalized: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)  # tenant/date deleted by retention (keep_days)
     damaged_state: list[str] = field(default_factory=list)  # one line per state file that could not be used
     flush_retries: int = 0  # follow-mode flushes put off to the next tick (warehouse busy)
     flushes: list[FlushResult] = field(default_factory=list)
@@ -102,6 +105,7 @@ class IngestSummary:
             "formats": self.formats,
             "flushed_rows": self.flushed_rows,
             "finalized": self.finalized,
+            "expired": self.expired,
             "damaged_state": self.damaged_state,
             "seconds": round(self.seconds, 3),
             "skipped": [{"file": f, "reason": why} for f, why in self.skipped],
@@ -207,8 +211,16 @@ class Ingest:
                     damaged=self._late_damage,
                 )
                 self._note_damage(self._late_damage)
+                self._retention()
         self.summary.seconds = self.clock() - started
         return self.summary
+
+    def _retention(self, wait: float = READ_RETRY_SECONDS) -> None:
+        """Delete tenant-days older than `keep_days` (rings.toml), leaving nothing of them."""
+        done = collect_garbage(
+            self.state, self.catalog, self.config, self.now(), open_do=self._do_files, wait=wait
+        )
+        self.summary.expired += [f"{t}/{d}" for t, d in done.days]
 
     def follow(
         self,
@@ -223,6 +235,7 @@ class Ingest:
         with self._session():
             follower = Follower(patterns, self._checkpoint)
             last_flush = self.clock()
+            last_retention: float | None = None
             try:
                 while not self._stopping:
                     got = False
@@ -246,6 +259,9 @@ class Ingest:
                                     damaged=self._late_damage,
                                 )
                                 self._note_damage(self._late_damage)
+                            if last_retention is None or self.clock() - last_retention >= RETENTION_SECONDS:
+                                self._retention(wait=TICK_FLUSH_WAIT)
+                                last_retention = self.clock()
                         except StateLockedError:
                             # Readers held the warehouse: the tenant-days stay dirty (and readable
                             # from their DO files); the next tick flushes them.
