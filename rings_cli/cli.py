@@ -374,10 +374,12 @@ def report(
 def finalize(
     grace: GraceOption = "1h",
     state_dir: StateDirOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the finalized dates as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the finalized tenant-days (tenant/date) as JSON.")
+    ] = False,
     debug: DebugOption = False,
 ) -> None:
-    """Finalize every day that ended more than --grace ago: summary kept, visitor hashes and salt deleted."""
+    """Finalize every tenant-day that ended more than --grace ago: summary kept, hashes and salt deleted."""
     state = StateDir(state_dir)
     state.check_dir()
     damaged: list[DamagedStateError] = []
@@ -385,7 +387,7 @@ def finalize(
     if as_json:
         typer.echo(json.dumps({"finalized": dates}))
     else:
-        typer.echo(f"Finalized {len(dates)} days" + (f": {', '.join(dates)}" if dates else ""))
+        typer.echo(f"Finalized {len(dates)} tenant-days" + (f": {', '.join(dates)}" if dates else ""))
     if damaged:  # the others are done; the damaged tenant-days stay for `rings check`
         more = f" (and {len(damaged) - 1} more damaged files)" if len(damaged) > 1 else ""
         raise DamagedStateError(damaged[0].path, damaged[0].problem + more)
