@@ -11,8 +11,8 @@ import struct
 import duckdb
 
 from rings_cli.finalize import finalize_days
-from rings_cli.lifecycle import due_days
 from rings_cli.ingest import Ingest
+from rings_cli.lifecycle import due_days
 from rings_cli.state import StateDir
 from tests.conftest import line, report_json, run_cli
 
