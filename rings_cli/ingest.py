@@ -433,7 +433,7 @@ class Ingest:
         return frame.drop("row", "xff", strict=False)
 
     def _merge(self, frame: pl.DataFrame, source: str | None = None) -> bool:
-        """Classified requests → per tenant-day deltas → DO files (dirty-marked first).
+        """Classified requests → per tenant-day deltas → DO files (listed and dirty-marked first).
 
         With a `source` fingerprint, lines a DO file has already absorbed (re-read after a crash)
         are skipped for that file, and each merge records the last line it absorbed. Lines of a
@@ -446,6 +446,8 @@ class Ingest:
         if self._closed is None:
             self._closed = self.catalog.finalized_days()
         frame = frame.with_columns(day=pl.col("ts").dt.date().cast(pl.String))
+        # Listed (and dirty) before `_unabsorbed` opens, and maybe creates, their DO files.
+        self.catalog.mark_dirty(frame.select("tenant", "day").unique().sort("tenant", "day").rows())
         frame = self._unabsorbed(frame, source)
         per_day = frame.group_by("tenant", "day").agg(last=pl.col("line_no").max())
         last_lines = {(t, d): n for t, d, n in per_day.iter_rows()}
@@ -456,7 +458,6 @@ class Ingest:
         batches = aggregate(usable.filter(~pl.col("late")).drop("day", "late"), self.salts)
         late_part = usable.filter(pl.col("late")).drop("day", "late")
         late_batches = aggregate(late_part, None) if late_part.height else []
-        self.catalog.mark_dirty([(b.tenant, b.date) for b in batches + late_batches])
         # Visitor metrics for the whole batch at once: stored views of the visitors it touches, + new.
         before, new, healthy = [], [], []
         for batch in batches:
