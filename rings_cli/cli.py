@@ -91,7 +91,7 @@ TenantOption = Annotated[str | None, typer.Option("--tenant", help="Tenant name.
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 GraceOption = Annotated[
     str,
-    typer.Option(help="Finalize UTC days that ended this long ago: seconds, or 90m, 1h, 2d."),
+    typer.Option(help="Finalize tenant-days that ended this long ago: seconds, or 90m, 1h, 2d."),
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -201,7 +201,7 @@ def ingest(
     grace: GraceOption = "1h",
     no_finalize: Annotated[
         bool,
-        typer.Option("--no-finalize", help="Keep past days open (to import one day in several runs)."),
+        typer.Option("--no-finalize", help="Keep past tenant-days open (to import one day in several runs)."),
     ] = False,
     follow: Annotated[
         bool,
