@@ -44,8 +44,12 @@ class DayBatch:
     views: pl.DataFrame  # one row per page view, VIEW_SCHEMA
 
 
-def aggregate(frame: pl.DataFrame, salts: SaltStore) -> list[DayBatch]:
-    """Split a classified batch into per-tenant-day deltas."""
+def aggregate(frame: pl.DataFrame, salts: SaltStore | None) -> list[DayBatch]:
+    """Split a classified batch into per-tenant-day deltas.
+
+    Without `salts` (lines of finalized tenant-days, whose salt is gone) nobody is hashed and
+    `views` stay empty: only the counts that need no visitor identity are made.
+    """
     # `event` and `post_id` come from events.assign_events (post route and route rules).
     frame = frame.with_columns(date=pl.col("ts").dt.date(), hour=pl.col("ts").dt.hour().cast(pl.Int32))
     events = frame.filter(pl.col("event").is_not_null())
@@ -73,7 +77,7 @@ def aggregate(frame: pl.DataFrame, salts: SaltStore) -> list[DayBatch]:
             **{col: (pl.col("event") == event).sum() for event, col in CONTENT_EVENTS.items()},
         )
     )
-    views = _hashed_views(page_views, salts)
+    views = _hashed_views(page_views if salts is not None else page_views.clear(), salts)
     return [
         DayBatch(
             tenant=tenant,
@@ -88,11 +92,14 @@ def aggregate(frame: pl.DataFrame, salts: SaltStore) -> list[DayBatch]:
     ]
 
 
-def _hashed_views(page_views: pl.DataFrame, salts: SaltStore) -> pl.DataFrame:
+def _hashed_views(page_views: pl.DataFrame, salts: SaltStore | None) -> pl.DataFrame:
     """Page-view rows keyed by visitor hash instead of (ip, ua): hash each distinct person once."""
     person = [*DAY_KEY, "ip", "ua"]
     persons = page_views.select(person).unique().with_row_index("rid")
-    hashed = hash_visitors(persons, salts).select("rid", "visitor")
+    if salts is None:  # no rows: nothing to hash, and no salt is ever created for a late tenant-day
+        hashed = pl.DataFrame(schema={"rid": pl.UInt32, "visitor": pl.Int64})
+    else:
+        hashed = hash_visitors(persons, salts).select("rid", "visitor")
     return (
         page_views.join(persons, on=person)
         .join(hashed, on="rid")

@@ -13,7 +13,8 @@ IP address or a user agent is defined in shapes.py:
   not scanned.
 - `hashes`: a finalized tenant-day keeps no visitor hash: its `views` table is empty and its file
   has no free pages (finalization vacuums it, so no deleted row survives in free space).
-- `salts`: no salt file outlives the finalization of its tenant-day.
+- `salts`: no salt file outlives the finalization of its tenant-day (`salts/<tenant>/<date>.key`;
+  an earlier release's `salts/<date>.key` outlives it once every tenant-day of its date is final).
 - `permissions`: the tree is owner-only (0700 dirs, 0600 files; 0750/0640 with `group_readable`),
   and salts are 0600 in a 0700 directory whatever the setting.
 
@@ -166,10 +167,17 @@ class SaltFile:
 
 @dataclass
 class Finalized:
-    """What is finalized: whole dates (the catalog's `finalized` table) and tenant-days (DO files)."""
+    """What is finalized: tenant-days (the catalog's `finalized_days`, finalized DO files) and whole
+    dates (an earlier release's `finalized` table, or every known tenant-day of the date final)."""
 
     dates: set[str] = field(default_factory=set)
     tenant_days: set[tuple[str, str]] = field(default_factory=set)
+
+    def close_dates(self, known: set[tuple[str, str]]) -> None:
+        """Add the dates whose every known tenant-day is finalized (what an old date salt keyed)."""
+        for date in {d for _, d in known}:
+            if all((t, d) in self.tenant_days for t, d in known if d == date):
+                self.dates.add(date)
 
 
 def salt_files(state: StateDir) -> list[SaltFile]:
@@ -189,12 +197,13 @@ def salt_files(state: StateDir) -> list[SaltFile]:
 
 
 def salt_outlived(salt: SaltFile, finalized: Finalized) -> bool:
-    """True when the salt's tenant-day (or date) is finalized, so the salt should be gone."""
+    """True when the salt's tenant-day (an old date salt: its date) is finalized, so the salt
+    should be gone."""
     if salt.date is None:
         return False
-    if salt.date in finalized.dates:
-        return True
-    return salt.tenant is not None and (salt.tenant, salt.date) in finalized.tenant_days
+    if salt.tenant is None:
+        return salt.date in finalized.dates
+    return (salt.tenant, salt.date) in finalized.tenant_days
 
 
 # --- Reading ------------------------------------------------------------------------------------
@@ -237,7 +246,8 @@ class _FileData:
     """What the audit reads from one SQLite file (the catalog or a DO file)."""
 
     columns: list[tuple[str, str, list[bytes]]]
-    finalized: set[str] = field(default_factory=set)  # catalog: finalized dates
+    finalized: set[str] = field(default_factory=set)  # catalog of an earlier release: finalized dates
+    finalized_days: set[tuple[str, str]] = field(default_factory=set)  # catalog: finalized tenant-days
     days: set[tuple[str, str]] = field(default_factory=set)  # catalog: tenant-days
     checkpoints: int = 0
     views: int = 0  # DO file: page views with visitor hashes
@@ -250,6 +260,8 @@ def _read_catalog(con: sqlite3.Connection) -> _FileData:
     data = _FileData(list(_sqlite_columns(con)))
     if "finalized" in names:
         data.finalized = {r[0] for r in con.execute("SELECT date FROM finalized")}
+    if "finalized_days" in names:
+        data.finalized_days = {(t, d) for t, d in con.execute("SELECT tenant, date FROM finalized_days")}
     if "days" in names:
         data.days = {(t, d) for t, d in con.execute("SELECT tenant, date FROM days")}
     if "checkpoints" in names:
@@ -337,7 +349,8 @@ def audit(state: StateDir, warehouse_wait: float = WAREHOUSE_WAIT) -> AuditResul
     tenant_days: set[tuple[str, str]] = set()
 
     scan.tenants = {p.name for p in (state.root / "do").glob("*") if p.is_dir()}
-    # Catalog: finalized dates, tenant-days, checkpoints; its own text columns.
+    # Catalog: finalized tenant-days (and dates, of an earlier release), tenant-days, checkpoints;
+    # its own text columns.
     if state.catalog_path.exists():
         where = _rel(state, state.catalog_path)
         try:
@@ -346,6 +359,8 @@ def audit(state: StateDir, warehouse_wait: float = WAREHOUSE_WAIT) -> AuditResul
             tables.failures.append(f"{where}: cannot be read ({e})")
         else:
             finalized.dates |= catalog.finalized
+            finalized.tenant_days |= catalog.finalized_days
+            finalized.tenant_days |= {(t, d) for t, d in catalog.days if d in catalog.finalized}
             tenant_days |= catalog.days
             scan.tenants |= {t for t, _ in catalog.days}
             stored.checkpoints = catalog.checkpoints
@@ -370,8 +385,8 @@ def audit(state: StateDir, warehouse_wait: float = WAREHOUSE_WAIT) -> AuditResul
             stored.do_files_open += 1
         for table, column, values in do.columns:
             scan.add(where, table, column, values)
-        # A date the catalog lists as finalized counts too: none of its DO files may keep a hash.
-        if do.is_final or date in finalized.dates:
+        # A tenant-day the catalog lists as finalized counts too: its DO file may keep no hash.
+        if do.is_final or (tenant, date) in finalized.tenant_days or date in finalized.dates:
             _check_hashes(hashes, path, where, do.views, do.free_pages)
 
     tenants = {t for t, _ in tenant_days}
@@ -380,6 +395,7 @@ def audit(state: StateDir, warehouse_wait: float = WAREHOUSE_WAIT) -> AuditResul
     stored.warehouse_rows = _scan_warehouse(state, scan, warehouse_wait)
 
     # Salts.
+    finalized.close_dates(tenant_days)
     found = salt_files(state)
     stored.salts = sum(1 for s in found if s.date is not None)
     for salt in found:

@@ -52,8 +52,14 @@ class Catalog:
                  flushed_version INTEGER NOT NULL DEFAULT -1,
                  PRIMARY KEY (tenant, date))"""
         )
-        # A finalized date is closed for every tenant: its salt is gone, its lines are late.
-        self.con.execute("CREATE TABLE IF NOT EXISTS finalized (date TEXT PRIMARY KEY, at TEXT NOT NULL)")
+        # A finalized tenant-day: its salt and visitor hashes are gone; its lines are late.
+        self.con.execute(
+            """CREATE TABLE IF NOT EXISTS finalized_days (
+                 tenant TEXT NOT NULL,
+                 date TEXT NOT NULL,
+                 at TEXT NOT NULL,
+                 PRIMARY KEY (tenant, date))"""
+        )
         # Read positions of files, by source id and keyed head hash (see tail.py); never log bytes.
         self.con.execute("PRAGMA secure_delete = ON")  # a replaced hash leaves no copy in free pages
         self.con.execute(_CHECKPOINTS.format(name="checkpoints"))
@@ -108,25 +114,49 @@ class Catalog:
         """Drop a tenant-day from the catalog (`rings check --repair`, when nothing of it is left)."""
         self.con.execute("DELETE FROM days WHERE tenant = ? AND date = ?", (tenant, date))
 
-    def open_dates(self) -> list[str]:
-        """Dates that have data and are not finalized yet, oldest first."""
-        return [
-            r[0]
-            for r in self.con.execute(
-                "SELECT DISTINCT date FROM days WHERE date NOT IN (SELECT date FROM finalized) ORDER BY date"
-            )
-        ]
+    def open_days(self) -> list[tuple[str, str]]:
+        """Tenant-days that have data and are not finalized yet."""
+        closed = self.finalized_days()
+        return [(t, d) for t, d, _ in self.days() if (t, d) not in closed]
 
     def tenants_on(self, date: str) -> list[str]:
         return [
             r[0] for r in self.con.execute("SELECT tenant FROM days WHERE date = ? ORDER BY tenant", (date,))
         ]
 
-    def finalized_dates(self) -> set[str]:
-        return {r[0] for r in self.con.execute("SELECT date FROM finalized")}
+    def finalized_days(self) -> set[tuple[str, str]]:
+        """Finalized tenant-days; until `lifecycle.migrate` ran, also every listed tenant-day of a
+        date an earlier release finalized for all tenants at once."""
+        closed = {(t, d) for t, d in self.con.execute("SELECT tenant, date FROM finalized_days")}
+        if self.has_legacy_finalized():
+            closed |= {
+                (t, d)
+                for t, d in self.con.execute(
+                    "SELECT tenant, date FROM days WHERE date IN (SELECT date FROM finalized)"
+                )
+            }
+        return closed
 
-    def mark_finalized(self, date: str, at: str) -> None:
-        self.con.execute("INSERT OR IGNORE INTO finalized (date, at) VALUES (?, ?)", (date, at))
+    def mark_finalized(self, tenant: str, date: str, at: str) -> None:
+        self.con.execute(
+            "INSERT OR IGNORE INTO finalized_days (tenant, date, at) VALUES (?, ?, ?)", (tenant, date, at)
+        )
+
+    def has_legacy_finalized(self) -> bool:
+        """True while the `finalized(date)` table of an earlier release is here (see lifecycle.py)."""
+        return "finalized" in storage.table_names(self.con)
+
+    def migrate_finalized(self) -> None:
+        """One transaction: each tenant-day of a finalized date is finalized, the old table goes."""
+        with self.con:
+            self.con.execute("BEGIN IMMEDIATE")
+            if not self.has_legacy_finalized():
+                return
+            self.con.execute(
+                """INSERT OR IGNORE INTO finalized_days (tenant, date, at)
+                   SELECT d.tenant, d.date, f.at FROM days AS d JOIN finalized AS f USING (date)"""
+            )
+            self.con.execute("DROP TABLE finalized")
 
     def legacy_checkpoints(self) -> bool:
         """True when checkpoints still hold unkeyed first-line hashes (a release before keyed heads)."""

@@ -3,18 +3,21 @@
 Checks: SQLite `quick_check` of the catalog and of every DO file (and that they hold our tables);
 the DuckDB warehouse opens, has our schema and every value reads; the catalog against the files (a
 listed tenant-day whose DO file is missing, a DO file the catalog does not list, a salt of a
-finalized day still present, stray files); nothing readable or writable by other users.
+finalized tenant-day still present (`salts/<tenant>/<date>.key`, or an earlier release's
+`salts/<date>.key` once every tenant-day of its date is finalized), stray files); nothing readable or
+writable by other users.
 
 Repairs: a damaged catalog, DO file or warehouse is moved aside as `<name>.damaged-<UTC time>`,
 never deleted. The catalog is rebuilt from the DO files; the warehouse from the DO files (every
 tenant-day is flushed again). A tenant-day whose DO file is gone gets a new, finalized DO file from
 the warehouse's last flush (counts kept; its visitor hashes cannot come back, so it stays closed),
-or, when no warehouse holds it, is forgotten and reported as lost. Salts of finalized days are
-destroyed; modes are narrowed. Stray files are only reported: they may be someone's.
+or, when no warehouse holds it, is forgotten and reported as lost. Salts of finalized tenant-days are
+destroyed (either layout); modes are narrowed. Stray files are only reported: they may be someone's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -27,7 +30,7 @@ from rings_cli.config import CONFIG_NAME
 from rings_cli.dofile import DoFile
 from rings_cli.errors import DamagedStateError, RingsError
 from rings_cli.flush import flush_dirty
-from rings_cli.privacy import SALT_BYTES, SaltStore
+from rings_cli.privacy import SALT_BYTES, destroy_key
 from rings_cli.state import TENANT_PATTERN, StateDir
 from rings_cli.warehouse import REBUILD, Warehouse
 
@@ -76,21 +79,14 @@ class _Facts:
 
     catalog_damaged: bool = False
     listed: list[tuple[str, str, int]] = field(default_factory=list)  # tenant, date, flushed version
-    finalized: set[str] = field(default_factory=set)
+    finalized: set[tuple[str, str]] = field(default_factory=set)  # tenant-days the catalog closed
     do_files: dict[tuple[str, str], Path] = field(default_factory=dict)  # usable ones
     do_damaged: dict[tuple[str, str], Path] = field(default_factory=dict)
-    do_finalized: set[str] = field(default_factory=set)  # dates with a finalized DO file
-    do_open: set[str] = field(default_factory=set)  # dates with an open DO file
-
-    def closed_by_files(self) -> set[str]:
-        """Dates the DO files say are finalized (finalize closes a date for every tenant at once;
-        a DO file restored from the warehouse is finalized on its own, so one open file keeps
-        the date open)."""
-        return self.do_finalized - self.do_open
+    do_finalized: set[tuple[str, str]] = field(default_factory=set)  # tenant-days with a finalized DO file
 
     warehouse_damaged: bool = False
     warehouse_missing: bool = False
-    stale_salts: list[str] = field(default_factory=list)
+    stale_salts: list[Path] = field(default_factory=list)
     loose_modes: list[Path] = field(default_factory=list)
 
 
@@ -148,7 +144,7 @@ def _inspect_catalog(state: StateDir, facts: _Facts, problems: list[Problem]) ->
         try:
             _quick_check(catalog.con, path)
             facts.listed = catalog.days()
-            facts.finalized = catalog.finalized_dates()
+            facts.finalized = catalog.finalized_days()
         finally:
             catalog.close()
     except DamagedStateError as e:
@@ -197,7 +193,8 @@ def _inspect_do_files(state: StateDir, facts: _Facts, problems: list[Problem]) -
                 )
                 continue
             facts.do_files[key] = path
-            (facts.do_finalized if finalized else facts.do_open).add(key[1])
+            if finalized:
+                facts.do_finalized.add(key)
 
 
 def _check_do_file(path: Path, tenant: str, date: str) -> bool:
@@ -230,7 +227,7 @@ def _inspect_listing(state: StateDir, facts: _Facts, problems: list[Problem]) ->
                 )
             )
         else:
-            kind = "a finalized" if date in facts.finalized else "an open"
+            kind = "a finalized" if (tenant, date) in facts.finalized else "an open"
             problems.append(
                 Problem(
                     path,
@@ -272,27 +269,48 @@ def _inspect_warehouse(state: StateDir, facts: _Facts, problems: list[Problem]) 
 
 
 def _inspect_salts(state: StateDir, facts: _Facts, problems: list[Problem]) -> None:
+    """`salts/<tenant>/<date>.key`, and an earlier release's `salts/<date>.key` (the next ingest
+    moves it): a salt whose tenant-day (or, the old kind, every tenant-day of its date) is
+    finalized should be gone; anything else there is stray."""
     if not state.salts_dir.is_dir():
         return
     usable = state.catalog_path.exists() and not facts.catalog_damaged
-    closed = facts.finalized if usable else facts.closed_by_files()
+    closed = facts.finalized if usable else facts.do_finalized
+    days = {(t, d) for t, d, _ in facts.listed} if usable else set(facts.do_files) | set(facts.do_damaged)
     for path in sorted(state.salts_dir.iterdir()):
+        if path.is_dir() and not path.is_symlink() and re.match(TENANT_PATTERN, path.name):
+            for salt in sorted(path.iterdir()):
+                match = _SALT_FILE.match(salt.name)
+                if match is None:
+                    problems.append(_stray(salt))
+                else:
+                    _inspect_salt(salt, (path.name, match[1]) in closed, facts, problems)
+            continue
         match = _SALT_FILE.match(path.name)
-        if match is None:
+        if match is None or not path.is_file():
             problems.append(_stray(path))
-        elif match[1] in closed:
-            facts.stale_salts.append(match[1])
-            problems.append(
-                Problem(path, "salt of a finalized day still present", "`rings check --repair` destroys it")
+            continue
+        tenants = {t for t, d in days if d == match[1]}
+        _inspect_salt(path, bool(tenants) and all((t, match[1]) in closed for t in tenants), facts, problems)
+
+
+def _inspect_salt(path: Path, stale: bool, facts: _Facts, problems: list[Problem]) -> None:
+    if stale:
+        facts.stale_salts.append(path)
+        problems.append(
+            Problem(
+                path, "salt of a finalized tenant-day still present", "`rings check --repair` destroys it"
             )
-        elif path.stat().st_size != SALT_BYTES:
-            problems.append(
-                Problem(
-                    path,
-                    f"damaged salt ({path.stat().st_size} bytes, not {SALT_BYTES})",
-                    "remove it by hand: that day's later visitors get new hashes (uniques may count twice)",
-                )
+        )
+    elif path.stat().st_size != SALT_BYTES:
+        problems.append(
+            Problem(
+                path,
+                f"damaged salt ({path.stat().st_size} bytes, not {SALT_BYTES})",
+                "remove it by hand: that tenant-day's later visitors get new hashes "
+                "(uniques may count twice)",
             )
+        )
 
 
 def _inspect_modes(state: StateDir, facts: _Facts, problems: list[Problem]) -> None:
@@ -350,9 +368,12 @@ def _repair(state: StateDir, facts: _Facts, result: CheckResult, now: dt.datetim
     catalog = Catalog(state.catalog_path)
     try:
         _repair_listing(state, facts, catalog, old_warehouse, result)
-        for date in facts.stale_salts:
-            SaltStore(state).destroy(date)
-            done.append(f"destroyed the salt of finalized day {date}")
+        for path in facts.stale_salts:
+            destroy_key(path)
+            if path.parent != state.salts_dir:
+                with contextlib.suppress(OSError):
+                    path.parent.rmdir()  # the tenant's last salt
+            done.append(f"destroyed the salt of finalized tenant-day {_salt_day(state, path)}")
         if facts.warehouse_damaged or facts.warehouse_missing:
             catalog.mark_all_dirty()
         flushed = flush_dirty(state, catalog)
@@ -377,10 +398,10 @@ def _repair_listing(
     if unlisted:
         catalog.mark_dirty(unlisted)
         result.repaired.append(f"added {len(unlisted)} DO files to the catalog")
-    if not facts.listed:  # a new catalog learns the finalized dates from the files
+    if not facts.listed:  # a new catalog learns the finalized tenant-days from the files
         stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        for date in sorted(facts.closed_by_files() - catalog.finalized_dates()):
-            catalog.mark_finalized(date, stamp)
+        for tenant, date in sorted(facts.do_finalized - catalog.finalized_days()):
+            catalog.mark_finalized(tenant, date, stamp)
     warehouses = [Warehouse(state.warehouse_path)] if not facts.warehouse_damaged else []
     warehouses += [old_warehouse] if old_warehouse is not None else []
     for (tenant, date), version in listed.items():
@@ -418,6 +439,11 @@ def _restore(path: Path, tenant: str, date: str, version: int, warehouses: list[
             do.close()
         return True
     return False
+
+
+def _salt_day(state: StateDir, path: Path) -> str:
+    """`alice/2025-12-01` for salts/alice/2025-12-01.key, `2025-12-01` for an old salts/2025-12-01.key."""
+    return str(path.relative_to(state.salts_dir).with_suffix(""))
 
 
 def _move_aside(path: Path, stamp: str) -> Path:

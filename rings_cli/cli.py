@@ -93,7 +93,7 @@ TenantOption = Annotated[str | None, typer.Option("--tenant", help="Tenant name.
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 GraceOption = Annotated[
     str,
-    typer.Option(help="Finalize UTC days that ended this long ago: seconds, or 90m, 1h, 2d."),
+    typer.Option(help="Finalize tenant-days that ended this long ago: seconds, or 90m, 1h, 2d."),
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -203,7 +203,7 @@ def ingest(
     grace: GraceOption = "1h",
     no_finalize: Annotated[
         bool,
-        typer.Option("--no-finalize", help="Keep past days open (to import one day in several runs)."),
+        typer.Option("--no-finalize", help="Keep past tenant-days open (to import one day in several runs)."),
     ] = False,
     follow: Annotated[
         bool,
@@ -376,10 +376,12 @@ def report(
 def finalize(
     grace: GraceOption = "1h",
     state_dir: StateDirOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the finalized dates as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the finalized tenant-days (tenant/date) as JSON.")
+    ] = False,
     debug: DebugOption = False,
 ) -> None:
-    """Finalize every day that ended more than --grace ago: summary kept, visitor hashes and salt deleted."""
+    """Finalize every tenant-day that ended more than --grace ago: summary kept, hashes and salt deleted."""
     state = StateDir(state_dir)
     state.check_dir()
     damaged: list[DamagedStateError] = []
@@ -387,7 +389,7 @@ def finalize(
     if as_json:
         typer.echo(json.dumps({"finalized": dates}))
     else:
-        typer.echo(f"Finalized {len(dates)} days" + (f": {', '.join(dates)}" if dates else ""))
+        typer.echo(f"Finalized {len(dates)} tenant-days" + (f": {', '.join(dates)}" if dates else ""))
     if damaged:  # the others are done; the damaged tenant-days stay for `rings check`
         more = f" (and {len(damaged) - 1} more damaged files)" if len(damaged) > 1 else ""
         raise DamagedStateError(damaged[0].path, damaged[0].problem + more)

@@ -129,7 +129,8 @@ SNAPSHOT_QUERIES = {
 
 
 class FinalizedDayError(RingsError):
-    """A merge into a day that is already final: the caller must reject such lines as late."""
+    """A merge of visitor data into a tenant-day that is already final: the caller must merge
+    such lines as late (`merge(..., late=True)`: counts without visitors)."""
 
 
 class DoFile:
@@ -141,6 +142,7 @@ class DoFile:
         self.path = path
         self.tenant = tenant
         self.date = date
+        self._late_merged = False  # a finalized file grew: vacuum it when closing
         existed = path.exists()
         if not create and not existed:
             raise DamagedStateError(path, "missing DO file of an open tenant-day (the catalog lists it)")
@@ -204,12 +206,18 @@ class DoFile:
         return int(row[0]) if row else -1
 
     def merge(
-        self, batch: DayBatch, deltas: dict[str, pl.DataFrame], absorbed: tuple[str, int] | None = None
+        self,
+        batch: DayBatch,
+        deltas: dict[str, pl.DataFrame],
+        absorbed: tuple[str, int] | None = None,
+        late: bool = False,
     ) -> None:
         """Add one batch's counts, its visitor-metric deltas and its page views; all or nothing.
 
         `absorbed` (source fingerprint, last line number of the batch in this day) commits with
-        the counts, so after a crash a re-read line is recognised per DO file.
+        the counts, so after a crash a re-read line is recognised per DO file. A `late` batch is
+        for a finalized tenant-day: it adds only the counts that need no visitor identity (its
+        `views` and `deltas` must be empty), and the daily summary is written again.
         """
         con = self.con
         with self._transaction():
@@ -219,8 +227,11 @@ class DoFile:
                        ON CONFLICT (source) DO UPDATE SET line = max(line, excluded.line)""",
                     absorbed,
                 )
-            if self.finalized:
+            final = self.finalized
+            if final and not late:
                 raise FinalizedDayError(f"{self.tenant} {self.date} is finalized")
+            if late and (batch.views.height or any(d.height for d in deltas.values())):
+                raise ValueError("a late batch carries no visitor data")
             _upsert_add(con, "hourly", ["hour"], batch.hourly)
             _upsert_add(con, "status", ["status"], batch.status)
             _upsert_add(con, "pages", ["path"], batch.pages)
@@ -238,6 +249,9 @@ class DoFile:
                 f"INSERT INTO views VALUES ({', '.join('?' for _ in VIEW_SCHEMA)})",
                 _rows(batch.views, *VIEW_SCHEMA),
             )
+            if final:
+                self._write_summary()
+                self._late_merged = True
             con.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
 
     def snapshot(self) -> dict[str, pl.DataFrame]:
@@ -254,36 +268,51 @@ class DoFile:
             )
         return out
 
-    def finalize(self) -> None:
-        """Write the daily summary, delete every visitor hash, and make sure no byte of them remains."""
+    def finalize(self) -> bool:
+        """Write the daily summary, delete every visitor hash, and make sure no byte of them remains.
+
+        Returns whether the WAL truncate completed (`PRAGMA wal_checkpoint(TRUNCATE)` not busy):
+        until it has, deleted hashes may still sit in the WAL, so the caller must not call the
+        tenant-day finalized yet (calling this again is harmless).
+        """
         with self._transaction():
             if not self.finalized:
-                top_pages = self.con.execute(
-                    "SELECT path, views, unique_views FROM pages ORDER BY views DESC, path LIMIT ?",
-                    (TOP_LIMIT,),
-                ).fetchall()
-                top_referrers = self.con.execute(
-                    "SELECT source, visits FROM referrers ORDER BY visits DESC, source LIMIT ?",
-                    (TOP_LIMIT,),
-                ).fetchall()
-                self.con.execute(
-                    "UPDATE day SET top_pages = ?, top_referrers = ?",
-                    (
-                        json.dumps([{"path": p, "views": v, "unique_views": u} for p, v, u in top_pages]),
-                        json.dumps([{"source": s, "visits": v} for s, v in top_referrers]),
-                    ),
-                )
+                self._write_summary()
                 self.con.execute("DELETE FROM views")
                 self.con.execute("UPDATE meta SET value = '1' WHERE key = 'finalized'")
                 self.con.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
+        return self._compact()
+
+    def _write_summary(self) -> None:
+        """The seed's daily summary: top pages and referrers, as JSON in the `day` row."""
+        top_pages = self.con.execute(
+            "SELECT path, views, unique_views FROM pages ORDER BY views DESC, path LIMIT ?",
+            (TOP_LIMIT,),
+        ).fetchall()
+        top_referrers = self.con.execute(
+            "SELECT source, visits FROM referrers ORDER BY visits DESC, source LIMIT ?",
+            (TOP_LIMIT,),
+        ).fetchall()
+        self.con.execute(
+            "UPDATE day SET top_pages = ?, top_referrers = ?",
+            (
+                json.dumps([{"path": p, "views": v, "unique_views": u} for p, v, u in top_pages]),
+                json.dumps([{"source": s, "visits": v} for s, v in top_referrers]),
+            ),
+        )
+
+    def _compact(self) -> bool:
+        """VACUUM (no free page keeps deleted bytes), then empty the WAL; True when it emptied."""
         self.con.execute("VACUUM")
-        self.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy, _, _ = self.con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return busy == 0
 
     def restore(self, tables: dict[str, pl.DataFrame], day: dict[str, Any], version: int) -> None:
         """Refill a new, empty file with a warehouse copy of its totals, then finalize it.
 
         `rings check --repair` uses it for a DO file lost after a flush: the counts come back,
-        the visitor hashes cannot, so the tenant-day can only be closed (later lines are `late`).
+        the visitor hashes cannot, so the tenant-day can only be closed (later lines are `late`:
+        counted without their visitors).
         """
         with self._transaction():
             for table, frame in tables.items():
@@ -299,7 +328,13 @@ class DoFile:
         self.finalize()
 
     def close(self) -> None:
-        self.con.close()
+        """Close; a finalized file that took late lines is compacted first, like at finalization."""
+        try:
+            if self._late_merged:
+                self._late_merged = False
+                self._compact()
+        finally:
+            self.con.close()
 
 
 def open_do_file(state: StateDir, catalog: Catalog, tenant: str, date: str) -> DoFile:

@@ -1,11 +1,13 @@
-"""Finalize: close the days that ended more than the grace period ago.
+"""Finalize: close the tenant-days that ended more than the grace period ago.
 
-For each such UTC date, every tenant's DO file gets the seed's daily summary and loses its visitor
-hashes, the warehouse gets the final totals, and the day's salt is destroyed: from then on no
-hash of that day can be linked to anyone, and a line for that day is rejected as `late`.
-Idempotent: a crash half-way is finished by the next run. A damaged DO file is skipped and
-reported; the date is still closed and its salt destroyed on time (the privacy promise does not
-wait for a repair).
+Each such tenant-day's DO file gets the seed's daily summary and loses its visitor hashes (VACUUM,
+then a WAL truncate), the warehouse gets the final totals, and the tenant-day's salt is destroyed:
+from then on no hash of it can be linked to anyone, and a line for it is merged as late (counts
+without visitors). When a tenant-day ends is `lifecycle.day_end`'s answer. A tenant-day is
+finalized only once its WAL truncate succeeded; if a reader held the WAL, it stays open for the
+next run. Idempotent: a crash half-way is finished by the next run. A damaged DO file is skipped
+and reported; its tenant-day is still closed and its salt destroyed on time (the privacy promise
+does not wait for a repair).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from rings_cli.catalog import Catalog
 from rings_cli.dofile import DoFile, open_do_file
 from rings_cli.errors import DamagedStateError, UsageError
 from rings_cli.flush import flush_dirty
+from rings_cli.lifecycle import due_days, label, migrate
 from rings_cli.privacy import SaltStore
 from rings_cli.state import StateDir
 from rings_cli.warehouse import READ_RETRY_SECONDS
@@ -33,15 +36,6 @@ def parse_duration(text: str, option: str) -> dt.timedelta:
     return dt.timedelta(seconds=float(match[1]) * _UNITS[match[2] or "s"])
 
 
-def due_dates(catalog: Catalog, now: dt.datetime, grace: dt.timedelta) -> list[str]:
-    """Open dates whose UTC day ended at least `grace` before `now`."""
-    return [
-        d
-        for d in catalog.open_dates()
-        if dt.datetime.fromisoformat(d).replace(tzinfo=dt.UTC) + dt.timedelta(days=1) + grace <= now
-    ]
-
-
 def finalize_due(
     state: StateDir,
     catalog: Catalog,
@@ -51,38 +45,42 @@ def finalize_due(
     wait: float = READ_RETRY_SECONDS,
     damaged: list[DamagedStateError] | None = None,
 ) -> list[str]:
-    """Finalize every due date; returns the dates finalized. Salts are destroyed only after the
-    warehouse holds the final totals (a busy warehouse raises StateLockedError; run again).
-    Tenant-days whose DO file is damaged are skipped and appended to `damaged` (when given)."""
-    dates = due_dates(catalog, now, grace)
-    if not dates:
+    """Finalize every due tenant-day; returns them as `tenant/date`. Salts are destroyed only
+    after the warehouse holds the final totals (a busy warehouse raises StateLockedError; run
+    again). Tenant-days whose DO file is damaged are skipped and appended to `damaged` (when
+    given); those whose WAL could not be emptied stay open for the next run."""
+    due = due_days(catalog, now, grace)
+    if not due:
         return []
-    keys = [(tenant, date) for date in dates for tenant in catalog.tenants_on(date)]
-    done: list[tuple[str, str]] = []
+    changed: list[tuple[str, str]] = []  # DO files finalized (the warehouse needs their summary)
+    closed: list[tuple[str, str]] = []  # tenant-days to close now
     skipped: list[DamagedStateError] = []
-    for tenant, date in keys:
+    for tenant, date in due:
         do = (open_do or {}).pop((tenant, date), None)
         try:
             if do is None:
                 do = open_do_file(state, catalog, tenant, date)
-            do.finalize()
-            done.append((tenant, date))
+            truncated = do.finalize()
+            changed.append((tenant, date))
+            if truncated:
+                closed.append((tenant, date))
         except DamagedStateError as e:
             skipped.append(e)
+            closed.append((tenant, date))
         finally:
             if do is not None:
                 do.close()
-    catalog.mark_dirty(done)
+    catalog.mark_dirty(changed)
     result = flush_dirty(state, catalog, wait=wait)
     if damaged is not None:
         seen = {e.path for e in skipped}
         damaged += skipped + [e for e in result.damaged if e.path not in seen]
     salts = SaltStore(state)
     stamp = now.astimezone(dt.UTC).isoformat(timespec="seconds")
-    for date in dates:
-        salts.destroy(date)
-        catalog.mark_finalized(date, stamp)
-    return dates
+    for tenant, date in closed:
+        salts.destroy(tenant, date)
+        catalog.mark_finalized(tenant, date, stamp)
+    return [label(t, d) for t, d in closed]
 
 
 def finalize_days(
@@ -91,12 +89,14 @@ def finalize_days(
     now: dt.datetime | None = None,
     damaged: list[DamagedStateError] | None = None,
 ) -> list[str]:
-    """`rings finalize`: take the ingest lock (no merge may run meanwhile) and finalize due days."""
+    """`rings finalize`: take the ingest lock (no merge may run meanwhile) and finalize due
+    tenant-days (a state dir of an earlier release is migrated first, see lifecycle.py)."""
     if not state.catalog_path.exists():
         return []
     with state.ingest_lock():
         catalog = Catalog(state.catalog_path)
         try:
+            migrate(state, catalog)
             return finalize_due(state, catalog, now or dt.datetime.now(dt.UTC), grace, damaged=damaged)
         finally:
             catalog.close()

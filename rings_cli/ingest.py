@@ -29,6 +29,7 @@ from rings_cli.finalize import DEFAULT_GRACE, finalize_due
 from rings_cli.flush import FlushResult, flush_dirty
 from rings_cli.follow import Follower
 from rings_cli.formats import LogFormat, detect, get_format
+from rings_cli.lifecycle import label, migrate
 from rings_cli.parse import Rejects, lines_from_bytes, parse_lines, reject_implausible_times
 from rings_cli.privacy import SaltStore, state_secret
 from rings_cli.proxies import client_from_xff
@@ -52,7 +53,6 @@ from rings_cli.warehouse import READ_RETRY_SECONDS
 # below systemd's default soft limit of 1024 however many tenant-days a batch touches.
 MAX_OPEN_DO_FILES = 64
 DAMAGED = "damaged state"  # a line for a tenant-day whose DO file cannot be used (see rings check)
-LATE = "late"  # a line for a day that is already finalized
 DEFAULT_FLUSH_INTERVAL = 60.0  # seconds between flushes in follow mode (the seed's alarm)
 POLL_SECONDS = 0.25  # how often follow mode looks for new lines when idle
 RETENTION_SECONDS = 3600.0  # follow mode applies keep_days at most this often
@@ -82,7 +82,9 @@ class IngestSummary:
     days: set[str] = field(default_factory=set)
     formats: dict[str, str] = field(default_factory=dict)
     flushed_rows: int = 0
-    finalized: list[str] = field(default_factory=list)
+    finalized: list[str] = field(default_factory=list)  # tenant-days, `tenant/date`
+    late_lines: int = 0  # lines of finalized tenant-days: counted, their visitors not
+    late_tenant_days: set[str] = field(default_factory=set)
     expired: list[str] = field(default_factory=list)  # tenant/date deleted by retention (keep_days)
     damaged_state: list[str] = field(default_factory=list)  # one line per state file that could not be used
     flush_retries: int = 0  # follow-mode flushes put off to the next tick (warehouse busy)
@@ -106,6 +108,8 @@ class IngestSummary:
             "flushed_rows": self.flushed_rows,
             "finalized": self.finalized,
             "expired": self.expired,
+            "late_lines": self.late_lines,
+            "late_tenant_days": sorted(self.late_tenant_days),
             "damaged_state": self.damaged_state,
             "seconds": round(self.seconds, 3),
             "skipped": [{"file": f, "reason": why} for f, why in self.skipped],
@@ -154,7 +158,7 @@ class Ingest:
         self.chunk_bytes = chunk_bytes
         self.clock = clock
         self.summary = IngestSummary()
-        self._closed: set[str] | None = None  # finalized dates, read once per run
+        self._closed: set[tuple[str, str]] | None = None  # finalized tenant-days, read after each finalize
         self._stopping = False
         self._formats: dict[str, LogFormat] = {}  # per source, detected once (W3C keeps its header)
         self._rejects = Rejects(keep=keep_rejects)
@@ -210,6 +214,7 @@ class Ingest:
                     self._do_files,
                     damaged=self._late_damage,
                 )
+                self._closed = None
                 self._note_damage(self._late_damage)
                 self._retention()
         self.summary.seconds = self.clock() - started
@@ -258,6 +263,7 @@ class Ingest:
                                     wait=TICK_FLUSH_WAIT,
                                     damaged=self._late_damage,
                                 )
+                                self._closed = None
                                 self._note_damage(self._late_damage)
                             if last_retention is None or self.clock() - last_retention >= RETENTION_SECONDS:
                                 self._retention(wait=TICK_FLUSH_WAIT)
@@ -295,6 +301,7 @@ class Ingest:
             self.salts = SaltStore(self.state)
             self.secret = state_secret(self.state)
             self.catalog = Catalog(self.state.catalog_path)
+            migrate(self.state, self.catalog)  # salts of an earlier release: per tenant-day now
             if self.catalog.legacy_checkpoints():  # a state dir of an older release: see tail.py
                 self.catalog.migrate_checkpoints(
                     lambda old: legacy_source(self.secret, old), sorted(self.state.root.glob("do/*/*.sqlite"))
@@ -442,27 +449,31 @@ class Ingest:
         return frame.drop("row", "xff", strict=False)
 
     def _merge(self, frame: pl.DataFrame, source: str | None = None) -> bool:
-        """Classified requests → per tenant-day deltas → DO files (dirty-marked first).
+        """Classified requests → per tenant-day deltas → DO files (listed and dirty-marked first).
 
         With a `source` fingerprint, lines a DO file has already absorbed (re-read after a crash)
-        are skipped for that file, and each merge records the last line it absorbed. DO files are
-        opened one at a time under MAX_OPEN_DO_FILES, however many tenant-days a batch touches.
-        Returns False when a tenant-day's DO file was damaged: its lines are counted as rejected
-        (`damaged state`), the others merged.
+        are skipped for that file, and each merge records the last line it absorbed. Lines of a
+        finalized tenant-day are late: they add the counts that need no visitor (see `merge`),
+        never a salt or a hash. DO files are opened one at a time under MAX_OPEN_DO_FILES, however
+        many tenant-days a batch touches. Returns False when a tenant-day's DO file was damaged:
+        its lines are counted as rejected (`damaged state`), the others merged.
         """
         summary = self.summary
         if self._closed is None:
-            self._closed = self.catalog.finalized_dates()
+            self._closed = self.catalog.finalized_days()
         frame = frame.with_columns(day=pl.col("ts").dt.date().cast(pl.String))
-        if self._closed:
-            self._reject_late(frame, pl.col("day").is_in(sorted(self._closed)))
-            frame = frame.filter(~pl.col("day").is_in(sorted(self._closed)))
-        if source is not None and frame.height:
-            frame = self._unabsorbed(frame, source)
+        # Listed (and dirty) before `_unabsorbed` opens, and maybe creates, their DO files.
+        self.catalog.mark_dirty(frame.select("tenant", "day").unique().sort("tenant", "day").rows())
+        frame = self._unabsorbed(frame, source)
         per_day = frame.group_by("tenant", "day").agg(last=pl.col("line_no").max())
         last_lines = {(t, d): n for t, d, n in per_day.iter_rows()}
-        batches = aggregate(frame.drop("day"), self.salts)
-        self.catalog.mark_dirty([(b.tenant, b.date) for b in batches])
+        usable = frame
+        if self._damaged_days:  # their lines are lost (counted below): nobody of them is hashed
+            damaged = pl.DataFrame(sorted(self._damaged_days), schema=["tenant", "day"], orient="row")
+            usable = frame.join(damaged, on=["tenant", "day"], how="anti")
+        batches = aggregate(usable.filter(~pl.col("late")).drop("day", "late"), self.salts)
+        late_part = usable.filter(pl.col("late")).drop("day", "late")
+        late_batches = aggregate(late_part, None) if late_part.height else []
         # Visitor metrics for the whole batch at once: stored views of the visitors it touches, + new.
         before, new, healthy = [], [], []
         for batch in batches:
@@ -482,17 +493,20 @@ class Ingest:
             name: delta.partition_by("tenant", "date", as_dict=True, include_key=False)
             for name, delta in deltas.items()
         }
-        for batch in healthy:
+        late = {(b.tenant, b.date) for b in late_batches}
+        for batch in healthy + [b for b in late_batches if (b.tenant, b.date) not in self._damaged_days]:
             key = (batch.tenant, batch.date)
             absorbed = (source, last_lines[key]) if source is not None else None
             mine = {name: part[key] for name, part in parts.items() if key in part}
             try:
-                self._do_file(*key).merge(batch, mine, absorbed)
+                self._do_file(*key).merge(batch, mine, absorbed, late=key in late)
             except DamagedStateError as e:
                 self._damaged(*key, e)
                 continue
             summary.tenants.add(batch.tenant)
             summary.days.add(batch.date)
+            if key in late:
+                summary.late_tenant_days.add(label(*key))
         lost = [k for k in last_lines if k in self._damaged_days]
         if lost:
             lost_keys = pl.DataFrame(lost, schema=["tenant", "day"], orient="row")
@@ -503,6 +517,7 @@ class Ingest:
         summary.requests += frame.height
         summary.page_views += int(frame.get_column("is_page_view").sum())
         summary.bot_requests += int(frame.get_column("is_bot").sum())
+        summary.late_lines += int(frame.get_column("late").sum())
         return not lost
 
     def _damaged(self, tenant: str, date: str, error: DamagedStateError) -> None:
@@ -515,36 +530,30 @@ class Ingest:
             self._damaged_days.add((tenant, date))
             self.summary.damaged_state.append(str(error))
 
-    def _reject_late(self, frame: pl.DataFrame, late: pl.Expr) -> None:
-        n_late = int(frame.select(late.sum()).item())
-        if n_late:
-            self._rejects.add(LATE, n_late)
-            self.summary.parsed -= n_late
-
-    def _unabsorbed(self, frame: pl.DataFrame, source: str) -> pl.DataFrame:
-        """Drop rows whose DO file already holds their line; rows for a finalized file are late."""
+    def _unabsorbed(self, frame: pl.DataFrame, source: str | None) -> pl.DataFrame:
+        """Mark each row `late` (its tenant-day is finalized: in the catalog, or its DO file says
+        so) and, with a `source`, drop rows whose DO file already holds their line."""
+        closed = self._closed or set()
         marks = []
         for tenant, day in frame.select("tenant", "day").unique().iter_rows():
             if (tenant, day) in self._damaged_days:
-                continue  # its lines are counted as `damaged state` by _merge
+                continue  # its lines are counted as `damaged state` by _merge, never hashed
             try:
                 do = self._do_file(tenant, day)
-                marks.append((tenant, day, do.absorbed(source), do.finalized))
+                absorbed = do.absorbed(source) if source is not None else -1
+                marks.append((tenant, day, absorbed, (tenant, day) in closed or do.finalized))
             except DamagedStateError as e:
                 self._damaged(tenant, day, e)
-        if not marks:
-            return frame
-        table = pl.DataFrame(marks, schema=["tenant", "day", "absorbed", "final"], orient="row")
-        if not any(m[3] for m in marks) and all(m[2] < 0 for m in marks):
-            return frame
         # Damaged tenant-days keep their rows (absorbed -1) so _merge counts them as rejected.
+        table = pl.DataFrame(
+            marks,
+            schema={"tenant": pl.String, "day": pl.String, "absorbed": pl.Int64, "late": pl.Boolean},
+            orient="row",
+        )
         frame = frame.join(table, on=["tenant", "day"], how="left").with_columns(
-            pl.col("absorbed").fill_null(-1), pl.col("final").fill_null(False)
+            pl.col("absorbed").fill_null(-1), pl.col("late").fill_null(False)
         )
-        self._reject_late(frame, pl.col("final") & (pl.col("line_no") > pl.col("absorbed")))
-        return frame.filter(~pl.col("final") & (pl.col("line_no") > pl.col("absorbed"))).drop(
-            "absorbed", "final"
-        )
+        return frame.filter(pl.col("line_no") > pl.col("absorbed")).drop("absorbed")
 
     def _do_file(self, tenant: str, date: str) -> DoFile:
         """The open DO file of a tenant-day; opening one closes the least recently used beyond

@@ -1,8 +1,9 @@
-"""Privacy: secret day salts, the state dir's secret, and the keyed visitor hash.
+"""Privacy: secret tenant-day salts, the state dir's secret, and the keyed visitor hash.
 
-visitor hash = HMAC-SHA256(day salt, tenant \\n ip \\n user agent), first 60 bits as an integer.
-The salt is 32 random bytes per UTC day, stored 0600 in the state dir and deleted when the day is
-finalized; after that no hash of that day can be recomputed or brute-forced back to an IP.
+visitor hash = HMAC-SHA256(tenant-day salt, tenant \\n ip \\n user agent), first 60 bits as an integer.
+The salt is 32 random bytes per tenant-day (`salts/<tenant>/<date>.key`, 0600 in 0700 folders),
+deleted when that tenant-day is finalized; after that no hash of it can be recomputed or
+brute-forced back to an IP. Finalizing one site's day leaves another's open.
 HMAC runs inside an in-memory DuckDB over the distinct (day, tenant, ip, ua) rows of a batch, so
 raw IPs and user agents only ever live in memory.
 
@@ -13,6 +14,7 @@ parts are known gives its address back by brute force.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -31,34 +33,55 @@ _BLOCK = 64  # SHA-256 block size, for HMAC's inner and outer pads
 
 
 class SaltStore:
-    """Get-or-create the secret salt of a UTC day; destroy it when the day is final."""
+    """Get-or-create the secret salt of a tenant-day; destroy it when the tenant-day is final."""
 
     def __init__(self, state: StateDir) -> None:
         self.state = state
-        self._cache: dict[str, bytes] = {}
+        self._cache: dict[tuple[str, str], bytes] = {}
 
-    def get(self, date: str) -> bytes:
-        if date not in self._cache:
-            self._cache[date] = self._load_or_create(self.state.salt_path(date))
-        return self._cache[date]
+    def get(self, tenant: str, date: str) -> bytes:
+        key = (tenant, date)
+        if key not in self._cache:
+            path = self.state.salt_path(tenant, date)
+            _private_dir(path.parent)
+            self._cache[key] = load_or_create_key(path)
+        return self._cache[key]
 
-    def exists(self, date: str) -> bool:
-        return self.state.salt_path(date).exists()
+    def exists(self, tenant: str, date: str) -> bool:
+        return self.state.salt_path(tenant, date).exists()
 
-    def destroy(self, date: str) -> None:
-        """Overwrite, then unlink: the salt is the only key to that day's hashes."""
-        self._cache.pop(date, None)
-        path = self.state.salt_path(date)
-        if path.exists():
-            with open(path, "r+b") as f:
-                f.write(b"\0" * SALT_BYTES)
-                f.flush()
-                os.fsync(f.fileno())
-            path.unlink()
+    def destroy(self, tenant: str, date: str) -> None:
+        """Overwrite, then unlink: the salt is the only key to that tenant-day's hashes."""
+        self._cache.pop((tenant, date), None)
+        path = self.state.salt_path(tenant, date)
+        destroy_key(path)
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()  # the tenant's last open day: no empty folder naming it stays
 
-    @staticmethod
-    def _load_or_create(path: Path) -> bytes:
-        return load_or_create_key(path)
+
+def destroy_key(path: Path) -> None:
+    """Overwrite a key file with zeros, sync, then unlink it (a salt of either layout)."""
+    if path.exists():
+        with open(path, "r+b") as f:
+            f.write(b"\0" * max(SALT_BYTES, os.fstat(f.fileno()).st_size))
+            f.flush()
+            os.fsync(f.fileno())
+        path.unlink()
+
+
+def copy_key(source: Path, target: Path) -> None:
+    """Copy a salt to a new place, atomically; a target that exists already is kept (a copy made
+    by an interrupted run, byte for byte the same)."""
+    _private_dir(target.parent)
+    if not target.exists():
+        _link_new(target, _read_salt(source))
+
+
+def _private_dir(path: Path) -> None:
+    """A folder under salts/: owner-only whatever the umask."""
+    if not path.is_dir():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
 
 
 def state_secret(state: StateDir) -> bytes:
@@ -84,7 +107,13 @@ def load_or_create_key(path: Path, check: bool = True) -> bytes:
     read = _read_salt if check else Path.read_bytes
     if path.exists():
         return read(path)
-    key = secrets.token_bytes(SALT_BYTES)
+    key = _link_new(path, secrets.token_bytes(SALT_BYTES))
+    return key if key is not None else read(path)
+
+
+def _link_new(path: Path, key: bytes) -> bytes | None:
+    """Write `key` to a temporary name, then link it to `path`; None when `path` exists already
+    (another process won the race: its key is the one)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -95,7 +124,7 @@ def load_or_create_key(path: Path, check: bool = True) -> bytes:
     try:
         os.link(tmp, path)
     except FileExistsError:
-        key = read(path)  # another process won the race: use its key
+        return None
     finally:
         tmp.unlink()
     return key
@@ -104,7 +133,9 @@ def load_or_create_key(path: Path, check: bool = True) -> bytes:
 def _read_salt(path: Path) -> bytes:
     salt = path.read_bytes()
     if len(salt) != SALT_BYTES:
-        raise RingsError(f"salt file {path} is damaged ({len(salt)} bytes); remove it to start that day anew")
+        raise RingsError(
+            f"salt file {path} is damaged ({len(salt)} bytes); remove it to start that tenant-day anew"
+        )
     return salt
 
 
@@ -118,23 +149,23 @@ SELECT v.*,
        ('0x' || left(sha256(k.opad || unhex(sha256(
            k.ipad || encode(v.tenant || chr(10) || v.ip || chr(10) || v.ua)))), 15))::BIGINT
          AS visitor
-FROM visitors AS v JOIN keys AS k USING (date)
+FROM visitors AS v JOIN keys AS k USING (date, tenant)
 """
 
 
 def hash_visitors(visitors: pl.DataFrame, salts: SaltStore) -> pl.DataFrame:
-    """Replace `ip` and `ua` of each row with `visitor`, the keyed hash of its day.
+    """Replace `ip` and `ua` of each row with `visitor`, the keyed hash of its tenant-day.
 
     `visitors` must have columns date, tenant, ip, ua (one row per distinct visitor is the
     point: callers aggregate first, so each pair is hashed once).
     """
     if visitors.is_empty():
         return visitors.drop("ip", "ua").with_columns(visitor=pl.lit(0, pl.Int64)).clear()
-    dates = visitors.get_column("date").unique().to_list()
-    pads = [_pads(salts.get(str(d))) for d in dates]
-    keys = pl.DataFrame(
-        {"date": dates, "ipad": [p[0] for p in pads], "opad": [p[1] for p in pads]},
-        schema={"date": visitors.schema["date"], "ipad": pl.Binary, "opad": pl.Binary},
+    days = visitors.select("date", "tenant").unique()
+    pads = [_pads(salts.get(tenant, str(date))) for date, tenant in days.iter_rows()]
+    keys = days.with_columns(
+        ipad=pl.Series([p[0] for p in pads], dtype=pl.Binary),
+        opad=pl.Series([p[1] for p in pads], dtype=pl.Binary),
     )
     with duckdb.connect(":memory:") as con:
         con.register("visitors", visitors.with_columns(pl.col("ua").fill_null("")))

@@ -68,6 +68,12 @@ def summary_text(summary: dict[str, Any]) -> str:
         f"{len(summary['tenants']):,} tenants, {len(summary['days']):,} days, "
         f"in {summary['seconds']:.2f} s ({rate:,.0f} lines/s)",
     ]
+    if late := summary.get("late_tenant_days"):
+        lines.append(
+            f"{summary['late_lines']:,} late lines, for {len(late):,} finalized tenant-days "
+            f"({', '.join(safe_text(d) for d in late)}): their requests and page views are counted, "
+            "their visitors could not be (uniques, sessions and referrer visits stay as finalized)"
+        )
     for name, fmt in summary["formats"].items():
         lines.append(f"format of {safe_text(name)}: {safe_text(fmt)}")
     lines += [safe_text(w) for w in summary.get("warnings", [])]

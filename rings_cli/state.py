@@ -2,8 +2,8 @@
 
 Layout (see README):
     do/<tenant>/<YYYY-MM-DD>.sqlite   one DO file per tenant-day
-    salts/<YYYY-MM-DD>.key            the secret day salts (0600, directory 0700)
-    catalog.sqlite                    which tenant-days exist and which are dirty
+    salts/<tenant>/<YYYY-MM-DD>.key   the secret salt of each tenant-day (0600, directories 0700)
+    catalog.sqlite                    which tenant-days exist, are dirty, are finalized
     warehouse.duckdb                  history, for reports
     ingest.lock                       held by the one running ingest
 """
@@ -135,7 +135,15 @@ class StateDir:
             raise ValueError(f"bad date {date!r}")
         return self.root / "do" / tenant / f"{date}.sqlite"
 
-    def salt_path(self, date: str) -> Path:
+    def salt_path(self, tenant: str, date: str) -> Path:
+        """The salt of one tenant-day; both parts are validated so no path is built from raw input."""
+        check_tenant(tenant)
+        if not _DATE_RE.match(date):
+            raise ValueError(f"bad date {date!r}")
+        return self.salts_dir / tenant / f"{date}.key"
+
+    def legacy_salt_path(self, date: str) -> Path:
+        """Where releases before per-tenant-day salts kept a whole date's salt (see lifecycle.py)."""
         if not _DATE_RE.match(date):
             raise ValueError(f"bad date {date!r}")
         return self.salts_dir / f"{date}.key"

@@ -51,10 +51,10 @@ def test_passes_on_the_sample_open_and_after_finalization(sample: StateDir) -> N
     assert code == 0, out
     assert out.splitlines()[-1] == "Audit passed: all 5 checks hold, 0 warnings."
     assert "DO files: 9 (9 open, 0 finalized); tenants: 3; days: 3; tenant-days: 9" in out
-    assert "salts: 3; file checkpoints: 1" in out
+    assert "salts: 9; file checkpoints: 1" in out  # one per tenant-day
     assert files_of(sample) == before  # read-only: no -wal, -shm or anything else created
 
-    assert finalize_days(sample, now=LONG_AFTER) == ["2025-12-01", "2025-12-02", "2025-12-03"]
+    assert len(finalize_days(sample, now=LONG_AFTER)) == 9
     result = audit(sample)
     assert result.ok and [c.status for c in result.checks] == ["pass"] * 5
     assert (result.stored.do_files_open, result.stored.do_files_finalized, result.stored.salts) == (0, 9, 0)
@@ -215,13 +215,18 @@ def test_a_tenant_named_by_an_address_is_a_warning(state: StateDir, write_log) -
 def test_a_salt_that_outlives_its_day_fails(state: StateDir) -> None:
     Ingest(state).run([str(SAMPLE_LOG)])  # all long past: finalized, salts destroyed
     assert audit(state).ok
-    leftover = state.salt_path("2025-12-01")
-    leftover.write_bytes(os.urandom(32))
-    leftover.chmod(0o600)
+    leftover = state.salt_path("alice.example", "2025-12-01")
+    leftover.parent.mkdir(mode=0o700)
+    old_layout = state.legacy_salt_path("2025-12-02")  # an earlier release's salt of a whole date
+    for path in (leftover, old_layout):
+        path.write_bytes(os.urandom(32))
+        path.chmod(0o600)
     code, out = run_audit(state)
     assert code == 1
     assert failures(out) == [
-        "FAIL salts: salts/2025-12-01.key: 2025-12-01 is finalized but its salt still exists"
+        "FAIL salts: salts/2025-12-02.key: 2025-12-02 is finalized but its salt still exists",
+        "FAIL salts: salts/alice.example/2025-12-01.key: alice.example/2025-12-01 is finalized "
+        "but its salt still exists",
     ]
 
 
@@ -266,14 +271,14 @@ def test_group_readable_allows_the_group_but_never_for_salts(sample: StateDir) -
             path.chmod(0o750 if path.is_dir() else 0o640)
     code, out = run_audit(sample)
     assert code == 0, out
-    salt = next(sample.salts_dir.iterdir())
+    salt = next(sample.salts_dir.glob("*/*.key"))
     salt.chmod(0o640)
     sample.do_path(*DO).chmod(0o644)
     code, out = run_audit(sample)
     assert code == 1
     assert failures(out) == [
         "FAIL permissions: do/alice.example/2025-12-01.sqlite: file is 0644, wider than 0640",
-        f"FAIL permissions: salts/{salt.name}: file is 0640, wider than 0600",
+        f"FAIL permissions: salts/{salt.parent.name}/{salt.name}: file is 0640, wider than 0600",
     ]
 
 

@@ -148,8 +148,10 @@ def test_finalize_finishes_the_other_tenant_days_and_names_the_damaged_file(two_
     bad.write_bytes(b"garbage\n" * 100)
     result = run_rings("finalize", "--state-dir", str(two_tenants.root))
     assert str(bad) in one_line_error(result)
-    assert result.stdout.decode() == "Finalized 1 days: 2025-12-01\n"
-    assert not two_tenants.salt_path("2025-12-01").exists()  # the privacy promise keeps its time
+    # alice's tenant-day is closed too: the privacy promise keeps its time.
+    assert result.stdout.decode() == "Finalized 2 tenant-days: alice/2025-12-01, bob/2025-12-01\n"
+    assert not two_tenants.salt_path("alice", "2025-12-01").exists()
+    assert not two_tenants.salt_path("bob", "2025-12-01").exists()
     do = DoFile(two_tenants.do_path("bob", "2025-12-01"), "bob", "2025-12-01", create=False)
     assert do.finalized
     do.close()
@@ -203,11 +205,14 @@ def test_check_reports_a_deleted_do_file_and_repair_restores_it_from_the_warehou
     do = DoFile(path, "alice", "2025-12-01", create=False)
     assert do.finalized  # its visitor hashes are gone: it can only be closed
     do.close()
-    # A later line for that tenant-day is late; bob's day stays open.
+    # A later line for that tenant-day is late (its page view counts, its visitor cannot); bob's
+    # day stays open.
     later = ingest(state, write_log(day_lines("alice", 1, 11, 90) + day_lines("bob", 1, 11, 91), "3.log"))
     summary = json.loads(later.stdout)
-    assert summary["rejected_by_reason"] == {"late": 1}
-    assert tenant_totals(state) == {"alice": 3, "bob": 3}
+    assert summary["rejected_by_reason"] == {}
+    assert summary["late_tenant_days"] == ["alice/2025-12-01"]
+    assert tenant_totals(state) == {"alice": 4, "bob": 3}
+    assert [t["unique_visitors"] for t in report_json(state)["tenants"]] == [3, 3]
 
 
 # --- the catalog ------------------------------------------------------------------------------
@@ -314,16 +319,16 @@ def test_check_finds_unlisted_do_files_stale_salts_stray_files_and_loose_modes(t
     with sqlite3.connect(extra) as con:
         con.execute("UPDATE meta SET value = 'carol' WHERE key = 'tenant'")
     catalog = Catalog(state.catalog_path)
-    catalog.mark_finalized("2025-11-30", "2025-12-01T01:00:00+00:00")
+    catalog.mark_finalized("alice", "2025-11-30", "2025-12-01T01:00:00+00:00")
     catalog.close()
-    state.salt_path("2025-11-30").write_bytes(b"s" * 32)
+    state.salt_path("alice", "2025-11-30").write_bytes(b"s" * 32)
     stray = state.root / "notes.txt"
     stray.write_text("mine")
     os.chmod(state.catalog_path, 0o644)
 
     out = check(state).stdout.decode()
     assert f"{extra}: DO file not in the catalog" in out
-    assert f"{state.salt_path('2025-11-30')}: salt of a finalized day still present" in out
+    assert f"{state.salt_path('alice', '2025-11-30')}: salt of a finalized tenant-day still present" in out
     assert f"{stray}: stray file" in out
     assert f"{state.catalog_path}: readable or writable by other users (mode 0644)" in out
     assert out.endswith("4 problems\n")
@@ -334,7 +339,8 @@ def test_check_finds_unlisted_do_files_stale_salts_stray_files_and_loose_modes(t
         f"{stray}: stray file: not a Rings file; repair: "
         "move it out of the state dir if you need it\n1 problem\n"
     )
-    assert not state.salt_path("2025-11-30").exists()
+    assert not state.salt_path("alice", "2025-11-30").exists()
+    assert state.salt_path("alice", "2025-12-01").exists()  # open: kept
     assert os.stat(state.catalog_path).st_mode & 0o777 == 0o640  # group access is a setting (item 6)
     assert tenant_totals(state) == {"alice": 3, "bob": 2, "carol": 2}
     stray.unlink()

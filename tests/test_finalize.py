@@ -1,5 +1,5 @@
-"""End-of-day finalization: the summary stays, every visitor hash and the day's salt go, late lines
-are rejected, and the reported numbers do not move."""
+"""End-of-day finalization: the summary stays, every visitor hash and the tenant-day's salt go, late
+lines add only what needs no visitor, and the reported numbers do not move."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import struct
 
 import duckdb
 
-from rings_cli.finalize import due_dates, finalize_days
+from rings_cli.finalize import finalize_days
 from rings_cli.ingest import Ingest
+from rings_cli.lifecycle import due_days
 from rings_cli.state import StateDir
 from tests.conftest import line, report_json, run_cli
 
@@ -39,11 +40,11 @@ def test_grace_period_decides_which_days_close(state: StateDir, write_log) -> No
     # 30 minutes after day 1 ended: within the 1 h grace, nothing is final yet.
     summary = Ingest(state, now=END_OF_DAY1 + dt.timedelta(minutes=30)).run([str(log)])
     assert summary.finalized == []
-    assert state.salt_path("2025-12-01").exists()
+    assert state.salt_path("default", "2025-12-01").exists()
     # Two hours after: day 1 closes, day 2 (not over) stays open.
-    assert finalize_days(state, now=END_OF_DAY1 + dt.timedelta(hours=2)) == ["2025-12-01"]
-    assert not state.salt_path("2025-12-01").exists()
-    assert state.salt_path("2025-12-02").exists()
+    assert finalize_days(state, now=END_OF_DAY1 + dt.timedelta(hours=2)) == ["default/2025-12-01"]
+    assert not state.salt_path("default", "2025-12-01").exists()
+    assert state.salt_path("default", "2025-12-02").exists()
     assert stored_hashes(state, "2025-12-01") == []
     assert len(stored_hashes(state, "2025-12-02")) == 1
 
@@ -53,14 +54,17 @@ def test_finalized_files_keep_no_byte_of_any_hash(state: StateDir, write_log) ->
     hashes = stored_hashes(state, "2025-12-01")
     assert len(hashes) == 2
     before = report_json(state, "--start", "2025-12-01", "--end", "2025-12-02")
-    assert finalize_days(state, now=END_OF_DAY1 + dt.timedelta(days=5)) == ["2025-12-01", "2025-12-02"]
+    assert finalize_days(state, now=END_OF_DAY1 + dt.timedelta(days=5)) == [
+        "default/2025-12-01",
+        "default/2025-12-02",
+    ]
     for path in state.root.rglob("*"):
         if path.is_file():
             data = path.read_bytes()
             for h in hashes:
                 assert struct.pack(">q", h) not in data, f"hash bytes left in {path}"
                 assert str(h).encode() not in data, f"hash digits left in {path}"
-    assert list(state.salts_dir.iterdir()) == []
+    assert list(state.salts_dir.rglob("*")) == []  # the tenant's salt folder went with its last salt
     # Finalizing changes no number a report shows.
     assert report_json(state, "--start", "2025-12-01", "--end", "2025-12-02") == before
 
@@ -82,14 +86,23 @@ def test_daily_summary_reaches_the_warehouse(state: StateDir, write_log) -> None
     ]
 
 
-def test_late_lines_are_rejected_and_never_reopen_the_day(state: StateDir, write_log) -> None:
+def test_late_lines_add_their_requests_and_page_views_but_never_reopen_the_day(
+    state: StateDir, write_log
+) -> None:
     Ingest(state).run([str(write_log(visits(), "first.log"))])  # everything is long past: all final
+    window = ("--start", "2025-12-01", "--end", "2025-12-01")
+    before = report_json(state, *window)
     late = write_log([line(ip="9.9.9.9", when=f"{DAY1}:12:00:00 +0000")], "late.log")
     summary = Ingest(state).run([str(late)])
-    assert summary.rejected == {"late": 1}
-    assert summary.parsed == 0
-    assert report_json(state, "--start", "2025-12-01", "--end", "2025-12-01")["totals"]["page_views"] == 3
-    assert not state.salt_path("2025-12-01").exists()
+    assert summary.rejected == {}
+    assert (summary.parsed, summary.requests, summary.page_views) == (1, 1, 1)
+    assert summary.late_tenant_days == {"default/2025-12-01"}
+    after = report_json(state, *window)
+    assert after["totals"]["page_views"] == before["totals"]["page_views"] + 1 == 4
+    assert after["totals"]["unique_visitors"] == before["totals"]["unique_visitors"] == 2
+    assert after["totals"]["sessions"] == before["totals"]["sessions"]
+    assert not state.salt_path("default", "2025-12-01").exists()  # no salt for a finalized tenant-day
+    assert stored_hashes(state, "2025-12-01") == []
 
 
 def test_a_batch_run_never_rejects_its_own_later_lines(state: StateDir, write_log) -> None:
@@ -97,16 +110,18 @@ def test_a_batch_run_never_rejects_its_own_later_lines(state: StateDir, write_lo
     lines = [visits()[3], *visits()[:3]]
     summary = Ingest(state).run([str(write_log(lines))])
     assert summary.rejected == {}
-    assert summary.finalized == ["2025-12-01", "2025-12-02"]
+    assert summary.late_tenant_days == set()
+    assert summary.finalized == ["default/2025-12-01", "default/2025-12-02"]
 
 
-def test_due_dates_respect_grace(state: StateDir, write_log) -> None:
+def test_due_days_respect_grace(state: StateDir, write_log) -> None:
     from rings_cli.catalog import Catalog
 
     Ingest(state, grace=None).run([str(write_log(visits()))])
     catalog = Catalog(state.catalog_path)
-    assert due_dates(catalog, END_OF_DAY1 + dt.timedelta(minutes=59), dt.timedelta(hours=1)) == []
-    assert due_dates(catalog, END_OF_DAY1 + dt.timedelta(hours=1), dt.timedelta(hours=1)) == ["2025-12-01"]
+    hour = dt.timedelta(hours=1)
+    assert due_days(catalog, END_OF_DAY1 + dt.timedelta(minutes=59), hour) == []
+    assert due_days(catalog, END_OF_DAY1 + hour, hour) == [("default", "2025-12-01")]
     catalog.close()
 
 
@@ -116,8 +131,8 @@ def test_cli_finalize_and_no_finalize(state: StateDir, write_log) -> None:
     assert json.loads(ingest.stdout)["finalized"] == []
     result = run_cli("finalize", "--state-dir", str(state.root), "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"finalized": ["2025-12-01", "2025-12-02"]}
+    assert json.loads(result.stdout) == {"finalized": ["default/2025-12-01", "default/2025-12-02"]}
     again = run_cli("finalize", "--state-dir", str(state.root))
-    assert again.stdout.strip() == "Finalized 0 days"
+    assert again.stdout.strip() == "Finalized 0 tenant-days"
     bad = run_cli("finalize", "--state-dir", str(state.root), "--grace", "soon")
     assert bad.exit_code == 2

@@ -322,9 +322,9 @@ def test_follow_mode_finalizes_days_as_they_end(tmp_path: Path, state: StateDir)
         wait_for(lambda: len(ingest.summary.flushes) >= flushes + 2)  # a whole flush-finalize cycle since
         assert ingest.summary.finalized == []  # within the 1 h grace: Dec 1 stays open
         clock["now"] = dt.datetime(2025, 12, 2, 1, 30, tzinfo=dt.UTC)  # the grace period has passed
-        wait_for(lambda: ingest.summary.finalized == ["2025-12-01"])
-        assert not state.salt_path("2025-12-01").exists()
-        assert state.salt_path("2025-12-02").exists()
+        wait_for(lambda: ingest.summary.finalized == ["default/2025-12-01"])
+        assert not state.salt_path("default", "2025-12-01").exists()
+        assert state.salt_path("default", "2025-12-02").exists()
     finally:
         ingest.stop()
         runner.join(timeout=DEADLINE)

@@ -1,4 +1,4 @@
-"""Privacy: secret random day salts, keyed hashes, and no raw IP or user agent in any file."""
+"""Privacy: secret random tenant-day salts, keyed hashes, and no raw IP or user agent in any file."""
 
 from __future__ import annotations
 
@@ -19,18 +19,23 @@ SECRET_IP = "198.51.100.77"
 SECRET_UA = "UniqueAgentString/9.9 (Rings privacy test)"
 
 
-def test_salts_are_random_secret_files(state: StateDir) -> None:
+def test_salts_are_random_secret_files_per_tenant_day(state: StateDir) -> None:
     state.ensure()
     salts = SaltStore(state)
-    a, b = salts.get("2025-12-01"), salts.get("2025-12-02")
-    assert len(a) == SALT_BYTES and a != b
-    path = state.salt_path("2025-12-01")
+    a, b = salts.get("alice", "2025-12-01"), salts.get("alice", "2025-12-02")
+    c = salts.get("bob", "2025-12-01")
+    assert len(a) == SALT_BYTES and len({a, b, c}) == 3
+    path = state.salt_path("alice", "2025-12-01")
+    assert path == state.salts_dir / "alice" / "2025-12-01.key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(state.salts_dir.stat().st_mode) == 0o700
-    assert SaltStore(state).get("2025-12-01") == a  # persisted, reused by the next process
-    salts.destroy("2025-12-01")
+    assert SaltStore(state).get("alice", "2025-12-01") == a  # persisted, reused by the next process
+    salts.destroy("alice", "2025-12-01")
     assert not path.exists()
-    assert SaltStore(state).get("2025-12-01") != a  # gone for good: a new day key, old hashes unrecoverable
+    assert SaltStore(state).get("bob", "2025-12-01") == c  # bob's day is his own
+    # Gone for good: a new key, old hashes unrecoverable.
+    assert SaltStore(state).get("alice", "2025-12-01") != a
 
 
 def test_visitor_hash_is_hmac_sha256_of_tenant_ip_ua(state: StateDir) -> None:
@@ -46,9 +51,11 @@ def test_visitor_hash_is_hmac_sha256_of_tenant_ip_ua(state: StateDir) -> None:
     )
     hashed = hash_visitors(visitors, salts)
     assert "ip" not in hashed.columns and "ua" not in hashed.columns
-    key = salts.get("2025-12-01")
     expected = [
-        int(hmac.new(key, f"{t}\n{i}\n{u}".encode(), hashlib.sha256).hexdigest()[:15], 16)
+        int(
+            hmac.new(salts.get(t, "2025-12-01"), f"{t}\n{i}\n{u}".encode(), hashlib.sha256).hexdigest()[:15],
+            16,
+        )
         for t, i, u in visitors.select("tenant", "ip", "ua").iter_rows()
     ]
     assert hashed.get_column("visitor").to_list() == expected

@@ -1,0 +1,73 @@
+"""The life of a tenant-day: open (salt, visitor hashes) until it ends, then finalized.
+
+A tenant-day is one tenant's day: its own salt (`salts/<tenant>/<date>.key`), its own DO file, its
+own finalization. Finalizing `alice/2025-12-01` leaves `bob/2025-12-01` open, and a tenant seen for
+the first time on a past date gets a fresh tenant-day. `day_end` is the one place that says when a
+tenant-day ends: today that is the end of the UTC date; with per-site time zones it becomes the end
+of the tenant's local day, and nothing else (layout, catalog, salts) has to change.
+
+`migrate` brings a state dir of an earlier release (one salt per date, `salts/<date>.key`, and a
+`finalized(date)` table) to this layout without losing a count: see its docstring.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rings_cli.catalog import Catalog
+from rings_cli.privacy import copy_key, destroy_key
+from rings_cli.state import StateDir
+
+ONE_DAY = dt.timedelta(days=1)
+
+
+def day_end(tenant: str, date: str) -> dt.datetime:
+    """When the tenant-day `tenant`/`date` ends (aware, UTC): the end of the UTC date, for now.
+
+    `tenant` is unused until tenants get their own time zones; every caller already passes it.
+    """
+    return dt.datetime.fromisoformat(date).replace(tzinfo=dt.UTC) + ONE_DAY
+
+
+def due_days(catalog: Catalog, now: dt.datetime, grace: dt.timedelta) -> list[tuple[str, str]]:
+    """Open tenant-days that ended at least `grace` before `now`, by date then tenant."""
+    due = [(t, d) for t, d in catalog.open_days() if day_end(t, d) + grace <= now]
+    return sorted(due, key=lambda key: (key[1], key[0]))
+
+
+def label(tenant: str, date: str) -> str:
+    """How a tenant-day is named in summaries and JSON: `alice/2025-12-01`."""
+    return f"{tenant}/{date}"
+
+
+def migrate(state: StateDir, catalog: Catalog) -> None:
+    """Move a state dir of an earlier release to per-tenant-day salts and finalization.
+
+    1. every global salt of a date is copied to `salts/<tenant>/<date>.key` for each tenant whose
+       day of that date is open (so the hashes its DO file holds still match new lines);
+    2. the catalog marks every tenant-day of a finalized date finalized, and drops the old table;
+    3. the global salts are destroyed (overwritten, unlinked).
+    Each step is idempotent and the next one starts only when the previous is complete, so a run
+    killed anywhere is finished by the next one. Call it holding the ingest lock.
+    """
+    if not state.salts_dir.is_dir():
+        old_salts = []
+    else:
+        old_salts = sorted(p for p in state.salts_dir.glob("*.key") if p.is_file() and _is_date(p.stem))
+    if not old_salts and not catalog.has_legacy_finalized():
+        return
+    closed = catalog.finalized_days()
+    for path in old_salts:
+        for tenant in catalog.tenants_on(path.stem):
+            if (tenant, path.stem) not in closed:
+                copy_key(path, state.salt_path(tenant, path.stem))
+    catalog.migrate_finalized()
+    for path in old_salts:
+        destroy_key(path)
+
+
+def _is_date(text: str) -> bool:
+    try:
+        return dt.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
