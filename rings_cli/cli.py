@@ -40,7 +40,7 @@ from rings_cli.render import CSV_SECTIONS, report_csv, report_json, report_rende
 from rings_cli.report import DEFAULT_LIMIT, build_report, parse_date
 from rings_cli.sources import CHUNK_BYTES, expand_paths
 from rings_cli.state import StateDir, check_tenant
-from rings_cli.text import safe_text
+from rings_cli.text import plural, safe_text
 
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
@@ -389,7 +389,9 @@ def finalize(
     if as_json:
         typer.echo(json.dumps({"finalized": dates}))
     else:
-        typer.echo(f"Finalized {len(dates)} tenant-days" + (f": {', '.join(dates)}" if dates else ""))
+        typer.echo(
+            f"Finalized {plural(len(dates), 'tenant-day')}" + (f": {', '.join(dates)}" if dates else "")
+        )
     if damaged:  # the others are done; the damaged tenant-days stay for `rings check`
         more = f" (and {len(damaged) - 1} more damaged files)" if len(damaged) > 1 else ""
         raise DamagedStateError(damaged[0].path, damaged[0].problem + more)
@@ -403,7 +405,7 @@ def _plan_text(todo: ErasePlan, root: Path, verb: str) -> str:
     per_table = ", ".join(f"{t} {n:,}" for t, n in todo.warehouse_rows.items() if n)
     days = ", ".join(f"{t}/{d}" for t, d in todo.days)
     lines = [
-        f"{verb} {len(todo.days)} tenant-days: {days}" if todo.days else f"{verb} 0 tenant-days",
+        f"{verb} {plural(len(todo.days), 'tenant-day')}: {days}" if todo.days else f"{verb} 0 tenant-days",
         f"  files: {len(todo.files)}" + "".join(f"\n    {p.relative_to(root)}" for p in todo.files),
         f"  warehouse rows: {rows:,}" + (f" ({per_table})" if per_table else ""),
         f"  catalog rows: {todo.catalog_rows}",
@@ -447,7 +449,7 @@ def erase(
     if dry_run or todo.empty:
         typer.echo(_plan_text(todo, root, "Would delete"))
     elif done:
-        typer.echo(f"Erased {len(todo.days)} tenant-days of {tenant}.")
+        typer.echo(f"Erased {plural(len(todo.days), 'tenant-day')} of {tenant}.")
     else:
         typer.echo("Nothing erased.")
     for number, text in todo.config_lines:

@@ -16,7 +16,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from rings_cli.text import csv_cell, safe_text
+from rings_cli.text import csv_cell, plural, safe_text
 
 CSV_SECTIONS = (
     "days",
@@ -61,16 +61,16 @@ def summary_text(summary: dict[str, Any]) -> str:
     reasons = ", ".join(f"{safe_text(k)} {v:,}" for k, v in summary["rejected_by_reason"].items())
     rate = summary["lines_read"] / summary["seconds"] if summary["seconds"] else 0.0
     lines = [
-        f"Read {summary['lines_read']:,} lines: {summary['parsed']:,} parsed, {rejected:,} rejected"
+        f"Read {plural(summary['lines_read'], 'line')}: {summary['parsed']:,} parsed, {rejected:,} rejected"
         + (f" ({reasons})" if reasons else ""),
-        f"{summary['requests']:,} requests, {summary['page_views']:,} page views, "
-        f"{summary['bot_requests']:,} bot requests",
-        f"{len(summary['tenants']):,} tenants, {len(summary['days']):,} days, "
+        f"{plural(summary['requests'], 'request')}, {plural(summary['page_views'], 'page view')}, "
+        f"{plural(summary['bot_requests'], 'bot request')}",
+        f"{plural(len(summary['tenants']), 'tenant')}, {plural(len(summary['days']), 'day')}, "
         f"in {summary['seconds']:.2f} s ({rate:,.0f} lines/s)",
     ]
     if late := summary.get("late_tenant_days"):
         lines.append(
-            f"{summary['late_lines']:,} late lines, for {len(late):,} finalized tenant-days "
+            f"{plural(summary['late_lines'], 'late line')}, for {plural(len(late), 'finalized tenant-day')} "
             f"({', '.join(safe_text(d) for d in late)}): their requests and page views are counted, "
             "their visitors could not be (uniques, sessions and referrer visits stay as finalized)"
         )

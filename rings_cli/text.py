@@ -54,3 +54,8 @@ def csv_cell(value: Any) -> Any:
         return value
     text = safe_text(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def plural(n: int, word: str) -> str:
+    """`1 tenant`, `3 tenants`, `1,000 lines`: counts read as sentences, not as `1 tenants`."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"

@@ -202,7 +202,7 @@ def test_erase_before_only_deletes_older_days(state: StateDir, tmp_path: Path) -
     code, out, err = erase(state, "--tenant", ERASED, "--before", "2025-12-02", "--yes")
 
     assert (code, err) == (0, ""), err
-    assert "Will delete 1 tenant-days: carol.example/2025-12-01" in out
+    assert "Will delete 1 tenant-day: carol.example/2025-12-01" in out
     assert catalog_rows(state, ERASED) == [(ERASED, "2025-12-02"), (ERASED, "2025-12-03")]
     assert scan(state.root, [CAROL_OLD_PATH, CAROL_REFERRER]) == []
     assert scan(state.root, [CAROL_NEW_PATH])  # the newer day is kept
@@ -330,13 +330,13 @@ def test_gc_applies_per_tenant_keep_days(state: StateDir, tmp_path: Path) -> Non
     config.write_text('[keep_days]\n"*" = 30\n"carol.example" = 5\n')
 
     dry = run_rings("gc", "--dry-run", "--state-dir", str(state.root), "--config", str(config))
-    assert dry.returncode == 0 and "Would delete 1 tenant-days" in dry.stdout.decode()
+    assert dry.returncode == 0 and "Would delete 1 tenant-day:" in dry.stdout.decode()
     assert snapshot(state.root) == before
     done = run_rings("gc", "--state-dir", str(state.root), "--config", str(config))
 
     assert done.returncode == 0, done.stderr
     old = (today - dt.timedelta(days=10)).isoformat()
-    assert f"Deleted 1 tenant-days: carol.example/{old}" in done.stdout.decode()
+    assert f"Deleted 1 tenant-day: carol.example/{old}" in done.stdout.decode()
     assert scan(state.root, ["carol.example-ancient-page"]) == []
     assert len(scan(state.root, ["alice.example-ancient-page", "carol.example-fresh-page"])) >= 2
     assert warehouse_rows(state, f"tenant = 'carol.example' AND date = DATE '{old}'")["pages"] == 0

@@ -179,7 +179,7 @@ def test_the_summary_says_which_tenant_days_were_late_and_why_their_visitors_are
     out = proc.stdout.decode() + proc.stderr.decode()
     assert "Read 5 lines: 5 parsed, 0 rejected" in out
     assert (
-        "5 late lines, for 1 finalized tenant-days (site-a/2025-12-02): their requests and page views "
+        "5 late lines, for 1 finalized tenant-day (site-a/2025-12-02): their requests and page views "
         "are counted, their visitors could not be (uniques, sessions and referrer visits stay as finalized)"
     ) in out
 
