@@ -16,6 +16,22 @@ import polars as pl
 PAGE_EXTENSIONS = ("html", "htm", "php", "asp", "aspx", "jsp")
 _HAS_EXTENSION = r"\.[A-Za-z0-9]+$"
 _PAGE_EXTENSION = r"(?i)\.(?:" + "|".join(PAGE_EXTENSIONS) + r")$"
+# A feed is an asset (contract): last segment `feed`, `rss` or `atom` (a trailing slash allowed),
+# or a name ending in .xml, .rss, .atom.
+_FEED = r"(?i)(?:(?:^|/)(?:feed|rss|atom)/?$|\.(?:xml|rss|atom)$)"
+# Login, admin and scanner endpoints: requests, never page views (rings.toml `exclude_paths`
+# replaces this list; README, Definitions). Case-insensitive.
+DEFAULT_EXCLUDE_PATHS = (
+    r"^/wp-login\.php$",
+    r"^/xmlrpc\.php$",
+    r"^/\.env",
+    r"^/(?:\.git|wp-admin|phpmyadmin|administrator|admin|login)(?:/|$)",
+)
+
+
+def exclude_regex(patterns: tuple[str, ...]) -> str | None:
+    """One case-insensitive alternation of the excluded path patterns (None: exclude nothing)."""
+    return "(?i)" + "|".join(f"(?:{p})" for p in patterns) if patterns else None
 
 
 @cache
@@ -32,8 +48,10 @@ def bot_agents(ua: pl.Series) -> pl.Series:
     return distinct.filter(distinct.str.contains(bot_pattern()))
 
 
-def classify(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add `path` (target without query), `is_bot` and `is_page_view` columns."""
+def classify(frame: pl.DataFrame, exclude: tuple[str, ...] = DEFAULT_EXCLUDE_PATHS) -> pl.DataFrame:
+    """Add `path` (target without query), `is_bot` and `is_page_view` columns; paths matching
+    `exclude` (regexes) are never page views."""
+    excluded = exclude_regex(exclude)
     bots = bot_agents(frame.get_column("ua"))
     path = pl.col("target").str.split_exact("?", 1).struct.field("field_0")
     status = pl.col("status")
@@ -47,5 +65,7 @@ def classify(frame: pl.DataFrame) -> pl.DataFrame:
             & (status.is_between(200, 299) | (status == 304))
             & pl.col("path").is_not_null()
             & (~pl.col("path").str.contains(_HAS_EXTENSION) | pl.col("path").str.contains(_PAGE_EXTENSION))
+            & ~pl.col("path").str.contains(_FEED)
+            & (~pl.col("path").str.contains(excluded) if excluded else pl.lit(True))
         ).fill_null(False),
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from rings_cli.classify import DEFAULT_EXCLUDE_PATHS
 from rings_cli.errors import UsageError
 from rings_cli.formats import EVENT_TYPES
 from rings_cli.state import TENANT_PATTERN, StateDir
@@ -35,6 +36,7 @@ _TOP_KEYS = {
     "tenants",
     "rules",
     "oldest_date",
+    "exclude_paths",
     "group_readable",
     "keep_days",
 }
@@ -100,6 +102,7 @@ class Config:
     client_ip: str = "remote"
     trusted_proxies: tuple[Network, ...] = ()
     oldest_date: dt.date = DEFAULT_OLDEST_DATE
+    exclude_paths: tuple[str, ...] = DEFAULT_EXCLUDE_PATHS  # regexes: never page views
     group_readable: bool = False  # state dir 0750/0640 instead of 0700/0600, for a reporting group
     keep_days: int | None = None  # retention for every tenant (None: keep forever)
     keep_days_by_tenant: dict[str, int] = field(default_factory=dict)  # `[keep_days]` "alice" = 30
@@ -160,6 +163,11 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             oldest = None
     if not isinstance(oldest, dt.date) or isinstance(oldest, dt.datetime):
         raise UsageError("oldest_date must be a date, e.g. oldest_date = 2005-01-01")
+    exclude = data.get("exclude_paths", list(DEFAULT_EXCLUDE_PATHS))
+    if not isinstance(exclude, list) or not all(isinstance(p, str) and p for p in exclude):
+        raise UsageError("exclude_paths must be a list of path regexes (an empty list excludes nothing)")
+    for i, pattern in enumerate(exclude, 1):
+        check_regex(pattern, f"exclude_paths[{i}]")
     group_readable = data.get("group_readable", False)
     if not isinstance(group_readable, bool):
         raise UsageError("group_readable must be true or false")
@@ -173,6 +181,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         client_ip=client_ip,
         trusted_proxies=proxies,
         oldest_date=oldest,
+        exclude_paths=tuple(exclude),
         group_readable=group_readable,
         keep_days=keep_days,
         keep_days_by_tenant=keep_by_tenant,

@@ -443,7 +443,7 @@ class Ingest:
         if self.config.client_ip == "x-forwarded-for":
             frame = client_from_xff(frame, self.config.trusted_proxies)
         frame = assign_tenants(frame, self.tenant, self._rejects, self.config, lines)
-        frame = assign_events(classify(frame), self.config)
+        frame = assign_events(classify(frame, self.config.exclude_paths), self.config)
         self.summary.parsed += lines.len() - (self._rejects.total - before)
         frame = frame.with_columns(line_no=pl.col("row").cast(pl.Int64) + first_line)
         return frame.drop("row", "xff", strict=False)

@@ -165,8 +165,31 @@ def tenant_for(vhost: str | None, tenant: str | None) -> str | None:
     return name if TENANT_RE.match(name) else None
 
 
+FEED_SEGMENTS = {"feed", "rss", "atom"}
+FEED_SUFFIXES = (".xml", ".rss", ".atom")
+# The documented default exclude list (README, Definitions), written out plainly.
+EXCLUDED_EXACT = {"/wp-login.php", "/xmlrpc.php"}
+EXCLUDED_FIRST_SEGMENTS = {".git", "wp-admin", "phpmyadmin", "administrator", "admin", "login"}
+
+
+def is_feed(path: str) -> bool:
+    lower = path.lower()
+    trimmed = lower[:-1] if lower.endswith("/") else lower
+    return trimmed.rsplit("/", 1)[-1] in FEED_SEGMENTS or lower.endswith(FEED_SUFFIXES)
+
+
+def is_excluded(path: str) -> bool:
+    lower = path.lower()
+    if lower in EXCLUDED_EXACT or lower.startswith("/.env"):
+        return True
+    return lower.startswith("/") and lower[1:].split("/", 1)[0] in EXCLUDED_FIRST_SEGMENTS
+
+
 def is_page(path: str) -> bool:
-    """True when the last path segment has no extension or a page extension."""
+    """True when the last path segment has no extension or a page extension, and the path is
+    neither a feed nor a login, admin or scanner endpoint."""
+    if is_feed(path) or is_excluded(path):
+        return False
     last = path.rsplit("/", 1)[-1]
     m = EXTENSION_RE.search(last)
     return m is None or m.group(0).lower() in PAGE_EXTENSIONS

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
 import pytest
 
 from rings_cli.classify import classify
+from rings_cli.config import Config, load_config
+from rings_cli.errors import UsageError
+from tests.reference import is_page as reference_is_page
 
 BOTS = [
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
@@ -106,3 +110,53 @@ def test_page_view_needs_get_and_success(method: str, status: int, view: bool) -
 def test_missing_target_is_never_a_page_view() -> None:
     out = classify(frame([{"method": "-", "target": None, "status": 200}]))
     assert out.get_column("is_page_view").to_list() == [False]
+
+
+@pytest.mark.parametrize(
+    ("target", "view"),
+    [
+        ("/feed/", False),
+        ("/feed", False),
+        ("/comments/feed/", False),
+        ("/blog/RSS", False),
+        ("/atom", False),
+        ("/index.atom", False),
+        ("/feed.rss", False),
+        ("/feeds/", True),  # only the segments `feed`, `rss`, `atom` are feeds
+        ("/posts/feeding-cats", True),
+        ("/wp-login.php", False),
+        ("/wp-login.php?redirect_to=x", False),
+        ("/xmlrpc.php", False),
+        ("/.env", False),
+        ("/.env.production", False),
+        ("/.git/config", False),
+        ("/wp-admin/", False),
+        ("/WP-Admin/options.php", False),
+        ("/admin", False),
+        ("/login/", False),
+        ("/administrator/index.php", False),
+        ("/administration-tips", True),
+        ("/blog/login-screens", True),
+    ],
+)
+def test_feeds_and_login_admin_scanner_endpoints_are_never_page_views(target: str, view: bool) -> None:
+    out = classify(frame([{"target": target}]))
+    assert out.get_column("is_page_view").to_list() == [view]
+    assert reference_is_page(target.split("?")[0]) == view  # the oracle agrees
+
+
+def test_exclude_paths_is_configurable(tmp_path: Path) -> None:
+    assert classify(frame([{"target": "/wp-login.php"}]), ()).get_column("is_page_view").to_list() == [True]
+    own = load_config_text(tmp_path, 'exclude_paths = ["^/members/"]\n')
+    out = classify(frame([{"target": "/members/x"}, {"target": "/wp-login.php"}]), own.exclude_paths)
+    assert out.get_column("is_page_view").to_list() == [False, True]
+    with pytest.raises(UsageError, match="exclude_paths"):
+        load_config_text(tmp_path, "exclude_paths = [3]\n")
+    with pytest.raises(UsageError, match=r"exclude_paths\[1\]: bad regex"):
+        load_config_text(tmp_path, 'exclude_paths = ["(?<=x)"]\n')
+
+
+def load_config_text(tmp_path: Path, text: str) -> Config:
+    path = tmp_path / "rings.toml"
+    path.write_text(text)
+    return load_config(path)
