@@ -23,7 +23,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rings_cli import __version__
 from rings_cli.audit import audit as run_audit
 from rings_cli.check import check_state
-from rings_cli.config import load_config
+from rings_cli.config import load_config, normalize_host
 from rings_cli.dashboard import View, dashboard
 from rings_cli.dashboard import run as run_dashboard
 from rings_cli.erase import ERASED_NAME, ErasePlan, erase_tenant, parse_before
@@ -357,8 +357,15 @@ def report(
             f"{section!r} is not one of {', '.join(CSV_SECTIONS)}", param_hint="--section"
         )
     if tenant is not None:
-        check_tenant(tenant)
+        tenant = check_tenant(normalize_host(tenant))  # `www.Alice.example` is alice.example, as in ingest
     data = build_report(StateDir(state_dir), tenant=tenant, start=start, end=end, limit=limit)
+    if not data["totals"]["requests"] and "data_from" in data:
+        Console(stderr=True).print(
+            f"Note: no data from {data['start']} to {data['end']}; "
+            f"data from {data['data_from']} to {data['data_to']}",
+            markup=False,
+            highlight=False,
+        )
     for problem in data.get("damaged", []):
         Console(stderr=True).print(f"Warning: {safe_text(problem)}", markup=False, highlight=False)
     if fmt == "json":

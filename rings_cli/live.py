@@ -89,7 +89,9 @@ def fetch(state: StateDir, date: dt.date, tenant: str | None, limit: int = 10) -
     """One frame: the day's report through the read path, and its feed."""
     if not state.root.is_dir():
         return LiveFrame(date, tenant, empty_report(tenant, date, date))
-    report = build_report(state, tenant=tenant, start=date.isoformat(), end=date.isoformat(), limit=limit)
+    report = build_report(
+        state, tenant=tenant, start=date.isoformat(), end=date.isoformat(), limit=limit, known_tenant=False
+    )
     return LiveFrame(date, tenant, report, latest_views(state, date, tenant))
 
 

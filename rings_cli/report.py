@@ -8,6 +8,7 @@ same numbers.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from decimal import Decimal
 from functools import cache
@@ -76,8 +77,12 @@ def build_report(
     end: str | None = None,
     limit: int = DEFAULT_LIMIT,
     today: dt.date | None = None,
+    known_tenant: bool = True,
 ) -> dict[str, Any]:
-    """The contract's report for `tenant` (None = all) over [start, end], UTC dates inclusive."""
+    """The contract's report for `tenant` (None = all) over [start, end], UTC dates inclusive.
+
+    With `known_tenant`, a tenant the state dir holds no data for is a UsageError naming the
+    closest known ones (`rings live` waits for a new tenant's data instead)."""
     if limit < 1:
         raise UsageError("--limit must be at least 1")
     start_d, end_d = parse_date(start, "--start"), parse_date(end, "--end")
@@ -85,6 +90,9 @@ def build_report(
         raise UsageError(f"--start {start_d} is after --end {end_d}")
     state.require()
     with current_view(state, tenant) as (con, info):
+        if tenant is not None and known_tenant:
+            _check_known(con, tenant)
+        extent = _run(con, "extent", {"tenant": tenant})[0]
         if start_d is None and end_d is None:
             data_range = _run(con, "range", {"tenant": tenant})[0]
             if data_range["end"] is not None:
@@ -97,7 +105,18 @@ def build_report(
         sections = {name: _run(con, name, params) for name in wanted}
     report = _assemble(tenant, start_d, end_d, sections)
     report.update(info.to_dict())
+    if extent["first"] is not None:  # where the data is, to say so when the range has none
+        report["data_from"], report["data_to"] = str(extent["first"]), str(extent["last"])
     return report
+
+
+def _check_known(con: duckdb.DuckDBPyConnection, tenant: str) -> None:
+    """An unknown tenant is a mistake to point out, not a report of zeros."""
+    known = [r[0] for r in con.execute("SELECT DISTINCT tenant FROM daily ORDER BY tenant").fetchall()]
+    if not known or tenant in known:
+        return
+    close = difflib.get_close_matches(tenant, known, n=3, cutoff=0.5) or known[:3]
+    raise UsageError(f"no data for tenant {tenant!r}; known tenants: {', '.join(close)}")
 
 
 def empty_report(tenant: str | None, start: dt.date, end: dt.date) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import duckdb
 
 from rings_cli.ingest import Ingest
 from rings_cli.state import StateDir
-from tests.conftest import line, report_json, run_cli
+from tests.conftest import line, report_json, run_cli, run_rings
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
@@ -222,3 +222,24 @@ def test_report_on_a_missing_state_dir_is_an_error_and_on_an_empty_one_zeros(sta
     report = report_json(state, "--start", "2025-01-01", "--end", "2025-01-02")
     assert report["totals"]["requests"] == 0
     assert [d["date"] for d in report["days"]] == []
+
+
+def test_report_tenant_is_normalised_unknown_is_one_line_and_empty_range_says_where_data_is(
+    state: StateDir, write_log
+) -> None:
+    log = write_log([line(vhost="alice.example"), line(vhost="bob.example")])
+    assert run_cli("ingest", "--state-dir", str(state.root), "-q", str(log)).exit_code == 0
+    same = report_json(state, "--tenant", "WWW.Alice.Example:443")
+    assert same["tenant"] == "alice.example" and same["totals"]["requests"] == 1
+    unknown = run_rings("report", "--state-dir", str(state.root), "--tenant", "alice.exampel")
+    assert unknown.returncode == 2
+    assert unknown.stderr.decode().strip().splitlines() == [
+        "Error: no data for tenant 'alice.exampel'; known tenants: alice.example, bob.example"
+    ]
+    empty = run_rings(
+        "report", "--state-dir", str(state.root), "--start", "2024-01-01", "--end", "2024-01-02"
+    )
+    assert empty.returncode == 0
+    assert "Note: no data from 2024-01-01 to 2024-01-02; data from 2025-12-01 to 2025-12-01" in (
+        empty.stderr.decode()
+    )
