@@ -26,7 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rings_cli.live import LiveFrame
-from rings_cli.render import duration, human_bytes, literal
+from rings_cli.render import human_bytes, literal, session_figures
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 PANEL_ROWS = 10  # body rows of a list panel on a tall terminal
@@ -77,8 +77,8 @@ def totals(frame: LiveFrame) -> Table:
         ("page views", f"{t['page_views']:,}"),
         ("visitors", f"{t['unique_visitors']:,}"),
         ("sessions", f"{t['sessions']:,}"),
-        ("bounce", f"{t['bounce_rate']:.0%}"),
-        ("avg session", duration(t["avg_session_duration"])),
+        ("bounce", session_figures(t)[0]),
+        ("avg session", session_figures(t)[1]),
         ("requests", f"{t['requests']:,}"),
         ("bots", f"{bot_share:.0%}"),
         ("bytes", human_bytes(t["bytes"])),

@@ -103,22 +103,34 @@ def _shown(
     out = []
     for row in rows:
         shown = dict(row)
+        idle = row.get("sessions") == 0  # nothing to average: NOTHING, not a made-up 0% or 0s
         for key in rates:
-            shown[key] = f"{row[key]:.0%}"
+            shown[key] = NOTHING if idle else f"{row[key]:.0%}"
         for key in times:
-            shown[key] = duration(row[key])
+            shown[key] = NOTHING if idle else duration(row[key])
         out.append(shown)
     return out
+
+
+NOTHING = "\u2013"  # en dash: a rate or an average over nothing (JSON keeps the contract's 0.0)
+
+
+def session_figures(totals: dict[str, Any]) -> tuple[str, str]:
+    """(bounce rate, average session) as shown in tables: NOTHING when there was no session."""
+    if not totals["sessions"]:
+        return NOTHING, NOTHING
+    return f"{totals['bounce_rate']:.0%}", duration(totals["avg_session_duration"])
 
 
 def report_renderable(report: dict[str, Any]) -> RenderableType:
     """The report as stacked Rich tables, GoAccess-style panels in a terminal."""
     t = report["totals"]
+    bounce, average = session_figures(t)
     who = safe_text(report["tenant"] or "all tenants")
     head = Text.assemble(
         (f"Rings report: {who}, {report['start']} to {report['end']} (UTC)\n", "bold"),
         f"{t['page_views']:,} page views, {t['unique_visitors']:,} unique visitors, "
-        f"{t['sessions']:,} sessions ({t['bounce_rate']:.0%} bounce, {duration(t['avg_session_duration'])} "
+        f"{t['sessions']:,} sessions ({bounce} bounce, {average} "
         f"average), {t['requests']:,} requests ({t['bot_requests']:,} from bots), {human_bytes(t['bytes'])}",
     )
     parts: list[RenderableType] = [head]
