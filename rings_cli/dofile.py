@@ -128,6 +128,20 @@ SNAPSHOT_QUERIES = {
 }
 
 
+def snapshot_tables(con: sqlite3.Connection, tenant: str, date: str) -> dict[str, pl.DataFrame]:
+    """SNAPSHOT_QUERIES on an open DO file connection (the flush's or a reader's), table by table,
+    tagged with tenant and date."""
+    out: dict[str, pl.DataFrame] = {}
+    for table, sql in SNAPSHOT_QUERIES.items():
+        cur = con.execute(sql)
+        names = [d[0] for d in cur.description]
+        frame = pl.DataFrame(cur.fetchall(), schema=names, orient="row", infer_schema_length=None)
+        out[table] = frame.select(
+            pl.lit(tenant).alias("tenant"), pl.lit(date).str.to_date().alias("date"), pl.all()
+        )
+    return out
+
+
 class FinalizedDayError(RingsError):
     """A merge of visitor data into a tenant-day that is already final: the caller must merge
     such lines as late (`merge(..., late=True)`: counts without visitors)."""
@@ -256,17 +270,7 @@ class DoFile:
 
     def snapshot(self) -> dict[str, pl.DataFrame]:
         """The day's current totals, table by table, tagged with tenant and date."""
-        out: dict[str, pl.DataFrame] = {}
-        for table, sql in SNAPSHOT_QUERIES.items():
-            cur = self.con.execute(sql)
-            names = [d[0] for d in cur.description]
-            frame = pl.DataFrame(cur.fetchall(), schema=names, orient="row", infer_schema_length=None)
-            out[table] = frame.select(
-                pl.lit(self.tenant).alias("tenant"),
-                pl.lit(self.date).str.to_date().alias("date"),
-                pl.all(),
-            )
-        return out
+        return snapshot_tables(self.con, self.tenant, self.date)
 
     def finalize(self) -> bool:
         """Write the daily summary, delete every visitor hash, and make sure no byte of them remains.

@@ -20,7 +20,7 @@ from typing import Any
 
 from rings_cli.errors import RingsError, StateLockedError
 from rings_cli.ingest import Ingest
-from rings_cli.readpath import open_read_only
+from rings_cli.readpath import open_read_only, written_at
 from rings_cli.report import build_report, empty_report
 from rings_cli.sources import expand_paths
 from rings_cli.state import StateDir
@@ -62,7 +62,8 @@ def latest_views(state: StateDir, date: dt.date, tenant: str | None, limit: int 
     """The newest page views of the day (time, tenant, path, source), from open DO files; never
     anything about the visitor. A finalized day has none (its page views are deleted)."""
     files = [p for p in day_files(state, date, tenant) if p.exists()]
-    files = sorted(files, key=_written, reverse=True)[:FEED_FILES]
+    files = sorted(files, key=lambda p: written_at(p) or dt.datetime.min.replace(tzinfo=dt.UTC), reverse=True)
+    files = files[:FEED_FILES]
     rows: list[dict] = []
     for path in files:
         try:
@@ -78,11 +79,6 @@ def latest_views(state: StateDir, date: dt.date, tenant: str | None, limit: int 
     for row in rows:
         row["time"] = dt.datetime.fromtimestamp(row.pop("ts") / 1e6, dt.UTC)
     return rows[:limit]
-
-
-def _written(path: Path) -> float:
-    wal = path.with_name(path.name + "-wal")
-    return max(p.stat().st_mtime for p in (path, wal) if p.exists())
 
 
 def fetch(state: StateDir, date: dt.date, tenant: str | None, limit: int = 10) -> LiveFrame:

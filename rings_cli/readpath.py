@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from rings_cli.dofile import SNAPSHOT_QUERIES
+from rings_cli.dofile import snapshot_tables
 from rings_cli.errors import RingsError
 from rings_cli.state import StateDir
 from rings_cli.warehouse import (
@@ -81,16 +81,9 @@ def snapshot_of(path: Path, tenant: str, date: str) -> dict[str, pl.DataFrame] |
     """A DO file's current totals, read-only (None when the file is not there yet)."""
     if not path.exists():
         return None
-    out: dict[str, pl.DataFrame] = {}
     with closing(open_read_only(path)) as con:
         con.execute("BEGIN")  # one consistent snapshot across the tables
-        for table, sql in SNAPSHOT_QUERIES.items():
-            cur = con.execute(sql)
-            names = [d[0] for d in cur.description]
-            frame = pl.DataFrame(cur.fetchall(), schema=names, orient="row", infer_schema_length=None)
-            out[table] = frame.select(
-                pl.lit(tenant).alias("tenant"), pl.lit(date).str.to_date().alias("date"), pl.all()
-            )
+        out = snapshot_tables(con, tenant, date)
         con.execute("COMMIT")
     return out
 
@@ -99,6 +92,11 @@ def open_read_only(path: Path) -> sqlite3.Connection:
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=5.0)
     con.execute("PRAGMA query_only = ON")
     return con
+
+
+def written_at(path: Path) -> dt.datetime | None:
+    """When a SQLite file (or its WAL) was last written: the time of its last commit."""
+    return _mtime(path, path.with_name(path.name + "-wal"))
 
 
 def _mtime(*paths: Path) -> dt.datetime | None:
@@ -130,7 +128,7 @@ def current_view(
         info.live.append((t, d))
         for table, frame in snap.items():
             live.setdefault(table, []).append(frame)
-        if (stamp := _mtime(path, path.with_name(path.name + "-wal"))) is not None:
+        if (stamp := written_at(path)) is not None:
             newest.append(stamp)
     with contextlib.ExitStack() as stack:
         if state.warehouse_path.exists():
