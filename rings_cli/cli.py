@@ -168,7 +168,8 @@ def ingest(
         typer.Option(
             "--format",
             "-f",
-            help="auto, a name from `rings formats`, 'nginx:<log_format>' or 'apache:<LogFormat>'.",
+            help="auto, a name from `rings formats`, 'nginx:<log_format>', 'apache:<LogFormat>' "
+            "or 'json:<field>=<key>,...'.",
         ),
     ] = "auto",
     config: Annotated[
@@ -218,6 +219,14 @@ def ingest(
         int,
         typer.Option("--batch-bytes", help="Bytes read per batch: more is faster, less uses less memory."),
     ] = CHUNK_BYTES,
+    log_timezone: Annotated[
+        str,
+        typer.Option(
+            "--log-timezone",
+            help="Time zone (IANA name) of log times written without an offset "
+            "(IIS date-local/time-local, HAProxy).",
+        ),
+    ] = "UTC",
     debug: DebugOption = False,
 ) -> None:
     """Read access logs into the state dir, flush them to the warehouse, finalize ended days."""
@@ -248,6 +257,7 @@ def ingest(
             on_progress=on_progress,
             grace=None if no_finalize else parse_duration(grace, "--grace"),
             chunk_bytes=batch_bytes,
+            log_timezone=log_timezone,
         )
 
         def log_flush(result: FlushResult) -> None:
@@ -604,6 +614,7 @@ def formats_command() -> None:
         '[$time_local] "$request" $status $body_bytes_sent\''
     )
     typer.echo("apache:<LogFormat>   your Apache LogFormat, e.g. 'apache:%h %l %u %t \"%r\" %>s %b'")
+    typer.echo("json:<field>=<key>   your JSON keys, e.g. 'json:ip=client,time=ts,path=uri,status=code'")
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ from rings_cli.events import assign_events
 from rings_cli.finalize import DEFAULT_GRACE, finalize_due
 from rings_cli.flush import FlushResult, flush_dirty
 from rings_cli.follow import Follower
-from rings_cli.formats import LogFormat, detect, get_format
+from rings_cli.formats import LogFormat, check_timezone, detect, get_format
 from rings_cli.lifecycle import label, migrate
 from rings_cli.parse import Rejects, lines_from_bytes, parse_lines, reject_implausible_times
 from rings_cli.privacy import SaltStore, state_secret
@@ -143,8 +143,10 @@ class Ingest:
         config: Config | None = None,
         client_ip: str | None = None,
         keep_rejects: int = 0,
+        log_timezone: str = "UTC",
     ) -> None:
         self.state = state
+        self.log_timezone = check_timezone(log_timezone)  # of times written without an offset
         # Everything the user configured is validated here, before any data moves.
         self.forced_format: LogFormat | None = None if fmt == "auto" else get_format(fmt)
         self.tenant = check_tenant(tenant) if tenant is not None else None
@@ -438,7 +440,7 @@ class Ingest:
         """
         self.summary.lines_read += lines.len()
         before = self._rejects.total
-        frame = parse_lines(lines, fmt, self._rejects)
+        frame = parse_lines(lines, fmt, self._rejects, self.log_timezone)
         frame = reject_implausible_times(frame, lines, self._rejects, self.config.oldest_date, self.now())
         if self.config.client_ip == "x-forwarded-for":
             frame = client_from_xff(frame, self.config.trusted_proxies)

@@ -17,10 +17,11 @@ from typing import TextIO
 import polars as pl
 
 from rings_cli.errors import UsageError
-from rings_cli.formats.base import UNPARSEABLE, LogFormat, to_utc
+from rings_cli.formats.base import NO_REQUEST, UNPARSEABLE, UTC, LogFormat, to_utc
 
 # Reasons a line is rejected; the ingest summary counts each. Formats add their own
-# ("comment" for W3C directives, "unknown event" for NDJSON events of an unknown type).
+# ("comment" for W3C directives and CSV headers, "unknown event" for NDJSON events of an unknown
+# type); `no request` is a load balancer's or storage service's line that was no HTTP request.
 EMPTY = "empty"
 BAD_TIMESTAMP = "bad timestamp"
 BAD_TENANT = "bad tenant"
@@ -34,6 +35,7 @@ __all__ = [
     "BAD_TIMESTAMP",
     "EMPTY",
     "FUTURE",
+    "NO_REQUEST",
     "TOO_LONG",
     "TOO_OLD",
     "UNPARSEABLE",
@@ -151,16 +153,17 @@ def lines_from_bytes(block: bytes) -> pl.Series:
     return frame.get_column("line")
 
 
-def parse_lines(lines: pl.Series, fmt: LogFormat, rejects: Rejects) -> pl.DataFrame:
+def parse_lines(lines: pl.Series, fmt: LogFormat, rejects: Rejects, tz: str = UTC) -> pl.DataFrame:
     """Extract the format's fields from every line, type them; drop and count what cannot be used.
 
     The result has `PARSED_SCHEMA`'s columns plus `row`, the line's index in `lines` (for samples
-    of rejected lines, and for line numbers: see Ingest).
+    of rejected lines, and for line numbers: see Ingest). `tz` is the zone of times written
+    without an offset (`--log-timezone`).
     """
     frame = pl.DataFrame({"line": lines.rename("line")})
     too_long = frame.get_column("line").str.len_bytes() > MAX_LINE_BYTES
     work = frame.with_columns(pl.when(~too_long).then("line").alias("line")) if too_long.any() else frame
-    fields = fmt.extract(work).with_row_index("row")  # the line's index in `lines`, kept to the end
+    fields = fmt.extract(work, tz).with_row_index("row")  # the line's index in `lines`, kept to the end
     failed = fields.get_column("reject").is_not_null()
     if failed.any():
         line = pl.col("line")
@@ -177,11 +180,17 @@ def parse_lines(lines: pl.Series, fmt: LogFormat, rejects: Rejects) -> pl.DataFr
         )
         rejects.add_rows(reasons.get_column("reason"), reasons.get_column("line"))
         fields = fields.filter(~failed)
-    parsed = _typed(fields, fmt)
-    # A line whose time or status does not read is rejected too (status: JSON without one).
+    parsed = _typed(fields, fmt, tz)
+    # A line whose time or status does not read is rejected too (status: JSON without one). No
+    # status and a request of dashes (`"-"`, `"- - - "`) was no HTTP request at all; a 408 with
+    # request `-` has a status, so it stays a request.
+    none = ["-", ""]
+    dashes = pl.col("method").fill_null("-").is_in(none) & pl.col("target").fill_null("-").is_in(none)
     reason = (
         pl.when(pl.col("ts").is_null())
         .then(pl.lit(BAD_TIMESTAMP))
+        .when(pl.col("status").is_null() & dashes)
+        .then(pl.lit(NO_REQUEST))
         .when(pl.col("status").is_null())
         .then(pl.lit(UNPARSEABLE))
         .when(pl.col("bytes").is_null())
@@ -200,7 +209,7 @@ def parse_lines(lines: pl.Series, fmt: LogFormat, rejects: Rejects) -> pl.DataFr
     return parsed
 
 
-def _typed(fields: pl.DataFrame, fmt: LogFormat) -> pl.DataFrame:
+def _typed(fields: pl.DataFrame, fmt: LogFormat, tz: str = UTC) -> pl.DataFrame:
     """Raw string fields → `PARSED_SCHEMA` (request split, query joined, absolute URLs split)."""
     names = set(fields.columns)
 
@@ -219,7 +228,7 @@ def _typed(fields: pl.DataFrame, fmt: LogFormat) -> pl.DataFrame:
     ip = col("ip", "")
     if fmt.ip_with_port:
         ip = ip.str.replace(r"^\[(.*)\]:\d+$", "${1}").str.replace(r"^(\d+\.\d+\.\d+\.\d+):\d+$", "${1}")
-    ts = pl.col("ts") if "ts" in names else to_utc(pl.col("time"), fmt.time_kind)
+    ts = pl.col("ts") if "ts" in names else to_utc(pl.col("time"), fmt.time_kind, tz)
     exprs = {
         "ts": ts,
         "vhost": col("vhost"),

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from rings_cli.errors import UsageError
+
 FIELDS = (
     "time",
     "vhost",
@@ -34,17 +36,38 @@ FIELDS = (
 )
 
 # How `time` is written: Apache/nginx `[10/Oct/2000:13:55:36 -0700]` (without brackets), ISO 8601
-# (any offset, `Z`, or none = UTC), epoch seconds or milliseconds (fractions allowed), or either
-# epoch or ISO per value (JSON logs: Caddy writes seconds, the seed's events `Date.now()` ms).
+# (any offset, `Z`, or none = the log's time zone, UTC unless `--log-timezone`), epoch seconds,
+# milliseconds or microseconds (fractions allowed), or either epoch or ISO per value (JSON logs:
+# Caddy writes seconds, the seed's events `Date.now()` ms). `CLF_LOCAL` is HAProxy's
+# `25/Sep/2018:06:05:27.584`: no offset, so in the log's time zone. `ANY` (hand-made JSON logs)
+# takes epoch seconds or milliseconds (by size), ISO or CLF, per value.
 CLF = "clf"
+CLF_LOCAL = "clf_local"
 ISO = "iso"
 EPOCH_S = "epoch_s"
 EPOCH_MS = "epoch_ms"
+EPOCH_US = "epoch_us"
 AUTO_S = "auto_s"
 AUTO_MS = "auto_ms"
+ANY = "any"
 CLF_TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
+UTC = "UTC"
 
 UNPARSEABLE = "unparseable"
+# A load balancer's or storage service's line for something that was not an HTTP request (an ELB
+# TCP listener's `"- - - "`, an S3 lifecycle action): no method, no status. Not a broken line.
+NO_REQUEST = "no request"
+
+
+def check_timezone(name: str) -> str:
+    """`--log-timezone`: an IANA name the time parser knows, checked before any data moves."""
+    try:
+        pl.Series([None], dtype=pl.Datetime("us")).dt.replace_time_zone(name)
+    except pl.exceptions.PolarsError:
+        raise UsageError(
+            f"--log-timezone {name!r} is not a time zone name (IANA, like UTC or Europe/Paris)"
+        ) from None
+    return name
 
 
 @dataclass(frozen=True)
@@ -63,8 +86,10 @@ class LogFormat:
     def spec(self) -> str:
         return self.flag or self.name
 
-    def extract(self, lines: pl.DataFrame) -> pl.DataFrame:
-        """Raw string fields of every line (same height as `lines`), with a `reject` column."""
+    def extract(self, lines: pl.DataFrame, tz: str = UTC) -> pl.DataFrame:
+        """Raw string fields of every line (same height as `lines`), with a `reject` column.
+
+        `tz` is the zone of times written without an offset (formats that type their own `ts`)."""
         raise NotImplementedError
 
     def fresh(self) -> LogFormat:
@@ -89,7 +114,7 @@ class RegexFormat(LogFormat):
     def fields(self) -> list[str]:
         return [*re.compile(self.pattern).groupindex, *self.constants]
 
-    def extract(self, lines: pl.DataFrame) -> pl.DataFrame:
+    def extract(self, lines: pl.DataFrame, tz: str = UTC) -> pl.DataFrame:
         first = re.compile(self.pattern).groupindex
         probe = next(iter(first))
         fields = _extract(lines, self.fast_pattern or self.pattern)
@@ -115,31 +140,58 @@ def quoted(name: str | None, escaped: bool) -> str:
     return f'"(?P<{name}>{body})"' if name else f'"{body}"'
 
 
-def to_utc(expr: pl.Expr, kind: str) -> pl.Expr:
-    """A time field as Datetime(us, UTC); anything unreadable becomes null (a `bad timestamp`)."""
+def to_utc(expr: pl.Expr, kind: str, tz: str = UTC) -> pl.Expr:
+    """A time field as Datetime(us, UTC); anything unreadable becomes null (a `bad timestamp`).
+
+    `tz` is the zone of values written without an offset (`--log-timezone`; epochs are UTC)."""
     if kind == CLF:
         return expr.str.to_datetime(CLF_TIME_FORMAT, strict=False, time_unit="us")
+    if kind == CLF_LOCAL:
+        return _local(expr.str.to_datetime("%d/%b/%Y:%H:%M:%S%.f", strict=False, time_unit="us"), tz)
     if kind == ISO:
-        return _iso(expr)
-    if kind in (EPOCH_S, EPOCH_MS):
-        return _epoch(expr, 1_000_000 if kind == EPOCH_S else 1_000)
+        return _iso(expr, tz)
+    if kind in (EPOCH_S, EPOCH_MS, EPOCH_US):
+        return _epoch(expr, {EPOCH_S: 1_000_000, EPOCH_MS: 1_000, EPOCH_US: 1}[kind])
     digits = expr.str.contains(r"^\s*\d+(?:\.\d+)?\s*$")
-    scale = 1_000 if kind == AUTO_MS else 1_000_000
-    return pl.when(digits).then(_epoch(expr, scale)).otherwise(_iso(expr))
+    if kind == ANY:
+        # 13 digits and more are milliseconds (seconds would be past the year 5000).
+        scale = pl.when(expr.str.contains(r"^\s*\d{13}")).then(1_000).otherwise(1_000_000)
+        return (
+            pl.when(digits)
+            .then(_epoch(expr, scale))
+            .otherwise(pl.coalesce(_iso(expr, tz), to_utc(expr.str.strip_chars(), CLF)))
+        )
+    scale_ = 1_000 if kind == AUTO_MS else 1_000_000
+    return pl.when(digits).then(_epoch(expr, scale_)).otherwise(_iso(expr, tz))
 
 
-def _iso(expr: pl.Expr) -> pl.Expr:
+def _local(naive: pl.Expr, tz: str) -> pl.Expr:
+    """A wall-clock time in `tz` as UTC (the earlier of a repeated hour; a skipped hour is null)."""
+    zoned = naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+    return zoned.dt.convert_time_zone(UTC)
+
+
+def _iso(expr: pl.Expr, tz: str = UTC) -> pl.Expr:
     text = (
         expr.str.strip_chars()
         .str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
         .str.replace(r"[Zz]$", "+00:00")
     )
     text = text.str.replace(",", ".", literal=True)
-    zoned = pl.when(text.str.contains(r"T.*[+-]\d{2}:?\d{2}$")).then(text).otherwise(text + "+00:00")
-    return zoned.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us")
+    has_offset = text.str.contains(r"T.*[+-]\d{2}:?\d{2}$")
+    if tz == UTC:
+        zoned = pl.when(has_offset).then(text).otherwise(text + "+00:00")
+        return zoned.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us")
+    aware = (
+        pl.when(has_offset).then(text).str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us")
+    )
+    naive = (
+        pl.when(~has_offset).then(text).str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
+    )
+    return pl.coalesce(aware, _local(naive, tz))
 
 
-def _epoch(expr: pl.Expr, us_per_unit: int) -> pl.Expr:
+def _epoch(expr: pl.Expr, us_per_unit: int | pl.Expr) -> pl.Expr:
     micros = (expr.cast(pl.Float64, strict=False) * us_per_unit).round(0)
     # Beyond year 9999 or before 1970 is not a log line's time.
     micros = pl.when(micros.is_between(0, 253_402_300_799 * 1_000_000)).then(micros)

@@ -3,24 +3,27 @@
 Formats with a user agent accept extra fields after it (nginx's trailing `"-"`, a request time,
 an upstream address). Traefik's CLF is combined plus request count, router, server URL and
 duration (`12ms`); it is listed first so detection prefers it over plain combined.
+
+Hosting variants read too: unquoted fields separated by runs of spaces, and an extra
+parenthesised field after the time (Gandi's `(0 s)`, the time taken).
 """
 
 from __future__ import annotations
 
 from rings_cli.formats.base import CLF, RegexFormat, quoted
 
-_VHOST = r"(?P<vhost>[^\s:]+(?::\d+)?) "
+_VHOST = r"(?P<vhost>[^\s:]+(?::\d+)?) +"
 _EXTRA = r"(?:\s.*)?$"
 _TRAEFIK_TAIL = r' \d+ "[^"]*" "[^"]*" \d+ms\s*$'
 
 
 def _grammar(vhost: bool, agent: bool, escaped: bool, tail: str = _EXTRA) -> str:
     head = (
-        r"(?P<ip>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] "
+        r"(?P<ip>\S+) +\S+ +\S+ +\[(?P<time>[^\]]+)\] +(?:\([^()\"]*\) +)?"
         + quoted("request", escaped)
-        + r" (?P<status>\d{3}) (?P<bytes>\d+|-)"
+        + r" +(?P<status>\d{3}) +(?P<bytes>\d+|-)"
     )
-    agent_fields = " " + quoted("referrer", escaped) + " " + quoted("ua", escaped) + tail
+    agent_fields = " +" + quoted("referrer", escaped) + " +" + quoted("ua", escaped) + tail
     return "^" + (_VHOST if vhost else "") + head + (agent_fields if agent else r"\s*$")
 
 

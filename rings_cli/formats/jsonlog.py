@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from rings_cli.formats.base import AUTO_MS, AUTO_S, CLF, EPOCH_S, ISO, UNPARSEABLE, LogFormat, to_utc
+from rings_cli.formats.base import AUTO_MS, AUTO_S, CLF, EPOCH_S, ISO, UNPARSEABLE, UTC, LogFormat, to_utc
 
 S = pl.String
 UNKNOWN_EVENT = "unknown event"
@@ -67,12 +67,12 @@ class JsonFormat(LogFormat):
     """A JSON format: its struct type, the expressions giving our fields, the fields it needs."""
 
     dtype: pl.Struct = field(default_factory=lambda: pl.Struct({}))
-    columns: Callable[[], dict[str, pl.Expr]] = dict
+    columns: Callable[[str], dict[str, pl.Expr]] = lambda tz: {}
     required: tuple[str, ...] = ()  # output fields that must be present; "a|b" = either
 
-    def extract(self, lines: pl.DataFrame) -> pl.DataFrame:
+    def extract(self, lines: pl.DataFrame, tz: str = UTC) -> pl.DataFrame:
         raw = decode(lines.get_column("line"), self.dtype)
-        exprs = self.columns()
+        exprs = self.columns(tz)
         frame = raw.with_columns(**exprs)
         needed = [pl.any_horizontal([pl.col(c).is_not_null() for c in r.split("|")]) for r in self.required]
         ok = pl.all_horizontal([pl.col("_ok"), *needed])
@@ -83,11 +83,11 @@ class JsonFormat(LogFormat):
         return out
 
 
-def _caddy() -> dict[str, pl.Expr]:
+def _caddy(tz: str) -> dict[str, pl.Expr]:
     req = pl.col("request")
     headers = req.struct.field("headers")
     return {
-        "ts": to_utc(pl.col("ts"), AUTO_S),
+        "ts": to_utc(pl.col("ts"), AUTO_S, tz),
         "ip": pl.coalesce(req.struct.field("client_ip"), req.struct.field("remote_ip")),
         "vhost": req.struct.field("host"),
         "method": req.struct.field("method"),
@@ -120,9 +120,9 @@ CADDY = JsonFormat(
 )
 
 
-def _traefik() -> dict[str, pl.Expr]:
+def _traefik(tz: str) -> dict[str, pl.Expr]:
     return {
-        "ts": to_utc(pl.coalesce("StartUTC", "time"), ISO),
+        "ts": to_utc(pl.coalesce("StartUTC", "time"), ISO, tz),
         "ip": pl.coalesce("ClientHost", pl.col("ClientAddr").str.replace(r":\d+$", "")),
         "vhost": pl.col("RequestHost"),
         "method": pl.col("RequestMethod"),
@@ -164,12 +164,12 @@ TRAEFIK_JSON = JsonFormat(
 )
 
 
-def _nginx() -> dict[str, pl.Expr]:
+def _nginx(tz: str) -> dict[str, pl.Expr]:
     query = pl.coalesce("args", "query_string")
     uri_query = pl.when(query.is_not_null() & (query != "")).then(pl.col("uri") + "?" + query)
     return {
         "ts": pl.coalesce(
-            to_utc(pl.col("time_iso8601"), ISO),
+            to_utc(pl.col("time_iso8601"), ISO, tz),
             to_utc(pl.col("msec"), EPOCH_S),
             to_utc(pl.col("time_local"), CLF),
         ),
@@ -220,11 +220,11 @@ NGINX_JSON = JsonFormat(
 )
 
 
-def _events() -> dict[str, pl.Expr]:
+def _events(tz: str) -> dict[str, pl.Expr]:
     event = pl.col("type")
     hashed = pl.col("visitorHash").is_not_null()
     return {
-        "ts": to_utc(pl.col("timestamp"), AUTO_MS),
+        "ts": to_utc(pl.col("timestamp"), AUTO_MS, tz),
         "event": event,
         # A visitorHash stands in for ip+ua: it is keyed-hashed again with the day salt.
         "ip": pl.coalesce("visitorHash", "ip", pl.lit("")),

@@ -3,9 +3,11 @@
 Columns come from the `#Fields:` directive, which may appear again mid-file with other columns,
 so these formats keep the last header seen per file (`fresh()` starts a new file). A batch is cut
 at its few `#Fields:` lines and each part is read with one regex. Directive lines (`#...`) are
-counted under `comment`. The date and time columns are UTC. IIS writes spaces in the user agent
-as `+`; CloudFront URL-encodes it, and its real host is `x-host-header` (`cs(Host)` is the
-CloudFront domain).
+counted under `comment`. The `date` and `time` columns are UTC; `date-local` and `time-local`
+(IIS Advanced Logging) are in `--log-timezone` (default UTC); seconds may have a fraction. IIS
+writes spaces in the user agent as `+`; IIS Advanced Logging and Incapsula write values in double
+quotes, spaces and all; CloudFront URL-encodes it, and its real host is `x-host-header`
+(`cs(Host)` is the CloudFront domain).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from rings_cli.formats.base import ISO, UNPARSEABLE, LogFormat
+from rings_cli.formats.base import ISO, UNPARSEABLE, UTC, LogFormat
 
 COMMENT = "comment"
 
@@ -24,7 +26,10 @@ COMMENT = "comment"
 _COLUMNS: dict[str, tuple[str, int]] = {
     "date": ("wdate", 0),
     "time": ("wclock", 0),
+    "date-local": ("wdate", 1),
+    "time-local": ("wclock", 1),
     "c-ip": ("ip", 0),
+    "cs-clientip": ("ip", 1),
     "cs-method": ("method", 0),
     "cs-uri-stem": ("path", 0),
     "cs-uri-query": ("query", 0),
@@ -124,31 +129,43 @@ class W3CFormat(LogFormat):
             url_encoded_agent=self.url_encoded_agent,
         )
 
-    def extract(self, lines: pl.DataFrame) -> pl.DataFrame:
+    def extract(self, lines: pl.DataFrame, tz: str = UTC) -> pl.DataFrame:
         line = lines.get_column("line").fill_null("")
-        headers = line.str.starts_with("#Fields:").arg_true().to_list()
+        headers = line.str.contains(r"^\s*#\s*Fields\s*:").arg_true().to_list()
         cuts = [0, *headers, line.len()]
         parts = []
         for start, end in itertools.pairwise(cuts):
             if end <= start:
                 continue
             if start in headers:
-                self._state["fields"] = line[start].removeprefix("#Fields:").split()
+                self._state["fields"] = [n.strip('"') for n in line[start].split(":", 1)[1].split()]
             names = self._state.get("fields") or list(self.default_fields)
+            # UTC columns get a `Z`; local ones (only `date-local`/`time-local`) none: --log-timezone.
+            utc = bool({"date", "time"} & {n.lower() for n in names})
             parts.append(
                 lines[start:end]
                 .select(pl.col("line").str.extract_groups(self._regex(tuple(names))))
                 .unnest("line")
+                .with_columns(_zone=pl.lit("Z" if utc else ""))
             )
         raw = pl.concat(parts, how="diagonal") if parts else pl.DataFrame()
         raw = raw.with_columns(line=line)
-        for col in ("wdate", "wclock", "ua", "vhost"):
+        for col in ("wdate", "wclock", "ua", "vhost", "_zone"):
             if col not in raw.columns:
                 raw = raw.with_columns(pl.lit(None, pl.String).alias(col))
+        quoted = [c for c in raw.columns if c not in ("line", "_zone")]
+        raw = raw.with_columns(
+            pl.col(quoted).str.strip_prefix('"').str.strip_suffix('"'),
+            _quoted_ua=pl.col("ua").str.starts_with('"'),
+        )
         ua = pl.col("ua")
-        ua = percent_decode(ua) if self.url_encoded_agent else ua.str.replace_all("+", " ", literal=True)
+        ua = (
+            percent_decode(ua)
+            if self.url_encoded_agent
+            else pl.when("_quoted_ua").then(ua).otherwise(ua.str.replace_all("+", " ", literal=True))
+        )
         out = raw.with_columns(
-            time=pl.col("wdate") + "T" + pl.col("wclock"),
+            time=pl.col("wdate") + "T" + pl.col("wclock") + pl.col("_zone").fill_null("Z"),
             ua=ua,
             vhost=pl.when(pl.col("vhost") != "-").then("vhost"),
             reject=pl.when(pl.col("line").str.starts_with("#"))
@@ -156,7 +173,7 @@ class W3CFormat(LogFormat):
             .when(pl.col("wdate").is_null() | pl.col("wclock").is_null())
             .then(pl.lit(UNPARSEABLE)),
         )
-        return out.drop("line", "wdate", "wclock")
+        return out.drop("line", "wdate", "wclock", "_zone", "_quoted_ua")
 
     def _regex(self, names: tuple[str, ...]) -> str:
         sep = re.escape(self.separator)
@@ -166,9 +183,10 @@ class W3CFormat(LogFormat):
             if target and (target[0] not in best or target[1] < best[target[0]][0]):
                 best[target[0]] = (target[1], i)
         chosen = {i: f for f, (_, i) in best.items()}
-        value = f"[^{sep}]*"
-        cols = [f"(?P<{chosen[i]}>{value})" if i in chosen else value for i in range(len(names))]
-        return "^" + sep.join(cols) + f"(?:{sep}.*)?$"
+        value = f'"[^"]*"|[^{sep}]*'  # quoted (IIS Advanced Logging, Incapsula), spaces and all, or bare
+        cols = [f"(?P<{chosen[i]}>{value})" if i in chosen else f"(?:{value})" for i in range(len(names))]
+        between = " +" if self.separator == " " else sep  # spaces may pad; tabs are one each
+        return "^" + between.join(cols) + f"(?:{sep}.*)?$"
 
 
 W3C = W3CFormat(
