@@ -113,6 +113,10 @@ class _Columns:
                 out["ts"] = to_utc(value, ANY, tz)
             else:
                 out[name] = value
+        # Matomo's log_format has no method: a line with neither a method nor a request line is a GET.
+        method = out.get("method", pl.lit(None, S))
+        request = out.get("request", pl.lit(None, S))
+        out["method"] = pl.when(request.is_null()).then(method.fill_null("GET")).otherwise(method)
         return out
 
 

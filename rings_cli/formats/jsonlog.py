@@ -74,7 +74,10 @@ class JsonFormat(LogFormat):
         raw = decode(lines.get_column("line"), self.dtype)
         exprs = self.columns(tz)
         frame = raw.with_columns(**exprs)
-        needed = [pl.any_horizontal([pl.col(c).is_not_null() for c in r.split("|")]) for r in self.required]
+        needed = [
+            pl.any_horizontal([pl.col(c).is_not_null() for c in r.split("|") if c in exprs])
+            for r in self.required
+        ]
         ok = pl.all_horizontal([pl.col("_ok"), *needed])
         out = frame.select(*exprs, reject=pl.when(~ok).then(pl.lit(UNPARSEABLE, S)))
         if "event" in exprs:

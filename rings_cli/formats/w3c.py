@@ -29,7 +29,6 @@ _COLUMNS: dict[str, tuple[str, int]] = {
     "date-local": ("wdate", 1),
     "time-local": ("wclock", 1),
     "c-ip": ("ip", 0),
-    "cs-clientip": ("ip", 1),
     "cs-method": ("method", 0),
     "cs-uri-stem": ("path", 0),
     "cs-uri-query": ("query", 0),
@@ -158,6 +157,11 @@ class W3CFormat(LogFormat):
             pl.col(quoted).str.strip_prefix('"').str.strip_suffix('"'),
             _quoted_ua=pl.col("ua").str.starts_with('"'),
         )
+        if "target" in raw.columns:  # Incapsula's `cs-uri` is `host/path`: read it as a URL (host, path)
+            host_path = pl.col("target").str.contains(r"^[A-Za-z0-9.-]+(?::\d+)?/")
+            raw = raw.with_columns(
+                target=pl.when(host_path).then("http://" + pl.col("target")).otherwise("target")
+            )
         ua = pl.col("ua")
         ua = (
             percent_decode(ua)
