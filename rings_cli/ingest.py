@@ -146,8 +146,8 @@ class Ingest:
         log_timezone: str = "UTC",
     ) -> None:
         self.state = state
-        self.log_timezone = check_timezone(log_timezone)  # of times written without an offset
         # Everything the user configured is validated here, before any data moves.
+        self.log_timezone = check_timezone(log_timezone)  # of times written without an offset
         self.forced_format: LogFormat | None = None if fmt == "auto" else get_format(fmt)
         self.tenant = check_tenant(tenant) if tenant is not None else None
         self.config = config if config is not None else load_config(None, state)
