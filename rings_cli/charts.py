@@ -87,7 +87,7 @@ def daily_chart(days: Sequence[dict[str, Any]], width: int) -> list[str]:
     if not days:
         return []
     kind, rows = _buckets(days)
-    if len(rows) > WEEKLY_ROWS:
+    if kind != "day" and len(rows) > WEEKLY_ROWS:
         return sparkline_chart(days, width)
     title = f"Page views and visitors per {'week' if kind != 'day' else 'day'}"
     legend = f"{VISITORS} visitors  {VIEWS} page views"

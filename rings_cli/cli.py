@@ -14,6 +14,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -55,7 +56,9 @@ def _say_error(message: str) -> None:
 def _plain_flags(group: Any) -> None:
     """A flag takes no value: show `--json`, not `--json <bool>`, in every command's help."""
     commands = [group, *group.commands.values()]
-    for param in (p for command in commands for p in command.params):
+    names = SimpleNamespace(help_option_names=["-h", "--help"])  # all get_help_option reads of a context
+    helps = [command.get_help_option(names) for command in commands]  # made once, then cached
+    for param in [p for command in commands for p in command.params] + [h for h in helps if h is not None]:
         if getattr(param, "is_bool_flag", False) and param.metavar is None:
             param.metavar = ""
 

@@ -172,13 +172,20 @@ def fit_table(
         ]
 
     short = _geometry(widths(False)) > width
+    first = kept[0][0]
+
+    def cut_to(room: int) -> None:
+        cells[first] = [middle_cut(c, room) for c in cells[first]]
+
+    if cut_first and _geometry(widths(short)) > width:
+        # Cut long text first, down to a third of the width, before giving up a column.
+        sizes = widths(short)
+        cut_to(max(sizes[0] - (_geometry(sizes) - width), min(sizes[0], max(20, width // 3))))
     while _geometry(widths(short)) > width and any(c[3] > 0 for c in kept):
         kept.remove(min((c for c in kept if c[3] > 0), key=lambda c: c[3]))
-    first = kept[0][0]
     sizes = widths(short)
     if cut_first and _geometry(sizes) > width:
-        room = max(cell_len(kept[0][2 if short else 1]), sizes[0] - (_geometry(sizes) - width), 6)
-        cells[first] = [middle_cut(c, room) for c in cells[first]]
+        cut_to(max(cell_len(kept[0][2 if short else 1]), sizes[0] - (_geometry(sizes) - width), 6))
     table = Table(title=title, title_justify="left", show_edge=False)
     for i, (key, header, abbr, _) in enumerate(kept):
         left = i == 0 or key in _TEXT_COLUMNS
