@@ -26,6 +26,22 @@ WEEKLY_ROWS = 26
 HOUR_ROWS = 5  # height of the hour-of-day chart, in lines
 
 
+def duration(seconds: float) -> str:
+    """`95.5` → `1m 36s`: session lengths and times on page read better than raw seconds."""
+    whole = round(seconds)
+    return f"{whole // 60}m {whole % 60:02d}s" if whole >= 60 else f"{whole}s"
+
+
+def human_bytes(n: int) -> str:
+    """`179_923_456` → `171.6 MiB`."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
 def cells(value: float, largest: float, width: int) -> int:
     """Whole cells of a bar for `value` when `largest` fills `width`: never 0 for a non-zero value."""
     if largest <= 0 or value <= 0 or width <= 0:
@@ -71,14 +87,15 @@ def _buckets(days: Sequence[dict[str, Any]]) -> tuple[str, list[tuple[str, int, 
             date = dt.date.fromisoformat(d["date"])
             rows.append((f"{date:%a} {date.isoformat()}", int(d["page_views"]), int(d["unique_visitors"])))
         return "day", rows
-    weeks: dict[dt.date, list[int]] = {}
+    weeks: dict[dt.date, list[Any]] = {}  # Monday: [first day of the range in that week, views, visitors]
     for d in days:
         date = dt.date.fromisoformat(d["date"])
-        monday = date - dt.timedelta(days=date.weekday())
-        sums = weeks.setdefault(monday, [0, 0])
-        sums[0] += int(d["page_views"])
-        sums[1] += int(d["unique_visitors"])
-    return "week from", [(f"    {m.isoformat()}", pv, uv) for m, (pv, uv) in sorted(weeks.items())]
+        sums = weeks.setdefault(date - dt.timedelta(days=date.weekday()), [date, 0, 0])
+        sums[1] += int(d["page_views"])
+        sums[2] += int(d["unique_visitors"])
+    return "week from", [
+        (f"{first:%a} {first.isoformat()}", pv, uv) for _, (first, pv, uv) in sorted(weeks.items())
+    ]
 
 
 def daily_chart(days: Sequence[dict[str, Any]], width: int) -> list[str]:

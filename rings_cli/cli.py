@@ -104,7 +104,8 @@ class _OneLineErrors(typer.core.TyperGroup):
 
 app = typer.Typer(
     cls=_OneLineErrors,
-    help="Rings: privacy-first web analytics from server access logs.",
+    help="Rings: privacy-first web analytics from server access logs.\n\n"
+    "Start with `rings ingest access.log`, then `rings report` (or `rings live`).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -14,7 +14,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from rings_cli.charts import NOTHING, change, hour_totals
+from rings_cli.charts import NOTHING, change, duration, hour_totals, human_bytes
 from rings_cli.text import safe_text
 
 DAILY_BARS = 92  # up to this many days, one bar a day; longer ranges by week, then by month
@@ -33,20 +33,6 @@ def _n(value: Any) -> str:
     return str(value)
 
 
-def _duration(seconds: float) -> str:
-    whole = round(seconds)
-    return f"{whole // 60}m {whole % 60:02d}s" if whole >= 60 else f"{whole}s"
-
-
-def _human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"  # pragma: no cover
-
-
 CSS = """
 :root { color-scheme: light dark; --bg: #f7f7f8; --card: #ffffff; --fg: #1d1d22; --muted: #6b6b76;
   --line: #e3e3e8; --views: #a5b4fc; --visitors: #4f46e5; --up: #15803d; --down: #b91c1c; }
@@ -62,16 +48,17 @@ h1 { font-size: 22px; margin: 0 0 2px; }
 h2 { font-size: 15px; margin: 0 0 10px; color: var(--muted); font-weight: 600;
   text-transform: uppercase; letter-spacing: .04em; }
 .sub { color: var(--muted); margin: 0 0 20px; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(122px, 1fr)); gap: 12px;
+.cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 12px;
   margin-bottom: 16px; }
 .card, section { background: var(--card); border: 1px solid var(--line); border-radius: 10px; }
 .card { padding: 12px 14px; }
 .card .label { color: var(--muted); font-size: 13px; }
 .card .value { font-size: 21px; font-weight: 650; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .chg { font-size: 12px; font-weight: 600; margin-left: 6px; color: var(--muted); }
-.card .chg { display: block; margin: 2px 0 0; }
+.card .chg { font-size: 13px; }
 .chg.up { color: var(--up); } .chg.down { color: var(--down); }
 section { padding: 16px 18px; margin-bottom: 16px; overflow-x: auto; }
+@media (max-width: 640px) { .cards { grid-template-columns: repeat(2, 1fr); } }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 16px; }
 .grid section { margin-bottom: 0; }
 .grid { margin-bottom: 16px; }
@@ -92,9 +79,12 @@ footer { color: var(--muted); font-size: 12px; margin-top: 24px; }
 """
 
 
-def _change_html(current: float, previous: float) -> str:
+def _change_html(current: float, previous: float, worse_when_up: bool = False) -> str:
+    """The change as a small badge: green for better, red for worse (a rising bounce rate is worse)."""
     text = change(current, previous)
     kind = "up" if text.startswith("+") or text == "new" else "down" if text.startswith("\u2212") else ""
+    if worse_when_up and kind:
+        kind = "down" if kind == "up" else "up"
     return f'<span class="chg {kind}">{html.escape(text)}</span>'
 
 
@@ -109,16 +99,16 @@ def _cards(report: dict[str, Any]) -> str:
         ("Bounce rate", NOTHING if idle else f"{t['bounce_rate']:.0%}", "bounce_rate"),
         (
             "Average session",
-            NOTHING if idle else _duration(t["avg_session_duration"]),
+            NOTHING if idle else duration(t["avg_session_duration"]),
             "avg_session_duration",
         ),
         ("Requests", f"{t['requests']:,}", "requests"),
         ("Bot requests", f"{t['bot_requests']:,}", "bot_requests"),
-        ("Traffic", _human_bytes(t["bytes"]), "bytes"),
+        ("Traffic", human_bytes(t["bytes"]), "bytes"),
     ]
     out = []
     for label, value, key in cards:
-        badge = _change_html(t[key], before[key]) if before is not None else ""
+        badge = _change_html(t[key], before[key], key == "bounce_rate") if before is not None else ""
         out.append(
             f'<div class="card" data-key="{key}"><div class="label">{label}</div>'
             f'<div class="value">{value}{badge}</div></div>'
@@ -222,7 +212,7 @@ def _table(rows: list[dict[str, Any]], columns: list[Col], previous: list[dict] 
             if kind == "pct":
                 shown = NOTHING if idle else f"{value:.0%}"
             elif kind == "time":
-                shown = NOTHING if idle or value is None else _duration(value)
+                shown = NOTHING if idle or value is None else duration(value)
             else:
                 shown = _h(_n(value))
             if key == metric and previous is not None:

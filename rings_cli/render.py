@@ -17,7 +17,17 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from rings_cli.charts import VIEWS, VISITORS, change, daily_chart, hour_chart, middle_cut
+from rings_cli.charts import (  # duration and human_bytes: shared with the HTML page and `rings live`
+    VIEWS,
+    VISITORS,
+    change,
+    daily_chart,
+    duration,
+    hour_chart,
+    human_bytes,
+    middle_cut,
+)
+from rings_cli.report import MAX_HOURS_DAYS
 from rings_cli.text import csv_cell, plural, safe_text
 
 CSV_SECTIONS = (
@@ -45,15 +55,6 @@ def _n(value: Any) -> str:
     return str(value)
 
 
-def human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"  # pragma: no cover
-
-
 def summary_text(summary: dict[str, Any]) -> str:
     """The one-paragraph ingest summary a person reads after a run."""
     rejected = summary["rejected"]
@@ -77,12 +78,6 @@ def summary_text(summary: dict[str, Any]) -> str:
         lines.append(f"format of {safe_text(name)}: {safe_text(fmt)}")
     lines += [safe_text(w) for w in summary.get("warnings", [])]
     return "\n".join(lines)
-
-
-def duration(seconds: float) -> str:
-    """`95.5` → `1m 36s`: session lengths and times on page read better than raw seconds."""
-    whole = round(seconds)
-    return f"{whole // 60}m {whole % 60:02d}s" if whole >= 60 else f"{whole}s"
 
 
 def _shown(
@@ -267,7 +262,9 @@ def report_renderable(report: dict[str, Any], width: int = 80) -> RenderableType
     if report["days"] and report["totals"]["page_views"]:
         parts.append(_chart_text(daily_chart(report["days"], width)))
     if report.get("hours_omitted"):
-        parts.append(Text(f"Hour-of-day chart left out: {report['hours_omitted']}", style="dim"))
+        parts.append(
+            Text(f"No hour-of-day chart past {MAX_HOURS_DAYS} days: ask for a shorter range.", style="dim")
+        )
     elif report["totals"]["page_views"]:
         parts.append(_chart_text(hour_chart(report["hours"], width)))
     days = _shown(report["days"], rates=("bounce_rate",), times=("avg_session_duration",))

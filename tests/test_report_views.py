@@ -197,7 +197,7 @@ def test_long_ranges_chart_by_week_then_sparkline() -> None:
     assert len(charts.daily_chart(days(31), 80)) == 2 + 31
     weekly = charts.daily_chart(days(56), 80)
     assert weekly[1].startswith("week from") and len(weekly) == 2 + 8
-    assert all(re.match(r"^\s+2025-\d\d-\d\d\s+14\s+7\s+█+▒+$", x) for x in weekly[2:])  # 7 days a week
+    assert all(re.match(r"^Mon 2025-\d\d-\d\d\s+14\s+7\s+█+▒+$", x) for x in weekly[2:])  # 7 days a week
     spark = charts.daily_chart(days(400), 80)
     assert spark[0].startswith("Page views and visitors, one mark per 8 days")  # 400 days in 56 marks
     assert all(len(x) <= 80 for x in spark) and spark[1].startswith("page views  ████")
