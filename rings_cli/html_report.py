@@ -139,7 +139,7 @@ def _bar_chart(
     largest = max([*views, *(visitors or [])], default=0) or 1
     plot_w, plot_h = width - left - 6, height - top - bottom
     step = plot_w / max(1, len(labels))
-    bar = max(1.0, step * 0.72)
+    bar = min(48.0, max(1.0, step * 0.72))
     parts = [
         f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(title)}">',
         f'<line class="grid-line" x1="{left}" x2="{width - 6}" y1="{top}" y2="{top}"/>',
