@@ -188,7 +188,7 @@ def _previous_rows(
     where = " AND ".join(f"list_contains($k_{k}, q.{k})" for k in keys)
     wrapped = f"SELECT * FROM ({sql}) AS q WHERE {where}"
     bound = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
-    bound.update({f"k_{k}": sorted({r[k] for r in rows}) for k in keys})
+    bound.update({f"k_{k}": list(dict.fromkeys(r[k] for r in rows)) for k in keys})
     cur = con.execute(wrapped, bound)
     names = [d[0] for d in cur.description]
     found = {
