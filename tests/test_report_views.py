@@ -126,7 +126,7 @@ def test_compare_with_the_previous_period(known: StateDir) -> None:
     assert [p["path"] for p in data["top_pages"]][:1] == ["/"]
     assert compare["top_pages"][0] == {**compare["top_pages"][0], "path": "/", "views": 4}
     assert all(p["views"] == 0 for p in compare["top_pages"][1:])  # not seen in November
-    table = _report(known, *args, "--compare", columns=100)
+    table = _report(known, "--compare", *args, columns=100)  # bare, followed by another option
     assert "compared with 2025-11-28 to 2025-11-30" in table
     assert "24 page views (+300%)" in table
     assert "0 from bots (\u2013)" in table  # none either time
