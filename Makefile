@@ -35,3 +35,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .demo-state .pytest_cache
+
+.PHONY: readme
+readme: $(STAMP)  # refresh README's Quick start from the real output of its commands
+	$(BIN)/python tools/readme_quickstart.py

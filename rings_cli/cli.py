@@ -14,6 +14,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -32,6 +33,7 @@ from rings_cli.errors import DamagedStateError, DiskFullError, RingsError, Usage
 from rings_cli.finalize import finalize_days, parse_duration
 from rings_cli.flush import FlushResult
 from rings_cli.formats import FORMATS
+from rings_cli.html_report import report_html
 from rings_cli.ingest import DEFAULT_FLUSH_INTERVAL, Ingest
 from rings_cli.ingest import Progress as IngestProgress
 from rings_cli.live import ChangeWatch, LiveIngest, fetch
@@ -51,10 +53,38 @@ def _say_error(message: str) -> None:
     )
 
 
+def _plain_flags(group: Any) -> None:
+    """A flag takes no value: show `--json`, not `--json <bool>`, in every command's help."""
+    commands = [group, *group.commands.values()]
+    names = SimpleNamespace(help_option_names=["-h", "--help"])  # all get_help_option reads of a context
+    helps = [command.get_help_option(names) for command in commands]  # made once, then cached
+    for param in [p for command in commands for p in command.params] + [h for h in helps if h is not None]:
+        if getattr(param, "is_bool_flag", False) and param.metavar is None:
+            param.metavar = ""
+
+
+def _bare_compare(args: list[str]) -> list[str]:
+    """`rings report --compare` alone compares with the previous period: Typer has no option with
+    an optional value, so a bare `--compare` (last, or followed by another option) gets `previous`."""
+    out = list(args)
+    if "report" not in out:
+        return out
+    for i in range(len(out) - 1, -1, -1):
+        if out[i] == "--compare" and (i + 1 == len(out) or out[i + 1].startswith("-")):
+            out.insert(i + 1, "previous")
+    return out
+
+
 class _OneLineErrors(typer.core.TyperGroup):
     """Option and command errors as one `Error: ...` line and exit 2, never a boxed panel."""
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        _plain_flags(self)
+        if args:
+            args = (_bare_compare(list(args[0] if args[0] is not None else sys.argv[1:])), *args[1:])
+        else:
+            given = kwargs.get("args")
+            kwargs["args"] = _bare_compare(list(given if given is not None else sys.argv[1:]))
         try:
             rv = super().main(*args, standalone_mode=False, **kwargs)
         except _ClickException as e:
@@ -74,7 +104,8 @@ class _OneLineErrors(typer.core.TyperGroup):
 
 app = typer.Typer(
     cls=_OneLineErrors,
-    help="Rings: privacy-first web analytics from server access logs.",
+    help="Rings: privacy-first web analytics from server access logs.\n\n"
+    "Start with `rings ingest access.log`, then `rings report` (or `rings live`).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -85,11 +116,17 @@ StateDirOption = Annotated[
     Path | None,
     typer.Option(
         "--state-dir",
+        metavar="DIR",
         help="State dir. Default: $RINGS_STATE_DIR, else $XDG_DATA_HOME/rings (~/.local/share/rings).",
         show_default=False,
     ),
 ]
-TenantOption = Annotated[str | None, typer.Option("--tenant", help="Tenant name.", show_default=False)]
+TenantOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tenant", metavar="NAME", help="Tenant (site) name, e.g. example.com.", show_default=False
+    ),
+]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 GraceOption = Annotated[
     str,
@@ -342,13 +379,30 @@ class _progress_bar:  # noqa: N801 - used as a context manager, reads like a fun
 @_cli_errors
 def report(
     tenant: TenantOption = None,
-    start: Annotated[str | None, typer.Option(help="First UTC day, YYYY-MM-DD.", show_default=False)] = None,
-    end: Annotated[str | None, typer.Option(help="Last UTC day, inclusive.", show_default=False)] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")] = "table",
-    limit: Annotated[int, typer.Option(min=1, help="Rows in top lists.")] = DEFAULT_LIMIT,
+    start: Annotated[
+        str | None, typer.Option(metavar="DATE", help="First UTC day, YYYY-MM-DD.", show_default=False)
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(metavar="DATE", help="Last UTC day, inclusive.", show_default=False)
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", metavar="FORMAT", help="table, json, csv or html.")
+    ] = "table",
+    limit: Annotated[int, typer.Option(min=1, metavar="N", help="Rows in top lists.")] = DEFAULT_LIMIT,
+    compare: Annotated[
+        str | None,
+        typer.Option(
+            "--compare",
+            metavar="[START:END]",
+            help="Show the change against the previous period of the same length, or against "
+            "START:END (YYYY-MM-DD:YYYY-MM-DD).",
+            show_default=False,
+        ),
+    ] = None,
     section: Annotated[
         str | None,
         typer.Option(
+            metavar="NAME",
             help=f"With --format csv, which section: {', '.join(CSV_SECTIONS)} (default days).",
             show_default=False,
         ),
@@ -356,9 +410,9 @@ def report(
     state_dir: StateDirOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Report a date range (default: the last 7 days that have data)."""
-    if fmt not in ("table", "json", "csv"):
-        raise typer.BadParameter(f"{fmt!r} is not one of table, json, csv", param_hint="--format")
+    """Report a date range (default: the last 7 days that have data): charts, top lists, status codes."""
+    if fmt not in REPORT_FORMATS:
+        raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(REPORT_FORMATS)}", param_hint="--format")
     if section is not None and fmt != "csv":
         raise typer.BadParameter("only goes with --format csv", param_hint="--section")
     section = section or "days"
@@ -368,7 +422,9 @@ def report(
         )
     if tenant is not None:
         tenant = check_tenant(normalize_host(tenant))  # `www.Alice.example` is alice.example, as in ingest
-    data = build_report(StateDir(state_dir), tenant=tenant, start=start, end=end, limit=limit)
+    data = build_report(
+        StateDir(state_dir), tenant=tenant, start=start, end=end, limit=limit, compare=compare
+    )
     if not data["totals"]["requests"] and "data_from" in data:
         Console(stderr=True).print(
             f"Note: no data from {data['start']} to {data['end']}; "
@@ -384,8 +440,14 @@ def report(
         if section == "hours" and "hours_omitted" in data:
             Console(stderr=True).print(f"Note: {data['hours_omitted']}", markup=False, highlight=False)
         sys.stdout.write(report_csv(data, section))
+    elif fmt == "html":
+        sys.stdout.write(report_html(data))
     else:
-        Console().print(report_renderable(data))
+        console = Console()
+        console.print(report_renderable(data, console.width))
+
+
+REPORT_FORMATS = ("table", "json", "csv", "html")
 
 
 @app.command()

@@ -12,10 +12,22 @@ import io
 import json
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from rings_cli.charts import (  # duration and human_bytes: shared with the HTML page and `rings live`
+    VIEWS,
+    VISITORS,
+    change,
+    daily_chart,
+    duration,
+    hour_chart,
+    human_bytes,
+    middle_cut,
+)
+from rings_cli.report import MAX_HOURS_DAYS
 from rings_cli.text import csv_cell, plural, safe_text
 
 CSV_SECTIONS = (
@@ -35,24 +47,12 @@ def literal(value: object, style: str = "") -> Text:
     return Text(safe_text(value), style=style)
 
 
-_HEADERS = {"avg_time_seconds": "avg time", "avg_session_duration": "avg duration", "bounce_rate": "bounce"}
-
-
 def _n(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.2f}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
-
-
-def human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 def summary_text(summary: dict[str, Any]) -> str:
@@ -78,22 +78,6 @@ def summary_text(summary: dict[str, Any]) -> str:
         lines.append(f"format of {safe_text(name)}: {safe_text(fmt)}")
     lines += [safe_text(w) for w in summary.get("warnings", [])]
     return "\n".join(lines)
-
-
-def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> Table:
-    table = Table(title=title, title_justify="left", show_edge=False)
-    for i, col in enumerate(columns):
-        table.add_column(_HEADERS.get(col, col.replace("_", " ")), justify="left" if i == 0 else "right")
-    for row in rows:
-        # Text, not str: a str cell is parsed as Rich markup (`/[/]` crashes, `[link=...]` links).
-        table.add_row(*(Text(safe_text(_n(row.get(c)))) for c in columns))
-    return table
-
-
-def duration(seconds: float) -> str:
-    """`95.5` → `1m 36s`: session lengths and times on page read better than raw seconds."""
-    whole = round(seconds)
-    return f"{whole // 60}m {whole % 60:02d}s" if whole >= 60 else f"{whole}s"
 
 
 def _shown(
@@ -122,56 +106,209 @@ def session_figures(totals: dict[str, Any]) -> tuple[str, str]:
     return f"{totals['bounce_rate']:.0%}", duration(totals["avg_session_duration"])
 
 
-def report_renderable(report: dict[str, Any]) -> RenderableType:
-    """The report as stacked Rich tables, GoAccess-style panels in a terminal."""
+# Columns of the report's tables: (key, header, short header, priority). A table too wide for
+# the terminal first shortens its headers, then drops columns from the lowest priority up (0 never),
+# then cuts its first column's text in the middle; a header never wraps.
+Column = tuple[str, str, str, int]
+_DAY_COLUMNS: list[Column] = [
+    ("date", "date", "date", 0),
+    ("page_views", "page views", "views", 0),
+    ("unique_visitors", "unique visitors", "visitors", 0),
+    ("sessions", "sessions", "sess.", 3),
+    ("bounce_rate", "bounce", "bounce", 2),
+    ("avg_session_duration", "avg duration", "avg dur", 1),
+    ("requests", "requests", "req.", 4),
+]
+_PAGE_COLUMNS: list[Column] = [
+    ("path", "path", "path", 0),
+    ("views", "views", "views", 0),
+    ("unique_views", "unique views", "uniq", 4),
+    ("entries", "entries", "entr", 2),
+    ("exits", "exits", "exits", 1),
+    ("avg_time_seconds", "avg time", "time", 3),
+]
+_POST_COLUMNS: list[Column] = [
+    ("post_id", "post", "post", 0),
+    ("views", "views", "views", 0),
+    ("unique_views", "unique views", "uniq", 5),
+    ("reactions", "reactions", "react", 3),
+    ("comments", "comments", "comm", 2),
+    ("shares", "shares", "shares", 1),
+    ("avg_read_time", "avg read time", "read", 4),
+]
+_TENANT_COLUMNS: list[Column] = [
+    ("tenant", "tenant", "tenant", 0),
+    ("page_views", "page views", "views", 0),
+    ("unique_visitors", "unique visitors", "visitors", 0),
+    ("sessions", "sessions", "sess.", 2),
+    ("requests", "requests", "req.", 1),
+]
+_TEXT_COLUMNS = frozenset({"medium", "campaign"})
+CHANGE = "change"  # the column added after the compared number with --compare
+
+
+def _geometry(widths: list[int]) -> int:
+    """Width of a Rich table without edges: one space of padding each side, one rule between."""
+    return sum(w + 2 for w in widths) + max(0, len(widths) - 1)
+
+
+def fit_table(
+    title: str, rows: list[dict[str, Any]], columns: list[Column], width: int, cut_first: bool = True
+) -> Table:
+    """A table no wider than `width`: short headers, then fewer columns, then a middle-cut first
+    column. Cells are log text made safe (`safe_text`) in `Text`, never markup."""
+    cells = {key: [safe_text(_n(row.get(key))) for row in rows] for key, *_ in columns}
+    kept = list(columns)
+
+    def widths(use_short: bool) -> list[int]:
+        return [
+            max([cell_len(short if use_short else header)] + [cell_len(c) for c in cells[key]])
+            for key, header, short, _ in kept
+        ]
+
+    short = _geometry(widths(False)) > width
+    first = kept[0][0]
+
+    def cut_to(room: int) -> None:
+        cells[first] = [middle_cut(c, room) for c in cells[first]]
+
+    if cut_first and _geometry(widths(short)) > width:
+        # Cut long text first, down to a third of the width, before giving up a column.
+        sizes = widths(short)
+        cut_to(max(sizes[0] - (_geometry(sizes) - width), min(sizes[0], max(20, width // 3))))
+    while _geometry(widths(short)) > width and any(c[3] > 0 for c in kept):
+        kept.remove(min((c for c in kept if c[3] > 0), key=lambda c: c[3]))
+    sizes = widths(short)
+    if cut_first and _geometry(sizes) > width:
+        cut_to(max(cell_len(kept[0][2 if short else 1]), sizes[0] - (_geometry(sizes) - width), 6))
+    table = Table(title=title, title_justify="left", show_edge=False)
+    for i, (key, header, abbr, _) in enumerate(kept):
+        left = i == 0 or key in _TEXT_COLUMNS
+        table.add_column(
+            abbr if short else header, justify="left" if left else "right", no_wrap=True, overflow="ellipsis"
+        )
+    for i in range(len(rows)):
+        # Text, not str: a str cell is parsed as Rich markup (`/[/]` crashes, `[link=...]` links).
+        table.add_row(*(Text(cells[key][i]) for key, *_ in kept))
+    return table
+
+
+def _with_change(
+    columns: list[Column],
+    rows: list[dict[str, Any]],
+    previous: list[dict[str, Any]] | None,
+    metric: str,
+) -> tuple[list[Column], list[dict[str, Any]]]:
+    """With --compare: a `change` column after `metric`, from the previous period's same rows."""
+    if previous is None:
+        return columns, rows
+    out = [{**row, CHANGE: change(row[metric], old[metric])} for row, old in zip(rows, previous, strict=True)]
+    at = [c[0] for c in columns].index(metric) + 1
+    return [*columns[:at], (CHANGE, "change", "chg", 0), *columns[at:]], out
+
+
+def totals_lines(report: dict[str, Any], width: int) -> list[str]:
+    """The range's totals as `value label` items packed into lines of `width` (with the change
+    against the compared period when there is one)."""
     t = report["totals"]
     bounce, average = session_figures(t)
+    before = report.get("compare", {}).get("totals")
+    items = [
+        (f"{t['page_views']:,} page views", "page_views"),
+        (f"{t['unique_visitors']:,} unique visitors", "unique_visitors"),
+        (f"{t['sessions']:,} sessions", "sessions"),
+        (f"{bounce} bounce", "bounce_rate"),
+        (f"{average} average session", "avg_session_duration"),
+        (f"{t['requests']:,} requests", "requests"),
+        (f"{t['bot_requests']:,} from bots", "bot_requests"),
+        (f"{human_bytes(t['bytes'])}", "bytes"),
+    ]
+    words = []
+    for text, key in items:
+        if before is not None:
+            text += f" ({change(t[key], before[key])})"
+        words.append(text)
+    lines: list[str] = []
+    for word in words:
+        if lines and cell_len(lines[-1]) + 3 + cell_len(word) <= width:
+            lines[-1] += " · " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def _chart_text(lines: list[str]) -> Text:
+    """Chart lines with the title in bold and the bars coloured."""
+    text = Text("\n".join(lines), no_wrap=True, overflow="crop")
+    if lines:
+        text.stylize("bold", 0, len(lines[0]))
+    text.highlight_regex(f"{VISITORS}+", "cyan")
+    text.highlight_regex(f"[{VIEWS}]+", "blue")
+    text.highlight_regex("[▁▂▃▄▅▆▇]+", "cyan")
+    return text
+
+
+def report_renderable(report: dict[str, Any], width: int = 80) -> RenderableType:
+    """The report for a terminal `width` columns wide: totals, a daily and an hour-of-day chart,
+    then GoAccess-style tables that shorten, drop or cut columns rather than wrap."""
     who = safe_text(report["tenant"] or "all tenants")
-    head = Text.assemble(
-        (f"Rings report: {who}, {report['start']} to {report['end']} (UTC)\n", "bold"),
-        f"{t['page_views']:,} page views, {t['unique_visitors']:,} unique visitors, "
-        f"{t['sessions']:,} sessions ({bounce} bounce, {average} "
-        f"average), {t['requests']:,} requests ({t['bot_requests']:,} from bots), {human_bytes(t['bytes'])}",
-    )
+    title = f"Rings report: {who}, {report['start']} to {report['end']} (UTC)"
+    compared = report.get("compare")
+    if compared is not None:
+        title += f", compared with {compared['start']} to {compared['end']}"
+    head = Text(title + "\n", style="bold")
+    head.append("\n".join(totals_lines(report, width)), style="")
     parts: list[RenderableType] = [head]
-    days = _shown(report["days"], rates=("bounce_rate",), times=("avg_session_duration",))
-    parts.append(
-        _table(
-            "Days",
-            days,
-            [
-                "date",
-                "page_views",
-                "unique_visitors",
-                "sessions",
-                "bounce_rate",
-                "avg_session_duration",
-                "requests",
-            ],
+    if report["days"] and report["totals"]["page_views"]:
+        parts.append(_chart_text(daily_chart(report["days"], width)))
+    if report.get("hours_omitted"):
+        parts.append(
+            Text(f"No hour-of-day chart past {MAX_HOURS_DAYS} days: ask for a shorter range.", style="dim")
         )
-    )
+    elif report["totals"]["page_views"]:
+        parts.append(_chart_text(hour_chart(report["hours"], width)))
+    days = _shown(report["days"], rates=("bounce_rate",), times=("avg_session_duration",))
+    parts.append(fit_table("Days", days, _DAY_COLUMNS, width))
     pages = _shown(report["top_pages"], times=("avg_time_seconds",))
-    parts.append(
-        _table("Top pages", pages, ["path", "views", "unique_views", "entries", "exits", "avg_time_seconds"])
-    )
+    columns, pages = _with_change(_PAGE_COLUMNS, pages, compared and compared["top_pages"], "views")
+    parts.append(fit_table("Top pages", pages, columns, width))
     if report["top_referrers"]:
-        parts.append(_table("Top referrers", report["top_referrers"], ["source", "visits"]))
+        columns, rows = _with_change(
+            [("source", "source", "source", 0), ("visits", "visits", "visits", 0)],
+            report["top_referrers"],
+            compared and compared["top_referrers"],
+            "visits",
+        )
+        parts.append(fit_table("Top referrers", rows, columns, width))
     if report.get("top_campaigns"):
-        parts.append(_table("Campaigns", report["top_campaigns"], ["source", "medium", "campaign", "visits"]))
+        columns, rows = _with_change(
+            [
+                ("source", "source", "source", 0),
+                ("medium", "medium", "medium", 1),
+                ("campaign", "campaign", "campaign", 2),
+                ("visits", "visits", "visits", 0),
+            ],
+            report["top_campaigns"],
+            compared and compared.get("top_campaigns"),
+            "visits",
+        )
+        parts.append(fit_table("Campaigns", rows, columns, width))
     if report["content"]:
         posts = _shown(report["content"], times=("avg_read_time",))
-        columns = ["post_id", "views", "unique_views", "reactions", "comments", "shares", "avg_read_time"]
-        parts.append(_table("Posts", posts, columns))
+        columns, posts = _with_change(_POST_COLUMNS, posts, compared and compared["content"], "views")
+        parts.append(fit_table("Posts", posts, columns, width))
     status_rows = [{"status": k, "requests": v} for k, v in report["status"].items()]
-    parts.append(_table("Status codes", status_rows, ["status", "requests"]))
+    status_columns: list[Column] = [
+        ("status", "status", "status", 0),
+        ("requests", "requests", "requests", 0),
+    ]
+    if compared is not None:
+        before = compared["status"]
+        status_rows = [{**r, CHANGE: change(r["requests"], before.get(r["status"], 0))} for r in status_rows]
+        status_columns.append((CHANGE, "change", "chg", 0))
+    parts.append(fit_table("Status codes", status_rows, status_columns, width))
     if "tenants" in report:
-        parts.append(
-            _table(
-                "Tenants",
-                report["tenants"],
-                ["tenant", "page_views", "unique_visitors", "sessions", "requests"],
-            )
-        )
+        parts.append(fit_table("Tenants", report["tenants"], _TENANT_COLUMNS, width))
     return Group(*[p for part in parts for p in (part, Text(""))][:-1])
 
 

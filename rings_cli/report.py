@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from rings_cli.charts import change_fraction
 from rings_cli.errors import UsageError
 from rings_cli.readpath import current_view
 from rings_cli.state import StateDir
@@ -78,16 +79,20 @@ def build_report(
     limit: int = DEFAULT_LIMIT,
     today: dt.date | None = None,
     known_tenant: bool = True,
+    compare: str | None = None,
 ) -> dict[str, Any]:
     """The contract's report for `tenant` (None = all) over [start, end], UTC dates inclusive.
 
     With `known_tenant`, a tenant the state dir holds no data for is a UsageError naming the
-    closest known ones (`rings live` waits for a new tenant's data instead)."""
+    closest known ones (`rings live` waits for a new tenant's data instead). With `compare`
+    (`previous`, or `START:END`), the report gains a `compare` key: that period's totals, their
+    change, and the previous numbers of the rows in each top list."""
     if limit < 1:
         raise UsageError("--limit must be at least 1")
     start_d, end_d = parse_date(start, "--start"), parse_date(end, "--end")
     if start_d is not None and end_d is not None and start_d > end_d:
         raise UsageError(f"--start {start_d} is after --end {end_d}")
+    against = parse_compare(compare)
     state.require()
     with current_view(state, tenant) as (con, info):
         if tenant is not None and known_tenant:
@@ -103,11 +108,99 @@ def build_report(
         params = {"tenant": tenant, "start": start_d, "end": end_d, "limit": limit}
         wanted = [s for s in SECTIONS if s != "hours" or not _hours_omitted(start_d, end_d)]
         sections = {name: _run(con, name, params) for name in wanted}
-    report = _assemble(tenant, start_d, end_d, sections)
+        report = _assemble(tenant, start_d, end_d, sections)
+        compared = None
+        if compare is not None:
+            prev_start, prev_end = against or previous_period(start_d, end_d)
+            compared = _compare(con, report, tenant, prev_start, prev_end)
     report.update(info.to_dict())
     if extent["first"] is not None:  # where the data is, to say so when the range has none
         report["data_from"], report["data_to"] = str(extent["first"]), str(extent["last"])
+    if compared is not None:
+        report["compare"] = compared
     return report
+
+
+def parse_compare(value: str | None) -> tuple[dt.date, dt.date] | None:
+    """`previous` (None back: the period just before, computed once the range is known) or
+    `START:END`, inclusive UTC dates."""
+    if value is None or value == "previous":
+        return None
+    first, sep, last = value.partition(":")
+    if not sep:
+        raise UsageError(f"--compare: {value!r} is not START:END (YYYY-MM-DD:YYYY-MM-DD)")
+    start_d, end_d = parse_date(first, "--compare"), parse_date(last, "--compare")
+    assert start_d is not None and end_d is not None
+    if start_d > end_d:
+        raise UsageError(f"--compare: {start_d} is after {end_d}")
+    return start_d, end_d
+
+
+def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The period of the same length that ends the day before `start`."""
+    length = end - start + dt.timedelta(days=1)
+    return start - length, start - dt.timedelta(days=1)
+
+
+# Top lists compared row by row, and the columns that name a row.
+COMPARED = {
+    "top_pages": ("path",),
+    "top_referrers": ("source",),
+    "top_campaigns": ("source", "medium", "campaign"),
+    "content": ("post_id",),
+}
+
+
+def _compare(
+    con: duckdb.DuckDBPyConnection,
+    report: dict[str, Any],
+    tenant: str | None,
+    start: dt.date,
+    end: dt.date,
+) -> dict[str, Any]:
+    """The comparison period's totals and status, and for each top list the previous numbers of
+    the rows the report lists (same order; zeros for a row the period did not have)."""
+    params = {"tenant": tenant, "start": start, "end": end}
+    totals_row = _run(con, "totals", params)[0]
+    totals = {key: _number(totals_row.get(key), kind) for key, kind in TOTALS.items()}
+    out: dict[str, Any] = {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "totals": totals,
+        "change": {key: change_fraction(report["totals"][key], totals[key]) for key in TOTALS},
+        "status": {r["status"]: int(r["requests"]) for r in _run(con, "status", params)},
+    }
+    for section, keys in COMPARED.items():
+        rows = report[section]
+        out[section] = _previous_rows(con, section, params, keys, rows) if rows else []
+    return out
+
+
+def _previous_rows(
+    con: duckdb.DuckDBPyConnection,
+    section: str,
+    params: dict[str, Any],
+    keys: tuple[str, ...],
+    rows: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """The section's query over the comparison period, for exactly the given rows."""
+    sql = re.sub(r"\s*LIMIT \$limit\s*;?\s*$", "", query(section).strip())
+    where = " AND ".join(f"list_contains($k_{k}, q.{k})" for k in keys)
+    wrapped = f"SELECT * FROM ({sql}) AS q WHERE {where}"
+    bound = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+    bound.update({f"k_{k}": list(dict.fromkeys(r[k] for r in rows)) for k in keys})
+    cur = con.execute(wrapped, bound)
+    names = [d[0] for d in cur.description]
+    found = {
+        tuple(r[k] for k in keys): _clean(r)
+        for r in (dict(zip(names, row, strict=True)) for row in cur.fetchall())
+    }
+    out = []
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        zero = {c: (v * 0 if isinstance(v, int | float) and c not in keys else v) for c, v in row.items()}
+        out.append(found.get(key, zero))
+    return out
 
 
 def _check_known(con: duckdb.DuckDBPyConnection, tenant: str) -> None:

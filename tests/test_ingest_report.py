@@ -249,7 +249,7 @@ def test_tables_show_a_dash_where_a_rate_has_nothing_to_average(state: StateDir,
     log = write_log([line(ua="curl/8.5.0"), line(request="GET /style.css HTTP/1.1")])
     assert run_cli("ingest", "--state-dir", str(state.root), "-q", str(log)).exit_code == 0
     table = run_cli("report", "--state-dir", str(state.root)).stdout
-    assert "0 sessions (\u2013 bounce, \u2013 average)" in table
+    assert "0 sessions \u00b7 \u2013 bounce \u00b7 \u2013 average session" in table
     day = next(row for row in table.splitlines() if row.strip().startswith("2025-12-01"))
     assert day.count("\u2013") == 2 and "0%" not in day and "0s" not in day
     assert report_json(state)["totals"]["bounce_rate"] == 0.0  # JSON keeps the contract's numbers
