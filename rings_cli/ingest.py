@@ -512,9 +512,9 @@ class Ingest:
         if self._damaged_days:  # their lines are lost (counted below): nobody of them is hashed
             damaged = pl.DataFrame(sorted(self._damaged_days), schema=["tenant", "day"], orient="row")
             usable = frame.join(damaged, on=["tenant", "day"], how="anti")
-        batches = aggregate(usable.filter(~pl.col("late")).drop("day", "late"), self.salts)
+        batches = aggregate(usable.filter(~pl.col("late")).drop("day", "late"), self.salts, self.config)
         late_part = usable.filter(pl.col("late")).drop("day", "late")
-        late_batches = aggregate(late_part, None) if late_part.height else []
+        late_batches = aggregate(late_part, None, self.config) if late_part.height else []
         # Visitor metrics for the whole batch at once: stored views of the visitors it touches, + new.
         before, new, healthy = [], [], []
         for batch in batches:
