@@ -254,8 +254,15 @@ class Ingest:
         """Tail files and globs until `stop()`: merge new lines as they come, flush every
         `flush_interval` seconds (only dirty tenant-days), finalize days as they end."""
         started = self.clock()
+        follower = Follower(patterns, self._checkpoint)
+        if self.forced_format is not None:  # the files there now: a wrong forced format is refused at once
+            for path in follower.paths():
+                source = open_source(path)
+                try:
+                    self._check_forced(source.name, source.read(HEAD_BYTES))
+                finally:
+                    source.close()
         with self._session():
-            follower = Follower(patterns, self._checkpoint)
             last_flush = self.clock()
             last_retention: float | None = None
             try:
@@ -364,11 +371,16 @@ class Ingest:
                     self.summary.skipped.append((source.name, "no data lines yet"))
                 continue
             if self.forced_format is not None:  # a wrong one would reject every line: refuse it
-                sample = sample_of(whole_lines(head, complete=len(head) < HEAD_BYTES))
-                check_forced_format(source.name, sample, self.forced_format)
+                self._check_forced(source.name, head)
             elif detect(lines_from_bytes(head)) is None:
                 raise _unknown_format(source.name)
         return skip
+
+    def _check_forced(self, name: str, head: bytes) -> None:
+        """Refuse a forced `--format` that reads almost none of a file's first lines (formatcheck.py)."""
+        if self.forced_format is not None and has_data(head):
+            sample = sample_of(whole_lines(head, complete=len(head) < HEAD_BYTES))
+            check_forced_format(name, sample, self.forced_format)
 
     def _checkpoint(self, head: bytes, name: str, exclude: Collection[str] = ()) -> Identified | None:
         """A file's source id and checkpoint, found by its head (see tail.py); None without one.

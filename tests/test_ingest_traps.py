@@ -113,6 +113,19 @@ def test_a_forced_format_on_stdin_is_checked_on_its_first_block(state: StateDir)
     assert summary(state, "-f", "combined", input=data)["requests"] == 40
 
 
+def test_follow_mode_refuses_a_forced_format_that_fits_none_of_the_files_there(
+    state: StateDir, tmp_path: Path
+) -> None:
+    log = write(tmp_path / "access.log", views(20))
+    proc = ingest(state, "--follow", "-f", "common", str(tmp_path / "*.log"))
+    assert proc.returncode == 2
+    assert proc.stderr.decode() == (
+        f"Error: {log}: --format common read 0 of its first 20 lines, combined reads 20: "
+        "use --format combined\n"
+    )
+    assert do_files(state) == [] and checkpoints(state) == []
+
+
 # --- 2. never checkpoint a file none of whose lines parsed ---------------------------------------
 
 
