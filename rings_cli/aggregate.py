@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from rings_cli.config import Config
 from rings_cli.privacy import SaltStore, hash_visitors
 from rings_cli.referrers import with_sources
 from rings_cli.sessions import VIEW_SCHEMA
@@ -44,8 +45,9 @@ class DayBatch:
     views: pl.DataFrame  # one row per page view, VIEW_SCHEMA
 
 
-def aggregate(frame: pl.DataFrame, salts: SaltStore | None) -> list[DayBatch]:
-    """Split a classified batch into per-tenant-day deltas.
+def aggregate(frame: pl.DataFrame, salts: SaltStore | None, config: Config | None = None) -> list[DayBatch]:
+    """Split a classified batch into per-tenant-day deltas (`config`: whose hosts are whose, for
+    internal referrals).
 
     Without `salts` (lines of finalized tenant-days, whose salt is gone) nobody is hashed and
     `views` stay empty: only the counts that need no visitor identity are made.
@@ -61,7 +63,7 @@ def aggregate(frame: pl.DataFrame, salts: SaltStore | None) -> list[DayBatch]:
         **{col: (pl.col("event") == event).sum() for event, col in HOURLY_EVENTS.items()},
     )
     status = frame.group_by([*DAY_KEY, "status"]).agg(requests=pl.len())
-    page_views = with_sources(frame.filter(pl.col("is_page_view")))
+    page_views = with_sources(frame.filter(pl.col("is_page_view")), config)
     pages = page_views.group_by([*DAY_KEY, "path"]).agg(views=pl.len())
     content = (
         pl.concat(

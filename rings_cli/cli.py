@@ -274,7 +274,7 @@ def ingest(
     if follow and (not paths or "-" in paths):
         raise typer.BadParameter("--follow tails files; pipe stdin without --follow", param_hint="PATHS")
     if tenant is not None:
-        check_tenant(tenant)
+        tenant = check_tenant(normalize_host(tenant))  # `www.Example.com` is example.com, as in report
     state = StateDir(state_dir)
     state.check_dir()
     settings = load_config(config, state)
@@ -282,6 +282,14 @@ def ingest(
     paths = [] if follow else expand_paths(patterns)
     rejects_file = open_rejects(rejects) if rejects is not None else None  # checked before any input
     stderr = Console(stderr=True)
+    if not quiet and (not paths or "-" in paths) and not follow and sys.stdin.isatty():
+        # Not silence on a terminal: say what it waits for (never when stdin is a pipe or a file).
+        stderr.print(
+            "Reading log lines from stdin; Ctrl-D ends. To read a file, name it: rings ingest access.log",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     show_progress = not quiet and stderr.is_terminal and not follow
     with _progress_bar(stderr, show_progress) as on_progress:
         run = Ingest(

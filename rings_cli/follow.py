@@ -36,6 +36,10 @@ class Follower:
         self.tails: dict[tuple[int, int], FileTail] = {}
         self.damaged: dict[tuple[int, int], int] = {}  # archive that ended early -> its size then
 
+    def paths(self) -> list[str]:
+        """The files the patterns match now."""
+        return self._paths()
+
     def _paths(self) -> list[str]:
         found: list[str] = []
         for pattern in self.patterns:

@@ -20,7 +20,7 @@ import polars as pl
 from rings_cli.aggregate import aggregate
 from rings_cli.catalog import Catalog
 from rings_cli.classify import classify
-from rings_cli.config import CLIENT_IP_SOURCES, Config, load_config
+from rings_cli.config import CLIENT_IP_SOURCES, Config, load_config, normalize_host
 from rings_cli.dofile import DoFile, open_do_file
 from rings_cli.erase import collect_garbage
 from rings_cli.errors import DamagedStateError, StateLockedError, UsageError
@@ -28,6 +28,7 @@ from rings_cli.events import assign_events
 from rings_cli.finalize import DEFAULT_GRACE, finalize_due
 from rings_cli.flush import FlushResult, flush_dirty
 from rings_cli.follow import Follower
+from rings_cli.formatcheck import check_forced_format, sample_of, whole_lines
 from rings_cli.formats import LogFormat, check_timezone, detect, get_format
 from rings_cli.lifecycle import label, migrate
 from rings_cli.parse import Rejects, lines_from_bytes, parse_lines, reject_implausible_times
@@ -47,6 +48,7 @@ from rings_cli.tail import (
     legacy_source,
 )
 from rings_cli.tenants import assign_tenants
+from rings_cli.text import plural
 from rings_cli.warehouse import READ_RETRY_SECONDS
 
 # DO files held open at once: 3 descriptors each (database, WAL, shared memory), so 64 stay far
@@ -92,6 +94,8 @@ class IngestSummary:
     seconds: float = 0.0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why): nothing read
     damaged: list[tuple[str, str, int]] = field(default_factory=list)  # (file, problem, whole lines before)
+    already_read: list[tuple[str, int]] = field(default_factory=list)  # (file, line): nothing new after it
+    unparsed: list[tuple[str, str, int]] = field(default_factory=list)  # (file, format, lines): none parsed
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -114,17 +118,25 @@ class IngestSummary:
             "seconds": round(self.seconds, 3),
             "skipped": [{"file": f, "reason": why} for f, why in self.skipped],
             "damaged": [{"file": f, "problem": why, "after_line": n} for f, why, n in self.damaged],
+            "already_read": [{"file": f, "line": n} for f, n in self.already_read],
+            "unparsed": [{"file": f, "format": fmt, "lines": n} for f, fmt, n in self.unparsed],
             "warnings": self.warnings(),
         }
 
     def warnings(self) -> list[str]:
-        """One line per input not read to its end: skipped, or a damaged archive read up to the damage."""
+        """One line per input not read to its end: skipped, a damaged archive read up to the damage,
+        or a file none of whose lines the format parsed (not checkpointed: see _ingest_block)."""
         skipped = [f"skipped: {f}: {why}" for f, why in self.skipped]
         damaged = [
             f"warning: {f}: {why} after line {n:,}; the lines before it were read"
             for f, why, n in self.damaged
         ]
-        return skipped + damaged + [f"damaged state: {problem}" for problem in self.damaged_state]
+        unparsed = [
+            f"warning: {f}: none of its {plural(n, 'line')} parsed as {fmt}; it is not checkpointed, "
+            "so a run with the right --format reads it whole"
+            for f, fmt, n in self.unparsed
+        ]
+        return skipped + damaged + unparsed + [f"damaged state: {problem}" for problem in self.damaged_state]
 
 
 class Ingest:
@@ -149,7 +161,8 @@ class Ingest:
         # Everything the user configured is validated here, before any data moves.
         self.log_timezone = check_timezone(log_timezone)  # of times written without an offset
         self.forced_format: LogFormat | None = None if fmt == "auto" else get_format(fmt)
-        self.tenant = check_tenant(tenant) if tenant is not None else None
+        # Normalised as hosts are (`www.Example.com` is example.com): it names the site.
+        self.tenant = check_tenant(normalize_host(tenant)) if tenant is not None else None
         self.config = config if config is not None else load_config(None, state)
         if client_ip is not None:
             if client_ip not in CLIENT_IP_SOURCES:
@@ -169,6 +182,10 @@ class Ingest:
         self._damaged_days: set[tuple[str, str]] = set()
         self._late_damage: list[DamagedStateError] = []  # filled by finalize_due
         self._held: set[str] = set()  # sources whose checkpoint must not advance (damaged state)
+        # Sources read from their first line whose lines so far all failed the format's parse:
+        # never checkpointed, so a rerun with the right --format reads them whole.
+        self._unparsed: dict[str, tuple[str, str]] = {}  # source id -> (file, format)
+        self._batch_parsed = 0  # lines of the last batch the format parsed (see _prepare)
         # Finalization: days that ended `grace` before `now` are closed after the run (None: never).
         self.grace = grace
         self.now: Callable[[], dt.datetime] = (
@@ -239,8 +256,15 @@ class Ingest:
         """Tail files and globs until `stop()`: merge new lines as they come, flush every
         `flush_interval` seconds (only dirty tenant-days), finalize days as they end."""
         started = self.clock()
+        follower = Follower(patterns, self._checkpoint)
+        if self.forced_format is not None:  # the files there now: a wrong forced format is refused at once
+            for path in follower.paths():
+                source = open_source(path)
+                try:
+                    self._check_forced(source.name, source.read(HEAD_BYTES))
+                finally:
+                    source.close()
         with self._session():
-            follower = Follower(patterns, self._checkpoint)
             last_flush = self.clock()
             last_retention: float | None = None
             try:
@@ -331,7 +355,9 @@ class Ingest:
 
     def _check_inputs(self, paths: list[str]) -> set[str]:
         """Before any line is read: note the files that have no data line yet (to skip), and fail
-        on a file whose format cannot be recognised, naming it, so that a run is never half done."""
+        on a file whose format cannot be recognised, or that a forced `--format` reads almost
+        none of while another format reads it (see formatcheck.py), naming it, so that a run is
+        never half done."""
         skip: set[str] = set()
         for path in paths:
             if is_stream(path):
@@ -346,9 +372,17 @@ class Ingest:
                     skip.add(path)
                     self.summary.skipped.append((source.name, "no data lines yet"))
                 continue
-            if self.forced_format is None and detect(lines_from_bytes(head)) is None:
+            if self.forced_format is not None:  # a wrong one would reject every line: refuse it
+                self._check_forced(source.name, head)
+            elif detect(lines_from_bytes(head)) is None:
                 raise _unknown_format(source.name)
         return skip
+
+    def _check_forced(self, name: str, head: bytes) -> None:
+        """Refuse a forced `--format` that reads almost none of a file's first lines (formatcheck.py)."""
+        if self.forced_format is not None and has_data(head):
+            sample = sample_of(whole_lines(head, complete=len(head) < HEAD_BYTES))
+            check_forced_format(name, sample, self.forced_format)
 
     def _checkpoint(self, head: bytes, name: str, exclude: Collection[str] = ()) -> Identified | None:
         """A file's source id and checkpoint, found by its head (see tail.py); None without one.
@@ -379,12 +413,21 @@ class Ingest:
 
     def _read_tail(self, tail: FileTail, done: int, total: int | None, final: bool) -> None:
         tail.identify()
+        start = tail.position.line  # the checkpoint it continues from
+        blocks = 0
         while not self._stopping and (block := tail.read(self.chunk_bytes, final)) is not None:
+            blocks += 1
             self._ingest_block(tail, block)
             if self.on_progress:
                 self.on_progress(Progress(done + tail.source.position(), total, self.summary.lines_read))
-        if tail.damage is not None and not self._stopping:
+        if self._stopping:
+            return
+        if tail.damage is not None:
             self.summary.damaged.append((tail.name, *tail.damage))
+        if blocks == 0 and start > 0:
+            self.summary.already_read.append((tail.name, start))
+        if tail.fingerprint in self._unparsed:
+            self.summary.unparsed.append((*self._unparsed[tail.fingerprint], tail.position.line))
 
     def _ingest_block(self, tail: FileTail, block: Block) -> None:
         """One block of whole lines: merged per DO file with its line numbers, then checkpointed."""
@@ -394,6 +437,10 @@ class Ingest:
         frame = self._prepare(lines, fmt, first_line=block.first_line)
         complete = self._merge(frame, tail.fingerprint)
         if tail.fingerprint is not None:
+            if self._batch_parsed == 0 and block.first_line == 0:
+                self._unparsed[tail.fingerprint] = (tail.name, fmt.spec)
+            elif self._batch_parsed > 0:
+                self._unparsed.pop(tail.fingerprint, None)
             if not complete:
                 # A damaged tenant-day lost lines: keep this file's checkpoint where it is, so a run
                 # after `rings check --repair` reads them again (other DO files skip what they hold).
@@ -403,13 +450,16 @@ class Ingest:
                 if head is not None:
                     self.catalog.grow_head(tail.fingerprint, head.length, head.digest)
                     tail.head_complete = head.complete
-            if tail.fingerprint in self._held:
+            if tail.fingerprint in self._held or tail.fingerprint in self._unparsed:
                 return
             stamp = self.now().astimezone(dt.UTC).isoformat(timespec="seconds")
             self.catalog.save_checkpoint(tail.fingerprint, block.end.offset, block.end.line, tail.name, stamp)
 
     def _read_stdin(self, done: int, total: int | None, path: str = "-") -> None:
-        """stdin (or a FIFO) has no offsets and no identity: each run counts what it reads (see README)."""
+        """stdin (or a FIFO) has no offsets and no identity: each run counts what it reads (see README).
+
+        A forced format is checked on the first block, before any of it is merged.
+        """
         source = open_source(path)
         fmt = self.forced_format.fresh() if self.forced_format is not None else None
         self._rejects.source = source.name
@@ -417,6 +467,8 @@ class Ingest:
         try:
             for data in iter_chunks(source, self.chunk_bytes):
                 lines = lines_from_bytes(data)
+                if read == 0 and self.forced_format is not None:  # checked on its first block
+                    check_forced_format(source.name, sample_of(lines), self.forced_format)
                 read += lines.len()
                 if fmt is None:
                     fmt = detect(lines)
@@ -441,6 +493,7 @@ class Ingest:
         self.summary.lines_read += lines.len()
         before = self._rejects.total
         frame = parse_lines(lines, fmt, self._rejects, self.log_timezone)
+        self._batch_parsed = frame.height  # parsed, even if dropped below (too old, bad tenant)
         frame = reject_implausible_times(frame, lines, self._rejects, self.config.oldest_date, self.now())
         if self.config.client_ip == "x-forwarded-for":
             frame = client_from_xff(frame, self.config.trusted_proxies)
@@ -473,9 +526,9 @@ class Ingest:
         if self._damaged_days:  # their lines are lost (counted below): nobody of them is hashed
             damaged = pl.DataFrame(sorted(self._damaged_days), schema=["tenant", "day"], orient="row")
             usable = frame.join(damaged, on=["tenant", "day"], how="anti")
-        batches = aggregate(usable.filter(~pl.col("late")).drop("day", "late"), self.salts)
+        batches = aggregate(usable.filter(~pl.col("late")).drop("day", "late"), self.salts, self.config)
         late_part = usable.filter(pl.col("late")).drop("day", "late")
-        late_batches = aggregate(late_part, None) if late_part.height else []
+        late_batches = aggregate(late_part, None, self.config) if late_part.height else []
         # Visitor metrics for the whole batch at once: stored views of the visitors it touches, + new.
         before, new, healthy = [], [], []
         for batch in batches:

@@ -1,6 +1,7 @@
 """Referrer sources per the contract: `utm_source`/`ref` first, else the referring host, else none.
 
-A referrer from the tenant's own host is internal navigation and never a source; sessions take
+A referrer from the tenant's own host (its virtual host, the tenant name, or a host rings.toml
+`[tenants]` maps to it) is internal navigation and never a source; sessions take
 the source of their first page view, and `direct` when it has none (see sessions.py).
 
 An IP address is never a source: a referrer whose host is an address (`http://203.0.113.9/`,
@@ -13,6 +14,9 @@ links as internal navigation.
 from __future__ import annotations
 
 import polars as pl
+
+from rings_cli.config import Config
+from rings_cli.tenants import configured_tenant
 
 DIRECT = "direct"
 IP_SOURCE = "(ip address)"
@@ -48,21 +52,28 @@ def _bare_host(expr: pl.Expr) -> pl.Expr:
     return expr.str.to_lowercase().str.replace(r":\d*$", "").str.strip_prefix("www.")
 
 
-def with_sources(frame: pl.DataFrame) -> pl.DataFrame:
+def with_sources(frame: pl.DataFrame, config: Config | None = None) -> pl.DataFrame:
     """Add `source`, `medium`, `campaign` to rows (null where none applies).
 
-    `frame` needs target, referrer, tenant and, when the format has one, vhost.
+    `frame` needs target, referrer, tenant and, when the format has one, vhost. The tenant's own
+    hosts, whose referrals are internal: the line's virtual host, the tenant name (`--tenant`
+    names the site when the format has no vhost), and every host `config` maps to that tenant.
     """
-    own = (
-        _bare_host(pl.col("vhost")).fill_null(pl.col("tenant"))
-        if "vhost" in frame.columns
-        else pl.col("tenant")
-    )
     ref_host = _bare_host(pl.col("referrer").str.extract(_HOST, 1))
-    external = pl.when(ref_host.is_not_null() & (ref_host.str.len_bytes() > 0) & (ref_host != own)).then(
-        pl.when(ref_host.str.starts_with("[") | ref_host.str.contains(_NUMERIC_HOST))
+    frame = frame.with_columns(_ref_host=ref_host)
+    ref = pl.col("_ref_host")
+    own = ref == _bare_host(pl.col("tenant"))
+    if "vhost" in frame.columns:
+        own = own | (ref == _bare_host(pl.col("vhost"))).fill_null(False)
+    if config is not None and (config.hosts or config.host_patterns):
+        hosts = frame.get_column("_ref_host").drop_nulls().unique()  # each distinct host mapped once
+        tenants = hosts.to_frame().select(configured_tenant(ref, config)).to_series()
+        mapped = ref.replace_strict(hosts, tenants, default=None, return_dtype=pl.String)
+        own = own | (mapped == pl.col("tenant")).fill_null(False)
+    external = pl.when(ref.is_not_null() & (ref.str.len_bytes() > 0) & ~own.fill_null(False)).then(
+        pl.when(ref.str.starts_with("[") | ref.str.contains(_NUMERIC_HOST))
         .then(pl.lit(IP_SOURCE))
-        .otherwise(ref_host)
+        .otherwise(ref)
     )
     utm = _param("utm_source")
     return frame.with_columns(
@@ -70,4 +81,4 @@ def with_sources(frame: pl.DataFrame) -> pl.DataFrame:
         # Campaign fields only mean something beside a utm_source; "" when that one is absent.
         medium=pl.when(utm.is_not_null()).then(_no_ip(_param("utm_medium")).fill_null("")),
         campaign=pl.when(utm.is_not_null()).then(_no_ip(_param("utm_campaign")).fill_null("")),
-    )
+    ).drop("_ref_host")

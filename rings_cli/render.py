@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from typing import Any
 
 from rich.cells import cell_len
@@ -60,6 +61,7 @@ def summary_text(summary: dict[str, Any]) -> str:
     rejected = summary["rejected"]
     reasons = ", ".join(f"{safe_text(k)} {v:,}" for k, v in summary["rejected_by_reason"].items())
     rate = summary["lines_read"] / summary["seconds"] if summary["seconds"] else 0.0
+    already = summary.get("already_read", [])
     lines = [
         f"Read {plural(summary['lines_read'], 'line')}: {summary['parsed']:,} parsed, {rejected:,} rejected"
         + (f" ({reasons})" if reasons else ""),
@@ -68,16 +70,36 @@ def summary_text(summary: dict[str, Any]) -> str:
         f"{plural(len(summary['tenants']), 'tenant')}, {plural(len(summary['days']), 'day')}, "
         f"in {summary['seconds']:.2f} s ({rate:,.0f} lines/s)",
     ]
+    if already and not summary["lines_read"]:  # nothing new anywhere: not a run of zeros
+        lines = []
+    lines += [f"{safe_text(a['file'])}: already read up to line {a['line']:,}" for a in already]
     if late := summary.get("late_tenant_days"):
         lines.append(
             f"{plural(summary['late_lines'], 'late line')}, for {plural(len(late), 'finalized tenant-day')} "
             f"({', '.join(safe_text(d) for d in late)}): their requests and page views are counted, "
             "their visitors could not be (uniques, sessions and referrer visits stay as finalized)"
         )
-    for name, fmt in summary["formats"].items():
-        lines.append(f"format of {safe_text(name)}: {safe_text(fmt)}")
+    lines += format_lines(summary["formats"])
     lines += [safe_text(w) for w in summary.get("warnings", [])]
     return "\n".join(lines)
+
+
+def format_lines(formats: dict[str, str], shown: int = 3) -> list[str]:
+    """One line per format: `format of access.log: combined`, or for several files
+    `format combined: 29 files (access.log, access.log.1, …, access.log.9.gz)`."""
+    by_format: dict[str, list[str]] = {}
+    for name, fmt in formats.items():
+        by_format.setdefault(fmt, []).append(name)
+    out = []
+    for fmt, names in by_format.items():
+        if len(names) == 1:
+            out.append(f"format of {safe_text(names[0])}: {safe_text(fmt)}")
+            continue
+        short = [safe_text(os.path.basename(n) or n) for n in names]
+        if len(short) > shown:  # the first ones and the last, cut in the middle
+            short = [*short[: shown - 1], "\u2026", short[-1]]
+        out.append(f"format {safe_text(fmt)}: {len(names):,} files ({', '.join(short)})")
+    return out
 
 
 def _shown(

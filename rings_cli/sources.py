@@ -47,10 +47,13 @@ class Source:
     size: int | None
     compression: str | None = None
     damage: str | None = None
+    interactive: bool = False  # stdin is a terminal: one Ctrl-D ends it
 
     def read(self, max_bytes: int) -> bytes:
         """Up to max_bytes of (decompressed) data; b"" at the end, or once the archive is damaged."""
         if self.compression is None:
+            if self.interactive:  # one read at most: `read` would swallow the Ctrl-D and wait for another
+                return self.raw.read1(max_bytes)  # type: ignore[attr-defined]
             return self.raw.read(max_bytes)
         if self.damage is not None:
             return b""
@@ -148,7 +151,7 @@ def open_source(path: str) -> Source:
     if path == "-":
         raw: BinaryIO = sys.stdin.buffer
         stream, compression = _decompressing(raw, peek=True)
-        return Source("<stdin>", raw, stream, None, compression)
+        return Source("<stdin>", raw, stream, None, compression, interactive=raw.isatty())
     check_source(path)
     p = Path(path)
     try:

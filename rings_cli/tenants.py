@@ -18,18 +18,37 @@ from rings_cli.state import TENANT_PATTERN
 DEFAULT_TENANT = "default"
 
 
-def host_to_tenant(host: pl.Expr, config: Config) -> pl.Expr:
-    """The tenant of a raw host (`www.Example.com:443`) per the config, or null when none is valid."""
+def _host_name(host: pl.Expr) -> pl.Expr:
+    """A raw host (`www.Example.com:443`) normalised: lower case, no port, no `www.`; null when empty."""
     name = host.str.strip_chars().str.to_lowercase().str.replace(r":\d*$", "").str.strip_prefix("www.")
-    name = pl.when(host.is_null() | name.is_in(["", "-"])).then(pl.lit(None, pl.String)).otherwise(name)
+    return pl.when(host.is_null() | name.is_in(["", "-"])).then(pl.lit(None, pl.String)).otherwise(name)
+
+
+def _mapped(name: pl.Expr, config: Config) -> list[pl.Expr]:
+    """The config's tenant for a normalised host: exact hosts first, then patterns in file order."""
     choices = []
     if config.hosts:
         choices.append(name.replace_strict(list(config.hosts), list(config.hosts.values()), default=None))
     for p in config.host_patterns:
         template = p.tenant.replace("$", "$$").replace(SUBDOMAIN, "${1}")
         choices.append(pl.when(name.str.contains(p.regex)).then(name.str.replace(p.regex, template)))
-    tenant = pl.coalesce(*choices, name, pl.lit(DEFAULT_TENANT))
+    return choices
+
+
+def host_to_tenant(host: pl.Expr, config: Config) -> pl.Expr:
+    """The tenant of a raw host (`www.Example.com:443`) per the config, or null when none is valid."""
+    name = _host_name(host)
+    tenant = pl.coalesce(*_mapped(name, config), name, pl.lit(DEFAULT_TENANT))
     return pl.when(tenant.str.contains(TENANT_PATTERN)).then(tenant)
+
+
+def configured_tenant(host: pl.Expr, config: Config) -> pl.Expr:
+    """The tenant that rings.toml `[tenants]` maps a raw host to; null when it maps it to none.
+
+    Those hosts are that tenant's own, so referrals from them are internal (see referrers.py).
+    """
+    choices = _mapped(_host_name(host), config)
+    return pl.coalesce(*choices) if choices else pl.lit(None, pl.String)
 
 
 def assign_tenants(

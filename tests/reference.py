@@ -9,8 +9,11 @@ Rules (summary):
   combined/vcombined may carry extra fields after the user agent, common may not;
   no match, an unparseable timestamp, or an empty line => rejected;
 * timestamps are converted to UTC, day and hour are UTC;
-* tenant = ``tenant`` argument, else vhost lower-cased without ``:port`` and a
-  leading ``www.``, else ``default``; an invalid tenant name rejects the line;
+* tenant = ``tenant`` argument (read like a host), else vhost lower-cased without ``:port``
+  and a leading ``www.`` (mapped by exact ``[tenants]`` hosts), else ``default``; an invalid
+  tenant name rejects the line;
+* a referrer from one of the tenant's own hosts (the vhost, the tenant name, hosts mapped to
+  it) is internal navigation, never a source;
 * bot = user agent matches a crawler-user-agents pattern (``re.search``);
 * page view = not bot, ``GET``, status 2xx or 304, path (before ``?``) is a page;
 * unique visitors = distinct (ip, user agent) pairs with a page view.
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import importlib.resources
+import ipaddress
 import json
 import re
 import sys
@@ -152,14 +156,19 @@ def parse_line(line: str) -> ParsedLine | None:
     )
 
 
-def tenant_for(vhost: str | None, tenant: str | None) -> str | None:
-    """The tenant name for a line, or None when it is not a valid name."""
+def tenant_for(vhost: str | None, tenant: str | None, hosts: dict[str, str] | None = None) -> str | None:
+    """The tenant name for a line, or None when it is not a valid name.
+
+    ``tenant`` (``--tenant``) is written like a host (``www.Site.example``) and read as one;
+    ``hosts`` are exact ``[tenants]`` entries of rings.toml (host -> tenant).
+    """
     if tenant is not None:
-        name = tenant
+        name = site_host(tenant.strip())
     elif vhost is not None:
         name = re.sub(r":[0-9]+$", "", vhost.lower())
         if name.startswith("www."):
             name = name[len("www.") :]
+        name = (hosts or {}).get(name, name)
     else:
         name = "default"
     return name if TENANT_RE.match(name) else None
@@ -346,12 +355,25 @@ def site_host(host: str) -> str:
     return host[len("www.") :] if host.startswith("www.") else host
 
 
-def own_host(vhost: str | None, tenant_name: str) -> str:
-    """The tenant's own host for a line: its virtual host (normalised), else the tenant name."""
-    return site_host(vhost) if vhost is not None else tenant_name
+def is_address(host: str) -> bool:
+    """An IPv4 or (bracketed) IPv6 literal: never a source (stored as ``(ip address)``)."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
-def referrer_source(target: str, referrer: str | None, own: str) -> str | None:
+def own_hosts(vhost: str | None, tenant_name: str, hosts: dict[str, str] | None = None) -> set[str]:
+    """The tenant's own hosts for a line: its virtual host (normalised), the tenant name (``--tenant``
+    names the site), and every host that ``[tenants]`` gives to that tenant."""
+    own = {tenant_name} | {host for host, name in (hosts or {}).items() if name == tenant_name}
+    if vhost is not None:
+        own.add(site_host(vhost))
+    return own
+
+
+def referrer_source(target: str, referrer: str | None, own: set[str]) -> str | None:
     """utm_source, else ref (raw, non-empty), else an external absolute referrer's host, else None."""
     for name in ("utm_source", "ref"):
         value = query_param(target, name)
@@ -359,8 +381,8 @@ def referrer_source(target: str, referrer: str | None, own: str) -> str | None:
             return value
     if referrer is not None and (m := ABSOLUTE_HTTP_RE.match(referrer)):
         host = site_host(m.group(1))
-        if host and host != own:
-            return host
+        if host and host not in own:
+            return "(ip address)" if is_address(host) else host
     return None
 
 
@@ -411,9 +433,10 @@ def count_session(counts: SessionCounts, session: list[PageView]) -> None:
 
 
 def reference_sessions(
-    lines: Iterable[str], tenant: str | None = None
+    lines: Iterable[str], tenant: str | None = None, hosts: dict[str, str] | None = None
 ) -> dict[tuple[str, str], SessionCounts]:
-    """Session numbers per (tenant, UTC day) of ``lines``, per the Rings rules.
+    """Session numbers per (tenant, UTC day) of ``lines``, per the Rings rules (``hosts``: exact
+    ``[tenants]`` entries, normalised host -> tenant).
 
     Has a key for every tenant-day that ``reference()`` has (zeros when it has no page view).
     """
@@ -422,7 +445,7 @@ def reference_sessions(
     for raw in lines:
         line = raw.removesuffix("\n").removesuffix("\r")
         parsed = parse_line(line) if line else None
-        name = tenant_for(parsed.vhost, tenant) if parsed else None
+        name = tenant_for(parsed.vhost, tenant, hosts) if parsed else None
         if parsed is None or name is None:
             continue
         key = (name, parsed.when.strftime("%Y-%m-%d"))
@@ -438,7 +461,7 @@ def reference_sessions(
             when=int(parsed.when.timestamp()),
             hour=parsed.when.hour,
             path=req[1],
-            source=referrer_source(target, parsed.referrer, own_host(parsed.vhost, name)),
+            source=referrer_source(target, parsed.referrer, own_hosts(parsed.vhost, name, hosts)),
             campaign=campaign_of(target),
         )
         visitor = (parsed.ip, parsed.ua or "")

@@ -269,7 +269,8 @@ def test_a_truncated_archive_counts_every_line_before_the_damage(
     # The text summary says it too; read again, the damaged file adds nothing.
     text = run_rings(*args, str(cut))
     assert text.returncode == 0 and message in text.stdout.decode()
-    assert "Read 0 lines" in text.stdout.decode()
+    assert f"{cut}: already read up to line {complete:,}" in text.stdout.decode()
+    assert "Read 0 lines" not in text.stdout.decode()
     # The whole archive turns up: only the lines after the damage are new.
     cut.write_bytes(whole)
     assert json.loads(run_rings(*args, "--json", str(cut)).stdout)["requests"] == 6000 - complete
