@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from rings_cli.breakdowns import not_found
 from rings_cli.privacy import SaltStore, hash_visitors
 from rings_cli.referrers import with_sources
-from rings_cli.sessions import VIEW_SCHEMA
+from rings_cli.sessions import BREAKDOWN_TABLES, TABLES, VIEW_SCHEMA
 
 DAY_KEY = ["tenant", "date"]
 
@@ -42,6 +43,9 @@ class DayBatch:
     pages: pl.DataFrame  # path, views
     content: pl.DataFrame  # post_id, views, + CONTENT_EVENTS columns
     views: pl.DataFrame  # one row per page view, VIEW_SCHEMA
+    # browsers, os, devices, countries: key columns (sessions.TABLES), requests, page_views
+    breakdowns: dict[str, pl.DataFrame]
+    not_found: pl.DataFrame  # path, requests, bot_requests (status 404)
 
 
 def aggregate(frame: pl.DataFrame, salts: SaltStore | None) -> list[DayBatch]:
@@ -78,6 +82,13 @@ def aggregate(frame: pl.DataFrame, salts: SaltStore | None) -> list[DayBatch]:
         )
     )
     views = _hashed_views(page_views if salts is not None else page_views.clear(), salts)
+    breakdowns = {
+        name: frame.group_by([*DAY_KEY, *TABLES[name][0]]).agg(
+            requests=pl.len(), page_views=pl.col("is_page_view").sum().cast(pl.Int64)
+        )
+        for name in BREAKDOWN_TABLES
+    }
+    missing = not_found(frame, DAY_KEY)
     return [
         DayBatch(
             tenant=tenant,
@@ -87,6 +98,8 @@ def aggregate(frame: pl.DataFrame, salts: SaltStore | None) -> list[DayBatch]:
             pages=_part(pages, tenant, date),
             content=_part(content, tenant, date),
             views=_part(views, tenant, date),
+            breakdowns={name: _part(b, tenant, date) for name, b in breakdowns.items()},
+            not_found=_part(missing, tenant, date),
         )
         for tenant, date in hourly.select(DAY_KEY).unique().sort(DAY_KEY).iter_rows()
     ]
@@ -113,6 +126,11 @@ def _hashed_views(page_views: pl.DataFrame, salts: SaltStore | None) -> pl.DataF
             "medium",
             "campaign",
             "post_id",
+            "browser",
+            "version",
+            "os",
+            "device",
+            "country",
         )
         .cast(VIEW_SCHEMA)  # type: ignore[arg-type]
     )

@@ -22,9 +22,10 @@ import polars as pl
 
 from rings_cli import storage
 from rings_cli.aggregate import CONTENT_EVENTS, HOURLY_EVENTS, DayBatch
+from rings_cli.breakdowns import ROW_LIMIT, bound_keys, fold_keys
 from rings_cli.errors import DamagedStateError, RingsError
+from rings_cli.sessions import BREAKDOWN_TABLES, VIEW_SCHEMA
 from rings_cli.sessions import TABLES as SESSION_TABLES
-from rings_cli.sessions import VIEW_SCHEMA
 from rings_cli.state import process_umask
 
 if TYPE_CHECKING:
@@ -33,6 +34,29 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 2
 TOP_LIMIT = 10
+
+# Browsers, OS, devices, countries (breakdowns.py): page views and exact uniques per value, plus
+# requests (so bots show under devices); not_found: 404 paths, at most ROW_LIMIT rows a day.
+_VIEW_BREAKDOWNS = ("browser", "version", "os", "device", "country")
+_BREAKDOWN_SCHEMA = (
+    "".join(
+        f"""CREATE TABLE IF NOT EXISTS {table} (
+  {", ".join(f"{k} TEXT NOT NULL" for k in SESSION_TABLES[table][0])},
+  requests INTEGER NOT NULL DEFAULT 0,
+  page_views INTEGER NOT NULL DEFAULT 0,
+  unique_visitors INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY ({", ".join(SESSION_TABLES[table][0])})
+);
+"""
+        for table in BREAKDOWN_TABLES
+    )
+    + """CREATE TABLE IF NOT EXISTS not_found (
+  path TEXT PRIMARY KEY,
+  requests INTEGER NOT NULL DEFAULT 0,
+  bot_requests INTEGER NOT NULL DEFAULT 0
+);
+"""
+)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -90,7 +114,7 @@ CREATE TABLE IF NOT EXISTS content (
   read_time_total REAL NOT NULL DEFAULT 0,
   read_time_count INTEGER NOT NULL DEFAULT 0
 );
--- Keyed hashes only (see privacy.py); emptied when the day is finalized.
+{_BREAKDOWN_SCHEMA}-- Keyed hashes only (see privacy.py); emptied when the day is finalized.
 CREATE TABLE IF NOT EXISTS views (
   hash INTEGER NOT NULL,
   ts INTEGER NOT NULL,
@@ -99,7 +123,8 @@ CREATE TABLE IF NOT EXISTS views (
   source TEXT,
   medium TEXT,
   campaign TEXT,
-  post_id TEXT
+  post_id TEXT,
+  {", ".join(f"{c} TEXT" for c in _VIEW_BREAKDOWNS)}
 );
 CREATE INDEX IF NOT EXISTS views_by_hash ON views (hash);
 -- The seed's visitors table, derived rather than stored twice.
@@ -125,14 +150,20 @@ SNAPSHOT_QUERIES = {
     "referrers": "SELECT source, visits FROM referrers",
     "campaigns": "SELECT source, medium, campaign, visits FROM campaigns",
     "content": "SELECT * FROM content",
+    **{table: f"SELECT * FROM {table}" for table in (*BREAKDOWN_TABLES, "not_found")},
 }
+# Tables a DO file written before them lacks until an ingest opens it (see _migrate).
+_NEWER_TABLES = frozenset((*BREAKDOWN_TABLES, "not_found"))
 
 
 def snapshot_tables(con: sqlite3.Connection, tenant: str, date: str) -> dict[str, pl.DataFrame]:
     """SNAPSHOT_QUERIES on an open DO file connection (the flush's or a reader's), table by table,
     tagged with tenant and date."""
     out: dict[str, pl.DataFrame] = {}
+    present = storage.table_names(con)
     for table, sql in SNAPSHOT_QUERIES.items():
+        if table in _NEWER_TABLES and table not in present:
+            continue  # a file from before the table, read-only: it has no rows of it
         cur = con.execute(sql)
         names = [d[0] for d in cur.description]
         frame = pl.DataFrame(cur.fetchall(), schema=names, orient="row", infer_schema_length=None)
@@ -187,6 +218,9 @@ class DoFile:
         if create:
             with self._transaction():
                 _install_schema(self.con, self.tenant, self.date)  # a no-op unless the file predates a table
+        elif tables and not tables >= _NEWER_TABLES:
+            with self._transaction():
+                _install_schema(self.con, self.tenant, self.date)  # a file from before the breakdowns
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self.con)
@@ -213,6 +247,29 @@ class DoFile:
         )
         cur = self.con.execute("SELECT v.* FROM views AS v JOIN temp.wanted USING (hash)")
         return pl.DataFrame(cur.fetchall(), schema=VIEW_SCHEMA, orient="row")
+
+    def bound(self, batch: DayBatch, limit: int = ROW_LIMIT) -> DayBatch:
+        """The batch with paths past the day's row limit in `pages` and `not_found` folded into
+        OTHER (its page views too, so uniques, entries and exits agree with views)."""
+        keep = self._kept(batch.pages.get_column("path"), "pages", limit)
+        batch.pages = _regroup(fold_keys(batch.pages, "path", keep), ["path"])
+        batch.views = fold_keys(batch.views, "path", keep)
+        keep_missing = self._kept(batch.not_found.get_column("path"), "not_found", limit)
+        batch.not_found = _regroup(fold_keys(batch.not_found, "path", keep_missing), ["path"])
+        return batch
+
+    def _kept(self, incoming: pl.Series, table: str, limit: int) -> pl.Series:
+        """bound_keys for `table`: which of `incoming` may have (or already have) their own row."""
+        stored = int(self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        if stored + incoming.n_unique() <= limit:  # the usual case: room for all, no lookup
+            return incoming.unique()
+        self.con.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_paths (path TEXT PRIMARY KEY)")
+        self.con.execute("DELETE FROM temp.wanted_paths")
+        self.con.executemany(
+            "INSERT OR IGNORE INTO temp.wanted_paths VALUES (?)", [(p,) for p in incoming.unique()]
+        )
+        known = self.con.execute(f"SELECT path FROM {table} JOIN temp.wanted_paths USING (path)").fetchall()
+        return bound_keys(incoming, pl.Series([k for (k,) in known], dtype=pl.String), stored, limit)
 
     def absorbed(self, source: str) -> int:
         """The last line of `source` merged here, -1 for none: lines up to it must not count again."""
@@ -250,6 +307,9 @@ class DoFile:
             _upsert_add(con, "status", ["status"], batch.status)
             _upsert_add(con, "pages", ["path"], batch.pages)
             _upsert_add(con, "content", ["post_id"], batch.content)
+            for table, frame in batch.breakdowns.items():
+                _upsert_add(con, table, SESSION_TABLES[table][0], frame)
+            _upsert_add(con, "not_found", ["path"], batch.not_found)
             for table, delta in deltas.items():
                 keys, values = SESSION_TABLES[table]
                 if delta.is_empty():
@@ -377,7 +437,13 @@ def rekey_absorbed(path: Path, rekey: Callable[[str], str | None]) -> None:
 
 
 def _install_schema(con: sqlite3.Connection, tenant: str, date: str) -> None:
-    """Every table, and the meta rows a new file starts with; idempotent."""
+    """Every table, and the meta rows a new file starts with; idempotent. A file from before the
+    breakdowns gets their tables and `views` columns (its stored views have NULL there)."""
+    if "views" in storage.table_names(con):
+        have = {row[1] for row in con.execute("PRAGMA table_info(views)")}
+        for column in _VIEW_BREAKDOWNS:
+            if column not in have:
+                con.execute(f"ALTER TABLE views ADD COLUMN {column} TEXT")
     for statement in _split(_SCHEMA):
         con.execute(statement)
     con.executemany(
@@ -455,6 +521,13 @@ def _upsert_add(con: sqlite3.Connection, table: str, keys: list[str], frame: pl.
         + ", ".join(f"{v} = {v} + excluded.{v}" for v in values),
         frame.rows(),
     )
+
+
+def _regroup(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Sum the rows that folding made share a key."""
+    if frame.is_empty():
+        return frame
+    return frame.group_by(keys, maintain_order=True).agg(pl.exclude(keys).sum())
 
 
 def _split(script: str) -> list[str]:

@@ -483,7 +483,9 @@ class Ingest:
                 continue
             day = [pl.lit(batch.tenant).alias("tenant"), pl.lit(batch.date).alias("date")]
             try:
-                stored = self._do_file(batch.tenant, batch.date).views_of(batch.views.get_column("visitor"))
+                do = self._do_file(batch.tenant, batch.date)
+                do.bound(batch)  # paths past the day's row limit count as "(other)", views too
+                stored = do.views_of(batch.views.get_column("visitor"))
             except DamagedStateError as e:
                 self._damaged(batch.tenant, batch.date, e)
                 continue
@@ -501,7 +503,10 @@ class Ingest:
             absorbed = (source, last_lines[key]) if source is not None else None
             mine = {name: part[key] for name, part in parts.items() if key in part}
             try:
-                self._do_file(*key).merge(batch, mine, absorbed, late=key in late)
+                do = self._do_file(*key)
+                if key in late:
+                    do.bound(batch)
+                do.merge(batch, mine, absorbed, late=key in late)
             except DamagedStateError as e:
                 self._damaged(*key, e)
                 continue

@@ -28,6 +28,13 @@ VIEW_SCHEMA = {
     "medium": pl.String,
     "campaign": pl.String,
     "post_id": pl.String,
+    # What the visitor uses and where from (breakdowns.py): one value per visitor, kept with each
+    # page view so uniques per value are exact like uniques per page. NULL in views stored before.
+    "browser": pl.String,
+    "version": pl.String,
+    "os": pl.String,
+    "device": pl.String,
+    "country": pl.String,
 }
 
 # Each metric table: its key columns (besides tenant and date) and its additive value columns.
@@ -38,7 +45,12 @@ TABLES: dict[str, tuple[list[str], list[str]]] = {
     "referrers": (["source"], ["visits"]),
     "campaigns": (["source", "medium", "campaign"], ["visits"]),
     "content": (["post_id"], ["unique_views", "read_time_total", "read_time_count"]),
+    "browsers": (["browser", "version"], ["unique_visitors"]),
+    "os": (["os"], ["unique_visitors"]),
+    "devices": (["device"], ["unique_visitors"]),
+    "countries": (["country"], ["unique_visitors"]),
 }
+BREAKDOWN_TABLES = ("browsers", "os", "devices", "countries")
 
 
 def visitor_metrics(views: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -109,6 +121,7 @@ def visitor_metrics(views: pl.DataFrame) -> dict[str, pl.DataFrame]:
                 .agg(read_time_total=pl.col("time_on_page").sum(), read_time_count=pl.len()),
                 on=[*DAY, "post_id"],
             ),
+            **{name: distinct_visitors(TABLES[name][0], "unique_visitors") for name in BREAKDOWN_TABLES},
         }
     )
 

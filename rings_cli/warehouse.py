@@ -63,9 +63,33 @@ CREATE TABLE IF NOT EXISTS content (
   reads_completed BIGINT NOT NULL,
   read_time_total DOUBLE NOT NULL, read_time_count BIGINT NOT NULL,
   PRIMARY KEY (tenant, date, post_id));
+CREATE TABLE IF NOT EXISTS browsers (
+  tenant VARCHAR NOT NULL, date DATE NOT NULL, browser VARCHAR NOT NULL, version VARCHAR NOT NULL,
+  requests BIGINT NOT NULL, page_views BIGINT NOT NULL, unique_visitors BIGINT NOT NULL,
+  PRIMARY KEY (tenant, date, browser, version));
+CREATE TABLE IF NOT EXISTS os (
+  tenant VARCHAR NOT NULL, date DATE NOT NULL, os VARCHAR NOT NULL,
+  requests BIGINT NOT NULL, page_views BIGINT NOT NULL, unique_visitors BIGINT NOT NULL,
+  PRIMARY KEY (tenant, date, os));
+CREATE TABLE IF NOT EXISTS devices (
+  tenant VARCHAR NOT NULL, date DATE NOT NULL, device VARCHAR NOT NULL,
+  requests BIGINT NOT NULL, page_views BIGINT NOT NULL, unique_visitors BIGINT NOT NULL,
+  PRIMARY KEY (tenant, date, device));
+CREATE TABLE IF NOT EXISTS countries (
+  tenant VARCHAR NOT NULL, date DATE NOT NULL, country VARCHAR NOT NULL,
+  requests BIGINT NOT NULL, page_views BIGINT NOT NULL, unique_visitors BIGINT NOT NULL,
+  PRIMARY KEY (tenant, date, country));
+CREATE TABLE IF NOT EXISTS not_found (
+  tenant VARCHAR NOT NULL, date DATE NOT NULL, path VARCHAR NOT NULL,
+  requests BIGINT NOT NULL, bot_requests BIGINT NOT NULL,
+  PRIMARY KEY (tenant, date, path));
 """
 
-TABLES = ("daily", "hourly", "status", "pages", "referrers", "campaigns", "content")
+# The breakdown tables came after SCHEMA_VERSION 2 without changing it: an older warehouse gains
+# them in place at its next flush (CREATE ... IF NOT EXISTS), keeping every row it has; until
+# then readers see them empty (readpath), and `verify` does not call their absence damage.
+NEWER_TABLES = ("browsers", "os", "devices", "countries", "not_found")
+TABLES = ("daily", "hourly", "status", "pages", "referrers", "campaigns", "content", *NEWER_TABLES)
 
 REBUILD = "`rings check --repair` rebuilds it from the DO files"
 
@@ -263,6 +287,8 @@ class Warehouse:
                 try:
                     con.execute(f"SELECT bit_xor(hash(COLUMNS(*))) FROM {table}").fetchall()
                 except duckdb.CatalogException as e:
+                    if table in NEWER_TABLES:
+                        continue  # made at the next flush (see NEWER_TABLES)
                     raise DamagedStateError(self.path, f"warehouse lacks table {table}") from e
 
     def tenant_day(self, tenant: str, date: str) -> tuple[dict[str, Any], dict[str, pl.DataFrame]] | None:
@@ -279,6 +305,8 @@ class Warehouse:
                 return None
             tables = {}
             for table in TABLES[1:]:  # all but daily
+                if table in NEWER_TABLES and not has_table(con, table):
+                    continue
                 cur = con.execute(
                     f"SELECT * EXCLUDE (tenant, date) FROM {table} WHERE tenant = ? AND date = ?", key
                 )
@@ -302,3 +330,13 @@ class Warehouse:
         """A read-only connection, waiting out a flush in progress rather than failing."""
         with self._connect(read_only=True, wait=wait) as con:
             yield con
+
+
+def has_table(con: duckdb.DuckDBPyConnection, table: str, catalog: str | None = None) -> bool:
+    """Whether the (attached `catalog`'s) main schema has `table`: older warehouses lack NEWER_TABLES."""
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?"
+        " AND ($catalog IS NULL OR database_name = $catalog)".replace("?", "$table"),
+        {"table": table, "catalog": catalog},
+    ).fetchone()
+    return bool(row and row[0])

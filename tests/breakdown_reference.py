@@ -80,7 +80,7 @@ def generated_log(lines: int, seed: int = 15, days: int = 2) -> list[str]:
         day, hour, minute = rng.randrange(days) + 1, rng.randrange(24), rng.randrange(60)
         method = "GET" if rng.random() < 0.9 else "POST"
         out.append(
-            f'{rng.choice(addresses)} - - [{day:02d}/Dec/2025:{hour:02d}:{minute:02d}:00 +0000] '
+            f"{rng.choice(addresses)} - - [{day:02d}/Dec/2025:{hour:02d}:{minute:02d}:00 +0000] "
             f'"{method} {rng.choice(PATHS)} HTTP/1.1" {rng.choice(STATUSES)} 100 "-" "{rng.choice(agents)}"'
         )
     return out

@@ -31,9 +31,9 @@ def per_value(frame: pl.DataFrame, value: pl.Expr) -> dict[tuple[str, str], tupl
 def test_every_known_agent_is_classified_as_a_person_reads_it() -> None:
     frame = with_breakdowns(
         classify(
-            pl.DataFrame({"ua": list(KNOWN_AGENTS), "ip": "8.8.8.8", "target": "/", "method": "GET"}).with_columns(
-                status=pl.lit(200)
-            )
+            pl.DataFrame(
+                {"ua": list(KNOWN_AGENTS), "ip": "8.8.8.8", "target": "/", "method": "GET"}
+            ).with_columns(status=pl.lit(200))
         )
     )
     got = {r["ua"]: (r["browser"], r["version"], r["os"], r["device"]) for r in frame.iter_rows(named=True)}
