@@ -27,6 +27,11 @@ CSV_SECTIONS = (
     "content",
     "tenants",
     "status",
+    "browsers",
+    "os",
+    "devices",
+    "countries",
+    "not_found",
 )
 
 
@@ -162,6 +167,7 @@ def report_renderable(report: dict[str, Any]) -> RenderableType:
         posts = _shown(report["content"], times=("avg_read_time",))
         columns = ["post_id", "views", "unique_views", "reactions", "comments", "shares", "avg_read_time"]
         parts.append(_table("Posts", posts, columns))
+    parts += breakdown_tables(report)
     status_rows = [{"status": k, "requests": v} for k, v in report["status"].items()]
     parts.append(_table("Status codes", status_rows, ["status", "requests"]))
     if "tenants" in report:
@@ -173,6 +179,26 @@ def report_renderable(report: dict[str, Any]) -> RenderableType:
             )
         )
     return Group(*[p for part in parts for p in (part, Text(""))][:-1])
+
+
+def breakdown_tables(report: dict[str, Any]) -> list[Table]:
+    """Browsers, OS, devices, countries and not-found pages: one table each that has rows."""
+    browsers = [
+        {**r, "browser": f"{r['browser']} {r['version']}".strip()} for r in report.get("browsers", [])
+    ]
+    countries = [
+        {**r, "country": r["name"] if r["name"] == r["country"] else f"{r['country']} {r['name']}"}
+        for r in report.get("countries", [])
+    ]
+    visitors = ["page_views", "unique_visitors"]
+    sections = [
+        ("Browsers", browsers, ["browser", *visitors]),
+        ("Operating systems", report.get("os", []), ["os", *visitors]),
+        ("Devices", report.get("devices", []), ["device", *visitors, "requests"]),
+        ("Countries", countries, ["country", *visitors]),
+        ("Not found (404)", report.get("not_found", []), ["path", "requests", "bot_requests"]),
+    ]
+    return [_table(title, rows, columns) for title, rows, columns in sections if rows]
 
 
 def report_json(report: dict[str, Any]) -> str:

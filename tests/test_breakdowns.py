@@ -62,7 +62,8 @@ def test_known_addresses_have_their_country_and_private_ones_are_unknown() -> No
         "": "unknown",
         "[::1]": "unknown",
     }
-    assert country_name("US") == "United States of America"
+    assert country_name("US") == "United States"
+    assert country_name("FR") == "France"
     assert country_name("unknown") == "unknown"
 
 
