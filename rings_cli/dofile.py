@@ -20,12 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from rings_cli import storage
-from rings_cli.aggregate import CONTENT_EVENTS, HOURLY_EVENTS, DayBatch
+from rings_cli import storage, tables
+from rings_cli.aggregate import DayBatch
 from rings_cli.breakdowns import ROW_LIMIT, bound_keys, fold_keys
 from rings_cli.errors import DamagedStateError, RingsError
-from rings_cli.sessions import BREAKDOWN_TABLES, VIEW_SCHEMA
-from rings_cli.sessions import TABLES as SESSION_TABLES
+from rings_cli.sessions import BREAKDOWN_KEYS, VIEW_SCHEMA
 from rings_cli.state import process_umask
 
 if TYPE_CHECKING:
@@ -35,86 +34,9 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 2
 TOP_LIMIT = 10
 
-# Browsers, OS, devices, countries (breakdowns.py): page views and exact uniques per value, plus
-# requests (so bots show under devices); not_found: 404 paths, at most ROW_LIMIT rows a day.
-_VIEW_BREAKDOWNS = ("browser", "version", "os", "device", "country")
-_BREAKDOWN_SCHEMA = (
-    "".join(
-        f"""CREATE TABLE IF NOT EXISTS {table} (
-  {", ".join(f"{k} TEXT NOT NULL" for k in SESSION_TABLES[table][0])},
-  requests INTEGER NOT NULL DEFAULT 0,
-  page_views INTEGER NOT NULL DEFAULT 0,
-  unique_visitors INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY ({", ".join(SESSION_TABLES[table][0])})
-);
-"""
-        for table in BREAKDOWN_TABLES
-    )
-    + """CREATE TABLE IF NOT EXISTS not_found (
-  path TEXT PRIMARY KEY,
-  requests INTEGER NOT NULL DEFAULT 0,
-  bot_requests INTEGER NOT NULL DEFAULT 0
-);
-"""
-)
-
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS day (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  unique_visitors INTEGER NOT NULL DEFAULT 0,
-  sessions INTEGER NOT NULL DEFAULT 0,
-  bounces INTEGER NOT NULL DEFAULT 0,
-  duration_total REAL NOT NULL DEFAULT 0,
-  top_pages TEXT,      -- JSON, written at finalization (the seed's daily summary)
-  top_referrers TEXT   -- JSON, likewise
-);
-CREATE TABLE IF NOT EXISTS hourly (
-  hour INTEGER PRIMARY KEY,
-  requests INTEGER NOT NULL DEFAULT 0,
-  bytes INTEGER NOT NULL DEFAULT 0,
-  bot_requests INTEGER NOT NULL DEFAULT 0,
-  page_views INTEGER NOT NULL DEFAULT 0,
-  unique_visitors INTEGER NOT NULL DEFAULT 0,
-  sessions INTEGER NOT NULL DEFAULT 0,   -- by the hour the session started
-  bounces INTEGER NOT NULL DEFAULT 0,
-  time_total REAL NOT NULL DEFAULT 0,    -- time on page of this hour's page views
-  time_count INTEGER NOT NULL DEFAULT 0,
-  {", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in HOURLY_EVENTS.values())}
-);
-CREATE TABLE IF NOT EXISTS status (
-  status INTEGER PRIMARY KEY,
-  requests INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS pages (
-  path TEXT PRIMARY KEY,
-  views INTEGER NOT NULL DEFAULT 0,
-  unique_views INTEGER NOT NULL DEFAULT 0,
-  entries INTEGER NOT NULL DEFAULT 0,
-  exits INTEGER NOT NULL DEFAULT 0,
-  time_total REAL NOT NULL DEFAULT 0,
-  time_count INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS referrers (
-  source TEXT PRIMARY KEY,
-  visits INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS campaigns (
-  source TEXT NOT NULL,
-  medium TEXT NOT NULL,
-  campaign TEXT NOT NULL,
-  visits INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (source, medium, campaign)
-);
-CREATE TABLE IF NOT EXISTS content (
-  post_id TEXT PRIMARY KEY,
-  views INTEGER NOT NULL DEFAULT 0,
-  unique_views INTEGER NOT NULL DEFAULT 0,
-  {", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in CONTENT_EVENTS.values())},
-  read_time_total REAL NOT NULL DEFAULT 0,
-  read_time_count INTEGER NOT NULL DEFAULT 0
-);
-{_BREAKDOWN_SCHEMA}-- Keyed hashes only (see privacy.py); emptied when the day is finalized.
+{tables.sqlite_schema()}-- Keyed hashes only (see privacy.py); emptied when the day is finalized.
 CREATE TABLE IF NOT EXISTS views (
   hash INTEGER NOT NULL,
   ts INTEGER NOT NULL,
@@ -124,7 +46,7 @@ CREATE TABLE IF NOT EXISTS views (
   medium TEXT,
   campaign TEXT,
   post_id TEXT,
-  {", ".join(f"{c} TEXT" for c in _VIEW_BREAKDOWNS)}
+  {", ".join(f"{c} TEXT" for c in BREAKDOWN_KEYS)}
 );
 CREATE INDEX IF NOT EXISTS views_by_hash ON views (hash);
 -- The seed's visitors table, derived rather than stored twice.
@@ -136,24 +58,10 @@ CREATE TABLE IF NOT EXISTS absorbed (source TEXT PRIMARY KEY, line INTEGER NOT N
 INSERT OR IGNORE INTO day (id) VALUES (1);
 """
 
-# What a flush copies to the warehouse: table -> SELECT of its current totals.
-SNAPSHOT_QUERIES = {
-    "daily": """SELECT sum(h.requests) AS requests, sum(h.bytes) AS bytes,
-                       sum(h.bot_requests) AS bot_requests, sum(h.page_views) AS page_views,
-                       d.unique_visitors, d.sessions, d.bounces, d.duration_total,
-                       d.top_pages, d.top_referrers,
-                       coalesce((SELECT value = '1' FROM meta WHERE key = 'finalized'), 0) AS finalized
-                FROM hourly AS h, day AS d HAVING count(*) > 0""",
-    "hourly": "SELECT * FROM hourly",
-    "status": "SELECT status, requests FROM status",
-    "pages": "SELECT * FROM pages",
-    "referrers": "SELECT source, visits FROM referrers",
-    "campaigns": "SELECT source, medium, campaign, visits FROM campaigns",
-    "content": "SELECT * FROM content",
-    **{table: f"SELECT * FROM {table}" for table in (*BREAKDOWN_TABLES, "not_found")},
-}
-# Tables a DO file written before them lacks until an ingest opens it (see _migrate).
-_NEWER_TABLES = frozenset((*BREAKDOWN_TABLES, "not_found"))
+_NEWER = tables.NEWER_TABLES  # (the name `tables` is a local in DoFile._open)
+
+# What a flush copies to the warehouse: table -> SELECT of its current totals (tables.py).
+SNAPSHOT_QUERIES = tables.SNAPSHOT_QUERIES
 
 
 def snapshot_tables(con: sqlite3.Connection, tenant: str, date: str) -> dict[str, pl.DataFrame]:
@@ -162,7 +70,7 @@ def snapshot_tables(con: sqlite3.Connection, tenant: str, date: str) -> dict[str
     out: dict[str, pl.DataFrame] = {}
     present = storage.table_names(con)
     for table, sql in SNAPSHOT_QUERIES.items():
-        if table in _NEWER_TABLES and table not in present:
+        if table in tables.NEWER_TABLES and table not in present:
             continue  # a file from before the table, read-only: it has no rows of it
         cur = con.execute(sql)
         names = [d[0] for d in cur.description]
@@ -218,7 +126,7 @@ class DoFile:
         if create:
             with self._transaction():
                 _install_schema(self.con, self.tenant, self.date)  # a no-op unless the file predates a table
-        elif tables and not tables >= _NEWER_TABLES:
+        elif tables and not set(_NEWER).issubset(tables):
             with self._transaction():
                 _install_schema(self.con, self.tenant, self.date)  # a file from before the breakdowns
 
@@ -251,11 +159,12 @@ class DoFile:
     def bound(self, batch: DayBatch, limit: int = ROW_LIMIT) -> DayBatch:
         """The batch with paths past the day's row limit in `pages` and `not_found` folded into
         OTHER (its page views too, so uniques, entries and exits agree with views)."""
-        keep = self._kept(batch.pages.get_column("path"), "pages", limit)
-        batch.pages = _regroup(fold_keys(batch.pages, "path", keep), ["path"])
+        pages, missing = batch.counts["pages"], batch.counts["not_found"]
+        keep = self._kept(pages.get_column("path"), "pages", limit)
+        batch.counts["pages"] = _regroup(fold_keys(pages, "path", keep), ["path"])
         batch.views = fold_keys(batch.views, "path", keep)
-        keep_missing = self._kept(batch.not_found.get_column("path"), "not_found", limit)
-        batch.not_found = _regroup(fold_keys(batch.not_found, "path", keep_missing), ["path"])
+        keep_missing = self._kept(missing.get_column("path"), "not_found", limit)
+        batch.counts["not_found"] = _regroup(fold_keys(missing, "path", keep_missing), ["path"])
         return batch
 
     def _kept(self, incoming: pl.Series, table: str, limit: int) -> pl.Series:
@@ -303,22 +212,18 @@ class DoFile:
                 raise FinalizedDayError(f"{self.tenant} {self.date} is finalized")
             if late and (batch.views.height or any(d.height for d in deltas.values())):
                 raise ValueError("a late batch carries no visitor data")
-            _upsert_add(con, "hourly", ["hour"], batch.hourly)
-            _upsert_add(con, "status", ["status"], batch.status)
-            _upsert_add(con, "pages", ["path"], batch.pages)
-            _upsert_add(con, "content", ["post_id"], batch.content)
-            for table, frame in batch.breakdowns.items():
-                _upsert_add(con, table, SESSION_TABLES[table][0], frame)
-            _upsert_add(con, "not_found", ["path"], batch.not_found)
-            for table, delta in deltas.items():
-                keys, values = SESSION_TABLES[table]
+            for name, frame in batch.counts.items():
+                _upsert_add(con, tables.BY_NAME[name], frame)
+            for name, delta in deltas.items():
+                table = tables.BY_NAME[name]
+                values = table.of_kind("visitor")
                 if delta.is_empty():
                     continue
-                if table == "day":
+                if not table.keys:  # the one-row `day`
                     sets = ", ".join(f"{v} = {v} + ?" for v in values)
-                    con.execute(f"UPDATE day SET {sets}", delta.select(values).row(0))
+                    con.execute(f"UPDATE {table.name} SET {sets}", delta.select(values).row(0))
                 else:
-                    _upsert_add(con, table, keys, delta.select(*keys, *values))
+                    _upsert_add(con, table, delta.select(*table.key_names, *values))
             con.executemany(
                 f"INSERT INTO views VALUES ({', '.join('?' for _ in VIEW_SCHEMA)})",
                 _rows(batch.views, *VIEW_SCHEMA),
@@ -371,7 +276,7 @@ class DoFile:
         busy, _, _ = self.con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         return busy == 0
 
-    def restore(self, tables: dict[str, pl.DataFrame], day: dict[str, Any], version: int) -> None:
+    def restore(self, frames: dict[str, pl.DataFrame], day: dict[str, Any], version: int) -> None:
         """Refill a new, empty file with a warehouse copy of its totals, then finalize it.
 
         `rings check --repair` uses it for a DO file lost after a flush: the counts come back,
@@ -379,12 +284,12 @@ class DoFile:
         counted without their visitors).
         """
         with self._transaction():
-            for table, frame in tables.items():
+            for table, frame in frames.items():
                 if frame.height:
                     names = ", ".join(frame.columns)
                     marks = ", ".join("?" for _ in frame.columns)
                     self.con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", frame.rows())
-            counters = ("unique_visitors", "sessions", "bounces", "duration_total")
+            counters = tables.DAY.of_kind("visitor")
             self.con.execute(
                 f"UPDATE day SET {', '.join(f'{c} = ?' for c in counters)}", [day[c] for c in counters]
             )
@@ -441,7 +346,7 @@ def _install_schema(con: sqlite3.Connection, tenant: str, date: str) -> None:
     breakdowns gets their tables and `views` columns (its stored views have NULL there)."""
     if "views" in storage.table_names(con):
         have = {row[1] for row in con.execute("PRAGMA table_info(views)")}
-        for column in _VIEW_BREAKDOWNS:
+        for column in BREAKDOWN_KEYS:
             if column not in have:
                 con.execute(f"ALTER TABLE views ADD COLUMN {column} TEXT")
     for statement in _split(_SCHEMA):
@@ -509,18 +414,11 @@ class _Transaction:
             self.con.execute("ROLLBACK")
 
 
-def _upsert_add(con: sqlite3.Connection, table: str, keys: list[str], frame: pl.DataFrame) -> None:
+def _upsert_add(con: sqlite3.Connection, table: tables.Table, frame: pl.DataFrame) -> None:
     """INSERT the rows, or add their values to the existing row with the same key."""
     if frame.is_empty():
         return
-    columns = frame.columns
-    values = [c for c in columns if c not in keys]
-    con.executemany(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
-        + ", ".join(f"{v} = {v} + excluded.{v}" for v in values),
-        frame.rows(),
-    )
+    con.executemany(tables.upsert_sql(table, frame.columns), frame.rows())
 
 
 def _regroup(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:

@@ -21,75 +21,18 @@ from typing import Any, TypeVar
 import duckdb
 import polars as pl
 
+from rings_cli import tables
 from rings_cli.errors import DamagedStateError, DiskFullError, RingsError, StateLockedError, is_disk_full
 
 SCHEMA_VERSION = 2
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS daily (
-  tenant VARCHAR NOT NULL, date DATE NOT NULL,
-  requests BIGINT NOT NULL, bytes BIGINT NOT NULL, bot_requests BIGINT NOT NULL,
-  page_views BIGINT NOT NULL, unique_visitors BIGINT NOT NULL,
-  sessions BIGINT NOT NULL, bounces BIGINT NOT NULL, duration_total DOUBLE NOT NULL,
-  top_pages JSON, top_referrers JSON, finalized BOOLEAN NOT NULL,
-  PRIMARY KEY (tenant, date));
-CREATE TABLE IF NOT EXISTS hourly (
-  tenant VARCHAR NOT NULL, date DATE NOT NULL, hour INTEGER NOT NULL,
-  requests BIGINT NOT NULL, bytes BIGINT NOT NULL, bot_requests BIGINT NOT NULL,
-  page_views BIGINT NOT NULL, unique_visitors BIGINT NOT NULL,
-  sessions BIGINT NOT NULL, bounces BIGINT NOT NULL, time_total DOUBLE NOT NULL, time_count BIGINT NOT NULL,
-  posts_created BIGINT NOT NULL, comments_created BIGINT NOT NULL, reactions_given BIGINT NOT NULL,
-  PRIMARY KEY (tenant, date, hour));
-CREATE TABLE IF NOT EXISTS status (
-  tenant VARCHAR NOT NULL, date DATE NOT NULL, status INTEGER NOT NULL, requests BIGINT NOT NULL,
-  PRIMARY KEY (tenant, date, status));
-CREATE TABLE IF NOT EXISTS pages (
-  tenant VARCHAR NOT NULL, date DATE NOT NULL, path VARCHAR NOT NULL,
-  views BIGINT NOT NULL, unique_views BIGINT NOT NULL, entries BIGINT NOT NULL, exits BIGINT NOT NULL,
-  time_total DOUBLE NOT NULL, time_count BIGINT NOT NULL,
-  PRIMARY KEY (tenant, date, path));
-CREATE TABLE IF NOT EXISTS referrers (
-  tenant VARCHAR NOT NULL, date DATE NOT NULL, source VARCHAR NOT NULL, visits BIGINT NOT NULL,
-  PRIMARY KEY (tenant, date, source));
-CREATE TABLE IF NOT EXISTS campaigns (
-  tenant VARCHAR NOT NULL, date DATE NOT NULL, source VARCHAR NOT NULL, medium VARCHAR NOT NULL,
-  campaign VARCHAR NOT NULL, visits BIGINT NOT NULL,
-  PRIMARY KEY (tenant, date, source, medium, campaign));
-CREATE TABLE IF NOT EXISTS content (
-  tenant VARCHAR NOT NULL, date DATE NOT NULL, post_id VARCHAR NOT NULL,
-  views BIGINT NOT NULL, unique_views BIGINT NOT NULL,
-  reactions BIGINT NOT NULL, comments BIGINT NOT NULL, shares BIGINT NOT NULL,
-  reads_completed BIGINT NOT NULL,
-  read_time_total DOUBLE NOT NULL, read_time_count BIGINT NOT NULL,
-  PRIMARY KEY (tenant, date, post_id));
-CREATE TABLE IF NOT EXISTS browsers (
-  tenant VARCHAR NOT NULL, date DATE NOT NULL, browser VARCHAR NOT NULL, version VARCHAR NOT NULL,
-  requests BIGINT NOT NULL, page_views BIGINT NOT NULL, unique_visitors BIGINT NOT NULL,
-  PRIMARY KEY (tenant, date, browser, version));
-CREATE TABLE IF NOT EXISTS os (
-  tenant VARCHAR NOT NULL, date DATE NOT NULL, os VARCHAR NOT NULL,
-  requests BIGINT NOT NULL, page_views BIGINT NOT NULL, unique_visitors BIGINT NOT NULL,
-  PRIMARY KEY (tenant, date, os));
-CREATE TABLE IF NOT EXISTS devices (
-  tenant VARCHAR NOT NULL, date DATE NOT NULL, device VARCHAR NOT NULL,
-  requests BIGINT NOT NULL, page_views BIGINT NOT NULL, unique_visitors BIGINT NOT NULL,
-  PRIMARY KEY (tenant, date, device));
-CREATE TABLE IF NOT EXISTS countries (
-  tenant VARCHAR NOT NULL, date DATE NOT NULL, country VARCHAR NOT NULL,
-  requests BIGINT NOT NULL, page_views BIGINT NOT NULL, unique_visitors BIGINT NOT NULL,
-  PRIMARY KEY (tenant, date, country));
-CREATE TABLE IF NOT EXISTS not_found (
-  tenant VARCHAR NOT NULL, date DATE NOT NULL, path VARCHAR NOT NULL,
-  requests BIGINT NOT NULL, bot_requests BIGINT NOT NULL,
-  PRIMARY KEY (tenant, date, path));
-"""
+_SCHEMA = tables.duckdb_schema()  # one definition of every table: tables.py
 
+TABLES = tables.WAREHOUSE_TABLES  # `daily` first
 # The breakdown tables came after SCHEMA_VERSION 2 without changing it: an older warehouse gains
 # them in place at its next flush (CREATE ... IF NOT EXISTS), keeping every row it has; until
 # then readers see them empty (readpath), and `verify` does not call their absence damage.
-NEWER_TABLES = ("browsers", "os", "devices", "countries", "not_found")
-TABLES = ("daily", "hourly", "status", "pages", "referrers", "campaigns", "content", *NEWER_TABLES)
+NEWER_TABLES = tables.NEWER_TABLES
 
 REBUILD = "`rings check --repair` rebuilds it from the DO files"
 
@@ -336,8 +279,8 @@ class Warehouse:
 def has_table(con: duckdb.DuckDBPyConnection, table: str, catalog: str | None = None) -> bool:
     """Whether the (attached `catalog`'s) main schema has `table`: older warehouses lack NEWER_TABLES."""
     row = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?"
-        " AND ($catalog IS NULL OR database_name = $catalog)".replace("?", "$table"),
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = $table"
+        " AND ($catalog IS NULL OR database_name = $catalog)",
         {"table": table, "catalog": catalog},
     ).fetchone()
     return bool(row and row[0])
