@@ -11,25 +11,16 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from rings_cli.breakdowns import not_found
 from rings_cli.config import Config
 from rings_cli.privacy import SaltStore, hash_visitors
 from rings_cli.referrers import with_sources
-from rings_cli.sessions import VIEW_SCHEMA
+from rings_cli.sessions import BREAKDOWN_KEYS, VIEW_SCHEMA
+from rings_cli.tables import CONTENT_EVENTS, COUNT_TABLES, HOURLY_EVENTS, Column
+
+__all__ = ["CONTENT_EVENTS", "HOURLY_EVENTS", "DayBatch", "aggregate"]
 
 DAY_KEY = ["tenant", "date"]
-
-# Event types (from route rules or app event logs) and the DO columns they count in.
-HOURLY_EVENTS = {
-    "post_created": "posts_created",
-    "comment": "comments_created",
-    "reaction": "reactions_given",
-}
-CONTENT_EVENTS = {
-    "reaction": "reactions",
-    "comment": "comments",
-    "share": "shares",
-    "post_read_complete": "reads_completed",
-}
 
 
 @dataclass
@@ -38,10 +29,7 @@ class DayBatch:
 
     tenant: str
     date: str
-    hourly: pl.DataFrame  # hour, requests, bytes, bot_requests, page_views, + HOURLY_EVENTS columns
-    status: pl.DataFrame  # status, requests
-    pages: pl.DataFrame  # path, views
-    content: pl.DataFrame  # post_id, views, + CONTENT_EVENTS columns
+    counts: dict[str, pl.DataFrame]  # per tables.COUNT_TABLES: its keys and its `count` columns
     views: pl.DataFrame  # one row per page view, VIEW_SCHEMA
 
 
@@ -55,17 +43,16 @@ def aggregate(frame: pl.DataFrame, salts: SaltStore | None, config: Config | Non
     # `event` and `post_id` come from events.assign_events (post route and route rules).
     frame = frame.with_columns(date=pl.col("ts").dt.date(), hour=pl.col("ts").dt.hour().cast(pl.Int32))
     events = frame.filter(pl.col("event").is_not_null())
-    hourly = frame.group_by([*DAY_KEY, "hour"]).agg(
-        requests=pl.len(),
-        bytes=pl.col("bytes").sum(),
-        bot_requests=pl.col("is_bot").sum(),
-        page_views=pl.col("is_page_view").sum(),
-        **{col: (pl.col("event") == event).sum() for event, col in HOURLY_EVENTS.items()},
-    )
-    status = frame.group_by([*DAY_KEY, "status"]).agg(requests=pl.len())
     page_views = with_sources(frame.filter(pl.col("is_page_view")), config)
-    pages = page_views.group_by([*DAY_KEY, "path"]).agg(views=pl.len())
-    content = (
+    counts: dict[str, pl.DataFrame] = {}
+    for table in COUNT_TABLES:
+        if table.rows == "custom":
+            continue
+        rows = page_views if table.rows == "page_views" else frame
+        counts[table.name] = rows.group_by([*DAY_KEY, *table.key_names]).agg(
+            **{c.name: _count(c) for c in table.counts}
+        )
+    counts["content"] = (
         pl.concat(
             [
                 page_views.select(*DAY_KEY, "post_id", pl.lit("view").alias("event")),
@@ -79,19 +66,29 @@ def aggregate(frame: pl.DataFrame, salts: SaltStore | None, config: Config | Non
             **{col: (pl.col("event") == event).sum() for event, col in CONTENT_EVENTS.items()},
         )
     )
+    counts["not_found"] = not_found(frame, DAY_KEY)  # 404s only (breakdowns.py)
     views = _hashed_views(page_views if salts is not None else page_views.clear(), salts)
     return [
         DayBatch(
             tenant=tenant,
             date=str(date),
-            hourly=_part(hourly, tenant, date),
-            status=_part(status, tenant, date),
-            pages=_part(pages, tenant, date),
-            content=_part(content, tenant, date),
+            counts={name: _part(part, tenant, date) for name, part in counts.items()},
             views=_part(views, tenant, date),
         )
-        for tenant, date in hourly.select(DAY_KEY).unique().sort(DAY_KEY).iter_rows()
+        for tenant, date in counts["hourly"].select(DAY_KEY).unique().sort(DAY_KEY).iter_rows()
     ]
+
+
+def _count(column: Column) -> pl.Expr:
+    """A `count` column's recipe (see tables.py) as a Polars aggregation."""
+    how, _, what = column.recipe.partition(":")
+    if how == "rows":
+        return pl.len()
+    if how == "sum":
+        return pl.col(what).sum()
+    if how == "event":
+        return (pl.col("event") == what).sum()
+    raise ValueError(f"unknown count recipe {column.recipe!r} of {column.name}")
 
 
 def _hashed_views(page_views: pl.DataFrame, salts: SaltStore | None) -> pl.DataFrame:
@@ -115,6 +112,7 @@ def _hashed_views(page_views: pl.DataFrame, salts: SaltStore | None) -> pl.DataF
             "medium",
             "campaign",
             "post_id",
+            *BREAKDOWN_KEYS,
         )
         .cast(VIEW_SCHEMA)  # type: ignore[arg-type]
     )

@@ -205,6 +205,43 @@ def panel_makers(frame: LiveFrame, view: View) -> list[tuple[Callable[[int], Pan
                 [[literal(c["post_id"]), n(c["views"]), n(c["unique_views"])] for c in r["content"]],
             )
         )
+    out += _breakdown_panels(r, make, n)
+    return out
+
+
+def _breakdown_panels(r: dict[str, Any], make: Callable[..., Any], n: Callable[[int], str]) -> list[Any]:
+    """Browsers, OS, devices, countries and not-found paths: narrow (a name and two numbers), so
+    two share a row at 80 columns; after the panels above, shown as the height allows."""
+    views = [("views", "number"), ("uniq", "number")]
+
+    def rows(key: str, label: Callable[[dict[str, Any]], str]) -> list[list[Any]]:
+        return [[literal(label(x)), n(x["page_views"]), n(x["unique_visitors"])] for x in r.get(key, [])]
+
+    out = [
+        make(
+            "Browsers",
+            [("browser", "text"), *views],
+            rows("browsers", lambda x: f"{x['browser']} {x['version']}".strip()),
+        ),
+        make("OS", [("os", "text"), *views], rows("os", lambda x: x["os"])),
+        make(
+            "Devices",
+            [("device", "text"), *views, ("requests", "number")],
+            [
+                [literal(x["device"]), n(x["page_views"]), n(x["unique_visitors"]), n(x["requests"])]
+                for x in r.get("devices", [])
+            ],
+        ),
+        make("Countries", [("country", "text"), *views], rows("countries", lambda x: x["name"])),
+    ]
+    if r.get("not_found"):
+        out.append(
+            make(
+                "Not found",
+                [("path", "text"), ("requests", "number"), ("bots", "number")],
+                [[literal(x["path"]), n(x["requests"]), n(x["bot_requests"])] for x in r["not_found"]],
+            )
+        )
     return out
 
 

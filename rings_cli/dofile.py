@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from rings_cli import storage
-from rings_cli.aggregate import CONTENT_EVENTS, HOURLY_EVENTS, DayBatch
+from rings_cli import storage, tables
+from rings_cli.aggregate import DayBatch
+from rings_cli.breakdowns import ROW_LIMIT, bound_keys, fold_keys
 from rings_cli.errors import DamagedStateError, RingsError
-from rings_cli.sessions import TABLES as SESSION_TABLES
-from rings_cli.sessions import VIEW_SCHEMA
+from rings_cli.sessions import BREAKDOWN_KEYS, VIEW_SCHEMA
 from rings_cli.state import process_umask
 
 if TYPE_CHECKING:
@@ -36,61 +36,7 @@ TOP_LIMIT = 10
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS day (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  unique_visitors INTEGER NOT NULL DEFAULT 0,
-  sessions INTEGER NOT NULL DEFAULT 0,
-  bounces INTEGER NOT NULL DEFAULT 0,
-  duration_total REAL NOT NULL DEFAULT 0,
-  top_pages TEXT,      -- JSON, written at finalization (the seed's daily summary)
-  top_referrers TEXT   -- JSON, likewise
-);
-CREATE TABLE IF NOT EXISTS hourly (
-  hour INTEGER PRIMARY KEY,
-  requests INTEGER NOT NULL DEFAULT 0,
-  bytes INTEGER NOT NULL DEFAULT 0,
-  bot_requests INTEGER NOT NULL DEFAULT 0,
-  page_views INTEGER NOT NULL DEFAULT 0,
-  unique_visitors INTEGER NOT NULL DEFAULT 0,
-  sessions INTEGER NOT NULL DEFAULT 0,   -- by the hour the session started
-  bounces INTEGER NOT NULL DEFAULT 0,
-  time_total REAL NOT NULL DEFAULT 0,    -- time on page of this hour's page views
-  time_count INTEGER NOT NULL DEFAULT 0,
-  {", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in HOURLY_EVENTS.values())}
-);
-CREATE TABLE IF NOT EXISTS status (
-  status INTEGER PRIMARY KEY,
-  requests INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS pages (
-  path TEXT PRIMARY KEY,
-  views INTEGER NOT NULL DEFAULT 0,
-  unique_views INTEGER NOT NULL DEFAULT 0,
-  entries INTEGER NOT NULL DEFAULT 0,
-  exits INTEGER NOT NULL DEFAULT 0,
-  time_total REAL NOT NULL DEFAULT 0,
-  time_count INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS referrers (
-  source TEXT PRIMARY KEY,
-  visits INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS campaigns (
-  source TEXT NOT NULL,
-  medium TEXT NOT NULL,
-  campaign TEXT NOT NULL,
-  visits INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (source, medium, campaign)
-);
-CREATE TABLE IF NOT EXISTS content (
-  post_id TEXT PRIMARY KEY,
-  views INTEGER NOT NULL DEFAULT 0,
-  unique_views INTEGER NOT NULL DEFAULT 0,
-  {", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in CONTENT_EVENTS.values())},
-  read_time_total REAL NOT NULL DEFAULT 0,
-  read_time_count INTEGER NOT NULL DEFAULT 0
-);
--- Keyed hashes only (see privacy.py); emptied when the day is finalized.
+{tables.sqlite_schema()}-- Keyed hashes only (see privacy.py); emptied when the day is finalized.
 CREATE TABLE IF NOT EXISTS views (
   hash INTEGER NOT NULL,
   ts INTEGER NOT NULL,
@@ -99,7 +45,8 @@ CREATE TABLE IF NOT EXISTS views (
   source TEXT,
   medium TEXT,
   campaign TEXT,
-  post_id TEXT
+  post_id TEXT,
+  {", ".join(f"{c} TEXT" for c in BREAKDOWN_KEYS)}
 );
 CREATE INDEX IF NOT EXISTS views_by_hash ON views (hash);
 -- The seed's visitors table, derived rather than stored twice.
@@ -111,28 +58,20 @@ CREATE TABLE IF NOT EXISTS absorbed (source TEXT PRIMARY KEY, line INTEGER NOT N
 INSERT OR IGNORE INTO day (id) VALUES (1);
 """
 
-# What a flush copies to the warehouse: table -> SELECT of its current totals.
-SNAPSHOT_QUERIES = {
-    "daily": """SELECT sum(h.requests) AS requests, sum(h.bytes) AS bytes,
-                       sum(h.bot_requests) AS bot_requests, sum(h.page_views) AS page_views,
-                       d.unique_visitors, d.sessions, d.bounces, d.duration_total,
-                       d.top_pages, d.top_referrers,
-                       coalesce((SELECT value = '1' FROM meta WHERE key = 'finalized'), 0) AS finalized
-                FROM hourly AS h, day AS d HAVING count(*) > 0""",
-    "hourly": "SELECT * FROM hourly",
-    "status": "SELECT status, requests FROM status",
-    "pages": "SELECT * FROM pages",
-    "referrers": "SELECT source, visits FROM referrers",
-    "campaigns": "SELECT source, medium, campaign, visits FROM campaigns",
-    "content": "SELECT * FROM content",
-}
+_NEWER = tables.NEWER_TABLES  # (the name `tables` is a local in DoFile._open)
+
+# What a flush copies to the warehouse: table -> SELECT of its current totals (tables.py).
+SNAPSHOT_QUERIES = tables.SNAPSHOT_QUERIES
 
 
 def snapshot_tables(con: sqlite3.Connection, tenant: str, date: str) -> dict[str, pl.DataFrame]:
     """SNAPSHOT_QUERIES on an open DO file connection (the flush's or a reader's), table by table,
     tagged with tenant and date."""
     out: dict[str, pl.DataFrame] = {}
+    present = storage.table_names(con)
     for table, sql in SNAPSHOT_QUERIES.items():
+        if table in tables.NEWER_TABLES and table not in present:
+            continue  # a file from before the table, read-only: it has no rows of it
         cur = con.execute(sql)
         names = [d[0] for d in cur.description]
         frame = pl.DataFrame(cur.fetchall(), schema=names, orient="row", infer_schema_length=None)
@@ -187,6 +126,9 @@ class DoFile:
         if create:
             with self._transaction():
                 _install_schema(self.con, self.tenant, self.date)  # a no-op unless the file predates a table
+        elif tables and not set(_NEWER).issubset(tables):
+            with self._transaction():
+                _install_schema(self.con, self.tenant, self.date)  # a file from before the breakdowns
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self.con)
@@ -213,6 +155,30 @@ class DoFile:
         )
         cur = self.con.execute("SELECT v.* FROM views AS v JOIN temp.wanted USING (hash)")
         return pl.DataFrame(cur.fetchall(), schema=VIEW_SCHEMA, orient="row")
+
+    def bound(self, batch: DayBatch, limit: int = ROW_LIMIT) -> DayBatch:
+        """The batch with paths past the day's row limit in `pages` and `not_found` folded into
+        OTHER (its page views too, so uniques, entries and exits agree with views)."""
+        pages, missing = batch.counts["pages"], batch.counts["not_found"]
+        keep = self._kept(pages.get_column("path"), "pages", limit)
+        batch.counts["pages"] = _regroup(fold_keys(pages, "path", keep), ["path"])
+        batch.views = fold_keys(batch.views, "path", keep)
+        keep_missing = self._kept(missing.get_column("path"), "not_found", limit)
+        batch.counts["not_found"] = _regroup(fold_keys(missing, "path", keep_missing), ["path"])
+        return batch
+
+    def _kept(self, incoming: pl.Series, table: str, limit: int) -> pl.Series:
+        """bound_keys for `table`: which of `incoming` may have (or already have) their own row."""
+        stored = int(self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        if stored + incoming.n_unique() <= limit:  # the usual case: room for all, no lookup
+            return incoming.unique()
+        self.con.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_paths (path TEXT PRIMARY KEY)")
+        self.con.execute("DELETE FROM temp.wanted_paths")
+        self.con.executemany(
+            "INSERT OR IGNORE INTO temp.wanted_paths VALUES (?)", [(p,) for p in incoming.unique()]
+        )
+        known = self.con.execute(f"SELECT path FROM {table} JOIN temp.wanted_paths USING (path)").fetchall()
+        return bound_keys(incoming, pl.Series([k for (k,) in known], dtype=pl.String), stored, limit)
 
     def absorbed(self, source: str) -> int:
         """The last line of `source` merged here, -1 for none: lines up to it must not count again."""
@@ -246,19 +212,18 @@ class DoFile:
                 raise FinalizedDayError(f"{self.tenant} {self.date} is finalized")
             if late and (batch.views.height or any(d.height for d in deltas.values())):
                 raise ValueError("a late batch carries no visitor data")
-            _upsert_add(con, "hourly", ["hour"], batch.hourly)
-            _upsert_add(con, "status", ["status"], batch.status)
-            _upsert_add(con, "pages", ["path"], batch.pages)
-            _upsert_add(con, "content", ["post_id"], batch.content)
-            for table, delta in deltas.items():
-                keys, values = SESSION_TABLES[table]
+            for name, frame in batch.counts.items():
+                _upsert_add(con, tables.BY_NAME[name], frame)
+            for name, delta in deltas.items():
+                table = tables.BY_NAME[name]
+                values = table.of_kind("visitor")
                 if delta.is_empty():
                     continue
-                if table == "day":
+                if not table.keys:  # the one-row `day`
                     sets = ", ".join(f"{v} = {v} + ?" for v in values)
-                    con.execute(f"UPDATE day SET {sets}", delta.select(values).row(0))
+                    con.execute(f"UPDATE {table.name} SET {sets}", delta.select(values).row(0))
                 else:
-                    _upsert_add(con, table, keys, delta.select(*keys, *values))
+                    _upsert_add(con, table, delta.select(*table.key_names, *values))
             con.executemany(
                 f"INSERT INTO views VALUES ({', '.join('?' for _ in VIEW_SCHEMA)})",
                 _rows(batch.views, *VIEW_SCHEMA),
@@ -311,7 +276,7 @@ class DoFile:
         busy, _, _ = self.con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         return busy == 0
 
-    def restore(self, tables: dict[str, pl.DataFrame], day: dict[str, Any], version: int) -> None:
+    def restore(self, frames: dict[str, pl.DataFrame], day: dict[str, Any], version: int) -> None:
         """Refill a new, empty file with a warehouse copy of its totals, then finalize it.
 
         `rings check --repair` uses it for a DO file lost after a flush: the counts come back,
@@ -319,12 +284,12 @@ class DoFile:
         counted without their visitors).
         """
         with self._transaction():
-            for table, frame in tables.items():
+            for table, frame in frames.items():
                 if frame.height:
                     names = ", ".join(frame.columns)
                     marks = ", ".join("?" for _ in frame.columns)
                     self.con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", frame.rows())
-            counters = ("unique_visitors", "sessions", "bounces", "duration_total")
+            counters = tables.DAY.of_kind("visitor")
             self.con.execute(
                 f"UPDATE day SET {', '.join(f'{c} = ?' for c in counters)}", [day[c] for c in counters]
             )
@@ -377,7 +342,13 @@ def rekey_absorbed(path: Path, rekey: Callable[[str], str | None]) -> None:
 
 
 def _install_schema(con: sqlite3.Connection, tenant: str, date: str) -> None:
-    """Every table, and the meta rows a new file starts with; idempotent."""
+    """Every table, and the meta rows a new file starts with; idempotent. A file from before the
+    breakdowns gets their tables and `views` columns (its stored views have NULL there)."""
+    if "views" in storage.table_names(con):
+        have = {row[1] for row in con.execute("PRAGMA table_info(views)")}
+        for column in BREAKDOWN_KEYS:
+            if column not in have:
+                con.execute(f"ALTER TABLE views ADD COLUMN {column} TEXT")
     for statement in _split(_SCHEMA):
         con.execute(statement)
     con.executemany(
@@ -443,18 +414,18 @@ class _Transaction:
             self.con.execute("ROLLBACK")
 
 
-def _upsert_add(con: sqlite3.Connection, table: str, keys: list[str], frame: pl.DataFrame) -> None:
+def _upsert_add(con: sqlite3.Connection, table: tables.Table, frame: pl.DataFrame) -> None:
     """INSERT the rows, or add their values to the existing row with the same key."""
     if frame.is_empty():
         return
-    columns = frame.columns
-    values = [c for c in columns if c not in keys]
-    con.executemany(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
-        + ", ".join(f"{v} = {v} + excluded.{v}" for v in values),
-        frame.rows(),
-    )
+    con.executemany(tables.upsert_sql(table, frame.columns), frame.rows())
+
+
+def _regroup(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Sum the rows that folding made share a key."""
+    if frame.is_empty():
+        return frame
+    return frame.group_by(keys, maintain_order=True).agg(pl.exclude(keys).sum())
 
 
 def _split(script: str) -> list[str]:

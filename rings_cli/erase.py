@@ -37,11 +37,13 @@ from rings_cli.state import StateDir, check_tenant
 from rings_cli.warehouse import (
     _SCHEMA,
     IN_PROCESS,
+    NEWER_TABLES,
     READ_RETRY_SECONDS,
     SCHEMA_VERSION,
     TABLES,
     Warehouse,
     gate,
+    has_table,
     while_locked,
 )
 
@@ -117,6 +119,7 @@ def _warehouse_keys(state: StateDir, wait: float) -> pl.DataFrame:
             f"SELECT tenant, CAST(date AS VARCHAR) AS date, '{t}' AS \"table\", count(*) AS rows "
             f"FROM {t} GROUP BY ALL"
             for t in TABLES
+            if t not in NEWER_TABLES or has_table(con, t)  # an older warehouse lacks them
         )
         rows = con.execute(union).fetchall()
     return pl.DataFrame(rows, schema=empty.schema, orient="row") if rows else empty
@@ -291,6 +294,8 @@ def rewrite_warehouse(path: Path, erased: list[tuple[str, str]], wait: float = R
                 con.register("erased_keys", keys)
                 con.execute("INSERT INTO schema_version SELECT * FROM old.schema_version")
                 for table in TABLES:
+                    if table in NEWER_TABLES and not has_table(con, table, "old"):
+                        continue
                     con.execute(
                         f"""INSERT INTO main.{table} BY NAME SELECT * FROM old.{table}
                             WHERE (tenant, date) NOT IN (SELECT (tenant, date) FROM erased_keys)"""

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import polars as pl
 
 from rings_cli.aggregate import aggregate
+from rings_cli.breakdowns import with_breakdowns
 from rings_cli.catalog import Catalog
 from rings_cli.classify import classify
 from rings_cli.config import CLIENT_IP_SOURCES, Config, load_config, normalize_host
@@ -499,6 +500,7 @@ class Ingest:
             frame = client_from_xff(frame, self.config.trusted_proxies)
         frame = assign_tenants(frame, self.tenant, self._rejects, self.config, lines)
         frame = assign_events(classify(frame, self.config.exclude_paths), self.config)
+        frame = with_breakdowns(frame)  # browser, os, device, country: derived in memory, before hashing
         self.summary.parsed += lines.len() - (self._rejects.total - before)
         frame = frame.with_columns(line_no=pl.col("row").cast(pl.Int64) + first_line)
         return frame.drop("row", "xff", strict=False)
@@ -536,7 +538,9 @@ class Ingest:
                 continue
             day = [pl.lit(batch.tenant).alias("tenant"), pl.lit(batch.date).alias("date")]
             try:
-                stored = self._do_file(batch.tenant, batch.date).views_of(batch.views.get_column("visitor"))
+                do = self._do_file(batch.tenant, batch.date)
+                do.bound(batch)  # paths past the day's row limit count as "(other)", views too
+                stored = do.views_of(batch.views.get_column("visitor"))
             except DamagedStateError as e:
                 self._damaged(batch.tenant, batch.date, e)
                 continue
@@ -554,7 +558,10 @@ class Ingest:
             absorbed = (source, last_lines[key]) if source is not None else None
             mine = {name: part[key] for name, part in parts.items() if key in part}
             try:
-                self._do_file(*key).merge(batch, mine, absorbed, late=key in late)
+                do = self._do_file(*key)
+                if key in late:
+                    do.bound(batch)
+                do.merge(batch, mine, absorbed, late=key in late)
             except DamagedStateError as e:
                 self._damaged(*key, e)
                 continue

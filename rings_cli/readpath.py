@@ -30,10 +30,12 @@ from rings_cli.state import StateDir
 from rings_cli.warehouse import (
     _SCHEMA,
     IN_PROCESS,
+    NEWER_TABLES,
     READ_RETRY_SECONDS,
     SCHEMA_VERSION,
     TABLES,
     gate,
+    has_table,
     while_locked,
 )
 
@@ -153,7 +155,7 @@ def current_view(
         if attached:
             newest.extend(s for s in [_mtime(state.warehouse_path)] if s is not None)
         for table in TABLES:
-            if attached:
+            if attached and (table not in NEWER_TABLES or has_table(con, table, "wh")):
                 con.execute(
                     f"""CREATE VIEW main.{table} AS
                         SELECT * FROM wh.main.{table} AS w

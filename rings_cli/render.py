@@ -40,6 +40,11 @@ CSV_SECTIONS = (
     "content",
     "tenants",
     "status",
+    "browsers",
+    "os",
+    "devices",
+    "countries",
+    "not_found",
 )
 
 
@@ -319,6 +324,7 @@ def report_renderable(report: dict[str, Any], width: int = 80) -> RenderableType
         posts = _shown(report["content"], times=("avg_read_time",))
         columns, posts = _with_change(_POST_COLUMNS, posts, compared and compared["content"], "views")
         parts.append(fit_table("Posts", posts, columns, width))
+    parts += breakdown_tables(report, width)
     status_rows = [{"status": k, "requests": v} for k, v in report["status"].items()]
     status_columns: list[Column] = [
         ("status", "status", "status", 0),
@@ -332,6 +338,41 @@ def report_renderable(report: dict[str, Any], width: int = 80) -> RenderableType
     if "tenants" in report:
         parts.append(fit_table("Tenants", report["tenants"], _TENANT_COLUMNS, width))
     return Group(*[p for part in parts for p in (part, Text(""))][:-1])
+
+
+def breakdown_tables(report: dict[str, Any], width: int) -> list[Table]:
+    """Browsers, OS, devices, countries and not-found pages: one table each that has rows."""
+    browsers = [
+        {**r, "browser": f"{r['browser']} {r['version']}".strip()} for r in report.get("browsers", [])
+    ]
+    countries = [
+        {**r, "country": r["name"] if r["name"] == r["country"] else f"{r['country']} {r['name']}"}
+        for r in report.get("countries", [])
+    ]
+    visitors: list[Column] = [
+        ("page_views", "page views", "views", 0),
+        ("unique_visitors", "unique visitors", "visitors", 1),
+    ]
+    sections: list[tuple[str, list[dict[str, Any]], list[Column]]] = [
+        ("Browsers", browsers, [("browser", "browser", "browser", 0), *visitors]),
+        ("Operating systems", report.get("os", []), [("os", "OS", "OS", 0), *visitors]),
+        (
+            "Devices",
+            report.get("devices", []),
+            [("device", "device", "device", 0), *visitors, ("requests", "requests", "req.", 2)],
+        ),
+        ("Countries", countries, [("country", "country", "country", 0), *visitors]),
+        (
+            "Not found (404)",
+            report.get("not_found", []),
+            [
+                ("path", "path", "path", 0),
+                ("requests", "requests", "req.", 0),
+                ("bot_requests", "from bots", "bots", 1),
+            ],
+        ),
+    ]
+    return [fit_table(title, rows, columns, width) for title, rows, columns in sections if rows]
 
 
 def report_json(report: dict[str, Any]) -> str:

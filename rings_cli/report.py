@@ -17,12 +17,15 @@ from typing import Any
 
 import duckdb
 
+from rings_cli.breakdowns import country_name
 from rings_cli.charts import change_fraction
 from rings_cli.errors import UsageError
 from rings_cli.readpath import current_view
 from rings_cli.state import StateDir
 
 DEFAULT_LIMIT = 10
+# What visitors use and where they come from (breakdowns.py); JSON keys of the same names.
+BREAKDOWN_SECTIONS = ("browsers", "os", "devices", "countries", "not_found")
 DEFAULT_DAYS = 7
 # Past this many days, `hours` is left out (it would hold up to 24 rows a day); `hours_omitted`
 # says so. Every other section stays, so a 10-year range is as quick as a week.
@@ -37,6 +40,7 @@ SECTIONS = (
     "top_campaigns",
     "content",
     "tenants",
+    *BREAKDOWN_SECTIONS,
 )
 
 
@@ -252,6 +256,9 @@ def _assemble(
         "top_campaigns": [_clean(c) for c in s.get("top_campaigns", [])],
         "content": [_clean(c) for c in s.get("content", [])],
     }
+    report.update({name: [_clean(r) for r in s.get(name, [])] for name in BREAKDOWN_SECTIONS})
+    for row in report["countries"]:
+        row["name"] = country_name(row["country"])
     if _hours_omitted(start, end):
         report["hours_omitted"] = (
             f"the range is longer than {MAX_HOURS_DAYS} days: hourly rows are left out; "

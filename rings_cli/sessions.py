@@ -14,6 +14,7 @@ from __future__ import annotations
 import polars as pl
 
 from rings_cli.referrers import DIRECT
+from rings_cli.tables import BREAKDOWN_TABLES, BY_NAME, REAL, SESSION_TABLES
 
 SESSION_GAP_US = 30 * 60 * 1_000_000  # a gap of more than 30 minutes starts a new session
 US = 1_000_000
@@ -28,17 +29,19 @@ VIEW_SCHEMA = {
     "medium": pl.String,
     "campaign": pl.String,
     "post_id": pl.String,
+    # What the visitor uses and where from (breakdowns.py): one value per visitor, kept with each
+    # page view so uniques per value are exact like uniques per page. NULL in views stored before.
+    "browser": pl.String,
+    "version": pl.String,
+    "os": pl.String,
+    "device": pl.String,
+    "country": pl.String,
 }
+BREAKDOWN_KEYS = ("browser", "version", "os", "device", "country")
 
 # Each metric table: its key columns (besides tenant and date) and its additive value columns.
-TABLES: dict[str, tuple[list[str], list[str]]] = {
-    "day": ([], ["unique_visitors", "sessions", "bounces", "duration_total"]),
-    "hourly": (["hour"], ["unique_visitors", "sessions", "bounces", "time_total", "time_count"]),
-    "pages": (["path"], ["unique_views", "entries", "exits", "time_total", "time_count"]),
-    "referrers": (["source"], ["visits"]),
-    "campaigns": (["source", "medium", "campaign"], ["visits"]),
-    "content": (["post_id"], ["unique_views", "read_time_total", "read_time_count"]),
-}
+TABLES = SESSION_TABLES
+_REAL = {name: {c.name for c in BY_NAME[name].columns if c.type == REAL} for name in TABLES}
 
 
 def visitor_metrics(views: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -109,6 +112,8 @@ def visitor_metrics(views: pl.DataFrame) -> dict[str, pl.DataFrame]:
                 .agg(read_time_total=pl.col("time_on_page").sum(), read_time_count=pl.len()),
                 on=[*DAY, "post_id"],
             ),
+            # browsers, os, devices, countries: distinct visitors per value (tables.BREAKDOWN_TABLES)
+            **{name: distinct_visitors(TABLES[name][0], "unique_visitors") for name in BREAKDOWN_TABLES},
         }
     )
 
@@ -121,7 +126,7 @@ def _typed(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
         out[name] = frame.select(
             *DAY,
             *keys,
-            *[pl.col(v).fill_null(0).cast(pl.Float64 if v.endswith("total") else pl.Int64) for v in values],
+            *[pl.col(v).fill_null(0).cast(pl.Float64 if v in _REAL[name] else pl.Int64) for v in values],
         )
     return out
 

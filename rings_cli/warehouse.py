@@ -21,51 +21,18 @@ from typing import Any, TypeVar
 import duckdb
 import polars as pl
 
+from rings_cli import tables
 from rings_cli.errors import DamagedStateError, DiskFullError, RingsError, StateLockedError, is_disk_full
 
 SCHEMA_VERSION = 2
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS daily (
-  tenant VARCHAR NOT NULL, date DATE NOT NULL,
-  requests BIGINT NOT NULL, bytes BIGINT NOT NULL, bot_requests BIGINT NOT NULL,
-  page_views BIGINT NOT NULL, unique_visitors BIGINT NOT NULL,
-  sessions BIGINT NOT NULL, bounces BIGINT NOT NULL, duration_total DOUBLE NOT NULL,
-  top_pages JSON, top_referrers JSON, finalized BOOLEAN NOT NULL,
-  PRIMARY KEY (tenant, date));
-CREATE TABLE IF NOT EXISTS hourly (
-  tenant VARCHAR NOT NULL, date DATE NOT NULL, hour INTEGER NOT NULL,
-  requests BIGINT NOT NULL, bytes BIGINT NOT NULL, bot_requests BIGINT NOT NULL,
-  page_views BIGINT NOT NULL, unique_visitors BIGINT NOT NULL,
-  sessions BIGINT NOT NULL, bounces BIGINT NOT NULL, time_total DOUBLE NOT NULL, time_count BIGINT NOT NULL,
-  posts_created BIGINT NOT NULL, comments_created BIGINT NOT NULL, reactions_given BIGINT NOT NULL,
-  PRIMARY KEY (tenant, date, hour));
-CREATE TABLE IF NOT EXISTS status (
-  tenant VARCHAR NOT NULL, date DATE NOT NULL, status INTEGER NOT NULL, requests BIGINT NOT NULL,
-  PRIMARY KEY (tenant, date, status));
-CREATE TABLE IF NOT EXISTS pages (
-  tenant VARCHAR NOT NULL, date DATE NOT NULL, path VARCHAR NOT NULL,
-  views BIGINT NOT NULL, unique_views BIGINT NOT NULL, entries BIGINT NOT NULL, exits BIGINT NOT NULL,
-  time_total DOUBLE NOT NULL, time_count BIGINT NOT NULL,
-  PRIMARY KEY (tenant, date, path));
-CREATE TABLE IF NOT EXISTS referrers (
-  tenant VARCHAR NOT NULL, date DATE NOT NULL, source VARCHAR NOT NULL, visits BIGINT NOT NULL,
-  PRIMARY KEY (tenant, date, source));
-CREATE TABLE IF NOT EXISTS campaigns (
-  tenant VARCHAR NOT NULL, date DATE NOT NULL, source VARCHAR NOT NULL, medium VARCHAR NOT NULL,
-  campaign VARCHAR NOT NULL, visits BIGINT NOT NULL,
-  PRIMARY KEY (tenant, date, source, medium, campaign));
-CREATE TABLE IF NOT EXISTS content (
-  tenant VARCHAR NOT NULL, date DATE NOT NULL, post_id VARCHAR NOT NULL,
-  views BIGINT NOT NULL, unique_views BIGINT NOT NULL,
-  reactions BIGINT NOT NULL, comments BIGINT NOT NULL, shares BIGINT NOT NULL,
-  reads_completed BIGINT NOT NULL,
-  read_time_total DOUBLE NOT NULL, read_time_count BIGINT NOT NULL,
-  PRIMARY KEY (tenant, date, post_id));
-"""
+_SCHEMA = tables.duckdb_schema()  # one definition of every table: tables.py
 
-TABLES = ("daily", "hourly", "status", "pages", "referrers", "campaigns", "content")
+TABLES = tables.WAREHOUSE_TABLES  # `daily` first
+# The breakdown tables came after SCHEMA_VERSION 2 without changing it: an older warehouse gains
+# them in place at its next flush (CREATE ... IF NOT EXISTS), keeping every row it has; until
+# then readers see them empty (readpath), and `verify` does not call their absence damage.
+NEWER_TABLES = tables.NEWER_TABLES
 
 REBUILD = "`rings check --repair` rebuilds it from the DO files"
 
@@ -260,6 +227,9 @@ class Warehouse:
             if self._version(con) != SCHEMA_VERSION:
                 raise DamagedStateError(self.path, "warehouse has no Rings schema (or an old one)")
             for table in TABLES:
+                # Asked first: a missing `os` would make DuckDB scan Python's `os` module instead.
+                if table in NEWER_TABLES and not has_table(con, table):
+                    continue  # made at the next flush (see NEWER_TABLES)
                 try:
                     con.execute(f"SELECT bit_xor(hash(COLUMNS(*))) FROM {table}").fetchall()
                 except duckdb.CatalogException as e:
@@ -279,6 +249,8 @@ class Warehouse:
                 return None
             tables = {}
             for table in TABLES[1:]:  # all but daily
+                if table in NEWER_TABLES and not has_table(con, table):
+                    continue
                 cur = con.execute(
                     f"SELECT * EXCLUDE (tenant, date) FROM {table} WHERE tenant = ? AND date = ?", key
                 )
@@ -302,3 +274,13 @@ class Warehouse:
         """A read-only connection, waiting out a flush in progress rather than failing."""
         with self._connect(read_only=True, wait=wait) as con:
             yield con
+
+
+def has_table(con: duckdb.DuckDBPyConnection, table: str, catalog: str | None = None) -> bool:
+    """Whether the (attached `catalog`'s) main schema has `table`: older warehouses lack NEWER_TABLES."""
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = $table"
+        " AND ($catalog IS NULL OR database_name = $catalog)",
+        {"table": table, "catalog": catalog},
+    ).fetchone()
+    return bool(row and row[0])

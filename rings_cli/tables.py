@@ -1,0 +1,310 @@
+"""Every aggregate table, defined once: its key columns, its additive columns and their types.
+
+A DO file (SQLite) holds one tenant-day's rows of each table; the warehouse (DuckDB) holds the
+same tables with `tenant` and `date` in front. Everything that names their columns is derived from
+`TABLES` here: the SQLite DDL (`sqlite_ddl`, dofile.py), the DuckDB DDL (`duckdb_ddl`,
+warehouse.py and the read path), the snapshot queries a flush and a reader run on a DO file
+(`SNAPSHOT_QUERIES`), the add-on-conflict upserts of a merge (`upsert_sql`), the per-batch counts
+(`count_columns`, aggregate.py) and the visitor-metric tables of sessions.py (`SESSION_TABLES`).
+
+Each value column says where its numbers come from:
+- `count(...)`: counted from a batch's lines (aggregate.py). `recipe` is "rows" (one per line),
+  "sum:COLUMN" (sum of a classified column, e.g. `bytes`, `is_bot`) or "event:NAME" (lines of that
+  event). The table's `rows` says which lines: "requests" (all) or "page_views".
+- `visitor(...)`: a visitor metric (uniques, sessions, time on page), computed from the stored
+  page views by sessions.py and merged as a delta.
+- `summary(...)`: written whole at finalization (not additive).
+
+Adding a table is one entry in `TABLES`, e.g. requests per browser:
+
+    Table("browsers", keys=(text("browser"),), columns=(count("requests"),), rows="requests")
+
+gives the SQLite table, the warehouse table (with its migration: a new table is created on the
+next flush, and `rings check --repair` re-flushes every DO file), the snapshot, the flush, the read
+path and erase. The batch must carry the key column (here `browser`, a classified column). A
+`visitor(...)` column also needs its metric in sessions.visitor_metrics (and its key in the stored
+page views, sessions.VIEW_SCHEMA). Tables are listed in warehouse order; `day` stays first.
+
+This module imports nothing heavy (no Polars), so that `rings --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+INT, REAL, TEXT, JSON = "int", "real", "text", "json"
+
+_SQLITE = {INT: "INTEGER", REAL: "REAL", TEXT: "TEXT", JSON: "TEXT"}
+_DUCKDB = {INT: "BIGINT", REAL: "DOUBLE", TEXT: "VARCHAR", JSON: "JSON"}
+_DUCKDB_KEY = {INT: "INTEGER", TEXT: "VARCHAR"}  # hour and status stay 32-bit in the warehouse
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: `kind` is "key", "count", "visitor" or "summary" (see the module docstring)."""
+
+    name: str
+    type: str
+    kind: str
+    recipe: str = ""  # for "count": how a batch computes it
+    per_day: bool = False  # an hourly count that the warehouse's `daily` row sums over the day
+
+    @property
+    def additive(self) -> bool:
+        return self.kind in ("count", "visitor")
+
+
+def key(name: str, type: str = TEXT) -> Column:
+    return Column(name, type, "key")
+
+
+def text(name: str) -> Column:
+    return key(name, TEXT)
+
+
+def count(name: str, recipe: str = "rows", per_day: bool = False) -> Column:
+    return Column(name, INT, "count", recipe, per_day)
+
+
+def visitor(name: str, type: str = INT) -> Column:
+    return Column(name, type, "visitor")
+
+
+def summary(name: str, type: str = JSON) -> Column:
+    return Column(name, type, "summary")
+
+
+@dataclass(frozen=True)
+class Table:
+    """One aggregate table. `rows` picks the lines its counts come from ("requests", "page_views"),
+    or "custom" when aggregate.py builds them itself (content: page views and events together)."""
+
+    name: str
+    keys: tuple[Column, ...]
+    columns: tuple[Column, ...]
+    rows: str = "requests"
+    warehouse: str = ""  # its name in the warehouse, when not `name`
+    extra_sql: tuple[str, ...] = field(default=())  # extra SQLite column definitions (the day row's id)
+
+    @property
+    def warehouse_name(self) -> str:
+        return self.warehouse or self.name
+
+    @property
+    def key_names(self) -> list[str]:
+        return [c.name for c in self.keys]
+
+    @property
+    def names(self) -> list[str]:
+        """Every column of the DO file's table, keys first, in table order."""
+        return [c.name for c in (*self.keys, *self.columns)]
+
+    def of_kind(self, kind: str) -> list[str]:
+        return [c.name for c in self.columns if c.kind == kind]
+
+    @property
+    def counts(self) -> list[Column]:
+        return [c for c in self.columns if c.kind == "count"]
+
+
+# Event types (from route rules or app event logs) and the columns they count in.
+HOURLY_EVENTS = {
+    "post_created": "posts_created",
+    "comment": "comments_created",
+    "reaction": "reactions_given",
+}
+CONTENT_EVENTS = {
+    "reaction": "reactions",
+    "comment": "comments",
+    "share": "shares",
+    "post_read_complete": "reads_completed",
+}
+
+# The one-row `day` table of a DO file; `daily` in the warehouse, with the day's sums of the hourly
+# `per_day` counts in front and `finalized` at the end (see warehouse_columns).
+DAY = Table(
+    "day",
+    keys=(),
+    columns=(
+        visitor("unique_visitors"),
+        visitor("sessions"),
+        visitor("bounces"),
+        visitor("duration_total", REAL),
+        summary("top_pages"),  # JSON, written at finalization (the seed's daily summary)
+        summary("top_referrers"),  # likewise
+    ),
+    rows="custom",
+    warehouse="daily",
+    extra_sql=("id INTEGER PRIMARY KEY CHECK (id = 1)",),
+)
+
+TABLES: tuple[Table, ...] = (
+    DAY,
+    Table(
+        "hourly",
+        keys=(key("hour", INT),),
+        columns=(
+            count("requests", per_day=True),
+            count("bytes", "sum:bytes", per_day=True),
+            count("bot_requests", "sum:is_bot", per_day=True),
+            count("page_views", "sum:is_page_view", per_day=True),
+            visitor("unique_visitors"),
+            visitor("sessions"),  # by the hour the session started
+            visitor("bounces"),
+            visitor("time_total", REAL),  # time on page of this hour's page views
+            visitor("time_count"),
+            *(count(col, f"event:{event}") for event, col in HOURLY_EVENTS.items()),
+        ),
+    ),
+    Table("status", keys=(key("status", INT),), columns=(count("requests"),)),
+    Table(
+        "pages",
+        keys=(text("path"),),
+        columns=(
+            count("views"),
+            visitor("unique_views"),
+            visitor("entries"),
+            visitor("exits"),
+            visitor("time_total", REAL),
+            visitor("time_count"),
+        ),
+        rows="page_views",
+    ),
+    Table("referrers", keys=(text("source"),), columns=(visitor("visits"),), rows="custom"),
+    Table(
+        "campaigns",
+        keys=(text("source"), text("medium"), text("campaign")),
+        columns=(visitor("visits"),),
+        rows="custom",
+    ),
+    Table(
+        "content",
+        keys=(text("post_id"),),
+        columns=(
+            count("views"),
+            visitor("unique_views"),
+            *(count(col, f"event:{event}") for event, col in CONTENT_EVENTS.items()),
+            visitor("read_time_total", REAL),
+            visitor("read_time_count"),
+        ),
+        rows="custom",
+    ),
+)
+
+# What visitors use and where they come from (breakdowns.py): per value, requests, page views and
+# exact unique visitors (the value is kept with each stored page view, sessions.VIEW_SCHEMA).
+BREAKDOWN_TABLES = ("browsers", "os", "devices", "countries")
+_BREAKDOWN_KEYS = {
+    "browsers": ("browser", "version"),
+    "os": ("os",),
+    "devices": ("device",),
+    "countries": ("country",),
+}
+# Tables added after warehouse SCHEMA_VERSION 2 without changing it: an older DO file or warehouse
+# gains them in place (dofile._install_schema, warehouse NEWER_TABLES), keeping every row it has.
+NEWER_TABLES = (*BREAKDOWN_TABLES, "not_found")
+
+TABLES = (
+    *TABLES,
+    *(
+        Table(
+            name,
+            keys=tuple(text(k) for k in _BREAKDOWN_KEYS[name]),
+            columns=(count("requests"), count("page_views", "sum:is_page_view"), visitor("unique_visitors")),
+        )
+        for name in BREAKDOWN_TABLES
+    ),
+    # 404 answers per path (aggregate.py: breakdowns.not_found), at most breakdowns.ROW_LIMIT a day.
+    Table(
+        "not_found", keys=(text("path"),), columns=(count("requests"), count("bot_requests")), rows="custom"
+    ),
+)
+
+BY_NAME = {t.name: t for t in TABLES}
+WAREHOUSE_TABLES = tuple(t.warehouse_name for t in TABLES)
+# Tables whose counts aggregate.py makes from a batch's lines, generically or (custom) itself.
+COUNT_TABLES = tuple(t for t in TABLES if t.counts)
+# sessions.py: table -> (key columns, additive visitor-metric columns).
+SESSION_TABLES: dict[str, tuple[list[str], list[str]]] = {
+    t.name: (t.key_names, t.of_kind("visitor")) for t in TABLES if t.of_kind("visitor")
+}
+
+
+def sqlite_ddl(table: Table) -> str:
+    """CREATE TABLE for a DO file: additive columns default to 0, so a merge can add to them."""
+    lines = list(table.extra_sql)
+    single = len(table.keys) == 1
+    for c in table.keys:
+        sql_type = _SQLITE[c.type]
+        lines.append(f"{c.name} {sql_type} PRIMARY KEY" if single else f"{c.name} {sql_type} NOT NULL")
+    for c in table.columns:
+        if c.additive:
+            lines.append(f"{c.name} {_SQLITE[c.type]} NOT NULL DEFAULT 0")
+        else:
+            lines.append(f"{c.name} {_SQLITE[c.type]}")
+    if len(table.keys) > 1:
+        lines.append(f"PRIMARY KEY ({', '.join(table.key_names)})")
+    body = ",\n  ".join(lines)
+    return f"CREATE TABLE IF NOT EXISTS {table.name} (\n  {body}\n)"
+
+
+def warehouse_columns(table: Table) -> list[tuple[str, str, bool]]:
+    """(name, DuckDB type, nullable) of a warehouse table, after tenant and date."""
+    if table is DAY:
+        hourly = BY_NAME["hourly"]
+        rolled = [(c.name, _DUCKDB[c.type], False) for c in hourly.columns if c.per_day]
+        own = [(c.name, _DUCKDB[c.type], not c.additive) for c in table.columns]
+        return [*rolled, *own, ("finalized", "BOOLEAN", False)]
+    keys = [(c.name, _DUCKDB_KEY[c.type], False) for c in table.keys]
+    return keys + [(c.name, _DUCKDB[c.type], not c.additive) for c in table.columns]
+
+
+def duckdb_ddl(table: Table) -> str:
+    cols = ", ".join(
+        f"{name} {type_}{'' if nullable else ' NOT NULL'}"
+        for name, type_, nullable in warehouse_columns(table)
+    )
+    keys = ", ".join(["tenant", "date", *table.key_names])
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table.warehouse_name} (\n"
+        f"  tenant VARCHAR NOT NULL, date DATE NOT NULL, {cols},\n  PRIMARY KEY ({keys}))"
+    )
+
+
+def duckdb_schema() -> str:
+    """The warehouse's tables (and its `schema_version`), as one script."""
+    return (
+        ";\n".join(
+            ["CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", *map(duckdb_ddl, TABLES)]
+        )
+        + ";\n"
+    )
+
+
+def sqlite_schema() -> str:
+    """The aggregate tables of a DO file, one statement per `;\\n`."""
+    return "".join(f"{sqlite_ddl(t)};\n" for t in TABLES)
+
+
+def _snapshot(table: Table) -> str:
+    if table is DAY:
+        hourly = BY_NAME["hourly"]
+        sums = [f"sum(h.{c.name}) AS {c.name}" for c in hourly.columns if c.per_day]
+        own = [f"d.{c.name}" for c in table.columns]
+        finalized = "coalesce((SELECT value = '1' FROM meta WHERE key = 'finalized'), 0) AS finalized"
+        return f"SELECT {', '.join([*sums, *own, finalized])} FROM hourly AS h, day AS d HAVING count(*) > 0"
+    return f"SELECT {', '.join(table.names)} FROM {table.name}"
+
+
+# What a flush copies to the warehouse: warehouse table -> SELECT of a DO file's current totals.
+SNAPSHOT_QUERIES: dict[str, str] = {t.warehouse_name: _snapshot(t) for t in TABLES}
+
+
+def upsert_sql(table: Table, columns: list[str]) -> str:
+    """INSERT rows of `columns` (the keys and some additive columns), adding to an existing row."""
+    values = [c for c in columns if c not in table.key_names]
+    return (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+        f"ON CONFLICT ({', '.join(table.key_names)}) DO UPDATE SET "
+        + ", ".join(f"{v} = {v} + excluded.{v}" for v in values)
+    )
