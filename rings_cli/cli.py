@@ -643,7 +643,13 @@ def serve(
     note = " (send the token: open /login?token=... once per browser)" if token else ""
     typer.echo(f"Rings dashboard at {url_of(sock, host)}{note}; Ctrl-C to stop", err=False)
     sys.stdout.flush()
-    run_server(state, policy, sock)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # uvicorn has shut down cleanly and passes the signal on
+
+    signal.signal(signal.SIGTERM, stop)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C or SIGTERM is how a server stops: exit 0
+        run_server(state, policy, sock)
 
 
 def main() -> None:

@@ -44,6 +44,7 @@ ALL = "_all"  # every tenant: no tenant name starts with "_"
 COOKIE = "rings_session"
 MAX_LIMIT = 1000
 _TENANT_RE = re.compile(TENANT_PATTERN)
+_RESERVED = {"api", "analytics", "static", "login"}  # paths of ours, not dashboards
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
     "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
@@ -292,7 +293,7 @@ class Api:
     async def page(self, request: Request) -> Response:
         """`/` (tenant picker) and `/{tenant}` (its dashboard): one page; the script reads the path."""
         name = request.path_params.get("tenant")
-        if name is not None and name != ALL and not _TENANT_RE.match(name):
+        if name is not None and (name in _RESERVED or (name != ALL and not _TENANT_RE.match(name))):
             return _json({"error": "not found"}, 404)
         return FileResponse(WEB / "index.html", headers=_HEADERS)
 
@@ -353,6 +354,7 @@ def create_app(state: StateDir, policy: Policy) -> ASGIApp:
         RingsError: _unavailable,
     }
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)  # type: ignore[arg-type]
+    app.router.redirect_slashes = False  # /api/ is a 404, not a redirect to a dashboard named "api"
     return Guard(app, policy)
 
 

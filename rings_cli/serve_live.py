@@ -27,7 +27,7 @@ from typing import Any
 from rings_cli.errors import RingsError
 from rings_cli.live import _stamp, latest_views
 from rings_cli.readpath import current_view, dirty_tenant_days
-from rings_cli.report import SECTIONS, build_report, empty_report
+from rings_cli.report import DEFAULT_DAYS, SECTIONS, build_report, empty_report
 from rings_cli.state import StateDir
 
 POLL_SECONDS = 0.25  # a commit is seen within this (plus one report's read): well under 1 s
@@ -153,6 +153,11 @@ class Hub:
         """No range: today (the seed's live view); the day is looked up again each tick."""
         if start is None and end is None:
             return (tenant, None, None, limit)
+        span = dt.timedelta(days=DEFAULT_DAYS - 1)  # one bound: a week from it, as in the report
+        if end is None:
+            end = (dt.date.fromisoformat(start) + span).isoformat()  # type: ignore[arg-type]
+        if start is None:
+            start = (dt.date.fromisoformat(end) - span).isoformat()
         return (tenant, start, end, limit)
 
     def _resolved(self, key: Key) -> Key:
@@ -162,14 +167,14 @@ class Hub:
             return (tenant, day, day, limit)
         return key
 
-    def _feed(self, key: Key, report: dict[str, Any]) -> list[tuple]:
-        day = dt.date.fromisoformat(report["end"])
+    def _feed(self, key: Key) -> list[tuple]:
+        day = dt.date.fromisoformat(self._resolved(key)[2])  # type: ignore[arg-type]
         return [event_key(r) for r in latest_views(self.state, day, key[0], FEED_WINDOW)]
 
     async def join(self, key: Key, socket: Socket) -> None:
         """Send `init` (the full report and the latest page views), then keep it updated."""
+        feed = await self.reports.run(lambda: self._feed(key))  # first: the stats hold all of it
         report = await self.reports.report(self._resolved(key))
-        feed = await self.reports.run(lambda: self._feed(key, report))
         await socket.send(
             json.dumps({"type": "init", "stats": report, "recent": [event_json(k) for k in feed[:12]]})
         )
@@ -201,8 +206,8 @@ class Hub:
         if token == group.token or group.report is None:
             return
         group.token = token
+        feed = await self.reports.run(lambda: self._feed(key))  # first: an event never precedes its stats
         report = await self.reports.report(self._resolved(key))
-        feed = await self.reports.run(lambda: self._feed(key, report))
         old, group.report = group.report, report
         changed = {k: v for k, v in report.items() if old.get(k) != v}
         changed.update({k: None for k in old if k not in report})
