@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -182,7 +181,7 @@ class Api:
     def __init__(self, state: StateDir, policy: Policy) -> None:
         self.state = state
         self.policy = policy
-        self.reports = Reports(state, run_in_threadpool)
+        self.reports = Reports(state)
         self.hub = Hub(state, self.reports)
 
     async def tenant(self, name: str | None) -> str | None:
@@ -332,6 +331,7 @@ def create_app(state: StateDir, policy: Policy) -> ASGIApp:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+            api.reports.close()
 
     routes = [
         Route("/api/tenants", api.tenants),

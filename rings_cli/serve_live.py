@@ -20,7 +20,9 @@ import collections
 import datetime as dt
 import json
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +32,7 @@ from rings_cli.readpath import current_view, dirty_tenant_days
 from rings_cli.report import DEFAULT_DAYS, SECTIONS, build_report, empty_report
 from rings_cli.state import StateDir
 
+READ_THREADS = 2
 POLL_SECONDS = 0.25  # a commit is seen within this (plus one report's read): well under 1 s
 CACHE_ENTRIES = 256
 FEED_WINDOW = 50  # the newest page views compared between two reads to find the new ones
@@ -75,35 +78,60 @@ def known_tenants(state: StateDir) -> list[str]:
         return [r[0] for r in con.execute("SELECT DISTINCT tenant FROM daily ORDER BY tenant").fetchall()]
 
 
-Runner = Callable[[Callable[[], Any]], Awaitable[Any]]
-
-
 class Reports:
     """Report answers, each kept while the state dir's freshness token stays the same."""
 
-    def __init__(self, state: StateDir, run: Runner) -> None:
+    def __init__(self, state: StateDir) -> None:
         self.state = state
-        self.run = run  # runs blocking work off the event loop (a thread pool)
-        self._entries: collections.OrderedDict[Hashable, tuple[tuple, Any]] = collections.OrderedDict()
+        # Reads wait on each other (the warehouse is attached by one reader at a time in a process),
+        # so a few threads suffice; stat checks have their own, never stuck behind a read.
+        self._reads = ThreadPoolExecutor(READ_THREADS, "rings-read")
+        self._stats = ThreadPoolExecutor(2, "rings-stat")
+        self._live = ThreadPoolExecutor(2, "rings-live")
+        self._entries: collections.OrderedDict[Hashable, tuple[tuple, float, Any]] = collections.OrderedDict()
         self._locks: dict[Hashable, asyncio.Lock] = {}
 
-    async def _get(self, key: Hashable, tenant: str | None, compute: Callable[[], Any]) -> Any:
+    async def run(self, work: Callable[[], Any]) -> Any:
+        """A read (a report, the tenants) off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._reads, work)
+
+    async def run_live(self, work: Callable[[], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._live, work)
+
+    async def quick(self, work: Callable[[], Any]) -> Any:
+        """A cheap look (stat calls, the catalog, the feed) off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._stats, work)
+
+    def close(self) -> None:
+        self._reads.shutdown(wait=False, cancel_futures=True)
+        self._stats.shutdown(wait=False, cancel_futures=True)
+        self._live.shutdown(wait=False, cancel_futures=True)
+
+    async def _get(
+        self, key: Hashable, tenant: str | None, compute: Callable[[], Any], live: bool = False
+    ) -> Any:
+        asked = time.monotonic()
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:  # one read per key at a time: the others wait for its answer
-            token = await self.run(lambda: freshness(self.state, tenant))
             hit = self._entries.get(key)
-            if hit is not None and hit[0] == token:
+            if hit is not None and hit[1] >= asked:  # read after we asked: as fresh as we need
+                return hit[2]
+            token = await self.quick(lambda: freshness(self.state, tenant))
+            if hit is not None and hit[0] == token:  # nothing committed since that read
                 self._entries.move_to_end(key)
-                return hit[1]
-            value = await self.run(compute)  # token taken before the read: a later commit shows
-            self._entries[key] = (token, value)
+                return hit[2]
+            started = time.monotonic()
+            run = self.run_live if live else self.run
+            value = await run(compute)  # token taken before the read: a later commit shows
+            self._entries[key] = (token, started, value)
             self._entries.move_to_end(key)
             while len(self._entries) > CACHE_ENTRIES:
                 self._entries.popitem(last=False)
         return value
 
-    async def report(self, key: Key) -> dict[str, Any]:
-        return await self._get(("report", *key), key[0], lambda: compute_report(self.state, key))
+    async def report(self, key: Key, live: bool = False) -> dict[str, Any]:
+        """`live`: for the WebSocket watcher, whose reads never queue behind the API's."""
+        return await self._get(("report", *key), key[0], lambda: compute_report(self.state, key), live)
 
     async def tenants(self) -> list[str]:
         return await self._get(("tenants",), None, lambda: known_tenants(self.state))
@@ -173,7 +201,7 @@ class Hub:
 
     async def join(self, key: Key, socket: Socket) -> None:
         """Send `init` (the full report and the latest page views), then keep it updated."""
-        feed = await self.reports.run(lambda: self._feed(key))  # first: the stats hold all of it
+        feed = await self.reports.quick(lambda: self._feed(key))  # first: the stats hold all of it
         report = await self.reports.report(self._resolved(key))
         await socket.send(
             json.dumps({"type": "init", "stats": report, "recent": [event_json(k) for k in feed[:12]]})
@@ -181,7 +209,7 @@ class Hub:
         group = self.groups.setdefault(key, Group())
         if group.report is None:
             group.report, group.feed = report, collections.Counter(feed)
-            group.token = await self.reports.run(lambda: freshness(self.state, key[0]))
+            group.token = await self.reports.quick(lambda: freshness(self.state, key[0]))
         group.sockets.add(socket)
 
     def leave(self, key: Key, socket: Socket) -> None:
@@ -192,22 +220,21 @@ class Hub:
                 del self.groups[key]
 
     async def run(self) -> None:
-        """Poll forever (until cancelled); an error in one tick is logged by the next tick's retry."""
+        """Poll forever (until cancelled); every watched report is checked at once each tick."""
         while True:
             await asyncio.sleep(self.poll)
-            for key, group in list(self.groups.items()):
-                try:
-                    await self._tick(key, group)
-                except RingsError:
-                    continue  # e.g. a flush held the warehouse past the wait: try again next tick
+            ticks = [self._tick(key, group) for key, group in list(self.groups.items())]
+            for result in await asyncio.gather(*ticks, return_exceptions=True):
+                if isinstance(result, Exception) and not isinstance(result, RingsError):
+                    raise result  # a RingsError (a flush held the warehouse too long): next tick
 
     async def _tick(self, key: Key, group: Group) -> None:
-        token = await self.reports.run(lambda: freshness(self.state, key[0]))
+        token = await self.reports.quick(lambda: freshness(self.state, key[0]))
         if token == group.token or group.report is None:
             return
         group.token = token
-        feed = await self.reports.run(lambda: self._feed(key))  # first: an event never precedes its stats
-        report = await self.reports.report(self._resolved(key))
+        feed = await self.reports.quick(lambda: self._feed(key))  # first: an event never precedes its stats
+        report = await self.reports.report(self._resolved(key), live=True)
         old, group.report = group.report, report
         changed = {k: v for k, v in report.items() if old.get(k) != v}
         changed.update({k: None for k in old if k not in report})
