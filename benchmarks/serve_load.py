@@ -3,7 +3,8 @@
 `/api` requests while `rings ingest --follow` writes into the same state dir.
 
 Ingests the bundled sample (three tenants), starts `rings ingest --follow --flush-interval 1` on a
-log that a writer appends page views of today to (so DO files commit and flushes land throughout),
+log that a writer appends 25 page views of today to every 0.5 s (so DO files commit and flushes
+land throughout),
 starts `rings serve --port 0`, opens the WebSockets (each must get `init`), then sends `--rounds`
 rounds of 200 requests at once, a mix of today / range / tenants / `_all` with different ranges
 (so many are real reads, not answers kept from the previous commit). Prints latency percentiles,
@@ -164,13 +165,13 @@ def main() -> None:
         )  # fmt: skip
         writing = threading.Event()
 
-        def writer() -> None:  # 50 page views every 0.2 s while the load runs
+        def writer() -> None:  # 25 page views every 0.5 s while the load runs (4M a day)
             i = 30
             while not writing.is_set():
                 with open(log, "a") as f:
-                    f.write("".join(page_view(i + k) for k in range(50)))
-                i += 50
-                writing.wait(0.2)
+                    f.write("".join(page_view(i + k) for k in range(25)))
+                i += 25
+                writing.wait(0.5)
 
         serve_log = open(Path(tmp) / "serve.err", "w+b")  # noqa: SIM115 (a file: a pipe nobody reads fills)
         server = rings(

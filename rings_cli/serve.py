@@ -18,6 +18,7 @@ import ipaddress
 import json
 import re
 import socket
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from rings_cli.errors import DamagedStateError, RingsError, UsageError
 from rings_cli.report import DEFAULT_LIMIT, parse_date
-from rings_cli.serve_live import METRICS, Hub, Reports, Socket, today
+from rings_cli.serve_live import ASKED, METRICS, Hub, Reports, Socket, today
 from rings_cli.state import TENANT_PATTERN, StateDir
 
 WEB = Path(__file__).resolve().parent / "web"
@@ -142,6 +143,7 @@ class Guard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
+        ASKED.set(time.monotonic())
         headers = Headers(scope=scope)
         host = headers.get("host", "")
         problem = None

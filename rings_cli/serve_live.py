@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import datetime as dt
 import json
 import sqlite3
@@ -39,6 +40,8 @@ FEED_WINDOW = 50  # the newest page views compared between two reads to find the
 SEND_TIMEOUT = 5.0  # a socket that cannot take a message in this long is dropped
 METRICS = (*(s for s in SECTIONS), "events")
 
+# When the request being answered arrived: any read started after it is fresh enough for it.
+ASKED: contextvars.ContextVar[float | None] = contextvars.ContextVar("rings_asked", default=None)
 Key = tuple[str | None, str | None, str | None, int]  # tenant, start, end, limit
 
 
@@ -110,7 +113,7 @@ class Reports:
     async def _get(
         self, key: Hashable, tenant: str | None, compute: Callable[[], Any], live: bool = False
     ) -> Any:
-        asked = time.monotonic()
+        asked = ASKED.get(None) or time.monotonic()
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:  # one read per key at a time: the others wait for its answer
             hit = self._entries.get(key)

@@ -372,3 +372,17 @@ def test_serve_beside_ingest_follow_without_lock_errors(tmp_path: Path, serve) -
         _, err = follow.communicate(timeout=60)
     assert follow.returncode == 0, err.decode()
     assert b"Error" not in err and b"locked" not in err
+
+
+def test_nothing_ingested_yet_and_a_busy_port(tmp_path: Path, serve) -> None:
+    state = StateDir(tmp_path / "not-yet")
+    server = serve(state)
+    assert server.json("/api/tenants") == {"tenants": []}
+    today = server.json("/api/_all/today")
+    assert today["totals"]["requests"] == 0 and today["as_of"] is None
+    unknown = server.json("/api/alice.example/today", 404)
+    assert unknown["error"] == "no data for tenant 'alice.example'; no data yet"
+    assert not state.root.exists()  # read-only: serving creates nothing
+    proc = run_rings("serve", "--state-dir", str(state.root), "--port", str(server.port))
+    assert proc.returncode == 1
+    assert proc.stderr.decode().startswith(f"Error: cannot listen on 127.0.0.1:{server.port}: ")
