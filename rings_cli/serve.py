@@ -173,8 +173,8 @@ def _cookies(headers: Headers) -> dict[str, str]:
     return out
 
 
-class UnknownTenantError(Exception):
-    pass
+class UnknownTenantError(RingsError):
+    """A tenant the state dir holds no data for: a 404."""
 
 
 class Api:
@@ -242,17 +242,23 @@ class Api:
             tenant = await self.tenant(self._tenant_name(ws))
             start, end = self.dates(ws)
             key = self.hub.key_for(tenant, start, end, self.limit(ws))
-        except (UsageError, UnknownTenantError) as e:
+        except RingsError as e:  # a bad date or tenant; or a damaged file (1011: try again later)
+            code = 4404 if isinstance(e, UnknownTenantError) else 4400 if isinstance(e, UsageError) else 1011
             await ws.send_json({"type": "error", "error": str(e)})
-            await ws.close(4404 if isinstance(e, UnknownTenantError) else 4400)
+            await ws.close(code)
             return
         sock = Socket(ws.send_text)
         try:
             await self.hub.join(key, sock)
-            while True:
-                await ws.send_text(self._command(sock, await ws.receive_text()))
+            while (msg := await ws.receive())["type"] != "websocket.disconnect":
+                text = msg.get("text") or (msg.get("bytes") or b"").decode("utf-8", "replace")
+                await ws.send_text(self._command(sock, text))
         except (WebSocketDisconnect, RuntimeError):
             pass  # the dashboard went away
+        except RingsError as e:
+            with contextlib.suppress(Exception):
+                await ws.send_json({"type": "error", "error": str(e)})
+                await ws.close(1011)
         finally:
             self.hub.leave(key, sock)
 

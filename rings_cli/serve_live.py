@@ -45,18 +45,37 @@ ASKED: contextvars.ContextVar[float | None] = contextvars.ContextVar("rings_aske
 Key = tuple[str | None, str | None, str | None, int]  # tenant, start, end, limit
 
 
-def freshness(state: StateDir, tenant: str | None = None) -> tuple:
-    """Changes whenever a commit could change a report of `tenant` (None: any tenant)."""
+def freshness(
+    state: StateDir, tenant: str | None = None, start: str | None = None, end: str | None = None
+) -> tuple:
+    """Changes whenever a commit could change a report of `tenant` (None: any) over [start, end].
+
+    A report reads the warehouse and the DO files of the catalog's dirty tenant-days, nothing else:
+    so the token is the warehouse's stamps, the dirty list itself (a new day, a flush) and the
+    stamps of the dirty DO files inside the range (commits to other days cannot change it)."""
     root = state.root
-    fixed = [root / "catalog.sqlite", root / "catalog.sqlite-wal"]
-    fixed += [root / "warehouse.duckdb", root / "warehouse.duckdb.wal"]
+    stamps: list[Any] = [_stamp(root / "warehouse.duckdb"), _stamp(root / "warehouse.duckdb.wal")]
     try:
         dirty = dirty_tenant_days(state, tenant)
-    except (RingsError, sqlite3.Error):
-        dirty = []  # being created or damaged: the stamps below still move when it is written
-    files = [state.do_path(t, d) for t, d in dirty]
+    except (RingsError, sqlite3.Error):  # being created or damaged: its own stamps, then
+        dirty = []
+        stamps += [_stamp(root / "catalog.sqlite"), _stamp(root / "catalog.sqlite-wal")]
+    first, last = _window(start, end)
+    files = [state.do_path(t, d) for t, d in dirty if first <= d <= last]
     files += [p.with_name(p.name + "-wal") for p in files]
-    return (root.is_dir(), *(_stamp(p) for p in fixed), tuple(dirty), *(_stamp(p) for p in files))
+    return (root.is_dir(), *stamps, tuple(dirty), *(_stamp(p) for p in files))
+
+
+def _window(start: str | None, end: str | None) -> tuple[str, str]:
+    """The days a report can read: the range, a week from one bound, or (no bound) any day."""
+    span = dt.timedelta(days=DEFAULT_DAYS - 1)
+    if start is None and end is None:
+        return ("0000-00-00", "9999-99-99")
+    if end is None:
+        end = (dt.date.fromisoformat(start) + span).isoformat()  # type: ignore[arg-type]
+    if start is None:
+        start = (dt.date.fromisoformat(end) - span).isoformat()
+    return (start, end)
 
 
 def today() -> dt.date:
@@ -111,15 +130,16 @@ class Reports:
         self._live.shutdown(wait=False, cancel_futures=True)
 
     async def _get(
-        self, key: Hashable, tenant: str | None, compute: Callable[[], Any], live: bool = False
-    ) -> Any:
+        self, key: Hashable, scope: tuple[str | None, str | None, str | None], compute: Callable[[], Any],
+        live: bool = False,
+    ) -> Any:  # fmt: skip
         asked = ASKED.get(None) or time.monotonic()
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:  # one read per key at a time: the others wait for its answer
             hit = self._entries.get(key)
             if hit is not None and hit[1] >= asked:  # read after we asked: as fresh as we need
                 return hit[2]
-            token = await self.quick(lambda: freshness(self.state, tenant))
+            token = await self.quick(lambda: freshness(self.state, *scope))
             if hit is not None and hit[0] == token:  # nothing committed since that read
                 self._entries.move_to_end(key)
                 return hit[2]
@@ -134,10 +154,10 @@ class Reports:
 
     async def report(self, key: Key, live: bool = False) -> dict[str, Any]:
         """`live`: for the WebSocket watcher, whose reads never queue behind the API's."""
-        return await self._get(("report", *key), key[0], lambda: compute_report(self.state, key), live)
+        return await self._get(("report", *key), key[:3], lambda: compute_report(self.state, key), live)
 
     async def tenants(self) -> list[str]:
-        return await self._get(("tenants",), None, lambda: known_tenants(self.state))
+        return await self._get(("tenants",), (None, None, None), lambda: known_tenants(self.state))
 
 
 class Socket:
@@ -184,11 +204,7 @@ class Hub:
         """No range: today (the seed's live view); the day is looked up again each tick."""
         if start is None and end is None:
             return (tenant, None, None, limit)
-        span = dt.timedelta(days=DEFAULT_DAYS - 1)  # one bound: a week from it, as in the report
-        if end is None:
-            end = (dt.date.fromisoformat(start) + span).isoformat()  # type: ignore[arg-type]
-        if start is None:
-            start = (dt.date.fromisoformat(end) - span).isoformat()
+        start, end = _window(start, end)  # one bound: a week from it, as in the report
         return (tenant, start, end, limit)
 
     def _resolved(self, key: Key) -> Key:
@@ -212,7 +228,7 @@ class Hub:
         group = self.groups.setdefault(key, Group())
         if group.report is None:
             group.report, group.feed = report, collections.Counter(feed)
-            group.token = await self.reports.quick(lambda: freshness(self.state, key[0]))
+            group.token = await self.reports.quick(lambda: freshness(self.state, *self._resolved(key)[:3]))
         group.sockets.add(socket)
 
     def leave(self, key: Key, socket: Socket) -> None:
@@ -232,7 +248,7 @@ class Hub:
                     raise result  # a RingsError (a flush held the warehouse too long): next tick
 
     async def _tick(self, key: Key, group: Group) -> None:
-        token = await self.reports.quick(lambda: freshness(self.state, key[0]))
+        token = await self.reports.quick(lambda: freshness(self.state, *self._resolved(key)[:3]))
         if token == group.token or group.report is None:
             return
         group.token = token

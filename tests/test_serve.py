@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from rings_cli.errors import UsageError
@@ -386,3 +386,25 @@ def test_nothing_ingested_yet_and_a_busy_port(tmp_path: Path, serve) -> None:
     proc = run_rings("serve", "--state-dir", str(state.root), "--port", str(server.port))
     assert proc.returncode == 1
     assert proc.stderr.decode().startswith(f"Error: cannot listen on 127.0.0.1:{server.port}: ")
+
+
+def test_websocket_errors_are_messages(filled: StateDir, serve_once) -> None:
+    server = serve_once(filled)
+    for path, code, says in [
+        ("/api/nobody.example/live", 4404, "no data for tenant 'nobody.example'"),
+        ("/api/alice.example/live?start=2025-02-30", 4400, "start: '2025-02-30' is not a date"),
+        ("/analytics/live", 4400, "?tenant= is required"),
+    ]:
+        with server.ws(path) as ws:
+            assert says in json.loads(ws.recv(timeout=30))["error"]
+            with pytest.raises(ConnectionClosed):
+                ws.recv(timeout=30)
+            assert ws.close_code == code
+    with server.ws("/api/_all/live?start=2025-12-01&end=2025-12-03") as ws:
+        init = json.loads(ws.recv(timeout=30))
+        assert without_state_times(init["stats"]) == report_json(
+            filled, "--start", "2025-12-01", "--end", "2025-12-03"
+        )
+        for junk in (b"\xff\x00", "not json", '{"type": "subscribe", "metrics": "totals"}', "[1, 2]"):
+            ws.send(junk)
+            assert json.loads(ws.recv(timeout=30))["type"] == "error"
