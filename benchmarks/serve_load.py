@@ -2,7 +2,7 @@
 """`rings serve` under load, on loopback only: 100 open WebSockets and rounds of 200 concurrent
 `/api` requests while `rings ingest --follow` writes into the same state dir.
 
-Ingests the bundled sample (three tenants), starts `rings ingest --follow --flush-interval 1` on a
+Ingests the bundled sample (three tenants), starts `rings ingest --follow --flush-interval 5` on a
 log that a writer appends 25 page views of today to every 0.5 s (so DO files commit and flushes
 land throughout),
 starts `rings serve --port 0`, opens the WebSockets (each must get `init`), then sends `--rounds`
@@ -160,7 +160,7 @@ def main() -> None:
         )
         log.write_text("".join(page_view(i) for i in range(30)))
         follow = rings(
-            "ingest", "--follow", "--flush-interval", "1", "--state-dir", str(state), str(log),
+            "ingest", "--follow", "--flush-interval", "5", "--state-dir", str(state), str(log),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
         writing = threading.Event()
