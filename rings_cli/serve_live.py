@@ -43,16 +43,22 @@ METRICS = (*(s for s in SECTIONS), "events")
 # When the request being answered arrived: any read started after it is fresh enough for it.
 ASKED: contextvars.ContextVar[float | None] = contextvars.ContextVar("rings_asked", default=None)
 Key = tuple[str | None, str | None, str | None, int]  # tenant, start, end, limit
+Scope = tuple[str | None, str | None, str | None, bool]  # freshness(): tenant, start, end, files
 
 
 def freshness(
-    state: StateDir, tenant: str | None = None, start: str | None = None, end: str | None = None
+    state: StateDir,
+    tenant: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    files: bool = True,
 ) -> tuple:
     """Changes whenever a commit could change a report of `tenant` (None: any) over [start, end].
 
     A report reads the warehouse and the DO files of the catalog's dirty tenant-days, nothing else:
     so the token is the warehouse's stamps, the dirty list itself (a new day, a flush) and the
-    stamps of the dirty DO files inside the range (commits to other days cannot change it)."""
+    stamps of the dirty DO files inside the range (commits to other days cannot change it).
+    Without `files`, only which tenant-days exist (enough for the list of tenants)."""
     root = state.root
     stamps: list[Any] = [_stamp(root / "warehouse.duckdb"), _stamp(root / "warehouse.duckdb.wal")]
     try:
@@ -61,9 +67,9 @@ def freshness(
         dirty = []
         stamps += [_stamp(root / "catalog.sqlite"), _stamp(root / "catalog.sqlite-wal")]
     first, last = _window(start, end)
-    files = [state.do_path(t, d) for t, d in dirty if first <= d <= last]
-    files += [p.with_name(p.name + "-wal") for p in files]
-    return (root.is_dir(), *stamps, tuple(dirty), *(_stamp(p) for p in files))
+    paths = [state.do_path(t, d) for t, d in dirty if files and first <= d <= last]
+    paths += [p.with_name(p.name + "-wal") for p in paths]
+    return (root.is_dir(), *stamps, tuple(dirty), *(_stamp(p) for p in paths))
 
 
 def _window(start: str | None, end: str | None) -> tuple[str, str]:
@@ -129,10 +135,7 @@ class Reports:
         self._stats.shutdown(wait=False, cancel_futures=True)
         self._live.shutdown(wait=False, cancel_futures=True)
 
-    async def _get(
-        self, key: Hashable, scope: tuple[str | None, str | None, str | None], compute: Callable[[], Any],
-        live: bool = False,
-    ) -> Any:  # fmt: skip
+    async def _get(self, key: Hashable, scope: Scope, compute: Callable[[], Any], live: bool = False) -> Any:
         asked = ASKED.get(None) or time.monotonic()
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:  # one read per key at a time: the others wait for its answer
@@ -154,10 +157,12 @@ class Reports:
 
     async def report(self, key: Key, live: bool = False) -> dict[str, Any]:
         """`live`: for the WebSocket watcher, whose reads never queue behind the API's."""
-        return await self._get(("report", *key), key[:3], lambda: compute_report(self.state, key), live)
+        scope = (*key[:3], True)
+        return await self._get(("report", *key), scope, lambda: compute_report(self.state, key), live)
 
     async def tenants(self) -> list[str]:
-        return await self._get(("tenants",), (None, None, None), lambda: known_tenants(self.state))
+        # A new tenant comes with a new (dirty) tenant-day; one goes with a warehouse write.
+        return await self._get(("tenants",), (None, None, None, False), lambda: known_tenants(self.state))
 
 
 class Socket:
