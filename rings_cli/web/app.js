@@ -148,7 +148,7 @@ function drawHourly(r) {
 function table(container, cols, rows, emptyText, link) {
   container.replaceChildren();
   if (!rows || rows.length === 0) { container.append(el("p", { class: "empty" }, emptyText || "None in this range")); return; }
-  const t = el("table"), head = el("tr");
+  const t = el("table", { class: "cols-" + cols.length }), head = el("tr");
   for (const c of cols) head.append(el("th", {}, c.label));
   const thead = el("thead"); thead.append(head); t.append(thead);
   const barKey = cols[1].key, max = Math.max(1, ...rows.map((r) => Number(r[barKey]) || 0));
@@ -186,7 +186,9 @@ function render() {
   if (!r) return;
   $("title").textContent = page.tenant === "_all" ? "All sites" : page.tenant;
   $("period").textContent = r.start === r.end ? r.start + " (UTC)" : `${r.start} – ${r.end} (UTC)`;
-  $("start").value = r.start; $("end").value = r.end;
+  for (const [id, v] of [["start", r.start], ["end", r.end]]) {
+    if (document.activeElement !== $(id)) $(id).value = v;  // not while someone is picking a date
+  }
   const cards = $("totals"); cards.replaceChildren();
   for (const [key, label, f] of TOTALS) {
     const c = el("div", { class: "card" });
@@ -281,6 +283,7 @@ async function tenantsInto(select, current) {
   let tenants = [];
   try { tenants = (await getJSON("/api/tenants")).tenants; } catch (e) { return []; }
   select.replaceChildren();
+  if (!current) select.append(el("option", { value: "", disabled: "", selected: "" }, "Choose a site…"));
   for (const t of ["_all", ...tenants]) {
     const o = el("option", { value: t }, t === "_all" ? "All sites" : t);
     if (t === current) o.selected = true;
@@ -292,7 +295,7 @@ async function tenantsInto(select, current) {
 }
 
 async function showPicker() {
-  $("picker").hidden = false;
+  $("picker").hidden = false; $("live").hidden = true;
   const tenants = await tenantsInto($("tenant-select"), "");
   const list = $("tenant-list"); list.replaceChildren();
   $("picker-note").textContent = tenants.length ? "Pick a site." : "Nothing ingested yet: run `rings ingest`, then reload.";
