@@ -1,0 +1,349 @@
+// Rings dashboard. Every string from the logs (paths, sources, campaigns) goes in as textContent,
+// never as HTML. Charts are SVG drawn here: no library, no CDN.
+"use strict";
+
+const SVGNS = "http://www.w3.org/2000/svg";
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs, text) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  return e;
+}
+function svg(tag, attrs, text) {
+  const e = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = String(text);
+  return e;
+}
+
+const num = (n) => Number(n || 0).toLocaleString("en-US");
+const pct = (x) => (Number(x || 0) * 100).toFixed(1) + "%";
+function dur(s) {
+  s = Math.round(Number(s || 0));
+  if (s < 60) return s + "s";
+  const m = Math.floor(s / 60), r = s % 60;
+  return m < 60 ? `${m}m ${String(r).padStart(2, "0")}s` : `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
+}
+function bytes(n) {
+  n = Number(n || 0);
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+  return (i ? n.toFixed(1) : String(n)) + " " + units[i];
+}
+function short(n) {
+  n = Number(n || 0);
+  if (n >= 1e6) return (n / 1e6).toFixed(n >= 1e7 ? 0 : 1) + "M";
+  if (n >= 1e3) return (n / 1e3).toFixed(n >= 1e4 ? 0 : 1) + "k";
+  return String(n);
+}
+
+// ---- theme -------------------------------------------------------------------------------------
+function applyTheme(t) {
+  if (t === "light" || t === "dark") document.documentElement.dataset.theme = t;
+  else delete document.documentElement.dataset.theme;
+}
+applyTheme(localStorage.getItem("rings-theme"));
+
+// ---- state -------------------------------------------------------------------------------------
+const page = {
+  tenant: null,           // from the path: "/alice.example" -> "alice.example"; "_all" is every site
+  report: null,
+  ws: null,
+  retry: 1000,
+  feed: [],
+};
+
+function apiPath(tenant) { return "/api/" + encodeURIComponent(tenant); }
+
+async function getJSON(url) {
+  const r = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  let body = null;
+  try { body = await r.json(); } catch (e) { body = null; }
+  if (!r.ok) throw new Error((body && body.error) || ("HTTP " + r.status));
+  return body;
+}
+
+// ---- charts ------------------------------------------------------------------------------------
+function daysBetween(start, end) {
+  const out = [];
+  const d = new Date(start + "T00:00:00Z"), last = new Date(end + "T00:00:00Z");
+  while (d <= last && out.length < 3700) { out.push(d.toISOString().slice(0, 10)); d.setUTCDate(d.getUTCDate() + 1); }
+  return out;
+}
+
+function niceMax(v) {
+  if (v <= 4) return 4;
+  const p = Math.pow(10, Math.floor(Math.log10(v)));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
+}
+
+// bars: [{label, value, title}], line: optional [values] drawn over the bars
+function barChart(container, bars, line, opts) {
+  container.replaceChildren();
+  const W = Math.max(280, Math.round(container.clientWidth || 760)), H = opts.height || 200, L = 40, R = 8, T = 10, B = 24;
+  const max = niceMax(Math.max(1, ...bars.map((b) => b.value), ...(line || [0])));
+  const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": opts.label });
+  const iw = W - L - R, ih = H - T - B;
+  for (let i = 0; i <= 4; i++) {
+    const y = T + ih - (ih * i) / 4;
+    s.append(svg("line", { x1: L, x2: W - R, y1: y, y2: y, class: "grid-line" }));
+    s.append(svg("text", { x: L - 6, y: y + 4, "text-anchor": "end", class: "axis" }, short((max * i) / 4)));
+  }
+  const n = Math.max(1, bars.length), step = iw / n, bw = Math.max(1, Math.min(56, step * 0.72));
+  bars.forEach((b, i) => {
+    const h = (ih * b.value) / max;
+    const r = svg("rect", { x: L + i * step + (step - bw) / 2, y: T + ih - h, width: bw, height: Math.max(0, h), class: "bar" });
+    r.append(svg("title", {}, b.title));
+    s.append(r);
+  });
+  if (line && line.length > 1) {
+    const pts = line.map((v, i) => `${(L + i * step + step / 2).toFixed(1)},${(T + ih - (ih * v) / max).toFixed(1)}`);
+    s.append(svg("polyline", { points: pts.join(" "), class: "line" }));
+    if (line.length <= 62) pts.forEach((p) => { const [x, y] = p.split(","); s.append(svg("circle", { cx: x, cy: y, r: 3, class: "dot" })); });
+  } else if (line && line.length === 1) {
+    s.append(svg("circle", { cx: L + step / 2, cy: T + ih - (ih * line[0]) / max, r: 3, class: "dot" }));
+  }
+  const every = Math.max(1, Math.ceil(n / Math.max(2, Math.min(opts.ticks || 8, Math.floor(iw / 48)))));
+  bars.forEach((b, i) => {
+    if (i % every === 0) {
+      s.append(svg("text", { x: L + i * step + step / 2, y: H - 6, "text-anchor": "middle", class: "axis" }, b.label));
+    }
+  });
+  container.append(s);
+  if (opts.legend) {
+    const lg = el("div", { class: "legend" });
+    lg.append(el("span", { class: "k-bar" }, opts.legend[0]));
+    if (line) lg.append(el("span", { class: "k-line" }, opts.legend[1]));
+    container.append(lg);
+  }
+}
+
+function drawDaily(r) {
+  const byDate = new Map(r.days.map((d) => [d.date, d]));
+  const dates = daysBetween(r.start, r.end);
+  const rows = dates.map((d) => byDate.get(d) || { date: d, page_views: 0, unique_visitors: 0 });
+  const bars = rows.map((d) => ({
+    label: d.date.slice(5), value: d.page_views,
+    title: `${d.date}: ${num(d.page_views)} page views, ${num(d.unique_visitors)} visitors`,
+  }));
+  barChart($("daily-chart"), bars, rows.map((d) => d.unique_visitors),
+    { label: "Page views by day", legend: ["page views", "unique visitors"], ticks: 10 });
+}
+
+function drawHourly(r) {
+  const box = $("hourly-chart");
+  if (r.hours_omitted) { box.replaceChildren(el("p", { class: "empty" }, r.hours_omitted)); return; }
+  const sums = new Array(24).fill(0);
+  for (const h of r.hours) sums[h.hour] += h.page_views;
+  const bars = sums.map((v, h) => ({ label: String(h).padStart(2, "0"), value: v, title: `${String(h).padStart(2, "0")}:00 UTC: ${num(v)} page views` }));
+  barChart(box, bars, null, { label: "Page views by hour", height: 170, ticks: 12 });
+}
+
+// ---- tables ------------------------------------------------------------------------------------
+// cols: [{key, label, fmt, bar}] ; the first column is the text, with a proportional fill bar
+function table(container, cols, rows, emptyText, link) {
+  container.replaceChildren();
+  if (!rows || rows.length === 0) { container.append(el("p", { class: "empty" }, emptyText || "None in this range")); return; }
+  const t = el("table", { class: "cols-" + cols.length }), head = el("tr");
+  for (const c of cols) head.append(el("th", {}, c.label));
+  const thead = el("thead"); thead.append(head); t.append(thead);
+  const barKey = cols[1].key, max = Math.max(1, ...rows.map((r) => Number(r[barKey]) || 0));
+  const tb = el("tbody");
+  for (const r of rows) {
+    const tr = el("tr");
+    cols.forEach((c, i) => {
+      const v = c.fmt ? c.fmt(r[c.key], r) : r[c.key];
+      if (i === 0) {
+        const td = el("td", { title: String(v) });
+        const fill = el("span", { class: "fill" });
+        fill.style.width = ((100 * (Number(r[barKey]) || 0)) / max).toFixed(1) + "%";
+        const txt = link ? el("a", { class: "txt", href: link(r) }, v) : el("span", { class: "txt" }, v);
+        td.append(fill, txt);
+        tr.append(td);
+      } else {
+        tr.append(el("td", {}, v));
+      }
+    });
+    tb.append(tr);
+  }
+  t.append(tb);
+  container.append(t);
+}
+
+const TOTALS = [
+  ["page_views", "Page views", num], ["unique_visitors", "Unique visitors", num],
+  ["sessions", "Sessions", num], ["bounce_rate", "Bounce rate", pct],
+  ["avg_session_duration", "Avg. session", dur], ["requests", "Requests", num],
+  ["bot_requests", "Bot requests", num], ["bytes", "Bytes sent", bytes],
+];
+
+function render() {
+  const r = page.report;
+  if (!r) return;
+  $("title").textContent = page.tenant === "_all" ? "All sites" : page.tenant;
+  $("period").textContent = r.start === r.end ? r.start + " (UTC)" : `${r.start} – ${r.end} (UTC)`;
+  for (const [id, v] of [["start", r.start], ["end", r.end]]) {
+    if (document.activeElement !== $(id)) $(id).value = v;  // not while someone is picking a date
+  }
+  const cards = $("totals"); cards.replaceChildren();
+  for (const [key, label, f] of TOTALS) {
+    const c = el("div", { class: "card" });
+    c.append(el("div", { class: "label" }, label), el("div", { class: "value", "data-metric": key }, f(r.totals[key])));
+    cards.append(c);
+  }
+  const notes = [];
+  if (!r.totals.requests && r.data_from) notes.push(`No data in this range; there is data from ${r.data_from} to ${r.data_to}.`);
+  if (!r.totals.requests && !r.data_from) notes.push("Nothing ingested yet: this page updates as soon as `rings ingest` writes.");
+  for (const d of r.damaged || []) notes.push("Warning: " + d);
+  $("notice").hidden = notes.length === 0;
+  $("notice").textContent = notes.join(" ");
+  drawDaily(r);
+  drawHourly(r);
+  table($("pages"), [
+    { key: "path", label: "Page" }, { key: "views", label: "Views", fmt: num },
+    { key: "unique_views", label: "Unique", fmt: num }, { key: "avg_time_seconds", label: "Time", fmt: dur },
+  ], r.top_pages);
+  table($("referrers"), [{ key: "source", label: "Source" }, { key: "visits", label: "Visits", fmt: num }], r.top_referrers);
+  table($("campaigns"), [
+    { key: "campaign", label: "Campaign", fmt: (v, row) => [row.source, row.medium, v].filter((x) => x).join(" / ") || "(none)" },
+    { key: "visits", label: "Visits", fmt: num },
+  ], r.top_campaigns, "No utm_ campaigns in this range");
+  table($("posts"), [
+    { key: "post_id", label: "Post" }, { key: "views", label: "Views", fmt: num },
+    { key: "unique_views", label: "Unique", fmt: num }, { key: "reactions", label: "Reactions", fmt: num },
+  ], r.content, "No posts viewed in this range");
+  const status = Object.entries(r.status || {}).map(([code, n]) => ({ code, requests: n }));
+  table($("status"), [{ key: "code", label: "Status" }, { key: "requests", label: "Requests", fmt: num }], status);
+  $("tenants-panel").hidden = !r.tenants;
+  if (r.tenants) {
+    table($("tenants"), [
+      { key: "tenant", label: "Site" }, { key: "page_views", label: "Page views", fmt: num },
+      { key: "unique_visitors", label: "Visitors", fmt: num }, { key: "requests", label: "Requests", fmt: num },
+    ], r.tenants, "No sites", (row) => "/" + encodeURIComponent(row.tenant) + location.search);
+  }
+  $("asof").textContent = r.as_of ? "Data as of " + r.as_of.replace("T", " ") : "";
+}
+
+// ---- live feed ---------------------------------------------------------------------------------
+function renderFeed(fresh) {
+  const list = $("feed"); list.replaceChildren();
+  if (page.feed.length === 0) { list.append(el("li", { class: "empty" }, "Waiting for page views…")); return; }
+  page.feed.forEach((e, i) => {
+    const li = el("li", i < fresh ? { class: "new" } : {});
+    li.append(el("span", { class: "t" }, (e.time || "").slice(11, 19)), el("span", { class: "p", title: e.path }, e.path),
+      el("span", { class: "s" }, page.tenant === "_all" ? e.tenant : e.source));
+    list.append(li);
+  });
+}
+
+function connect() {
+  const r = page.report;
+  const q = new URLSearchParams({ start: r.start, end: r.end });
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(`${proto}//${location.host}${apiPath(page.tenant)}/live?${q}`);
+  page.ws = ws;
+  const live = $("live");
+  ws.onopen = () => { live.textContent = "live"; live.classList.add("on"); page.retry = 1000; };
+  ws.onmessage = (m) => {
+    const msg = JSON.parse(m.data);
+    if (msg.type === "init") {
+      page.report = msg.stats; page.feed = (msg.recent || []).slice(0, 15); render(); renderFeed(0);
+    } else if (msg.type === "update") {
+      Object.assign(page.report, msg.stats); render();
+      live.classList.add("flash"); setTimeout(() => live.classList.remove("flash"), 600);
+    } else if (msg.type === "event") {
+      page.feed.unshift(msg.event); page.feed = page.feed.slice(0, 15); renderFeed(1);
+    }
+  };
+  ws.onclose = (ev) => {
+    live.textContent = "offline"; live.classList.remove("on");
+    if (ev.code === 4404 || ev.code === 4400 || ev.code === 1008) return;
+    setTimeout(connect, page.retry); page.retry = Math.min(page.retry * 2, 30000);
+  };
+}
+
+// ---- pages -------------------------------------------------------------------------------------
+function utcToday(offset) {
+  const d = new Date(); d.setUTCDate(d.getUTCDate() - (offset || 0));
+  return d.toISOString().slice(0, 10);
+}
+
+function go(start, end) {
+  const q = new URLSearchParams();
+  if (start) q.set("start", start);
+  if (end) q.set("end", end);
+  location.search = q.toString();
+}
+
+async function tenantsInto(select, current) {
+  let tenants = [];
+  try { tenants = (await getJSON("/api/tenants")).tenants; } catch (e) { return []; }
+  select.replaceChildren();
+  if (!current) select.append(el("option", { value: "", disabled: "", selected: "" }, "Choose a site…"));
+  for (const t of ["_all", ...tenants]) {
+    const o = el("option", { value: t }, t === "_all" ? "All sites" : t);
+    if (t === current) o.selected = true;
+    select.append(o);
+  }
+  select.hidden = false;
+  select.onchange = () => { location.href = "/" + encodeURIComponent(select.value) + location.search; };
+  return tenants;
+}
+
+async function showPicker() {
+  $("picker").hidden = false; $("live").hidden = true;
+  const tenants = await tenantsInto($("tenant-select"), "");
+  const list = $("tenant-list"); list.replaceChildren();
+  $("picker-note").textContent = tenants.length ? "Pick a site." : "Nothing ingested yet: run `rings ingest`, then reload.";
+  for (const t of (tenants.length > 1 ? ["_all", ...tenants] : tenants)) {
+    const li = el("li"), a = el("a", { href: "/" + encodeURIComponent(t) }, t === "_all" ? "All sites" : t);
+    a.append(el("span", { class: "muted" }, t === "_all" ? "every site together" : "dashboard"));
+    li.append(a); list.append(li);
+  }
+}
+
+async function showDashboard() {
+  $("dash").hidden = false; $("range").hidden = false;
+  tenantsInto($("tenant-select"), page.tenant);
+  const params = new URLSearchParams(location.search);
+  const q = new URLSearchParams();
+  for (const k of ["start", "end"]) if (params.get(k)) q.set(k, params.get(k));
+  try {
+    page.report = await getJSON(`${apiPath(page.tenant)}/range?${q}`);
+  } catch (e) {
+    $("title").textContent = page.tenant;
+    $("notice").hidden = false; $("notice").textContent = e.message;
+    return;
+  }
+  render(); renderFeed(0);
+  connect();
+}
+
+let resizeTimer = null;
+window.addEventListener("resize", () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => { if (page.report) { drawDaily(page.report); drawHourly(page.report); } }, 150);
+});
+
+function main() {
+  $("theme").onclick = () => {
+    const dark = getComputedStyle(document.documentElement).colorScheme === "dark";
+    const next = dark ? "light" : "dark";
+    localStorage.setItem("rings-theme", next); applyTheme(next);
+  };
+  $("range").onsubmit = (ev) => { ev.preventDefault(); go($("start").value, $("end").value); };
+  for (const b of document.querySelectorAll("[data-days]")) {
+    b.onclick = () => go(utcToday(Number(b.dataset.days) - 1), utcToday(0));
+  }
+  const part = decodeURIComponent(location.pathname.split("/")[1] || "");
+  if (!part) { showPicker(); return; }
+  page.tenant = part;
+  document.title = (part === "_all" ? "All sites" : part) + " · Rings";
+  showDashboard();
+}
+
+main();

@@ -1,0 +1,139 @@
+"""Issue 14: the web dashboard in headless Chromium (Debian's `chromium`): the numbers render, log
+text stays text, and a screenshot is not blank."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rings_cli.state import StateDir
+from tests.conftest import SAMPLE_LOG, report_json
+from tests.test_serve import Server, ingest, now_line
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="headless Chromium is not installed (Debian: apt-get install chromium)"
+)
+HOSTILE = "/<img/src=x/onerror=alert(1)>"  # an element, were it ever parsed as HTML
+
+
+def chromium(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    assert CHROMIUM is not None
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--hide-scrollbars",
+        "--virtual-time-budget=8000",  # the page's fetches and scripts run to completion first
+    ]
+    return subprocess.run([CHROMIUM, *flags, *args, url], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("browser")
+    state = StateDir(tmp / "state")
+    ingest(state, SAMPLE_LOG)
+    log = tmp / "today.log"
+    # A page view whose path is markup: it must show as these characters, never become an element.
+    log.write_text(now_line(1, path=HOSTILE) + "\n" + now_line(2) + "\n")
+    ingest(state, log)
+    s = Server(state)
+    s.state = state  # type: ignore[attr-defined]
+    yield s
+    assert "Traceback" not in s.stop()
+
+
+def metric(dom: str, name: str) -> str:
+    found = re.search(rf'data-metric="{name}">([^<]*)<', dom)
+    assert found, f"no {name} rendered"
+    return found.group(1)
+
+
+def test_dashboard_renders_the_report_numbers(server: Server, tmp_path: Path) -> None:
+    state: StateDir = server.state  # type: ignore[attr-defined]
+    report = report_json(state, "--tenant", "bob.example")
+    dom = chromium(tmp_path, f"http://127.0.0.1:{server.port}/bob.example", "--dump-dom").stdout
+    assert metric(dom, "page_views") == f"{report['totals']['page_views']:,}"
+    assert metric(dom, "unique_visitors") == f"{report['totals']['unique_visitors']:,}"
+    assert metric(dom, "requests") == f"{report['totals']['requests']:,}"
+    assert html.escape(report["top_pages"][0]["path"], quote=False) in dom
+    assert dom.count("<rect") >= 24  # the hourly chart's bars (and the daily chart's)
+
+
+def test_log_text_is_text(server: Server, tmp_path: Path) -> None:
+    today = report_json(server.state, "--tenant", "alice.example")["end"]  # type: ignore[attr-defined]
+    url = f"http://127.0.0.1:{server.port}/alice.example?start={today}&end={today}"
+    dom = chromium(tmp_path, url, "--dump-dom").stdout
+    assert "/&lt;img/src=x/onerror=alert(1)&gt;" in dom
+    assert "<img" not in dom
+    assert metric(dom, "page_views") == "2"
+
+
+def test_tenant_picker_lists_every_tenant(server: Server, tmp_path: Path) -> None:
+    dom = chromium(tmp_path, f"http://127.0.0.1:{server.port}/", "--dump-dom").stdout
+    for tenant in ("alice.example", "bob.example", "carol.example", "_all"):
+        assert f'href="/{tenant}"' in dom
+
+
+@pytest.mark.parametrize("size", ["1280,1000", "390,900"])  # a desktop and a phone
+def test_screenshot_is_not_blank(server: Server, tmp_path: Path, size: str) -> None:
+    shot = tmp_path / "shot.png"
+    chromium(
+        tmp_path, f"http://127.0.0.1:{server.port}/_all", f"--window-size={size}", f"--screenshot={shot}"
+    )
+    width, height, colours = png_colours(shot.read_bytes())
+    assert (width, height) == tuple(int(x) for x in size.split(","))
+    assert colours > 50, "the screenshot is (nearly) one colour"
+
+
+def png_colours(data: bytes) -> tuple[int, int, int]:
+    """Width, height and the number of distinct pixels in a sample of rows of an 8-bit RGB(A) PNG."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, header = 8, b"", b""
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            header = body
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    width, height, depth, colour = struct.unpack(">IIBB", header[:10])
+    assert depth == 8 and colour in (2, 6)
+    bpp = 3 if colour == 2 else 4
+    raw, stride = zlib.decompress(idat), width * bpp
+    prev = bytearray(stride)
+    seen: set[bytes] = set()
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind == 2:
+                line[i] = (line[i] + b) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        if y % 7 == 0:
+            seen.update(bytes(line[x : x + bpp]) for x in range(0, stride, bpp))
+        prev = line
+    return width, height, len(seen)
