@@ -79,7 +79,9 @@ def test_table_report_fits_the_terminal(known: StateDir, columns: int) -> None:
     # A header never wraps: each table has exactly one header line (the one with ┃), directly
     # under its title, with the header rule right after it.
     titles = ["Days", "Top pages", "Top referrers", "Status codes", "Tenants"]
-    titles += [t for t in ("Browsers", "Operating systems", "Devices", "Countries", "Not found (404)") if t in out]
+    titles += [
+        t for t in ("Browsers", "Operating systems", "Devices", "Countries", "Not found (404)") if t in out
+    ]
     for title in titles:
         at = next(i for i, x in enumerate(lines) if x.startswith(title))
         assert "┃" in lines[at + 1] and lines[at + 2].startswith("━"), (title, lines[at : at + 3])
