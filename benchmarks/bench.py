@@ -695,6 +695,14 @@ def _row(cells: list[str]) -> str:
 DASH = "\u2013"  # what README's tables show for "nothing to compare"
 
 
+def _times(goaccess: float, tool: float) -> str:
+    """How many times faster than GoAccess (below 1: slower)."""
+    if not tool:
+        return DASH
+    x = goaccess / tool
+    return f"{x:.2f}\u00d7" if x >= 0.1 else f"{x:.3f}\u00d7"
+
+
 def ingest_table(rows: list[tuple[Input, list[Result]]]) -> list[str]:
     """README table: one row per input and tool; speed against GoAccess on the same file."""
     head = [
@@ -704,7 +712,7 @@ def ingest_table(rows: list[tuple[Input, list[Result]]]) -> list[str]:
         "wall s",
         "CPU s",
         "peak RSS MiB",
-        "\u00d7 GoAccess speed",
+        "\u00d7 GoAccess (wall, CPU)",
         "state ÷ log",
     ]
     out = [_row(head), "|---|---|--:|--:|--:|--:|--:|--:|"]
@@ -714,8 +722,7 @@ def ingest_table(rows: list[tuple[Input, list[Result]]]) -> list[str]:
             if not res.ok:
                 out.append(_row([inp.label, res.tool, "failed", "", "", "", "", ""]))
                 continue
-            x = ga.wall / res.wall if ga and res.wall else None
-            ratio = DASH if x is None else f"{x:.2f}\u00d7" if x >= 0.1 else f"{x:.3f}\u00d7"
+            ratio = f"{_times(ga.wall, res.wall)}, {_times(ga.cpu, res.cpu)}" if ga else DASH
             state = f"{res.state_bytes / inp.path.stat().st_size:.2f}" if res.state_bytes else DASH
             cells = [f"{inp.lines / res.wall:,.0f}", f"{res.wall:.2f}", f"{res.cpu:.2f}", f"{res.rss:,.0f}"]
             out.append(_row([inp.label, res.tool, *cells, ratio, state]))
@@ -867,12 +874,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(machine(versions, ga_version)))
     print(load_start)
     print(load_line("end"))
-    print(
-        f"\n== README tables ({name} sizes; lines/s = lines in the file ÷ wall s; x GoAccess speed = GoAccess"
-    )
-    print(
-        "   wall ÷ this tool's wall on the same file; state ÷ log = Rings' state dir (du) ÷ the log's size)\n"
-    )
+    print(f"\n== README tables ({name} sizes; lines/s = lines in the file ÷ wall s; x GoAccess = GoAccess's")
+    print("   wall (CPU) ÷ this tool's wall (CPU) on the same file, above 1 faster than GoAccess;")
+    print("   state ÷ log = Rings' state dir (du) ÷ the log's size)\n")
     if rows:
         print("\n".join(ingest_table(rows)))
         print()
