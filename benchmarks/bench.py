@@ -21,7 +21,7 @@ machine, its load average at start and end (loudly when busy) and Markdown table
 It asserts nothing about speed.
 
     python benchmarks/bench.py [--quick | --tiny] [--inputs 1t,20t,1000t,10m,archive]
-                               [--skip report,help,lag,goaccess,duckdb] [--repeat N] [--out DIR]
+                               [--skip ingest,goaccess,duckdb,report,help,lag] [--repeat N] [--out DIR]
 """
 
 from __future__ import annotations
@@ -218,9 +218,9 @@ def derive(src: Path, dst: Path, *, tenants: int | None = None, weeks: int = 1, 
     """Rewrite a generated file, vectorised with Polars, into `dst` (cached):
 
     `tenants` maps host ``siteN.example`` to ``site{N % tenants}.example`` (same lines, fewer sites);
-    `weeks` spreads the rows over that many consecutive weeks ending with the original one (row
-    blocks shifted back by whole weeks, so the file stays in time order); `copies` writes the file
-    that many times, copy k shifted k weeks later.
+    `weeks` spreads the rows over that many consecutive weeks ending with the original one (every
+    `weeks`-th row to the same week, so each week has every day; weeks written in time order);
+    `copies` writes the file that many times, copy k shifted k weeks later.
     """
     if not _stale(dst, src):
         return
@@ -243,8 +243,9 @@ def derive(src: Path, dst: Path, *, tenants: int | None = None, weeks: int = 1, 
         return pl.when(day.is_not_null()).then(line.str.replace(STAMP_DAY, new)).otherwise(line)
 
     if weeks > 1:
-        block = (pl.int_range(pl.len(), dtype=pl.Int64) * weeks) // pl.len()
-        df = df.with_columns(shifted((block - (weeks - 1)) * 7))
+        week = pl.int_range(pl.len(), dtype=pl.Int64) % weeks
+        df = df.with_columns(shifted((week - (weeks - 1)) * 7), week.alias("week"))
+        df = df.sort("week", maintain_order=True).drop("week")
     tmp = dst.with_suffix(".tmp")
     with tmp.open("w", encoding="utf-8", newline="\n") as f:
         for k in range(copies):
@@ -299,7 +300,7 @@ def build_inputs(prof: Profile, out: Path) -> tuple[dict[str, Input], Input]:
         label = f"{_n(lines)} lines, {tenants:,} tenant{'s' * (tenants > 1)}, {days:,} days ({what})"
         inputs[key] = Input(key, label, path, lines, tenants, days)
     w_tenants, weeks = prof.warehouse
-    wlog = out / f"warehouse-{n}-{w_tenants}t-{weeks}w.log"
+    wlog = out / f"warehouse-{n}-{w_tenants}t-{weeks}w-v2.log"  # v2: every week has every day
     derive(base, wlog, tenants=w_tenants, weeks=weeks)
     wlabel = f"{w_tenants} tenants x {weeks * 7} days ({_n(n)} lines)"
     return inputs, Input("warehouse", wlabel, wlog, count_lines(wlog), w_tenants, weeks * 7)
@@ -766,7 +767,7 @@ def other_table(build: tuple[Input, Result] | None, lats: list[Latency], lag: La
 # --- main --------------------------------------------------------------------------------------
 
 
-SECTIONS = ("goaccess", "duckdb", "report", "help", "lag")
+SECTIONS = ("ingest", "goaccess", "duckdb", "report", "help", "lag")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -794,6 +795,8 @@ def main(argv: list[str] | None = None) -> int:
     measured = tuple(k.strip() for k in a.inputs.split(",")) if a.inputs else prof.measured
     if bad := set(measured) - {"1t", "20t", "many", "10m", "archive"}:
         p.error(f"--inputs: unknown {', '.join(sorted(bad))}")
+    if "ingest" in skip:
+        measured = ()
     if a.repeat < 1:
         p.error("--repeat must be positive")
 
