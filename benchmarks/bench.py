@@ -20,7 +20,7 @@ follow-mode lag (a line appended to a followed log until ``rings report`` shows 
 machine, its load average at start and end (loudly when busy) and Markdown tables for README.
 It asserts nothing about speed.
 
-    python benchmarks/bench.py [--quick | --tiny] [--inputs 1t,20t,1000t,10m,archive]
+    python benchmarks/bench.py [--quick | --tiny] [--inputs 1t,20t,many,10m,archive]
                                [--skip ingest,goaccess,duckdb,report,help,lag] [--repeat N] [--out DIR]
 """
 
@@ -428,7 +428,7 @@ def warehouse(rings: Path, wlog: Input, out: Path, rebuild: bool) -> tuple[Path,
     (a schema the current code does not know). Returns the state dir and the build's measurement.
     """
     state = out / (wlog.path.stem + ".state")
-    done = state / "bench-built.json"
+    done = out / (wlog.path.stem + ".built.json")  # beside the state dir, not in it
 
     def usable() -> bool:
         if not done.exists() or _stale(done, wlog.path):
@@ -436,9 +436,10 @@ def warehouse(rings: Path, wlog: Input, out: Path, rebuild: bool) -> tuple[Path,
         return timed([str(rings), "report", "--state-dir", str(state), "-f", "json"])[1].returncode == 0
 
     if not rebuild and usable():
-        print(f"warehouse: reusing {state.relative_to(out.parent) if out.parent in state.parents else state}")
+        print(f"warehouse: reusing {state} (built {json.loads(done.read_text())['built']})")
         return state, None
     shutil.rmtree(state, ignore_errors=True)
+    done.unlink(missing_ok=True)
     print(f"warehouse: building {wlog.label} with `rings ingest` (cached for later runs) ...", flush=True)
     cmd = [str(rings), "ingest", "--state-dir", str(state), "-q", "--json", str(wlog.path)]
     res = Result("Rings", cmd, [measure(cmd, out)])
