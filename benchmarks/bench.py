@@ -549,9 +549,9 @@ def follow_lag(rings: Path, rounds: int, deadline_s: float = 60.0) -> Lag:
         log.write_text(_page_view(0))
         cmd = [str(rings), "ingest", "--follow", "--quiet", "--flush-interval", "3600"]
         cmd += ["--state-dir", str(state), str(log)]
-        follow = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        errors = Path(tmp) / "follow.stderr"
+        with errors.open("wb") as fe:  # a file, not a pipe: a full pipe would stall follow mode
+            follow = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=fe)
 
         def wait(count: Callable[[], int], want: int) -> float | None:
             started = time.monotonic()
@@ -596,10 +596,11 @@ def follow_lag(rings: Path, rounds: int, deadline_s: float = 60.0) -> Lag:
             except subprocess.TimeoutExpired:
                 follow.kill()
                 follow.wait()
+            said = errors.read_text(errors="replace").strip()[-500:]
             if follow.returncode not in (0, -signal.SIGINT, 130) and not lag.failed:
-                said = follow.stderr.read().decode(errors="replace")[-500:]
                 lag.failed = f"follow exited {follow.returncode}: {said}"
-            follow.stderr.close()
+            elif lag.failed and said:
+                lag.failed += f"; follow mode said: {said}"
     return lag
 
 
