@@ -483,7 +483,7 @@ def latency(label: str, cmd: list[str], runs: int, env: dict[str, str] | None = 
             break
         if k or runs == 1:
             lat.walls.append(wall)
-    print(f"   {label:<48} {_lat_text(lat)}", flush=True)
+    print(f"   {label}: {_lat_text(lat)}", flush=True)
     return lat
 
 
@@ -502,13 +502,13 @@ def report_latencies(rings: Path, state: Path, tenants: int, runs: int) -> list[
     return [
         latency("rings report (all tenants, last 7 days, table)", base, runs, env),
         latency(
-            f"rings report -f json --start {first} --end {last}",
+            f"rings report -f json --start {first} --end {last} (all tenants)",
             [*base, "-f", "json", "--start", first, "--end", last],
             runs,
             env,
         ),
         latency(
-            f"  same, --tenant site{tenants // 2}.example",
+            f"rings report -f json --start {first} --end {last} --tenant site{tenants // 2}.example",
             [*base, "-f", "json", "--start", first, "--end", last, "--tenant", f"site{tenants // 2}.example"],
             runs,
             env,
