@@ -30,8 +30,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check rings_cli tests benchmarks sample_data
 	$(BIN)/ruff format --check rings_cli tests benchmarks sample_data
 
+# The full benchmark by default; `make bench BENCH_ARGS=--quick` for 100k-line inputs.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .demo-state .pytest_cache
