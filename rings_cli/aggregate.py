@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from rings_cli.breakdowns import not_found
+from rings_cli.breakdowns import not_found, with_breakdowns
 from rings_cli.config import Config
 from rings_cli.privacy import SaltStore, hash_visitors
 from rings_cli.referrers import with_sources
 from rings_cli.sessions import BREAKDOWN_KEYS, VIEW_SCHEMA
-from rings_cli.tables import CONTENT_EVENTS, COUNT_TABLES, HOURLY_EVENTS, Column
+from rings_cli.tables import BREAKDOWN_TABLES, BY_NAME, CONTENT_EVENTS, COUNT_TABLES, HOURLY_EVENTS, Column
 
 __all__ = ["CONTENT_EVENTS", "HOURLY_EVENTS", "DayBatch", "aggregate"]
 
@@ -67,7 +67,21 @@ def aggregate(frame: pl.DataFrame, salts: SaltStore | None, config: Config | Non
         )
     )
     counts["not_found"] = not_found(frame, DAY_KEY)  # 404s only (breakdowns.py)
-    views = _hashed_views(page_views if salts is not None else page_views.clear(), salts)
+    # Browsers, OS, devices, countries: derived per person (tenant, day, address, agent), far fewer
+    # rows than lines, then counted from those; the page views below carry their person's values.
+    persons = with_breakdowns(
+        frame.group_by([*DAY_KEY, "ip", "ua"]).agg(
+            requests=pl.len(),
+            page_views=pl.col("is_page_view").sum().cast(pl.Int64),
+            is_bot=pl.col("is_bot").any(),
+        )
+    )
+    for name in BREAKDOWN_TABLES:
+        counts[name] = persons.group_by([*DAY_KEY, *BY_NAME[name].key_names]).agg(
+            pl.col("requests").sum(), pl.col("page_views").sum()
+        )
+    dims = persons.select(*DAY_KEY, "ip", "ua", *BREAKDOWN_KEYS)
+    views = _hashed_views(page_views if salts is not None else page_views.clear(), salts, dims)
     return [
         DayBatch(
             tenant=tenant,
@@ -91,14 +105,16 @@ def _count(column: Column) -> pl.Expr:
     raise ValueError(f"unknown count recipe {column.recipe!r} of {column.name}")
 
 
-def _hashed_views(page_views: pl.DataFrame, salts: SaltStore | None) -> pl.DataFrame:
-    """Page-view rows keyed by visitor hash instead of (ip, ua): hash each distinct person once."""
+def _hashed_views(page_views: pl.DataFrame, salts: SaltStore | None, dims: pl.DataFrame) -> pl.DataFrame:
+    """Page-view rows keyed by visitor hash instead of (ip, ua): hash each distinct person once.
+    `dims` gives each person's breakdown values (browser, ..., country)."""
     person = [*DAY_KEY, "ip", "ua"]
     persons = page_views.select(person).unique().with_row_index("rid")
     if salts is None:  # no rows: nothing to hash, and no salt is ever created for a late tenant-day
         hashed = pl.DataFrame(schema={"rid": pl.UInt32, "visitor": pl.Int64})
     else:
         hashed = hash_visitors(persons, salts).select("rid", "visitor")
+    persons = persons.join(dims, on=person, how="left", nulls_equal=True)
     return (
         page_views.join(persons, on=person)
         .join(hashed, on="rid")

@@ -102,10 +102,11 @@ _parsed: OrderedDict[str, Agent] = OrderedDict()
 @cache
 def _parser() -> Any:
     """ua-parser with the native ua-parser-rs resolver, user agent and OS rules only (~0.2 s to
-    build once per process)."""
+    build once per process). The lazy rules: the eager ones would also compile every pattern with
+    Python's `re` (0.25 s), which the Rust resolver never uses."""
     from ua_parser import Parser, loaders, regex
 
-    agents, systems, _devices = loaders.load_builtins()
+    agents, systems, _devices = loaders.load_lazy_builtins()
     return Parser(regex.Resolver((agents, systems, [])))
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field, replace
 import polars as pl
 
 from rings_cli.aggregate import aggregate
-from rings_cli.breakdowns import with_breakdowns
 from rings_cli.catalog import Catalog
 from rings_cli.classify import classify
 from rings_cli.config import CLIENT_IP_SOURCES, Config, load_config, normalize_host
@@ -500,7 +499,6 @@ class Ingest:
             frame = client_from_xff(frame, self.config.trusted_proxies)
         frame = assign_tenants(frame, self.tenant, self._rejects, self.config, lines)
         frame = assign_events(classify(frame, self.config.exclude_paths), self.config)
-        frame = with_breakdowns(frame)  # browser, os, device, country: derived in memory, before hashing
         self.summary.parsed += lines.len() - (self._rejects.total - before)
         frame = frame.with_columns(line_no=pl.col("row").cast(pl.Int64) + first_line)
         return frame.drop("row", "xff", strict=False)

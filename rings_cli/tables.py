@@ -211,6 +211,7 @@ TABLES = (
             name,
             keys=tuple(text(k) for k in _BREAKDOWN_KEYS[name]),
             columns=(count("requests"), count("page_views", "sum:is_page_view"), visitor("unique_visitors")),
+            rows="custom",  # aggregate.py counts them per person (address, agent), then per value
         )
         for name in BREAKDOWN_TABLES
     ),
