@@ -2,7 +2,8 @@
 
 For people who mail a report to a client: the page works offline, from a file, in any browser,
 light or dark as the reader's system prefers. Same content as the table report (totals, daily and
-hourly charts, top lists, status codes, campaigns, posts, tenants), from the same report dict.
+hourly charts, top lists, status codes, campaigns, posts, browsers, OS, devices, countries, 404
+paths, tenants), from the same report dict.
 Every string from a log (paths, sources, campaigns, post ids, tenants) goes through `_h`
 (`safe_text`, then `html.escape`), in text and in attributes alike.
 """
@@ -226,6 +227,36 @@ def _section(title: str, body: str) -> str:
     return f"<section><h2>{html.escape(title)}</h2>{body}</section>"
 
 
+def _breakdowns(report: dict[str, Any]) -> list[str]:
+    """Browsers, OS, devices, countries and not-found paths: a table each that has rows, as in
+    the table report (no change column: `compare` does not cover them)."""
+    browsers = [
+        {**r, "browser": f"{r['browser']} {r['version']}".strip()} for r in report.get("browsers", [])
+    ]
+    countries = [
+        {**r, "country": r["name"] if r["name"] == r["country"] else f"{r['country']} {r['name']}"}
+        for r in report.get("countries", [])
+    ]
+    visitors: list[Col] = [("page_views", "Page views", "n"), ("unique_visitors", "Visitors", "n")]
+    tables: list[tuple[str, list[dict[str, Any]], list[Col]]] = [
+        ("Browsers", browsers, [("browser", "Browser", "text"), *visitors]),
+        ("Operating systems", report.get("os", []), [("os", "OS", "text"), *visitors]),
+        (
+            "Devices",
+            report.get("devices", []),
+            [("device", "Device", "text"), *visitors, ("requests", "Requests", "n")],
+        ),
+        ("Countries", countries, [("country", "Country", "text"), *visitors]),
+        (
+            "Not found (404)",
+            report.get("not_found", []),
+            [("path", "Path", "text"), ("requests", "Requests", "n"), ("bot_requests", "From bots", "n")],
+        ),
+    ]
+    shown = [_section(title, _table(rows, columns, None, "")) for title, rows, columns in tables if rows]
+    return ['<div class="grid">', *shown, "</div>"] if shown else []
+
+
 def report_html(report: dict[str, Any]) -> str:
     """The whole page, as one string."""
     compared = report.get("compare")
@@ -292,6 +323,7 @@ def report_html(report: dict[str, Any]) -> str:
             ("avg_read_time", "Avg read time", "time"),
         ]
         sections.append(_section("Posts", _table(report["content"], columns, prev.get("content"), "views")))
+    sections += _breakdowns(report)
     days_columns = [
         ("date", "Day", "text"),
         ("page_views", "Page views", "n"),

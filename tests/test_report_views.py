@@ -277,6 +277,48 @@ def test_html_report_is_self_contained_escaped_and_renders(known: StateDir, tmp_
     assert len(set(pixels)) > 50  # a blank page is one colour: a handful of distinct bytes at most
 
 
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)
+BOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+HOSTILE_404 = "/<img/src=x/onerror=alert(404)>"
+
+
+def test_html_report_has_the_breakdowns_escaped(known: StateDir, tmp_path: Path) -> None:
+    # 4 December: three page views by one Chrome-on-Windows visitor from 8.8.8.8 (US), and three
+    # 404s of a path that is markup, one of them by a bot.
+    when = "04/Dec/2025:10:00:{:02d} +0000"
+    lines = [line(ip="8.8.8.8", ua=CHROME, when=when.format(i)) for i in range(3)]
+    lines += [
+        line(
+            ip="8.8.4.4",
+            ua=BOT if i == 0 else CHROME,
+            status=404,
+            when=when.format(10 + i),
+            request=f"GET {HOSTILE_404} HTTP/1.1",
+        )
+        for i in range(3)
+    ]
+    extra = tmp_path / "dec4.log"
+    extra.write_text("".join(x + "\n" for x in lines))
+    proc = run_rings("ingest", "--quiet", "--state-dir", str(known.root), str(extra))
+    assert proc.returncode == 0, proc.stderr
+    page = _report(known, "--start", "2025-12-04", "--end", "2025-12-04", "--format", "html")
+    rows = re.findall(r"<tr><td class=text>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>", page)
+    assert ("Chrome 120", "3", "1") in rows
+    assert ("Windows", "3", "1") in rows
+    assert ("desktop", "3", "1") in rows
+    assert ("US United States", "3", "1") in rows
+    assert ("/&lt;img/src=x/onerror=alert(404)&gt;", "3", "1") in rows  # requests, from bots
+    assert "<h2>Not found (404)</h2>" in page and HOSTILE_404 not in page
+    html_file = tmp_path / "report.html"
+    html_file.write_text(page)
+    dom = _browser(_chromium(), tmp_path, "--dump-dom", html_file.as_uri())
+    assert dom.returncode == 0, dom.stderr.decode()[-2000:]
+    assert "<img" not in dom.stdout.decode() and "alert(404)&gt;" in dom.stdout.decode()
+
+
 def test_help_shows_flags_without_types_and_no_internal_words() -> None:
     for command in ("ingest", "report", "live", "erase", "finalize", "audit", "check"):
         proc = run_rings(command, "--help", env={"COLUMNS": "100"})

@@ -1,4 +1,4 @@
-// Rings dashboard. Every string from the logs (paths, sources, campaigns) goes in as textContent,
+// Rings dashboard. Every string from the logs (paths, sources, campaigns, 404 paths) goes in as textContent,
 // never as HTML. Charts are SVG drawn here: no library, no CDN.
 "use strict";
 
@@ -218,6 +218,7 @@ function render() {
   ], r.content, "No posts viewed in this range");
   const status = Object.entries(r.status || {}).map(([code, n]) => ({ code, requests: n }));
   table($("status"), [{ key: "code", label: "Status" }, { key: "requests", label: "Requests", fmt: num }], status);
+  drawBreakdowns(r);
   $("tenants-panel").hidden = !r.tenants;
   if (r.tenants) {
     table($("tenants"), [
@@ -226,6 +227,24 @@ function render() {
     ], r.tenants, "No sites", (row) => "/" + encodeURIComponent(row.tenant) + location.search);
   }
   $("asof").textContent = r.as_of ? "Data as of " + r.as_of.replace("T", " ") : "";
+}
+
+// What visitors use and where they come from: a panel each, shown only when it has rows.
+const VISITORS = [{ key: "page_views", label: "Views", fmt: num }, { key: "unique_visitors", label: "Visitors", fmt: num }];
+const BREAKDOWNS = [
+  ["browsers", [{ key: "browser", label: "Browser", fmt: (v, row) => [v, row.version].filter((x) => x).join(" ") }, ...VISITORS]],
+  ["os", [{ key: "os", label: "System" }, ...VISITORS]],
+  ["devices", [{ key: "device", label: "Device" }, ...VISITORS, { key: "requests", label: "Requests", fmt: num }]],
+  ["countries", [{ key: "country", label: "Country", fmt: (v, row) => (row.name && row.name !== v ? `${v} ${row.name}` : v) }, ...VISITORS]],
+  ["not_found", [{ key: "path", label: "Path" }, { key: "requests", label: "Requests", fmt: num }, { key: "bot_requests", label: "From bots", fmt: num }]],
+];
+
+function drawBreakdowns(r) {
+  for (const [key, cols] of BREAKDOWNS) {
+    const rows = r[key] || [];
+    $(key + "-panel").hidden = rows.length === 0;
+    if (rows.length) table($(key), cols, rows);
+  }
 }
 
 // ---- live feed ---------------------------------------------------------------------------------
