@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
+from rings_cli import defaults
 from rings_cli.aggregate import aggregate
 from rings_cli.catalog import Catalog
 from rings_cli.classify import classify
@@ -52,8 +53,9 @@ from rings_cli.warehouse import READ_RETRY_SECONDS
 # DO files held open at once: 3 descriptors each (database, WAL, shared memory), so 64 stay far
 # below systemd's default soft limit of 1024 however many tenant-days a batch touches.
 MAX_OPEN_DO_FILES = 64
+MERGE_GROUP = MAX_OPEN_DO_FILES  # tenant-days merged together: all their DO files stay open meanwhile
 DAMAGED = "damaged state"  # a line for a tenant-day whose DO file cannot be used (see rings check)
-DEFAULT_FLUSH_INTERVAL = 60.0  # seconds between flushes in follow mode (the seed's alarm)
+DEFAULT_FLUSH_INTERVAL = defaults.DEFAULT_FLUSH_INTERVAL  # seconds between flushes in follow mode
 POLL_SECONDS = 0.25  # how often follow mode looks for new lines when idle
 RETENTION_SECONDS = 3600.0  # follow mode applies keep_days at most this often
 TICK_FLUSH_WAIT = 2.0  # a follow-mode flush waits this long for readers, then tries next tick
@@ -204,18 +206,25 @@ class Ingest:
                     done += tail.source.size or 0
                 finally:
                     tail.close()
-            self._flush()
-            if self.grace is not None and not self._stopping:  # finalize only once all input is read
+            grace = None if self._stopping else self.grace  # finalize only once all input is read
+            if grace is not None:
+                # Its flush takes every dirty tenant-day along: one warehouse transaction, not two.
+                flushed: list[FlushResult] = []
                 self.summary.finalized = finalize_due(
                     self.state,
                     self.catalog,
                     self.now(),
-                    self.grace,
+                    grace,
                     self._do_files,
                     damaged=self._late_damage,
+                    flushed=flushed,
                 )
                 self._closed = None
                 self._note_damage(self._late_damage)
+                self.summary.flushes += flushed
+                self.summary.flushed_rows += sum(f.rows for f in flushed)
+            self._flush()  # what finalization did not flush (everything, when no day was due)
+            if grace is not None:
                 self._retention()
         self.summary.seconds = self.clock() - started
         return self.summary
@@ -449,6 +458,24 @@ class Ingest:
         return frame.drop("row", "xff", strict=False)
 
     def _merge(self, frame: pl.DataFrame, source: str | None = None) -> bool:
+        """`_merge_group` for each group of at most MERGE_GROUP tenant-days of the batch, so that
+        each group's DO files stay open from its first look to its merge (no open/close churn)."""
+        if self._closed is None:
+            self._closed = self.catalog.finalized_days()
+        frame = frame.with_columns(day=pl.col("ts").dt.date().cast(pl.String))
+        keys = frame.select("tenant", "day").unique().sort("tenant", "day").rows()
+        # Listed (and dirty) before `_unabsorbed` opens, and maybe creates, their DO files.
+        self.catalog.mark_dirty(keys)
+        if len(keys) <= MERGE_GROUP:
+            return self._merge_group(frame, source)
+        parts = frame.partition_by("tenant", "day", as_dict=True)
+        complete = True
+        for start in range(0, len(keys), MERGE_GROUP):
+            group = pl.concat([parts[tuple(k)] for k in keys[start : start + MERGE_GROUP]])
+            complete = self._merge_group(group, source) and complete
+        return complete
+
+    def _merge_group(self, frame: pl.DataFrame, source: str | None = None) -> bool:
         """Classified requests → per tenant-day deltas → DO files (listed and dirty-marked first).
 
         With a `source` fingerprint, lines a DO file has already absorbed (re-read after a crash)
@@ -459,11 +486,6 @@ class Ingest:
         its lines are counted as rejected (`damaged state`), the others merged.
         """
         summary = self.summary
-        if self._closed is None:
-            self._closed = self.catalog.finalized_days()
-        frame = frame.with_columns(day=pl.col("ts").dt.date().cast(pl.String))
-        # Listed (and dirty) before `_unabsorbed` opens, and maybe creates, their DO files.
-        self.catalog.mark_dirty(frame.select("tenant", "day").unique().sort("tenant", "day").rows())
         frame = self._unabsorbed(frame, source)
         per_day = frame.group_by("tenant", "day").agg(last=pl.col("line_no").max())
         last_lines = {(t, d): n for t, d, n in per_day.iter_rows()}

@@ -17,11 +17,12 @@ from typing import Any
 
 import duckdb
 
+from rings_cli import defaults
 from rings_cli.errors import UsageError
 from rings_cli.readpath import current_view
 from rings_cli.state import StateDir
 
-DEFAULT_LIMIT = 10
+DEFAULT_LIMIT = defaults.DEFAULT_LIMIT
 DEFAULT_DAYS = 7
 # Past this many days, `hours` is left out (it would hold up to 24 rows a day); `hours_omitted`
 # says so. Every other section stays, so a 10-year range is as quick as a week.
