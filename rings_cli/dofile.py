@@ -122,7 +122,7 @@ class DoFile:
         if create and not existed:
             with storage.translating(path, path.parent.parent.parent):
                 _create_atomically(path, tenant, date)
-            self._has_views = False
+            self._has_views = False  # and every table is there: made by _install_schema just now
         # <state>/do/<tenant>/<date>.sqlite: a full disk is reported for the whole state dir.
         self.con = storage.connect(path, path.parent.parent.parent, create)
         try:
@@ -142,7 +142,7 @@ class DoFile:
             raise DamagedStateError(self.path, "not a Rings DO file (no `meta` table)")
         if existed and not names and not create:
             raise DamagedStateError(self.path, "DO file of an open tenant-day is empty (truncated?)")
-        if create and not (existed and _current(self.con, names)):
+        if create and existed and not _current(self.con, names):
             with self._transaction():
                 _install_schema(self.con, self.tenant, self.date)  # a no-op unless the file predates a table
 

@@ -85,7 +85,11 @@ def finalize_due(
     stamp = now.astimezone(dt.UTC).isoformat(timespec="seconds")
     for tenant, date in closed:
         salts.destroy(tenant, date)
-        catalog.mark_finalized(tenant, date, stamp)
+    # One commit for all (a crash before it leaves them open, and the next run closes them again).
+    with catalog.con:
+        catalog.con.execute("BEGIN")
+        for tenant, date in closed:
+            catalog.mark_finalized(tenant, date, stamp)
     return [label(t, d) for t, d in closed]
 
 
