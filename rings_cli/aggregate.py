@@ -82,15 +82,27 @@ def aggregate(frame: pl.DataFrame, salts: SaltStore | None, config: Config | Non
         )
     dims = persons.select(*DAY_KEY, "ip", "ua", *BREAKDOWN_KEYS)
     views = _hashed_views(page_views if salts is not None else page_views.clear(), salts, dims)
+    # Split each table once per tenant-day (partition_by), not by filtering it per tenant-day.
+    parts = {name: _split(part) for name, part in counts.items()}
+    view_parts = _split(views)
+    no_views = views.drop(DAY_KEY).clear()
+    empty = {name: frame.drop(DAY_KEY).clear() for name, frame in counts.items()}
     return [
         DayBatch(
             tenant=tenant,
             date=str(date),
-            counts={name: _part(part, tenant, date) for name, part in counts.items()},
-            views=_part(views, tenant, date),
+            counts={name: part.get((tenant, date), empty[name]) for name, part in parts.items()},
+            views=view_parts.get((tenant, date), no_views),
         )
-        for tenant, date in counts["hourly"].select(DAY_KEY).unique().sort(DAY_KEY).iter_rows()
+        for tenant, date in sorted(parts["hourly"])
     ]
+
+
+def _split(frame: pl.DataFrame) -> dict[tuple[str, object], pl.DataFrame]:
+    """Rows per (tenant, date), without those two columns."""
+    if frame.is_empty():
+        return {}
+    return frame.partition_by(DAY_KEY, as_dict=True, include_key=False)  # type: ignore[return-value]
 
 
 def _count(column: Column) -> pl.Expr:
@@ -132,7 +144,3 @@ def _hashed_views(page_views: pl.DataFrame, salts: SaltStore | None, dims: pl.Da
         )
         .cast(VIEW_SCHEMA)  # type: ignore[arg-type]
     )
-
-
-def _part(frame: pl.DataFrame, tenant: str, date: object) -> pl.DataFrame:
-    return frame.filter((pl.col("tenant") == tenant) & (pl.col("date") == date)).drop(DAY_KEY)

@@ -15,34 +15,49 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rings_cli import __version__
-from rings_cli.audit import audit as run_audit
-from rings_cli.check import check_state
-from rings_cli.config import load_config, normalize_host
-from rings_cli.dashboard import View, dashboard
-from rings_cli.dashboard import run as run_dashboard
-from rings_cli.erase import ERASED_NAME, ErasePlan, erase_tenant, parse_before
-from rings_cli.erase import gc as run_gc
+from rings_cli.defaults import DEFAULT_FLUSH_INTERVAL, DEFAULT_LIMIT
 from rings_cli.errors import DamagedStateError, DiskFullError, RingsError, UsageError, is_disk_full
-from rings_cli.finalize import finalize_days, parse_duration
-from rings_cli.flush import FlushResult
-from rings_cli.formats import FORMATS
-from rings_cli.html_report import report_html
-from rings_cli.ingest import DEFAULT_FLUSH_INTERVAL, Ingest
-from rings_cli.ingest import Progress as IngestProgress
-from rings_cli.live import ChangeWatch, LiveIngest, fetch
-from rings_cli.parse import open_rejects
+from rings_cli.lazy import lazy
 from rings_cli.render import CSV_SECTIONS, report_csv, report_json, report_renderable, summary_text
-from rings_cli.report import DEFAULT_LIMIT, build_report, parse_date
 from rings_cli.sources import CHUNK_BYTES, expand_paths
 from rings_cli.state import StateDir, check_tenant
 from rings_cli.text import plural, safe_text
+
+if TYPE_CHECKING:
+    from rings_cli.erase import ErasePlan
+    from rings_cli.flush import FlushResult
+    from rings_cli.ingest import Progress as IngestProgress
+
+# The library, imported when a command first uses it (Polars and DuckDB are slow to import):
+# `rings --help` loads none of it (tests/test_cli.py checks).
+run_audit = lazy("rings_cli.audit", "audit")
+check_state = lazy("rings_cli.check", "check_state")
+load_config = lazy("rings_cli.config", "load_config")
+normalize_host = lazy("rings_cli.config", "normalize_host")
+View = lazy("rings_cli.dashboard", "View")
+dashboard = lazy("rings_cli.dashboard", "dashboard")
+run_dashboard = lazy("rings_cli.dashboard", "run")
+erase_tenant = lazy("rings_cli.erase", "erase_tenant")
+parse_before = lazy("rings_cli.erase", "parse_before")
+run_gc = lazy("rings_cli.erase", "gc")
+finalize_days = lazy("rings_cli.finalize", "finalize_days")
+parse_duration = lazy("rings_cli.finalize", "parse_duration")
+FORMATS = lazy("rings_cli.formats", "FORMATS")
+report_html = lazy("rings_cli.html_report", "report_html")
+Ingest = lazy("rings_cli.ingest", "Ingest")
+ChangeWatch = lazy("rings_cli.live", "ChangeWatch")
+LiveIngest = lazy("rings_cli.live", "LiveIngest")
+fetch = lazy("rings_cli.live", "fetch")
+open_rejects = lazy("rings_cli.parse", "open_rejects")
+build_report = lazy("rings_cli.report", "build_report")
+parse_date = lazy("rings_cli.report", "parse_date")
 
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
@@ -486,6 +501,8 @@ def finalize(
 
 def _plan_text(todo: ErasePlan, root: Path, verb: str) -> str:
     """What an erase or a retention pass deletes (or deleted), for the terminal."""
+    from rings_cli.erase import ERASED_NAME  # imported with the command that erases
+
     if todo.empty:
         return "Nothing to delete."
     rows = sum(todo.warehouse_rows.values())

@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 2
 TOP_LIMIT = 10
+# A finalized tenant-day is a few rows in each of ~20 tables and indexes, one page each at least:
+# 1 KiB pages keep such a file near 20 KB (4 KiB pages: ~80 KB), and cost little on busy days.
+PAGE_SIZE = 1024
+_INCREMENTAL = 2  # PRAGMA auto_vacuum
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,27 +62,47 @@ CREATE TABLE IF NOT EXISTS absorbed (source TEXT PRIMARY KEY, line INTEGER NOT N
 INSERT OR IGNORE INTO day (id) VALUES (1);
 """
 
-_NEWER = tables.NEWER_TABLES  # (the name `tables` is a local in DoFile._open)
+_NEWER = tables.NEWER_TABLES  # tables a DO file made by an older release may lack
 
 # What a flush copies to the warehouse: table -> SELECT of its current totals (tables.py).
 SNAPSHOT_QUERIES = tables.SNAPSHOT_QUERIES
 
 
+def snapshot_rows(con: sqlite3.Connection) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+    """SNAPSHOT_QUERIES on an open DO file connection: per table, its column names and rows.
+    A flush of many tenant-days gathers these and makes one frame per table (`snapshot_frames`)."""
+    out = {}
+    present = storage.table_names(con)
+    for table, sql in SNAPSHOT_QUERIES.items():
+        if table in _NEWER and table not in present:
+            continue  # a file from before the table, opened read-only: it has no rows of it
+        cur = con.execute(sql)
+        out[table] = ([d[0] for d in cur.description], cur.fetchall())
+    return out
+
+
+def snapshot_frames(
+    rows: dict[str, list[tuple[str, str, list[str], list[tuple[Any, ...]]]]],
+) -> dict[str, pl.DataFrame]:
+    """One frame per table from (tenant, date, names, rows) of many DO files, tagged with
+    tenant and date."""
+    out: dict[str, pl.DataFrame] = {}
+    for table, parts in rows.items():
+        names = ["tenant", "date", *parts[0][2]] if parts else ["tenant", "date"]
+        tagged = [(tenant, date, *row) for tenant, date, _, table_rows in parts for row in table_rows]
+        frame = pl.DataFrame(tagged, schema=names, orient="row", infer_schema_length=None)
+        out[table] = frame.with_columns(
+            pl.col("tenant").cast(pl.String), pl.col("date").cast(pl.String).str.to_date()
+        )
+    return out
+
+
 def snapshot_tables(con: sqlite3.Connection, tenant: str, date: str) -> dict[str, pl.DataFrame]:
     """SNAPSHOT_QUERIES on an open DO file connection (the flush's or a reader's), table by table,
     tagged with tenant and date."""
-    out: dict[str, pl.DataFrame] = {}
-    present = storage.table_names(con)
-    for table, sql in SNAPSHOT_QUERIES.items():
-        if table in tables.NEWER_TABLES and table not in present:
-            continue  # a file from before the table, read-only: it has no rows of it
-        cur = con.execute(sql)
-        names = [d[0] for d in cur.description]
-        frame = pl.DataFrame(cur.fetchall(), schema=names, orient="row", infer_schema_length=None)
-        out[table] = frame.select(
-            pl.lit(tenant).alias("tenant"), pl.lit(date).str.to_date().alias("date"), pl.all()
-        )
-    return out
+    return snapshot_frames(
+        {table: [(tenant, date, names, rows)] for table, (names, rows) in snapshot_rows(con).items()}
+    )
 
 
 class FinalizedDayError(RingsError):
@@ -96,6 +120,7 @@ class DoFile:
         self.tenant = tenant
         self.date = date
         self._late_merged = False  # a finalized file grew: vacuum it when closing
+        self._has_views: bool | None = None  # None: not known yet (see views_of)
         existed = path.exists()
         if not create and not existed:
             raise DamagedStateError(path, "missing DO file of an open tenant-day (the catalog lists it)")
@@ -104,6 +129,7 @@ class DoFile:
         if create and not existed:
             with storage.translating(path, path.parent.parent.parent):
                 _create_atomically(path, tenant, date)
+            self._has_views = False  # and every table is there: made by _install_schema just now
         # <state>/do/<tenant>/<date>.sqlite: a full disk is reported for the whole state dir.
         self.con = storage.connect(path, path.parent.parent.parent, create)
         try:
@@ -118,15 +144,15 @@ class DoFile:
         self.con.execute(
             "PRAGMA secure_delete = ON"
         )  # deleted hashes are overwritten, not left in free pages
-        tables = storage.table_names(self.con) if existed else set()
-        if tables and "meta" not in tables:
+        names = storage.table_names(self.con) if existed else set()
+        if names and "meta" not in names:
             raise DamagedStateError(self.path, "not a Rings DO file (no `meta` table)")
-        if existed and not tables and not create:
+        if existed and not names and not create:
             raise DamagedStateError(self.path, "DO file of an open tenant-day is empty (truncated?)")
-        if create:
+        if create and existed and not _current(self.con, names):
             with self._transaction():
                 _install_schema(self.con, self.tenant, self.date)  # a no-op unless the file predates a table
-        elif tables and not set(_NEWER).issubset(tables):
+        elif names and not set(_NEWER).issubset(names):
             with self._transaction():
                 _install_schema(self.con, self.tenant, self.date)  # a file from before the breakdowns
 
@@ -147,7 +173,13 @@ class DoFile:
         return int(self._meta("version"))
 
     def views_of(self, visitors: pl.Series) -> pl.DataFrame:
-        """Every stored page view of these visitors (what sessions.metric_deltas calls `before`)."""
+        """Every stored page view of these visitors (what sessions.metric_deltas calls `before`).
+
+        A file that holds no page view (new, or finalized) is not asked."""
+        if self._has_views is None:
+            self._has_views = bool(self.con.execute("SELECT EXISTS (SELECT 1 FROM views)").fetchone()[0])
+        if not self._has_views:
+            return pl.DataFrame(schema=VIEW_SCHEMA)
         self.con.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (hash INTEGER PRIMARY KEY)")
         self.con.execute("DELETE FROM temp.wanted")
         self.con.executemany(
@@ -228,6 +260,8 @@ class DoFile:
                 f"INSERT INTO views VALUES ({', '.join('?' for _ in VIEW_SCHEMA)})",
                 _rows(batch.views, *VIEW_SCHEMA),
             )
+            if batch.views.height:
+                self._has_views = True
             if final:
                 self._write_summary()
                 self._late_merged = True
@@ -236,6 +270,10 @@ class DoFile:
     def snapshot(self) -> dict[str, pl.DataFrame]:
         """The day's current totals, table by table, tagged with tenant and date."""
         return snapshot_tables(self.con, self.tenant, self.date)
+
+    def snapshot_rows(self) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+        """The day's current totals as rows (see `snapshot_frames`)."""
+        return snapshot_rows(self.con)
 
     def finalize(self) -> bool:
         """Write the daily summary, delete every visitor hash, and make sure no byte of them remains.
@@ -248,6 +286,7 @@ class DoFile:
             if not self.finalized:
                 self._write_summary()
                 self.con.execute("DELETE FROM views")
+                self._has_views = False
                 self.con.execute("UPDATE meta SET value = '1' WHERE key = 'finalized'")
                 self.con.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
         return self._compact()
@@ -271,8 +310,17 @@ class DoFile:
         )
 
     def _compact(self) -> bool:
-        """VACUUM (no free page keeps deleted bytes), then empty the WAL; True when it emptied."""
-        self.con.execute("VACUUM")
+        """Leave no free page (none may keep deleted bytes), then empty the WAL; True when it emptied.
+
+        secure_delete has already zeroed every deleted row and freed page. A file made by this
+        release (auto_vacuum incremental) then only has to cut its free pages off its end, which
+        costs a few page writes; an older file needs a full VACUUM (a rewrite) once.
+        """
+        if self.con.execute("PRAGMA auto_vacuum").fetchone()[0] == _INCREMENTAL:
+            with storage.translating(self.path, self.path.parent.parent.parent):
+                self.con.executescript("PRAGMA incremental_vacuum;")  # execute() frees one page a call
+        else:
+            self.con.execute("VACUUM")
         busy, _, _ = self.con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         return busy == 0
 
@@ -363,6 +411,17 @@ def _install_schema(con: sqlite3.Connection, tenant: str, date: str) -> None:
     )
 
 
+_TABLES = {"meta", "views", "absorbed", *(t.name for t in tables.TABLES)}
+
+
+def _current(con: sqlite3.Connection, names: set[str]) -> bool:
+    """The file has every table of this release (else `_install_schema` adds what it lacks)."""
+    if not names >= _TABLES:
+        return False
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return row is not None and row[0] == str(SCHEMA_VERSION)
+
+
 def _create_atomically(path: Path, tenant: str, date: str) -> None:
     """Make a new DO file whole under a temporary name, then link it into place.
 
@@ -376,15 +435,22 @@ def _create_atomically(path: Path, tenant: str, date: str) -> None:
     os.close(fd)
     tmp = Path(name)
     try:
+        # Written without a journal or a sync, then synced once: the file is not in place (linked)
+        # before it is whole on disk, and creating many tenant-days costs one fsync each.
         con = sqlite3.connect(tmp, isolation_level=None)
         try:
-            con.execute("PRAGMA journal_mode = WAL")
+            con.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            con.execute("PRAGMA auto_vacuum = INCREMENTAL")  # finalization cuts free pages off cheaply
+            con.execute("PRAGMA journal_mode = OFF")
+            con.execute("PRAGMA synchronous = OFF")
             con.execute("BEGIN IMMEDIATE")
             _install_schema(con, tenant, date)
             con.execute("COMMIT")
-            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the main file
+            con.execute("PRAGMA journal_mode = WAL")  # recorded in the file's header
         finally:
             con.close()
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
         try:
             os.link(tmp, path)
         except FileExistsError:

@@ -1,7 +1,8 @@
 """Finalize: close the tenant-days that ended more than the grace period ago.
 
-Each such tenant-day's DO file gets the seed's daily summary and loses its visitor hashes (VACUUM,
-then a WAL truncate), the warehouse gets the final totals, and the tenant-day's salt is destroyed:
+Each such tenant-day's DO file gets the seed's daily summary and loses its visitor hashes
+(secure_delete, free pages cut off, then a WAL truncate), the warehouse gets the final totals, and
+the tenant-day's salt is destroyed:
 from then on no hash of it can be linked to anyone, and a line for it is merged as late (counts
 without visitors). When a tenant-day ends is `lifecycle.day_end`'s answer. A tenant-day is
 finalized only once its WAL truncate succeeded; if a reader held the WAL, it stays open for the
@@ -18,7 +19,7 @@ import re
 from rings_cli.catalog import Catalog
 from rings_cli.dofile import DoFile, open_do_file
 from rings_cli.errors import DamagedStateError, UsageError
-from rings_cli.flush import flush_dirty
+from rings_cli.flush import FlushResult, Taken, flush_dirty
 from rings_cli.lifecycle import due_days, label, migrate
 from rings_cli.privacy import SaltStore
 from rings_cli.state import StateDir
@@ -44,6 +45,7 @@ def finalize_due(
     open_do: dict[tuple[str, str], DoFile] | None = None,
     wait: float = READ_RETRY_SECONDS,
     damaged: list[DamagedStateError] | None = None,
+    flushed: list[FlushResult] | None = None,
 ) -> list[str]:
     """Finalize every due tenant-day; returns them as `tenant/date`. Salts are destroyed only
     after the warehouse holds the final totals (a busy warehouse raises StateLockedError; run
@@ -55,6 +57,7 @@ def finalize_due(
     changed: list[tuple[str, str]] = []  # DO files finalized (the warehouse needs their summary)
     closed: list[tuple[str, str]] = []  # tenant-days to close now
     skipped: list[DamagedStateError] = []
+    taken: dict[tuple[str, str], Taken] = {}
     for tenant, date in due:
         do = (open_do or {}).pop((tenant, date), None)
         try:
@@ -62,6 +65,7 @@ def finalize_due(
                 do = open_do_file(state, catalog, tenant, date)
             truncated = do.finalize()
             changed.append((tenant, date))
+            taken[(tenant, date)] = (do.version(), do.snapshot_rows())  # the flush need not reopen it
             if truncated:
                 closed.append((tenant, date))
         except DamagedStateError as e:
@@ -71,7 +75,9 @@ def finalize_due(
             if do is not None:
                 do.close()
     catalog.mark_dirty(changed)
-    result = flush_dirty(state, catalog, wait=wait)
+    result = flush_dirty(state, catalog, open_do, wait=wait, taken=taken)  # every dirty one, due or not
+    if flushed is not None:
+        flushed.append(result)
     if damaged is not None:
         seen = {e.path for e in skipped}
         damaged += skipped + [e for e in result.damaged if e.path not in seen]
@@ -79,7 +85,11 @@ def finalize_due(
     stamp = now.astimezone(dt.UTC).isoformat(timespec="seconds")
     for tenant, date in closed:
         salts.destroy(tenant, date)
-        catalog.mark_finalized(tenant, date, stamp)
+    # One commit for all (a crash before it leaves them open, and the next run closes them again).
+    with catalog.con:
+        catalog.con.execute("BEGIN")
+        for tenant, date in closed:
+            catalog.mark_finalized(tenant, date, stamp)
     return [label(t, d) for t, d in closed]
 
 

@@ -9,14 +9,16 @@ and is reported), so one bad file never stops the others; a file older than the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import polars as pl
+from typing import Any
 
 from rings_cli.catalog import Catalog
-from rings_cli.dofile import DoFile, open_do_file
+from rings_cli.dofile import DoFile, open_do_file, snapshot_frames
 from rings_cli.errors import DamagedStateError
 from rings_cli.state import StateDir
 from rings_cli.warehouse import READ_RETRY_SECONDS, Warehouse
+
+# A DO file's version and snapshot rows (DoFile.snapshot_rows), read by a caller that had it open.
+Taken = tuple[int, dict[str, tuple[list[str], list[tuple[Any, ...]]]]]
 
 
 @dataclass
@@ -34,8 +36,10 @@ def flush_dirty(
     catalog: Catalog,
     open_do: dict[tuple[str, str], DoFile] | None = None,
     wait: float = READ_RETRY_SECONDS,
+    taken: dict[tuple[str, str], Taken] | None = None,
 ) -> FlushResult:
-    """Flush all dirty tenant-days; `open_do` lets an ingest reuse its open DO files.
+    """Flush all dirty tenant-days; `open_do` lets an ingest reuse its open DO files, and `taken`
+    holds (version, snapshot rows) of files its caller just read (finalization), not to reopen.
 
     Waits up to `wait` seconds for readers to let go of the warehouse, then raises
     StateLockedError; nothing is lost then (the tenant-days stay dirty, readers read their DO files).
@@ -46,10 +50,17 @@ def flush_dirty(
     dirty = catalog.dirty()
     if not dirty:
         return FlushResult()
-    snapshots: dict[str, list[pl.DataFrame]] = {}
+    gathered: dict[str, list[tuple[str, str, list[str], list[tuple[Any, ...]]]]] = {}
     versions: list[tuple[str, str, int]] = []
     damaged: list[DamagedStateError] = []
     for tenant, date in dirty:
+        if taken and (tenant, date) in taken:
+            version, snapshot = taken[(tenant, date)]
+            if (flushed := catalog.flushed_version(tenant, date)) is None or version >= flushed:
+                for table, (names, rows) in snapshot.items():
+                    gathered.setdefault(table, []).append((tenant, date, names, rows))
+                versions.append((tenant, date, version))
+                continue
         do = (open_do or {}).get((tenant, date))
         owned = do is None
         try:
@@ -61,8 +72,8 @@ def flush_dirty(
                 raise DamagedStateError(
                     do.path, f"DO file is older than the warehouse's copy (version {version} < {flushed})"
                 )
-            for table, frame in do.snapshot().items():
-                snapshots.setdefault(table, []).append(frame)
+            for table, (names, rows) in do.snapshot_rows().items():
+                gathered.setdefault(table, []).append((tenant, date, names, rows))
             versions.append((tenant, date, version))
         except DamagedStateError as e:
             damaged.append(e)
@@ -71,6 +82,8 @@ def flush_dirty(
                 do.close()
     rows = statements = 0
     if versions:
+        # One frame per table for every tenant-day (not one per DO file), in one transaction.
+        snapshots = {table: [frame] for table, frame in snapshot_frames(gathered).items()}
         rows, statements = warehouse.flush(snapshots, wait=wait)
         catalog.mark_flushed(versions)
     return FlushResult(tenant_days=len(versions), rows=rows, statements=statements, damaged=damaged)

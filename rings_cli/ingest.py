@@ -6,22 +6,20 @@ goes to an optional callback, the result is an `IngestSummary`.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from rings_cli.aggregate import aggregate
+from rings_cli import defaults
 from rings_cli.catalog import Catalog
 from rings_cli.classify import classify
 from rings_cli.config import CLIENT_IP_SOURCES, Config, load_config, normalize_host
-from rings_cli.dofile import DoFile, open_do_file
+from rings_cli.docache import MAX_OPEN_DO_FILES, DoFileCache
 from rings_cli.erase import collect_garbage
 from rings_cli.errors import DamagedStateError, StateLockedError, UsageError
 from rings_cli.events import assign_events
@@ -30,11 +28,11 @@ from rings_cli.flush import FlushResult, flush_dirty
 from rings_cli.follow import Follower
 from rings_cli.formatcheck import check_forced_format, sample_of, whole_lines
 from rings_cli.formats import LogFormat, check_timezone, detect, get_format
-from rings_cli.lifecycle import label, migrate
+from rings_cli.lifecycle import migrate
+from rings_cli.merge import DAMAGED, MERGE_GROUP, Merger
 from rings_cli.parse import Rejects, lines_from_bytes, parse_lines, reject_implausible_times
 from rings_cli.privacy import SaltStore, state_secret
 from rings_cli.proxies import client_from_xff
-from rings_cli.sessions import metric_deltas
 from rings_cli.sources import CHUNK_BYTES, check_source, is_stream, iter_chunks, open_source
 from rings_cli.state import StateDir, check_tenant
 from rings_cli.tail import (
@@ -51,11 +49,9 @@ from rings_cli.tenants import assign_tenants
 from rings_cli.text import plural
 from rings_cli.warehouse import READ_RETRY_SECONDS
 
-# DO files held open at once: 3 descriptors each (database, WAL, shared memory), so 64 stay far
-# below systemd's default soft limit of 1024 however many tenant-days a batch touches.
-MAX_OPEN_DO_FILES = 64
-DAMAGED = "damaged state"  # a line for a tenant-day whose DO file cannot be used (see rings check)
-DEFAULT_FLUSH_INTERVAL = 60.0  # seconds between flushes in follow mode (the seed's alarm)
+__all__ = ["DAMAGED", "MAX_OPEN_DO_FILES", "MERGE_GROUP", "Ingest", "IngestSummary", "Progress"]
+
+DEFAULT_FLUSH_INTERVAL = defaults.DEFAULT_FLUSH_INTERVAL  # seconds between flushes in follow mode
 POLL_SECONDS = 0.25  # how often follow mode looks for new lines when idle
 RETENTION_SECONDS = 3600.0  # follow mode applies keep_days at most this often
 TICK_FLUSH_WAIT = 2.0  # a follow-mode flush waits this long for readers, then tries next tick
@@ -173,13 +169,12 @@ class Ingest:
         self.chunk_bytes = chunk_bytes
         self.clock = clock
         self.summary = IngestSummary()
-        self._closed: set[tuple[str, str]] | None = None  # finalized tenant-days, read after each finalize
         self._stopping = False
         self._formats: dict[str, LogFormat] = {}  # per source, detected once (W3C keeps its header)
         self._rejects = Rejects(keep=keep_rejects)
         self.rejects = self._rejects  # counts by reason, and the first `keep_rejects` lines (--rejects)
-        self._do_files: OrderedDict[tuple[str, str], DoFile] = OrderedDict()
-        self._damaged_days: set[tuple[str, str]] = set()
+        self._do_files = DoFileCache(state)  # the catalog is set when a session opens it
+        self._merger: Merger | None = None  # per session (merge.py)
         self._late_damage: list[DamagedStateError] = []  # filled by finalize_due
         self._held: set[str] = set()  # sources whose checkpoint must not advance (damaged state)
         # Sources read from their first line whose lines so far all failed the format's parse:
@@ -223,18 +218,25 @@ class Ingest:
                     done += tail.source.size or 0
                 finally:
                     tail.close()
-            self._flush()
-            if self.grace is not None and not self._stopping:  # finalize only once all input is read
+            grace = None if self._stopping else self.grace  # finalize only once all input is read
+            if grace is not None:
+                # Its flush takes every dirty tenant-day along: one warehouse transaction, not two.
+                flushed: list[FlushResult] = []
                 self.summary.finalized = finalize_due(
                     self.state,
                     self.catalog,
                     self.now(),
-                    self.grace,
+                    grace,
                     self._do_files,
                     damaged=self._late_damage,
+                    flushed=flushed,
                 )
                 self._closed = None
                 self._note_damage(self._late_damage)
+                self.summary.flushes += flushed
+                self.summary.flushed_rows += sum(f.rows for f in flushed)
+            self._flush()  # what finalization did not flush (everything, when no day was due)
+            if grace is not None:
                 self._retention()
         self.summary.seconds = self.clock() - started
         return self.summary
@@ -328,6 +330,10 @@ class Ingest:
             self.secret = state_secret(self.state)
             self.catalog = Catalog(self.state.catalog_path)
             migrate(self.state, self.catalog)  # salts of an earlier release: per tenant-day now
+            self._do_files.catalog = self.catalog
+            self._merger = Merger(
+                self.catalog, self.salts, self._do_files, self.summary, self._rejects, self.config
+            )
             if self.catalog.legacy_checkpoints():  # a state dir of an older release: see tail.py
                 self.catalog.migrate_checkpoints(
                     lambda old: legacy_source(self.secret, old), sorted(self.state.root.glob("do/*/*.sqlite"))
@@ -504,135 +510,21 @@ class Ingest:
         return frame.drop("row", "xff", strict=False)
 
     def _merge(self, frame: pl.DataFrame, source: str | None = None) -> bool:
-        """Classified requests → per tenant-day deltas → DO files (listed and dirty-marked first).
+        """Merge one batch into its DO files (merge.py); False when a DO file was damaged."""
+        assert self._merger is not None, "merge outside a session"
+        return self._merger.merge(frame, source)
 
-        With a `source` fingerprint, lines a DO file has already absorbed (re-read after a crash)
-        are skipped for that file, and each merge records the last line it absorbed. Lines of a
-        finalized tenant-day are late: they add the counts that need no visitor (see `merge`),
-        never a salt or a hash. DO files are opened one at a time under MAX_OPEN_DO_FILES, however
-        many tenant-days a batch touches. Returns False when a tenant-day's DO file was damaged:
-        its lines are counted as rejected (`damaged state`), the others merged.
-        """
-        summary = self.summary
-        if self._closed is None:
-            self._closed = self.catalog.finalized_days()
-        frame = frame.with_columns(day=pl.col("ts").dt.date().cast(pl.String))
-        # Listed (and dirty) before `_unabsorbed` opens, and maybe creates, their DO files.
-        self.catalog.mark_dirty(frame.select("tenant", "day").unique().sort("tenant", "day").rows())
-        frame = self._unabsorbed(frame, source)
-        per_day = frame.group_by("tenant", "day").agg(last=pl.col("line_no").max())
-        last_lines = {(t, d): n for t, d, n in per_day.iter_rows()}
-        usable = frame
-        if self._damaged_days:  # their lines are lost (counted below): nobody of them is hashed
-            damaged = pl.DataFrame(sorted(self._damaged_days), schema=["tenant", "day"], orient="row")
-            usable = frame.join(damaged, on=["tenant", "day"], how="anti")
-        batches = aggregate(usable.filter(~pl.col("late")).drop("day", "late"), self.salts, self.config)
-        late_part = usable.filter(pl.col("late")).drop("day", "late")
-        late_batches = aggregate(late_part, None, self.config) if late_part.height else []
-        # Visitor metrics for the whole batch at once: stored views of the visitors it touches, + new.
-        before, new, healthy = [], [], []
-        for batch in batches:
-            if (batch.tenant, batch.date) in self._damaged_days:
-                continue
-            day = [pl.lit(batch.tenant).alias("tenant"), pl.lit(batch.date).alias("date")]
-            try:
-                do = self._do_file(batch.tenant, batch.date)
-                do.bound(batch)  # paths past the day's row limit count as "(other)", views too
-                stored = do.views_of(batch.views.get_column("visitor"))
-            except DamagedStateError as e:
-                self._damaged(batch.tenant, batch.date, e)
-                continue
-            healthy.append(batch)
-            new.append(batch.views.select(*day, pl.all()))
-            before.append(stored.select(*day, pl.all()))
-        deltas = metric_deltas(pl.concat(before), pl.concat(new)) if healthy else {}
-        parts = {
-            name: delta.partition_by("tenant", "date", as_dict=True, include_key=False)
-            for name, delta in deltas.items()
-        }
-        late = {(b.tenant, b.date) for b in late_batches}
-        for batch in healthy + [b for b in late_batches if (b.tenant, b.date) not in self._damaged_days]:
-            key = (batch.tenant, batch.date)
-            absorbed = (source, last_lines[key]) if source is not None else None
-            mine = {name: part[key] for name, part in parts.items() if key in part}
-            try:
-                do = self._do_file(*key)
-                if key in late:
-                    do.bound(batch)
-                do.merge(batch, mine, absorbed, late=key in late)
-            except DamagedStateError as e:
-                self._damaged(*key, e)
-                continue
-            summary.tenants.add(batch.tenant)
-            summary.days.add(batch.date)
-            if key in late:
-                summary.late_tenant_days.add(label(*key))
-        lost = [k for k in last_lines if k in self._damaged_days]
-        if lost:
-            lost_keys = pl.DataFrame(lost, schema=["tenant", "day"], orient="row")
-            n_lost = frame.join(lost_keys, on=["tenant", "day"]).height
-            self._rejects.add(DAMAGED, n_lost)
-            summary.parsed -= n_lost
-            frame = frame.join(lost_keys, on=["tenant", "day"], how="anti")
-        summary.requests += frame.height
-        summary.page_views += int(frame.get_column("is_page_view").sum())
-        summary.bot_requests += int(frame.get_column("is_bot").sum())
-        summary.late_lines += int(frame.get_column("late").sum())
-        return not lost
+    @property
+    def _closed(self) -> set[tuple[str, str]] | None:
+        return self._merger._closed if self._merger else None
 
-    def _damaged(self, tenant: str, date: str, error: DamagedStateError) -> None:
-        """A tenant-day whose DO file cannot be used: close it, remember it, name it once."""
-        do = self._do_files.pop((tenant, date), None)
-        if do is not None:
-            with contextlib.suppress(Exception):
-                do.close()
-        if (tenant, date) not in self._damaged_days:
-            self._damaged_days.add((tenant, date))
-            self.summary.damaged_state.append(str(error))
-
-    def _unabsorbed(self, frame: pl.DataFrame, source: str | None) -> pl.DataFrame:
-        """Mark each row `late` (its tenant-day is finalized: in the catalog, or its DO file says
-        so) and, with a `source`, drop rows whose DO file already holds their line."""
-        closed = self._closed or set()
-        marks = []
-        for tenant, day in frame.select("tenant", "day").unique().iter_rows():
-            if (tenant, day) in self._damaged_days:
-                continue  # its lines are counted as `damaged state` by _merge, never hashed
-            try:
-                do = self._do_file(tenant, day)
-                absorbed = do.absorbed(source) if source is not None else -1
-                marks.append((tenant, day, absorbed, (tenant, day) in closed or do.finalized))
-            except DamagedStateError as e:
-                self._damaged(tenant, day, e)
-        # Damaged tenant-days keep their rows (absorbed -1) so _merge counts them as rejected.
-        table = pl.DataFrame(
-            marks,
-            schema={"tenant": pl.String, "day": pl.String, "absorbed": pl.Int64, "late": pl.Boolean},
-            orient="row",
-        )
-        frame = frame.join(table, on=["tenant", "day"], how="left").with_columns(
-            pl.col("absorbed").fill_null(-1), pl.col("late").fill_null(False)
-        )
-        return frame.filter(pl.col("line_no") > pl.col("absorbed")).drop("absorbed")
-
-    def _do_file(self, tenant: str, date: str) -> DoFile:
-        """The open DO file of a tenant-day; opening one closes the least recently used beyond
-        MAX_OPEN_DO_FILES, so descriptors stay bounded (each WAL database holds three)."""
-        key = (tenant, date)
-        do = self._do_files.get(key)
-        if do is not None:
-            self._do_files.move_to_end(key)
-            return do
-        while len(self._do_files) >= MAX_OPEN_DO_FILES:
-            self._do_files.popitem(last=False)[1].close()
-        do = open_do_file(self.state, self.catalog, tenant, date)
-        self._do_files[key] = do
-        return do
+    @_closed.setter
+    def _closed(self, value: set[tuple[str, str]] | None) -> None:
+        if self._merger is not None:
+            self._merger._closed = value
 
     def _close_do_files(self) -> None:
-        for do in self._do_files.values():
-            do.close()
-        self._do_files.clear()
+        self._do_files.close_all()
 
 
 def _unknown_format(name: str) -> UsageError:

@@ -20,11 +20,10 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import polars as pl
 
-from rings_cli.dofile import snapshot_tables
 from rings_cli.errors import RingsError
 from rings_cli.state import StateDir
 from rings_cli.warehouse import (
@@ -38,6 +37,9 @@ from rings_cli.warehouse import (
     has_table,
     while_locked,
 )
+
+if TYPE_CHECKING:
+    import polars as pl  # imported only when a DO file is read: a report of flushed days needs none
 
 
 @dataclass
@@ -83,6 +85,8 @@ def snapshot_of(path: Path, tenant: str, date: str) -> dict[str, pl.DataFrame] |
     """A DO file's current totals, read-only (None when the file is not there yet)."""
     if not path.exists():
         return None
+    from rings_cli.dofile import snapshot_tables  # (and Polars) only when a DO file is read
+
     with closing(open_read_only(path)) as con:
         con.execute("BEGIN")  # one consistent snapshot across the tables
         out = snapshot_tables(con, tenant, date)
@@ -144,13 +148,15 @@ def current_view(
         for table, frames in live.items():
             filled = [f for f in frames if f.height]
             if filled:
+                import polars as pl
+
                 rows = pl.concat(filled, how="vertical_relaxed")
                 con.register("live_rows", rows)
                 con.execute(f"INSERT INTO live.{table} BY NAME SELECT * FROM live_rows")
                 con.unregister("live_rows")
-        keys = pl.DataFrame(info.live, schema={"tenant": pl.String, "date": pl.String}, orient="row")
-        con.register("live_keys_raw", keys)
-        con.execute("CREATE TABLE live.keys AS SELECT tenant, CAST(date AS DATE) AS date FROM live_keys_raw")
+        con.execute("CREATE TABLE live.keys (tenant VARCHAR, date DATE)")
+        if info.live:
+            con.executemany("INSERT INTO live.keys VALUES (?, CAST(? AS DATE))", info.live)
         attached = _attach_warehouse(con, state, wait)
         if attached:
             newest.extend(s for s in [_mtime(state.warehouse_path)] if s is not None)

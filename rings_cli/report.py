@@ -17,13 +17,14 @@ from typing import Any
 
 import duckdb
 
-from rings_cli.breakdowns import country_name
+from rings_cli import defaults
 from rings_cli.charts import change_fraction
+from rings_cli.countries import country_name
 from rings_cli.errors import UsageError
 from rings_cli.readpath import current_view
 from rings_cli.state import StateDir
 
-DEFAULT_LIMIT = 10
+DEFAULT_LIMIT = defaults.DEFAULT_LIMIT
 # What visitors use and where they come from (breakdowns.py); JSON keys of the same names.
 BREAKDOWN_SECTIONS = ("browsers", "os", "devices", "countries", "not_found")
 DEFAULT_DAYS = 7

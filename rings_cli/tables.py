@@ -19,11 +19,13 @@ Adding a table is one entry in `TABLES`, e.g. requests per browser:
 
     Table("browsers", keys=(text("browser"),), columns=(count("requests"),), rows="requests")
 
-gives the SQLite table, the warehouse table (with its migration: a new table is created on the
-next flush, and `rings check --repair` re-flushes every DO file), the snapshot, the flush, the read
-path and erase. The batch must carry the key column (here `browser`, a classified column). A
-`visitor(...)` column also needs its metric in sessions.visitor_metrics (and its key in the stored
-page views, sessions.VIEW_SCHEMA). Tables are listed in warehouse order; `day` stays first.
+gives the SQLite table (added to an existing DO file when it is next opened for a merge; a DO
+file not merged since lacks it, so its snapshot must then read the table as empty), the warehouse
+table (created by the next flush; tenant-days flushed before have no rows in it until flushed
+again), the snapshot, the flush, the read path and erase. The batch must carry the key column
+(here `browser`, a classified column). A `visitor(...)` column also needs its metric in
+sessions.visitor_metrics (and its key in the stored page views, sessions.VIEW_SCHEMA). Tables are
+listed in warehouse order; `day` stays first.
 
 This module imports nothing heavy (no Polars), so that `rings --help` stays fast.
 """

@@ -16,13 +16,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
-import polars as pl
 
 from rings_cli import tables
 from rings_cli.errors import DamagedStateError, DiskFullError, RingsError, StateLockedError, is_disk_full
+
+if TYPE_CHECKING:
+    import polars as pl  # imported where used: `rings report` reads without it
 
 SCHEMA_VERSION = 2
 
@@ -163,6 +165,8 @@ class Warehouse:
         Returns (rows written, statements executed): one DELETE and at most one INSERT per table,
         however many tenant-days are flushed.
         """
+        import polars as pl
+
         keys = pl.concat(
             [f.select("tenant", "date") for frames in snapshots.values() for f in frames]
         ).unique()
@@ -238,6 +242,8 @@ class Warehouse:
     def tenant_day(self, tenant: str, date: str) -> tuple[dict[str, Any], dict[str, pl.DataFrame]] | None:
         """The last flushed copy of one tenant-day: its `daily` row and its other tables' rows
         (without tenant and date), or None when the warehouse has no copy of it."""
+        import polars as pl
+
         with self.maybe_reader() as con:
             if con is None:
                 return None

@@ -7,8 +7,9 @@ import sys
 import polars as pl
 import pytest
 
-from rings_cli.breakdowns import OTHER, bound_keys, country_codes, country_name, fold_keys, with_breakdowns
+from rings_cli.breakdowns import OTHER, bound_keys, country_codes, fold_keys, with_breakdowns
 from rings_cli.classify import classify
+from rings_cli.countries import country_name
 from rings_cli.formats import get_format
 from rings_cli.parse import Rejects, parse_lines
 from tests.conftest import ROOT

@@ -136,3 +136,24 @@ def test_cli_finalize_and_no_finalize(state: StateDir, write_log) -> None:
     assert again.stdout.strip() == "Finalized 0 tenant-days"
     bad = run_cli("finalize", "--state-dir", str(state.root), "--grace", "soon")
     assert bad.exit_code == 2
+
+
+def test_finalization_without_vacuum_leaves_no_byte_of_many_hashes(state: StateDir, write_log) -> None:
+    """Enough visitors that deleting them frees whole pages: secure_delete zeroes them, the free
+    pages are cut off the file's end (no full VACUUM), the WAL is emptied, and no hash is left."""
+    lines = [
+        line(ip=f"10.0.{i // 250}.{i % 250}", when=f"{DAY1}:{i // 300:02d}:{i % 60:02d}:00 +0000")
+        for i in range(3000)
+    ]
+    Ingest(state, grace=None).run([str(write_log(lines))])
+    hashes = stored_hashes(state, "2025-12-01")
+    assert len(hashes) == 3000
+    assert finalize_days(state, now=END_OF_DAY1 + dt.timedelta(days=5)) == ["default/2025-12-01"]
+    with sqlite3.connect(state.do_path("default", "2025-12-01")) as con:
+        assert con.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental: cut, not rewritten
+        assert con.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    packed = [struct.pack(">q", h) for h in hashes]
+    for path in state.root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not [h for h in packed if h in data], f"hash bytes left in {path}"

@@ -1,0 +1,47 @@
+"""`rings --help` imports none of the heavy libraries (Polars, DuckDB, PyArrow): they are loaded by
+the commands that use them (rings_cli/lazy.py). Checked through sys.modules, not a timer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from rings_cli.ingest import Ingest
+from rings_cli.state import StateDir
+from tests.conftest import line
+
+WRAPPER = """
+import contextlib, io, json, sys
+sys.argv = ["rings", "--help"]
+from rings_cli.cli import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+    main()
+print(json.dumps(sorted(m for m in ("polars", "duckdb", "pyarrow") if m in sys.modules)))
+"""
+
+
+def test_help_imports_no_polars_duckdb_or_pyarrow() -> None:
+    out = subprocess.run([sys.executable, "-c", WRAPPER], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+REPORT = """
+import contextlib, io, json, sys
+sys.argv = ["rings", "report", "--state-dir", sys.argv[1], "--start", "2025-12-01", "--end", "2025-12-01",
+            "--format", "json"]
+from rings_cli.cli import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+    main()
+print(json.dumps([json.loads(out.getvalue())["totals"]["page_views"],
+                  sorted(m for m in ("polars", "pyarrow") if m in sys.modules)]))
+"""
+
+
+def test_report_of_flushed_days_imports_no_polars_or_pyarrow(state: StateDir, write_log) -> None:
+    Ingest(state, grace=None).run([str(write_log([line(), line(ip="2.2.2.2")]))])  # flushed at the end
+    out = subprocess.run(
+        [sys.executable, "-c", REPORT, str(state.root)], capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [2, []]
