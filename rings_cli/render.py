@@ -28,7 +28,7 @@ from rings_cli.charts import (  # duration and human_bytes: shared with the HTML
     human_bytes,
     middle_cut,
 )
-from rings_cli.report import MAX_HOURS_DAYS
+from rings_cli.defaults import MAX_HOURS_DAYS
 from rings_cli.text import csv_cell, plural, safe_text
 
 CSV_SECTIONS = (

@@ -30,7 +30,7 @@ BREAKDOWN_SECTIONS = ("browsers", "os", "devices", "countries", "not_found")
 DEFAULT_DAYS = 7
 # Past this many days, `hours` is left out (it would hold up to 24 rows a day); `hours_omitted`
 # says so. Every other section stays, so a 10-year range is as quick as a week.
-MAX_HOURS_DAYS = 92
+MAX_HOURS_DAYS = defaults.MAX_HOURS_DAYS
 SECTIONS = (
     "totals",
     "days",
