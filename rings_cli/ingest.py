@@ -51,6 +51,7 @@ from rings_cli.tail import (
 from rings_cli.tenants import assign_tenants
 from rings_cli.text import plural
 from rings_cli.warehouse import READ_RETRY_SECONDS
+from rings_cli.zones import with_local_time
 
 # DO files held open at once: 3 descriptors each (database, WAL, shared memory), so 64 stay far
 # below systemd's default soft limit of 1024 however many tenant-days a batch touches.
@@ -233,6 +234,7 @@ class Ingest:
                     self.grace,
                     self._do_files,
                     damaged=self._late_damage,
+                    config=self.config,
                 )
                 self._closed = None
                 self._note_damage(self._late_damage)
@@ -289,6 +291,7 @@ class Ingest:
                                     self._do_files,
                                     wait=TICK_FLUSH_WAIT,
                                     damaged=self._late_damage,
+                                    config=self.config,
                                 )
                                 self._closed = None
                                 self._note_damage(self._late_damage)
@@ -518,7 +521,8 @@ class Ingest:
         summary = self.summary
         if self._closed is None:
             self._closed = self.catalog.finalized_days()
-        frame = frame.with_columns(day=pl.col("ts").dt.date().cast(pl.String))
+        # The tenant's local date and hour (zones.py): a tenant-day is the tenant's day.
+        frame = with_local_time(frame, self.config).with_columns(day=pl.col("date").cast(pl.String))
         # Listed (and dirty) before `_unabsorbed` opens, and maybe creates, their DO files.
         self.catalog.mark_dirty(frame.select("tenant", "day").unique().sort("tenant", "day").rows())
         frame = self._unabsorbed(frame, source)
