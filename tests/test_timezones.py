@@ -1,0 +1,193 @@
+"""Per-site time zones (issue 16): a tenant-day is the tenant's local day. Every expected number
+below is counted by hand from the lines, with each line's local time written next to it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from rings_cli.config import load_config
+from rings_cli.errors import UsageError
+from rings_cli.finalize import finalize_days
+from rings_cli.ingest import Ingest
+from rings_cli.lifecycle import day_end
+from rings_cli.state import StateDir
+from tests.conftest import line, report_json, run_cli
+
+ZONES = """
+[timezones]
+"ny.example" = "America/New_York"      # UTC-5 in December
+"in.example" = "Asia/Kolkata"          # UTC+5:30
+"nz.example" = "Pacific/Auckland"      # UTC+13 in December (NZDT)
+"""
+
+
+def visit(host: str, ip: str, when: str, path: str = "/") -> str:
+    return line(ip=ip, when=when, request=f"GET {path} HTTP/1.1", vhost=host)
+
+
+def configured(state: StateDir, text: str = ZONES) -> None:
+    state.root.mkdir(parents=True, exist_ok=True)
+    (state.root / "rings.toml").write_text(text)
+
+
+def days_of(report: dict) -> dict[str, tuple[int, int, int]]:
+    """date -> (page views, unique visitors, sessions)."""
+    return {d["date"]: (d["page_views"], d["unique_visitors"], d["sessions"]) for d in report["days"]}
+
+
+def hours_of(report: dict) -> list[tuple[str, int, int]]:
+    """(date, hour, page views) of the hours that have any."""
+    return [(h["date"], h["hour"], h["page_views"]) for h in report["hours"] if h["page_views"]]
+
+
+MIDNIGHT_LINES = [
+    # ny.example, UTC-5: local midnight of Dec 2 is 05:00 UTC.
+    visit("ny.example", "10.0.0.1", "01/Dec/2025:23:30:00 -0500"),  # Dec 1 23:30 local
+    visit("ny.example", "10.0.0.1", "02/Dec/2025:04:50:00 +0000", "/a"),  # Dec 1 23:50, same session
+    visit("ny.example", "10.0.0.1", "02/Dec/2025:05:10:00 +0000", "/b"),  # Dec 2 00:10: new day, session
+    visit("ny.example", "10.0.0.2", "02/Dec/2025:04:59:59 +0000"),  # Dec 1 23:59:59
+    visit("ny.example", "10.0.0.2", "02/Dec/2025:05:00:00 +0000", "/a"),  # Dec 2 00:00:00
+    # in.example, UTC+5:30: local midnight of Dec 2 is Dec 1 18:30 UTC.
+    visit("in.example", "10.0.1.1", "01/Dec/2025:18:29:00 +0000"),  # Dec 1 23:59
+    visit("in.example", "10.0.1.1", "01/Dec/2025:18:31:00 +0000", "/a"),  # Dec 2 00:01
+    visit("in.example", "10.0.1.2", "01/Dec/2025:18:45:00 +0000"),  # Dec 2 00:15
+    visit("in.example", "10.0.1.2", "01/Dec/2025:19:00:00 +0000", "/a"),  # Dec 2 00:30, same session
+    # nz.example, UTC+13: local midnight of Dec 2 is Dec 1 11:00 UTC.
+    visit("nz.example", "10.0.2.1", "01/Dec/2025:10:59:00 +0000"),  # Dec 1 23:59
+    visit("nz.example", "10.0.2.1", "01/Dec/2025:11:00:00 +0000", "/a"),  # Dec 2 00:00
+    visit("nz.example", "10.0.2.1", "01/Dec/2025:11:10:00 +0000", "/b"),  # Dec 2 00:10, same session
+    visit("nz.example", "10.0.2.2", "02/Dec/2025:00:30:00 +1300"),  # Dec 2 00:30
+]
+
+
+def test_lines_around_local_midnight_count_on_the_local_day(state: StateDir, write_log) -> None:
+    configured(state)
+    Ingest(state, grace=None).run([str(write_log(MIDNIGHT_LINES))])
+    span = ("--start", "2025-12-01", "--end", "2025-12-02")
+    ny = report_json(state, "--tenant", "ny.example", *span)
+    assert days_of(ny) == {"2025-12-01": (3, 2, 2), "2025-12-02": (2, 2, 2)}
+    assert hours_of(ny) == [("2025-12-01", 23, 3), ("2025-12-02", 0, 2)]
+    india = report_json(state, "--tenant", "in.example", *span)
+    assert days_of(india) == {"2025-12-01": (1, 1, 1), "2025-12-02": (3, 2, 2)}
+    assert hours_of(india) == [("2025-12-01", 23, 1), ("2025-12-02", 0, 3)]
+    nz = report_json(state, "--tenant", "nz.example", *span)
+    assert days_of(nz) == {"2025-12-01": (1, 1, 1), "2025-12-02": (3, 2, 2)}
+    assert hours_of(nz) == [("2025-12-01", 23, 1), ("2025-12-02", 0, 3)]
+    # All tenants: each tenant's local days summed (in UTC, the 13 lines would split 8 + 5).
+    both = report_json(state, *span)
+    assert days_of(both) == {"2025-12-01": (5, 4, 4), "2025-12-02": (8, 6, 6)}
+    assert both["totals"]["page_views"] == 13
+    # Each local tenant-day has its own DO file.
+    assert state.do_path("ny.example", "2025-12-01").exists()
+    assert state.do_path("in.example", "2025-12-02").exists()
+
+
+def test_same_lines_without_zones_stay_utc(state: StateDir, write_log) -> None:
+    """An existing state dir without time zones keeps its UTC days."""
+    Ingest(state, grace=None).run([str(write_log(MIDNIGHT_LINES))])
+    both = report_json(state, "--start", "2025-12-01", "--end", "2025-12-02")
+    assert days_of(both) == {"2025-12-01": (8, 4, 4), "2025-12-02": (5, 2, 2)}
+
+
+NY = '[timezones]\n"ny.example" = "America/New_York"\n'
+
+
+def test_spring_forward_day_has_23_hours(state: StateDir, write_log) -> None:
+    """2025-03-09, New York: 02:00 EST becomes 03:00 EDT (07:00 UTC); the day is 05:00-04:00 UTC."""
+    configured(state, NY)
+    lines = [
+        visit("ny.example", "10.0.3.1", "09/Mar/2025:05:00:00 +0000"),  # Mar 9 00:00 EST
+        visit("ny.example", "10.0.3.1", "09/Mar/2025:06:30:00 +0000", "/a"),  # 01:30 EST, new session
+        visit("ny.example", "10.0.3.1", "09/Mar/2025:07:10:00 +0000", "/b"),  # 03:10 EDT, new session
+        visit("ny.example", "10.0.3.2", "10/Mar/2025:03:59:00 +0000"),  # Mar 9 23:59 EDT
+        visit("ny.example", "10.0.3.2", "10/Mar/2025:04:00:00 +0000", "/a"),  # Mar 10 00:00 EDT
+        visit("ny.example", "10.0.3.3", "09/Mar/2025:04:59:00 +0000"),  # Mar 8 23:59 EST
+    ]
+    Ingest(state, grace=None).run([str(write_log(lines))])
+    report = report_json(state, "--tenant", "ny.example", "--start", "2025-03-08", "--end", "2025-03-10")
+    assert days_of(report) == {"2025-03-08": (1, 1, 1), "2025-03-09": (4, 2, 4), "2025-03-10": (1, 1, 1)}
+    assert hours_of(report) == [
+        ("2025-03-08", 23, 1),
+        ("2025-03-09", 0, 1),
+        ("2025-03-09", 1, 1),
+        ("2025-03-09", 3, 1),  # no 02:00 that day
+        ("2025-03-09", 23, 1),
+        ("2025-03-10", 0, 1),
+    ]
+    assert report["totals"]["page_views"] == len(lines)  # nothing lost
+    config = load_config(state.root / "rings.toml")
+    start = dt.datetime(2025, 3, 9, 5, tzinfo=dt.UTC)
+    assert day_end("ny.example", "2025-03-09", config) - start == dt.timedelta(hours=23)
+
+
+def test_fall_back_day_has_25_hours(state: StateDir, write_log) -> None:
+    """2025-11-02, New York: 02:00 EDT becomes 01:00 EST (06:00 UTC); the day is 04:00-05:00 UTC,
+    and 01:00-02:00 happens twice: once at UTC-4, once at UTC-5."""
+    configured(state, NY)
+    lines = [
+        visit("ny.example", "10.0.4.1", "02/Nov/2025:05:30:00 +0000"),  # 01:30 EDT
+        visit("ny.example", "10.0.4.1", "02/Nov/2025:06:30:00 +0000", "/a"),  # 01:30 EST, 60 min later
+        visit("ny.example", "10.0.4.2", "02/Nov/2025:04:00:00 +0000"),  # Nov 2 00:00 EDT
+        visit("ny.example", "10.0.4.2", "03/Nov/2025:04:59:00 +0000", "/a"),  # Nov 2 23:59 EST
+        visit("ny.example", "10.0.4.2", "03/Nov/2025:05:00:00 +0000", "/b"),  # Nov 3 00:00 EST
+    ]
+    Ingest(state, grace=None).run([str(write_log(lines))])
+    report = report_json(state, "--tenant", "ny.example", "--start", "2025-11-02", "--end", "2025-11-03")
+    assert days_of(report) == {"2025-11-02": (4, 2, 4), "2025-11-03": (1, 1, 1)}
+    hours = [
+        (h["date"], h["hour"], h["page_views"], h["sessions"]) for h in report["hours"] if h["page_views"]
+    ]
+    assert sum(h[2] for h in hours) == len(lines)  # nothing lost, nothing counted twice
+    assert ("2025-11-02", 0, 1, 1) in hours and ("2025-11-02", 23, 1, 1) in hours
+    assert [h for h in hours if h[:2] == ("2025-11-02", 1)] == [("2025-11-02", 1, 2, 2)]
+    config = load_config(state.root / "rings.toml")
+    start = dt.datetime(2025, 11, 2, 4, tzinfo=dt.UTC)
+    assert day_end("ny.example", "2025-11-02", config) - start == dt.timedelta(hours=25)
+
+
+def test_each_tenant_is_finalized_at_its_own_midnight_plus_grace(state: StateDir, write_log) -> None:
+    configured(state, ZONES.replace('"in.example" = "Asia/Kolkata"', ""))
+    lines = [
+        visit("nz.example", "10.0.5.1", "01/Dec/2025:10:00:00 +0000"),  # Dec 1 23:00 NZDT; ends 11:00 UTC
+        visit("ny.example", "10.0.5.2", "01/Dec/2025:06:00:00 +0000"),  # Dec 1 01:00 EST; ends Dec 2 05:00
+        visit("utc.example", "10.0.5.3", "01/Dec/2025:09:00:00 +0000"),  # UTC; ends Dec 2 00:00
+    ]
+    now = dt.datetime(2025, 12, 1, 12, 0, tzinfo=dt.UTC)  # NZ midnight + 1 h grace
+    summary = Ingest(state, now=now).run([str(write_log(lines))])
+    assert summary.finalized == ["nz.example/2025-12-01"]
+    assert not state.salt_path("nz.example", "2025-12-01").exists()
+    assert state.salt_path("ny.example", "2025-12-01").exists()
+    at = dt.datetime(2025, 12, 2, tzinfo=dt.UTC)
+    assert finalize_days(state, now=at + dt.timedelta(minutes=59)) == []
+    assert finalize_days(state, now=at + dt.timedelta(hours=1)) == ["utc.example/2025-12-01"]
+    assert finalize_days(state, now=at + dt.timedelta(hours=5, minutes=59)) == []
+    assert finalize_days(state, now=at + dt.timedelta(hours=6)) == ["ny.example/2025-12-01"]
+    assert not state.salt_path("ny.example", "2025-12-01").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("timezone = 'Mars/Olympus'", "timezone: 'Mars/Olympus' is not an IANA time zone name"),
+        ("timezone = '../../etc/passwd'", "is not an IANA time zone name"),
+        ("[timezones]\n'a.com' = 'EST5EDT-ish'", "[timezones] 'a.com': 'EST5EDT-ish' is not an IANA"),
+        ("[timezones]\n'a.com' = {zone = 'UTC', since = 'soon'}", "since must be a date"),
+        ("[timezones]\n'a.com' = {zone = 'UTC', from = 2025-01-01}", 'must be "Zone/Name" or'),
+        ("[timezones]\n'a.*.com' = 'UTC'", "'*' may only stand for the first label"),
+    ],
+)
+def test_bad_zone_is_one_line_and_exit_2(tmp_path: Path, write_log, text: str, message: str) -> None:
+    config = tmp_path / "rings.toml"
+    config.write_text(text)
+    with pytest.raises(UsageError) as error:
+        load_config(config)
+    assert message in str(error.value)
+    state = tmp_path / "state"
+    result = run_cli("ingest", "--state-dir", str(state), "--config", str(config), str(write_log([line()])))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (state / "do").exists()
