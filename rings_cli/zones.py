@@ -10,27 +10,29 @@ local date on; the dates before keep the zone they had, so days already stored d
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from rings_cli.config import SUBDOMAIN, Config, ZoneSpan
+from rings_cli.config import SUBDOMAIN, Config, TimezoneEntry, ZoneSpan
 
 UTC = "UTC"
 
 
 def zone_spans(config: Config, tenant: str) -> tuple[ZoneSpan, ...]:
     """A tenant's zones by date, oldest first; the first one has no `since`."""
-    if not config.timezones:
-        return (ZoneSpan(config.timezone),)
+    entry = _entry(config, tenant)
+    return _with_default(config, entry.spans if entry is not None else ())
+
+
+def _entry(config: Config, tenant: str) -> TimezoneEntry | None:
+    """The `[timezones]` entry of a tenant: exact names first, then patterns in file order."""
     entry = next((e for e in config.timezones if "*" not in e.key and _names(config, e.key, tenant)), None)
     if entry is None:
         entry = next((e for e in config.timezones if "*" in e.key and _matches(config, e.key, tenant)), None)
-    spans = entry.spans if entry is not None else ()
-    if not spans or spans[0].since is not None:
-        spans = (ZoneSpan(config.timezone), *spans)
-    return spans
+    return entry
 
 
 def _names(config: Config, key: str, tenant: str) -> bool:
@@ -116,3 +118,28 @@ def with_local_time(frame: pl.DataFrame, config: Config) -> pl.DataFrame:
         )
         .drop("_local")
     )
+
+
+def zone_changes(config: Config, tenant: str | None, start: dt.date, end: dt.date) -> list[str]:
+    """A note per zone change inside [start, end] (of `tenant`, or of any tenant): the days before
+    it are in the old zone, so an hour-of-day chart across it mixes the two."""
+    notes = []
+    entries = config.timezones if tenant is None else [e for e in [_entry(config, tenant)] if e]
+    for entry in entries:
+        spans = _with_default(config, entry.spans)
+        for before, span in itertools.pairwise(spans):
+            if span.since is not None and start < span.since <= end:
+                who = tenant or entry.key
+                notes.append(f"{who} is in {span.zone} from {span.since}, in {before.zone} before")
+    return notes
+
+
+def _with_default(config: Config, spans: tuple[ZoneSpan, ...]) -> tuple[ZoneSpan, ...]:
+    return spans if spans and spans[0].since is None else (ZoneSpan(config.timezone), *spans)
+
+
+def local_today(config: Config, tenant: str | None, now: dt.datetime | None = None) -> dt.date:
+    """Today in the tenant's zone (all tenants: the default zone's today)."""
+    now = now or dt.datetime.now(dt.UTC)
+    zone = zone_on(config, tenant, now.date()) if tenant is not None else config.timezone
+    return now.astimezone(ZoneInfo(zone)).date()

@@ -191,3 +191,60 @@ def test_bad_zone_is_one_line_and_exit_2(tmp_path: Path, write_log, text: str, m
     assert result.stderr.startswith("Error: ") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (state / "do").exists()
+
+
+def test_reports_and_live_say_the_zone(state: StateDir, write_log) -> None:
+    configured(state)
+    Ingest(state, grace=None).run([str(write_log(MIDNIGHT_LINES))])
+    span = ("--start", "2025-12-01", "--end", "2025-12-02")
+    assert report_json(state, "--tenant", "ny.example", *span)["timezone"] == "America/New_York"
+    assert report_json(state, *span)["timezone"] == "per tenant"  # summed by each tenant's local date
+    table = run_cli("report", "--state-dir", str(state.root), "--tenant", "in.example", *span)
+    assert table.exit_code == 0 and "2025-12-01 to 2025-12-02 (Asia/Kolkata)" in table.stdout
+    assert "(UTC)" not in table.stdout
+    both = run_cli("report", "--state-dir", str(state.root), *span)
+    assert "(each tenant's local days)" in both.stdout
+    live = run_cli(
+        "live", "--once", "--state-dir", str(state.root), "--tenant", "nz.example", "--date", "2025-12-02"
+    )
+    assert live.exit_code == 0, live.output
+    assert "2025-12-02 (Pacific/Auckland)" in live.stdout
+    assert "00:30:00" in live.stdout  # the latest page view at its local time (11:30 UTC)
+
+
+def test_without_zones_the_report_is_utc(state: StateDir, write_log) -> None:
+    Ingest(state, grace=None).run([str(write_log(MIDNIGHT_LINES[:2]))])
+    assert report_json(state)["timezone"] == "UTC"
+
+
+def test_a_zone_change_applies_from_its_date_on(state: StateDir, write_log) -> None:
+    """New York from Dec 2 on (UTC before): Dec 1 stays a UTC day, Dec 2 is a New York day."""
+    configured(state, '[timezones]\n"ny.example" = {zone = "America/New_York", since = 2025-12-02}\n')
+    lines = [
+        visit("ny.example", "10.0.6.1", "01/Dec/2025:23:30:00 +0000"),  # Dec 1 23:30 UTC (before the change)
+        visit(
+            "ny.example", "10.0.6.2", "02/Dec/2025:04:30:00 +0000"
+        ),  # NY: Dec 1, before: so Dec 2 04:30 UTC
+        visit("ny.example", "10.0.6.3", "02/Dec/2025:05:30:00 +0000"),  # Dec 2 00:30 New York
+        visit("ny.example", "10.0.6.4", "03/Dec/2025:02:00:00 +0000"),  # Dec 2 21:00 New York
+    ]
+    Ingest(state, grace=None).run([str(write_log(lines))])
+    span = ("--start", "2025-12-01", "--end", "2025-12-03")
+    report = report_json(state, "--tenant", "ny.example", *span)
+    assert days_of(report) == {"2025-12-01": (1, 1, 1), "2025-12-02": (3, 3, 3)}
+    assert hours_of(report) == [
+        ("2025-12-01", 23, 1),
+        ("2025-12-02", 0, 1),
+        ("2025-12-02", 4, 1),
+        ("2025-12-02", 21, 1),
+    ]
+    config = load_config(state.root / "rings.toml")
+    assert day_end("ny.example", "2025-12-01", config) == dt.datetime(2025, 12, 2, tzinfo=dt.UTC)
+    assert day_end("ny.example", "2025-12-02", config) == dt.datetime(2025, 12, 3, 5, tzinfo=dt.UTC)
+    result = run_cli("report", "--state-dir", str(state.root), "--tenant", "ny.example", *span)
+    assert result.exit_code == 0
+    assert "Note: ny.example is in America/New_York from 2025-12-02, in UTC before" in result.stderr
+    later = run_cli(
+        "report", "--state-dir", str(state.root), "--tenant", "ny.example", "--start", "2025-12-02"
+    )
+    assert "America/New_York from" not in later.stderr  # the range does not span the change
