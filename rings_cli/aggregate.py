@@ -115,6 +115,7 @@ def _hashed_views(page_views: pl.DataFrame, salts: SaltStore | None) -> pl.DataF
             "campaign",
             "post_id",
             *BREAKDOWN_KEYS,
+            "utc_offset",
         )
         .cast(VIEW_SCHEMA)  # type: ignore[arg-type]
     )

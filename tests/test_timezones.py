@@ -138,11 +138,18 @@ def test_fall_back_day_has_25_hours(state: StateDir, write_log) -> None:
     report = report_json(state, "--tenant", "ny.example", "--start", "2025-11-02", "--end", "2025-11-03")
     assert days_of(report) == {"2025-11-02": (4, 2, 4), "2025-11-03": (1, 1, 1)}
     hours = [
-        (h["date"], h["hour"], h["page_views"], h["sessions"]) for h in report["hours"] if h["page_views"]
+        (h["date"], h["hour"], h["utc_offset"], h["page_views"], h["unique_visitors"], h["sessions"])
+        for h in report["hours"]
+        if h["page_views"]
     ]
-    assert sum(h[2] for h in hours) == len(lines)  # nothing lost, nothing counted twice
-    assert ("2025-11-02", 0, 1, 1) in hours and ("2025-11-02", 23, 1, 1) in hours
-    assert [h for h in hours if h[:2] == ("2025-11-02", 1)] == [("2025-11-02", 1, 2, 2)]
+    assert hours == [
+        ("2025-11-02", 0, -240, 1, 1, 1),
+        ("2025-11-02", 1, -240, 1, 1, 1),  # 01:30 EDT
+        ("2025-11-02", 1, -300, 1, 1, 1),  # 01:30 EST, an hour later: the hour is kept twice
+        ("2025-11-02", 23, -300, 1, 1, 1),
+        ("2025-11-03", 0, -300, 1, 1, 1),
+    ]
+    assert sum(h[3] for h in hours) == len(lines)  # nothing lost, nothing counted twice
     config = load_config(state.root / "rings.toml")
     start = dt.datetime(2025, 11, 2, 4, tzinfo=dt.UTC)
     assert day_end("ny.example", "2025-11-02", config) - start == dt.timedelta(hours=25)
