@@ -4,8 +4,11 @@ below is counted by hand from the lines, with each line's local time written nex
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import tarfile
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from rings_cli.config import load_config
@@ -14,7 +17,7 @@ from rings_cli.finalize import finalize_days
 from rings_cli.ingest import Ingest
 from rings_cli.lifecycle import day_end
 from rings_cli.state import StateDir
-from tests.conftest import line, report_json, run_cli
+from tests.conftest import line, report_json, run_cli, run_rings
 
 ZONES = """
 [timezones]
@@ -255,3 +258,52 @@ def test_a_zone_change_applies_from_its_date_on(state: StateDir, write_log) -> N
         "report", "--state-dir", str(state.root), "--tenant", "ny.example", "--start", "2025-12-02"
     )
     assert "America/New_York from" not in later.stderr  # the range does not span the change
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_an_all_utc_state_dir_gains_the_offset_in_place(tmp_path: Path, write_log) -> None:
+    """The legacy fixture (fixtures/make_legacy_state.py: DO files, views and a warehouse from before
+    time zones) reads as UTC (offset 0), and its first ingest migrates it without losing a count or
+    a visitor: the page view added below joins a session its visitor began before the migration."""
+    with tarfile.open(FIXTURES / "legacy_state.tar.gz") as tar:
+        tar.extractall(tmp_path, filter="data")
+    state = StateDir(tmp_path / "state")
+    for path in [state.root, *state.root.rglob("*")]:  # the tar keeps no modes; check wants owner-only
+        path.chmod(0o700 if path.is_dir() else 0o600)
+    window = ("--tenant", "a.example", "--start", "2025-11-01", "--end", "2025-11-02")
+    before = report_json(state, *window)
+    assert before["timezone"] == "UTC" and before["hours"]
+    assert {h["utc_offset"] for h in before["hours"]} == {0}
+    day2 = {d["date"]: d for d in before["days"]}["2025-11-02"]
+    hour8 = next(h for h in before["hours"] if (h["date"], h["hour"]) == ("2025-11-02", 8))
+    # 198.51.100.10 with Firefox/120 viewed / at 08:00 and 09:10 (lines 0 and 10 of day 2).
+    added = [
+        line(
+            vhost="a.example",
+            ip="198.51.100.10",
+            when="02/Nov/2025:08:05:00 +0000",
+            request="GET /about HTTP/1.1",
+        )
+    ]
+    result = run_rings("ingest", "--state-dir", str(state.root), "--no-finalize", str(write_log(added)))
+    assert result.returncode == 0, result.stderr.decode()
+    after = report_json(state, *window)
+    day2_after = {d["date"]: d for d in after["days"]}["2025-11-02"]
+    assert day2_after["page_views"] == day2["page_views"] + 1
+    assert (day2_after["unique_visitors"], day2_after["sessions"]) == (
+        day2["unique_visitors"],
+        day2["sessions"],
+    )
+    hour8_after = next(h for h in after["hours"] if (h["date"], h["hour"]) == ("2025-11-02", 8))
+    assert hour8_after["page_views"] == hour8["page_views"] + 1 and hour8_after["utc_offset"] == 0
+    assert len(after["hours"]) == len(before["hours"])  # the old rows are offset 0, the new one too
+    with sqlite3.connect(state.do_path("a.example", "2025-11-02")) as con:
+        assert "utc_offset" in {r[1] for r in con.execute("PRAGMA table_info(hourly)")}
+        assert "utc_offset" in {r[1] for r in con.execute("PRAGMA table_info(views)")}
+    with duckdb.connect(str(state.warehouse_path), read_only=True) as con:
+        assert "utc_offset" in {r[0] for r in con.execute("DESCRIBE hourly").fetchall()}
+        assert con.execute("SELECT count(*) FROM hourly WHERE utc_offset <> 0").fetchone() == (0,)
+    check = run_rings("check", "--state-dir", str(state.root))
+    assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
