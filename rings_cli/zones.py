@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from rings_cli.config import SUBDOMAIN, Config, TimezoneEntry, ZoneSpan
+from rings_cli.config import SUBDOMAIN, Config, TimezoneEntry, ZoneSpan, normalize_host
 
 UTC = "UTC"
 
@@ -44,7 +44,7 @@ def _matches(config: Config, key: str, tenant: str) -> bool:
     if re.fullmatch(r"[^.]+\." + re.escape(key[2:]), tenant):
         return True
     for p in config.host_patterns:
-        if p.pattern.strip().lower().removeprefix("www.") == key:
+        if normalize_host(p.pattern) == key:
             template = re.escape(p.tenant).replace(re.escape(SUBDOMAIN), r"[^.]+")
             if re.fullmatch(template, tenant):
                 return True

@@ -307,3 +307,30 @@ def test_an_all_utc_state_dir_gains_the_offset_in_place(tmp_path: Path, write_lo
         assert con.execute("SELECT count(*) FROM hourly WHERE utc_offset <> 0").fetchone() == (0,)
     check = run_rings("check", "--state-dir", str(state.root))
     assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+
+
+def test_zones_by_tenant_host_and_pattern() -> None:
+    """Exact names (a tenant, or a host that [tenants] maps) first, then patterns in file order."""
+    from rings_cli.config import parse_config
+    from rings_cli.zones import zone_on
+
+    config = parse_config(
+        {
+            "tenants": {"*.grove.place": "{subdomain}-grove", "blog.example.com": "alice"},
+            "timezone": "Europe/London",
+            "timezones": {
+                "*.grove.place": "Asia/Kolkata",  # the tenants its [tenants] pattern makes
+                "blog.example.com": "America/New_York",  # the host's tenant, alice
+                "*.other.org": "Asia/Tokyo",  # tenants named after such hosts
+                "x.other.org": "Europe/Berlin",  # exact beats a pattern, whatever the order
+            },
+        }
+    )
+    expected = {
+        "autumn-grove": "Asia/Kolkata",
+        "alice": "America/New_York",
+        "x.other.org": "Europe/Berlin",
+        "y.other.org": "Asia/Tokyo",
+        "bob": "Europe/London",
+    }
+    assert {t: zone_on(config, t, "2025-12-01") for t in expected} == expected
