@@ -1,5 +1,6 @@
 -- Per hour of the tenant's day (its local hour; `utc_offset`, minutes east of UTC, tells the two
--- 01:00 hours of a 25-hour DST day apart; NULL for all tenants, who may be in different zones),
+-- 01:00 hours of a 25-hour DST day apart; NULL for all tenants, who may be in different zones,
+-- and dropped from their report),
 -- for hours that saw any request. Sessions count in the hour they started; time on page in the
 -- hour of the page view it belongs to.
 SELECT strftime(date, '%Y-%m-%d') AS date, hour,

@@ -115,6 +115,9 @@ def build_report(
         params = {"tenant": tenant, "start": start_d, "end": end_d, "limit": limit}
         wanted = [s for s in SECTIONS if s != "hours" or not _hours_omitted(start_d, end_d)]
         sections = {name: _run(con, name, params) for name in wanted}
+        if tenant is None:  # tenants' zones may differ: an all-tenants hour row has no one UTC offset
+            for row in sections.get("hours", []):
+                row.pop("utc_offset", None)
         report = _assemble(tenant, start_d, end_d, sections)
         compared = None
         if compare is not None:

@@ -334,3 +334,13 @@ def test_zones_by_tenant_host_and_pattern() -> None:
         "bob": "Europe/London",
     }
     assert {t: zone_on(config, t, "2025-12-01") for t in expected} == expected
+
+
+def test_hour_rows_of_all_tenants_have_no_offset(state: StateDir, write_log) -> None:
+    configured(state)
+    Ingest(state, grace=None).run([str(write_log(MIDNIGHT_LINES))])
+    span = ("--start", "2025-12-01", "--end", "2025-12-02")
+    assert all("utc_offset" not in h for h in report_json(state, *span)["hours"])
+    assert {h["utc_offset"] for h in report_json(state, "--tenant", "in.example", *span)["hours"]} == {330}
+    csv_out = run_cli("report", "--state-dir", str(state.root), "-f", "csv", "--section", "hours", *span)
+    assert csv_out.stdout.splitlines()[0].startswith("date,hour,page_views,")
