@@ -17,6 +17,7 @@ from rings_cli.privacy import SaltStore, hash_visitors
 from rings_cli.referrers import with_sources
 from rings_cli.sessions import BREAKDOWN_KEYS, VIEW_SCHEMA
 from rings_cli.tables import BREAKDOWN_TABLES, BY_NAME, CONTENT_EVENTS, COUNT_TABLES, HOURLY_EVENTS, Column
+from rings_cli.zones import with_local_time
 
 __all__ = ["CONTENT_EVENTS", "HOURLY_EVENTS", "DayBatch", "aggregate"]
 
@@ -41,7 +42,8 @@ def aggregate(frame: pl.DataFrame, salts: SaltStore | None, config: Config | Non
     `views` stay empty: only the counts that need no visitor identity are made.
     """
     # `event` and `post_id` come from events.assign_events (post route and route rules).
-    frame = frame.with_columns(date=pl.col("ts").dt.date(), hour=pl.col("ts").dt.hour().cast(pl.Int32))
+    if "hour" not in frame.columns:  # the tenant's local date and hour (ingest adds them)
+        frame = with_local_time(frame, config or Config())
     events = frame.filter(pl.col("event").is_not_null())
     page_views = with_sources(frame.filter(pl.col("is_page_view")), config)
     counts: dict[str, pl.DataFrame] = {}
@@ -141,6 +143,7 @@ def _hashed_views(page_views: pl.DataFrame, salts: SaltStore | None, dims: pl.Da
             "campaign",
             "post_id",
             *BREAKDOWN_KEYS,
+            "utc_offset",
         )
         .cast(VIEW_SCHEMA)  # type: ignore[arg-type]
     )

@@ -13,6 +13,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from rings_cli.text import safe_text
+
 VISITORS = "█"  # visitors: the solid part of a day's bar
 VIEWS = "▒"  # page views beyond the visitors: the lighter rest of the bar
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -157,14 +159,25 @@ def sparkline_chart(days: Sequence[dict[str, Any]], width: int) -> list[str]:
 
 
 def hour_totals(hours: Sequence[dict[str, Any]]) -> list[int]:
-    """Page views per hour of day (0-23, UTC), summed over the range's days."""
+    """Page views per hour of day (0-23, the tenants' local hours), summed over the range's days."""
     totals = [0] * 24
     for h in hours:
         totals[int(h["hour"])] += int(h["page_views"])
     return totals
 
 
-def hour_chart(hours: Sequence[dict[str, Any]], width: int, height: int = HOUR_ROWS) -> list[str]:
+def zone_label(report: dict[str, Any], short: bool = False) -> str:
+    """The report's time zone for a title: `America/New_York`, or (all tenants in different zones)
+    that each tenant's own local days and hours are summed."""
+    zone = safe_text(str(report.get("timezone", "UTC")))
+    if zone != "per tenant":
+        return zone
+    return "local time" if short else "each tenant's local days"
+
+
+def hour_chart(
+    hours: Sequence[dict[str, Any]], width: int, height: int = HOUR_ROWS, zone: str = "UTC"
+) -> list[str]:
     """Page views by hour of day as 24 columns `height` lines tall (eighths of a cell), hours
     labelled every 3 below, the busiest hour named in the title."""
     totals = hour_totals(hours)
@@ -177,8 +190,8 @@ def hour_chart(hours: Sequence[dict[str, Any]], width: int, height: int = HOUR_R
     eighths = [round(v / largest * height * 8) if v else 0 for v in totals]
     eighths = [max(1, e) if v else 0 for e, v in zip(eighths, totals, strict=True)]
     busiest = totals.index(largest)
-    title = f"Page views by hour of day (UTC); busiest {busiest:02d}:00, {largest:,} page views"
-    lines = [title if len(title) <= width else f"Page views by hour (UTC), busiest {busiest:02d}:00"]
+    title = f"Page views by hour of day ({zone}); busiest {busiest:02d}:00, {largest:,} page views"
+    lines = [title if len(title) <= width else f"Page views by hour ({zone}), busiest {busiest:02d}:00"]
     for level in range(height, 0, -1):
         label = f"{largest:,}" if level == height else ""
         row = []

@@ -403,10 +403,11 @@ class _progress_bar:  # noqa: N801 - used as a context manager, reads like a fun
 def report(
     tenant: TenantOption = None,
     start: Annotated[
-        str | None, typer.Option(metavar="DATE", help="First UTC day, YYYY-MM-DD.", show_default=False)
+        str | None,
+        typer.Option(metavar="DATE", help="First day (the tenant's own), YYYY-MM-DD.", show_default=False),
     ] = None,
     end: Annotated[
-        str | None, typer.Option(metavar="DATE", help="Last UTC day, inclusive.", show_default=False)
+        str | None, typer.Option(metavar="DATE", help="Last day, inclusive.", show_default=False)
     ] = None,
     fmt: Annotated[
         str, typer.Option("--format", "-f", metavar="FORMAT", help="table, json, csv or html.")
@@ -457,6 +458,8 @@ def report(
         )
     for problem in data.get("damaged", []):
         Console(stderr=True).print(f"Warning: {safe_text(problem)}", markup=False, highlight=False)
+    for change in data.get("timezone_changes", []):  # per-site time zones: days on both sides differ
+        Console(stderr=True).print(f"Note: {safe_text(change)}", markup=False, highlight=False)
     if fmt == "json":
         typer.echo(report_json(data))
     elif fmt == "csv":
@@ -618,7 +621,8 @@ def live(
     ] = None,
     tenant: TenantOption = None,
     date: Annotated[
-        str | None, typer.Option(help="UTC day to show, YYYY-MM-DD (default: today).", show_default=False)
+        str | None,
+        typer.Option(help="Day to show, YYYY-MM-DD (default: the tenant's today).", show_default=False),
     ] = None,
     interval: Annotated[float, typer.Option(help="Seconds between redraws.", min=0.05)] = 0.5,
     once: Annotated[
@@ -644,12 +648,15 @@ def live(
         raise UsageError("rings live draws on a terminal; use --once to print one frame")
     feeder = LiveIngest(state, fmt, paths or [], flush_interval) if paths else None
     view = View(tenant=tenant, pinned=tenant is not None)
+    from rings_cli.zones import local_today  # only `rings live` needs the zones (Polars)
+
+    config = load_config(None, state)
     watch = ChangeWatch(state)
 
     def shown_day() -> dt.date:
         if day is not None:
             return day
-        today = dt.datetime.now(dt.UTC).date()
+        today = local_today(config, view.tenant)  # the tenant's own today (per-site time zones)
         return feeder.newest_day(today) if feeder is not None else today
 
     try:

@@ -8,10 +8,12 @@ no look-around, no back-references).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import re
 import tomllib
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,8 @@ _TOP_KEYS = {
     "exclude_paths",
     "group_readable",
     "keep_days",
+    "timezone",
+    "timezones",
 }
 # Lines dated before this are rejected as `too old` (no web server logged before 1990); a 1900 or
 # 0001 timestamp is a broken clock or a forged field, and would otherwise become a day of its own.
@@ -46,6 +50,22 @@ DEFAULT_OLDEST_DATE = dt.date(1990, 1, 1)
 _RULE_KEYS = {"event", "method", "path"}
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class ZoneSpan:
+    """A tenant's time zone from `since` on (None: from the start)."""
+
+    zone: str
+    since: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class TimezoneEntry:
+    """One `[timezones]` entry: a tenant name, host or host pattern, and its zone(s) by date."""
+
+    key: str  # normalised like a host (`*.grove.place`, `ny.example`, `alice`)
+    spans: tuple[ZoneSpan, ...]  # sorted by `since`, a `since = None` span first
 
 
 @dataclass(frozen=True)
@@ -106,6 +126,8 @@ class Config:
     group_readable: bool = False  # state dir 0750/0640 instead of 0700/0600, for a reporting group
     keep_days: int | None = None  # retention for every tenant (None: keep forever)
     keep_days_by_tenant: dict[str, int] = field(default_factory=dict)  # `[keep_days]` "alice" = 30
+    timezone: str = "UTC"  # the default zone of a tenant-day (zones.py)
+    timezones: tuple[TimezoneEntry, ...] = ()  # `[timezones]`, in file order
 
     def keep_days_for(self, tenant: str) -> int | None:
         """How many days back a tenant's data is kept (its own value, else the global one)."""
@@ -172,6 +194,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     if not isinstance(group_readable, bool):
         raise UsageError("group_readable must be true or false")
     keep_days, keep_by_tenant = _keep_days(data.get("keep_days"))
+    timezone = check_zone(_string(data, "timezone", "UTC"), "timezone")
+    timezones = _timezones(data.get("timezones", {}))
     return Config(
         path=path,
         hosts=hosts,
@@ -185,7 +209,58 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         group_readable=group_readable,
         keep_days=keep_days,
         keep_days_by_tenant=keep_by_tenant,
+        timezone=timezone,
+        timezones=timezones,
     )
+
+
+def check_zone(name: object, where: str) -> str:
+    """An IANA zone name that zoneinfo (with the tzdata package) knows, e.g. America/New_York."""
+    if isinstance(name, str) and name and not name.startswith(("/", ".")) and ".." not in name:
+        try:
+            zoneinfo.ZoneInfo(name)
+            return name
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            pass
+    raise UsageError(f'{where}: {name!r} is not an IANA time zone name (e.g. "America/New_York")')
+
+
+def _timezones(table: object) -> tuple[TimezoneEntry, ...]:
+    """`[timezones]`: "tenant or host" = "Zone/Name", or {zone = "...", since = YYYY-MM-DD}, or a
+    list of those (the zone applies from `since` on; days before keep the zone they had)."""
+    if not isinstance(table, dict):
+        raise UsageError('[timezones] must be a table of "tenant or host" = "Zone/Name"')
+    entries = []
+    for name, value in table.items():
+        where = f"[timezones] {name!r}"
+        key = normalize_host(name)
+        if "*" in key and (not key.startswith("*.") or "*" in key[2:]):
+            raise UsageError(f"{where}: '*' may only stand for the first label ('*.example.com')")
+        if not key:
+            raise UsageError(f"{where}: empty tenant or host")
+        values = value if isinstance(value, list) else [value]
+        spans = sorted((_zone_span(v, where) for v in values), key=lambda s: s.since or dt.date.min)
+        if not spans:
+            raise UsageError(f"{where}: needs a zone")
+        starts = [s.since for s in spans]
+        if len(set(starts)) != len(starts):
+            raise UsageError(f"{where}: two zones start on the same date")
+        entries.append(TimezoneEntry(key, tuple(spans)))
+    return tuple(entries)
+
+
+def _zone_span(value: object, where: str) -> ZoneSpan:
+    if isinstance(value, str):
+        return ZoneSpan(check_zone(value, where))
+    if not isinstance(value, dict) or set(value) - {"zone", "since"} or "zone" not in value:
+        raise UsageError(f'{where}: must be "Zone/Name" or {{zone = "Zone/Name", since = YYYY-MM-DD}}')
+    since = value.get("since")
+    if isinstance(since, str):
+        with contextlib.suppress(ValueError):  # still a string when not a date: refused below
+            since = dt.date.fromisoformat(since)
+    if since is not None and (not isinstance(since, dt.date) or isinstance(since, dt.datetime)):
+        raise UsageError(f"{where}: since must be a date, e.g. since = 2026-01-01")
+    return ZoneSpan(check_zone(value["zone"], where), since)
 
 
 def _keep_days(raw: object) -> tuple[int | None, dict[str, int]]:

@@ -17,6 +17,7 @@ import tty
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -25,6 +26,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from rings_cli.charts import zone_label
 from rings_cli.live import LiveFrame
 from rings_cli.render import human_bytes, literal, session_figures
 
@@ -59,7 +61,7 @@ def header(frame: LiveFrame, now: dt.datetime, note: str | None) -> Text:
         ("Rings live", "bold cyan"),
         "  ",
         literal(who, "bold"),
-        f"  {frame.date.isoformat()} (UTC)  ",
+        f"  {frame.date.isoformat()} ({zone_label(frame.report)})  ",
         (ago(frame.as_of, now), "dim"),
     )
     if note:
@@ -98,7 +100,9 @@ def hour_chart(frame: LiveFrame, width: int, rows: int, now: dt.datetime) -> Tex
         per_hour[int(h["hour"])] += int(h["page_views"])
     col = max(2, min(4, (width - 8) // 24))
     top = max(per_hour) or 1
-    current = now.hour if frame.date == now.date() else None
+    zone = frame.report.get("timezone", "UTC")  # the tenant's hours: its own "now" (zones.py)
+    local = now.astimezone(ZoneInfo(zone)) if zone != "per tenant" else None
+    current = local.hour if local is not None and frame.date == local.date() else None
     text = Text(no_wrap=True, overflow="crop")
     text.append(f"page views per hour (max {top:,})\n", "dim")
     for level in range(rows, 0, -1):

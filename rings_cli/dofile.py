@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from rings_cli.catalog import Catalog
     from rings_cli.state import StateDir
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: hourly keyed by (hour, utc_offset); see _install_schema
 TOP_LIMIT = 10
 # A finalized tenant-day is a few rows in each of ~20 tables and indexes, one page each at least:
 # 1 KiB pages keep such a file near 20 KB (4 KiB pages: ~80 KB), and cost little on busy days.
@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS views (
   medium TEXT,
   campaign TEXT,
   post_id TEXT,
-  {", ".join(f"{c} TEXT" for c in BREAKDOWN_KEYS)}
+  {", ".join(f"{c} TEXT" for c in BREAKDOWN_KEYS)},
+  utc_offset INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS views_by_hash ON views (hash);
 -- The seed's visitors table, derived rather than stored twice.
@@ -76,6 +77,9 @@ def snapshot_rows(con: sqlite3.Connection) -> dict[str, tuple[list[str], list[tu
     for table, sql in SNAPSHOT_QUERIES.items():
         if table in _NEWER and table not in present:
             continue  # a file from before the table, opened read-only: it has no rows of it
+        for name, column in tables.NEWER_KEYS:  # read-only, from before the key: its default
+            if table == tables.BY_NAME[name].warehouse_name and column not in _columns(con, name):
+                sql = sql.replace(f" {column},", f" {tables.key_default(name, column)} AS {column},", 1)
         cur = con.execute(sql)
         out[table] = ([d[0] for d in cur.description], cur.fetchall())
     return out
@@ -152,7 +156,7 @@ class DoFile:
         if create and existed and not _current(self.con, names):
             with self._transaction():
                 _install_schema(self.con, self.tenant, self.date)  # a no-op unless the file predates a table
-        elif names and not set(_NEWER).issubset(names):
+        elif names and (not set(_NEWER).issubset(names) or _lacks_newer_keys(self.con)):
             with self._transaction():
                 _install_schema(self.con, self.tenant, self.date)  # a file from before the breakdowns
 
@@ -397,17 +401,19 @@ def _install_schema(con: sqlite3.Connection, tenant: str, date: str) -> None:
         for column in BREAKDOWN_KEYS:
             if column not in have:
                 con.execute(f"ALTER TABLE views ADD COLUMN {column} TEXT")
+        if "utc_offset" not in have:  # a file from before time zones: its page views are UTC
+            con.execute("ALTER TABLE views ADD COLUMN utc_offset INTEGER NOT NULL DEFAULT 0")
+    for name, column in tables.NEWER_KEYS:
+        _add_key(con, tables.BY_NAME[name], column)
     for statement in _split(_SCHEMA):
         con.execute(statement)
     con.executemany(
         "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
-        [
-            ("tenant", tenant),
-            ("date", date),
-            ("schema_version", str(SCHEMA_VERSION)),
-            ("version", "0"),
-            ("finalized", "0"),
-        ],
+        [("tenant", tenant), ("date", date), ("version", "0"), ("finalized", "0")],
+    )
+    # Every table and column of this release is there now: say so, so later opens skip all this.
+    con.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
     )
 
 
@@ -420,6 +426,29 @@ def _current(con: sqlite3.Connection, names: set[str]) -> bool:
         return False
     row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     return row is not None and row[0] == str(SCHEMA_VERSION)
+
+
+def _columns(con: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
+
+
+def _lacks_newer_keys(con: sqlite3.Connection) -> bool:
+    """Whether a table of the file lacks a key column added since (tables.NEWER_KEYS)."""
+    present = storage.table_names(con)
+    return any(name in present and column not in _columns(con, name) for name, column in tables.NEWER_KEYS)
+
+
+def _add_key(con: sqlite3.Connection, table: tables.Table, column: str) -> None:
+    """Rebuild `table` with the key `column` (SQLite cannot change a primary key in place); its
+    rows keep every value and get the column's default."""
+    if table.name not in storage.table_names(con) or column in _columns(con, table.name):
+        return
+    old = f"{table.name}_before_{column}"
+    con.execute(f"ALTER TABLE {table.name} RENAME TO {old}")
+    con.execute(tables.sqlite_ddl(table))
+    kept = [c for c in table.names if c in _columns(con, old)]
+    con.execute(f"INSERT INTO {table.name} ({', '.join(kept)}) SELECT {', '.join(kept)} FROM {old}")
+    con.execute(f"DROP TABLE {old}")
 
 
 def _create_atomically(path: Path, tenant: str, date: str) -> None:

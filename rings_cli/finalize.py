@@ -17,6 +17,7 @@ import datetime as dt
 import re
 
 from rings_cli.catalog import Catalog
+from rings_cli.config import Config, load_config
 from rings_cli.dofile import DoFile, open_do_file
 from rings_cli.errors import DamagedStateError, UsageError
 from rings_cli.flush import FlushResult, Taken, flush_dirty
@@ -46,12 +47,14 @@ def finalize_due(
     wait: float = READ_RETRY_SECONDS,
     damaged: list[DamagedStateError] | None = None,
     flushed: list[FlushResult] | None = None,
+    config: Config | None = None,
 ) -> list[str]:
-    """Finalize every due tenant-day; returns them as `tenant/date`. Salts are destroyed only
-    after the warehouse holds the final totals (a busy warehouse raises StateLockedError; run
-    again). Tenant-days whose DO file is damaged are skipped and appended to `damaged` (when
+    """Finalize every due tenant-day (`config`: the zones that end them); returns them as
+    `tenant/date`. Salts are destroyed only after the warehouse holds the final totals (a busy
+    warehouse raises StateLockedError; run again). Tenant-days whose DO file
+    is damaged are skipped and appended to `damaged` (when
     given); those whose WAL could not be emptied stay open for the next run."""
-    due = due_days(catalog, now, grace)
+    due = due_days(catalog, now, grace, config)
     if not due:
         return []
     changed: list[tuple[str, str]] = []  # DO files finalized (the warehouse needs their summary)
@@ -107,6 +110,9 @@ def finalize_days(
         catalog = Catalog(state.catalog_path)
         try:
             migrate(state, catalog)
-            return finalize_due(state, catalog, now or dt.datetime.now(dt.UTC), grace, damaged=damaged)
+            config = load_config(None, state)  # the tenants' time zones: each day ends at its midnight
+            return finalize_due(
+                state, catalog, now or dt.datetime.now(dt.UTC), grace, damaged=damaged, config=config
+            )
         finally:
             catalog.close()

@@ -15,7 +15,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from rings_cli.charts import NOTHING, change, duration, hour_totals, human_bytes
+from rings_cli.charts import NOTHING, change, duration, hour_totals, human_bytes, zone_label
 from rings_cli.text import safe_text
 
 DAILY_BARS = 92  # up to this many days, one bar a day; longer ranges by week, then by month
@@ -189,7 +189,8 @@ def _hourly(report: dict[str, Any]) -> str:
     if not any(totals):
         return '<p class="empty">No page views in this range.</p>'
     busiest = totals.index(max(totals))
-    note = f'<p class="legend">busiest {busiest:02d}:00 UTC, {max(totals):,} page views</p>'
+    zone = _h(zone_label(report, short=True))
+    note = f'<p class="legend">busiest {busiest:02d}:00 {zone}, {max(totals):,} page views</p>'
     return note + _bar_chart("Page views by hour of day", [f"{h:02d}" for h in range(24)], totals, None, 3)
 
 
@@ -262,7 +263,7 @@ def report_html(report: dict[str, Any]) -> str:
     compared = report.get("compare")
     prev = compared or {}
     who = _h(report["tenant"] or "all tenants")
-    period = f"{report['start']} to {report['end']} (UTC)"
+    period = f"{report['start']} to {report['end']} ({zone_label(report)})"
     if compared is not None:
         period += f", compared with {compared['start']} to {compared['end']}"
     status_rows = [{"status": k, "requests": v} for k, v in report["status"].items()]

@@ -230,6 +230,7 @@ class Ingest:
                     self._do_files,
                     damaged=self._late_damage,
                     flushed=flushed,
+                    config=self.config,
                 )
                 self._closed = None
                 self._note_damage(self._late_damage)
@@ -290,6 +291,7 @@ class Ingest:
                                     self._do_files,
                                     wait=TICK_FLUSH_WAIT,
                                     damaged=self._late_damage,
+                                    config=self.config,
                                 )
                                 self._closed = None
                                 self._note_damage(self._late_damage)

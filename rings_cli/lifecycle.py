@@ -3,8 +3,8 @@
 A tenant-day is one tenant's day: its own salt (`salts/<tenant>/<date>.key`), its own DO file, its
 own finalization. Finalizing `alice/2025-12-01` leaves `bob/2025-12-01` open, and a tenant seen for
 the first time on a past date gets a fresh tenant-day. `day_end` is the one place that says when a
-tenant-day ends: today that is the end of the UTC date; with per-site time zones it becomes the end
-of the tenant's local day, and nothing else (layout, catalog, salts) has to change.
+tenant-day ends: the end of the tenant's local day (rings.toml `timezone`, `[timezones]`), so each
+tenant is finalized at its own midnight plus the grace period; nothing else has to know the zone.
 
 `migrate` brings a state dir of an earlier release (one salt per date, `salts/<date>.key`, and a
 `finalized(date)` table) to this layout without losing a count: see its docstring.
@@ -14,24 +14,26 @@ from __future__ import annotations
 
 import datetime as dt
 
+from rings_cli import zones
 from rings_cli.catalog import Catalog
+from rings_cli.config import Config
 from rings_cli.privacy import copy_key, destroy_key
 from rings_cli.state import StateDir
 
 ONE_DAY = dt.timedelta(days=1)
 
 
-def day_end(tenant: str, date: str) -> dt.datetime:
-    """When the tenant-day `tenant`/`date` ends (aware, UTC): the end of the UTC date, for now.
-
-    `tenant` is unused until tenants get their own time zones; every caller already passes it.
-    """
-    return dt.datetime.fromisoformat(date).replace(tzinfo=dt.UTC) + ONE_DAY
+def day_end(tenant: str, date: str, config: Config | None = None) -> dt.datetime:
+    """When the tenant-day `tenant`/`date` ends (aware, UTC): the next midnight in the tenant's
+    zone (zones.py; UTC without a config), 23 or 25 hours after it began on a DST day."""
+    return zones.day_end(config or Config(), tenant, date)
 
 
-def due_days(catalog: Catalog, now: dt.datetime, grace: dt.timedelta) -> list[tuple[str, str]]:
+def due_days(
+    catalog: Catalog, now: dt.datetime, grace: dt.timedelta, config: Config | None = None
+) -> list[tuple[str, str]]:
     """Open tenant-days that ended at least `grace` before `now`, by date then tenant."""
-    due = [(t, d) for t, d in catalog.open_days() if day_end(t, d) + grace <= now]
+    due = [(t, d) for t, d in catalog.open_days() if day_end(t, d, config) + grace <= now]
     return sorted(due, key=lambda key: (key[1], key[0]))
 
 

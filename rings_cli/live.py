@@ -17,13 +17,16 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from rings_cli.config import Config, load_config
 from rings_cli.errors import RingsError, StateLockedError
 from rings_cli.ingest import Ingest
 from rings_cli.readpath import open_read_only, written_at
 from rings_cli.report import build_report, empty_report
 from rings_cli.sources import expand_paths
 from rings_cli.state import StateDir
+from rings_cli.zones import zone_on
 
 FEED_LIMIT = 12
 FEED_FILES = 32  # at most this many DO files (the most recently written) are read for the feed
@@ -76,8 +79,10 @@ def latest_views(state: StateDir, date: dt.date, tenant: str | None, limit: int 
         tenant_name = path.parent.name
         rows.extend({"ts": ts, "tenant": tenant_name, "path": p, "source": s} for ts, p, s in got)
     rows.sort(key=lambda r: (-r["ts"], r["tenant"], r["path"]))
-    for row in rows:
-        row["time"] = dt.datetime.fromtimestamp(row.pop("ts") / 1e6, dt.UTC)
+    config = load_config(None, state) if state.root.is_dir() else Config()
+    for row in rows:  # each tenant's page views at its own local time (zones.py)
+        zone = ZoneInfo(zone_on(config, row["tenant"], date))
+        row["time"] = dt.datetime.fromtimestamp(row.pop("ts") / 1e6, zone)
     return rows[:limit]
 
 

@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from rings_cli.aggregate import aggregate
+from rings_cli.config import Config
 from rings_cli.docache import MAX_OPEN_DO_FILES, DoFileCache
 from rings_cli.errors import DamagedStateError
 from rings_cli.lifecycle import label
 from rings_cli.sessions import metric_deltas
+from rings_cli.zones import with_local_time
 
 if TYPE_CHECKING:
     from rings_cli.catalog import Catalog
-    from rings_cli.config import Config
     from rings_cli.ingest import IngestSummary
     from rings_cli.parse import Rejects
     from rings_cli.privacy import SaltStore
@@ -61,7 +62,10 @@ class Merger:
         each group's DO files stay open from its first look to its merge (no open/close churn)."""
         if self._closed is None:
             self._closed = self.catalog.finalized_days()
-        frame = frame.with_columns(day=pl.col("ts").dt.date().cast(pl.String))
+        # The tenant's local date and hour (zones.py): a tenant-day is the tenant's day.
+        frame = with_local_time(frame, self.config or Config()).with_columns(
+            day=pl.col("date").cast(pl.String)
+        )
         keys = frame.select("tenant", "day").unique().sort("tenant", "day").rows()
         # Listed (and dirty) before `_unabsorbed` opens, and maybe creates, their DO files.
         self.catalog.mark_dirty(keys)

@@ -27,6 +27,7 @@ from rings_cli.charts import (  # duration and human_bytes: shared with the HTML
     hour_chart,
     human_bytes,
     middle_cut,
+    zone_label,
 )
 from rings_cli.defaults import MAX_HOURS_DAYS
 from rings_cli.text import csv_cell, plural, safe_text
@@ -279,7 +280,7 @@ def report_renderable(report: dict[str, Any], width: int = 80) -> RenderableType
     """The report for a terminal `width` columns wide: totals, a daily and an hour-of-day chart,
     then GoAccess-style tables that shorten, drop or cut columns rather than wrap."""
     who = safe_text(report["tenant"] or "all tenants")
-    title = f"Rings report: {who}, {report['start']} to {report['end']} (UTC)"
+    title = f"Rings report: {who}, {report['start']} to {report['end']} ({zone_label(report)})"
     compared = report.get("compare")
     if compared is not None:
         title += f", compared with {compared['start']} to {compared['end']}"
@@ -293,7 +294,7 @@ def report_renderable(report: dict[str, Any], width: int = 80) -> RenderableType
             Text(f"No hour-of-day chart past {MAX_HOURS_DAYS} days: ask for a shorter range.", style="dim")
         )
     elif report["totals"]["page_views"]:
-        parts.append(_chart_text(hour_chart(report["hours"], width)))
+        parts.append(_chart_text(hour_chart(report["hours"], width, zone=zone_label(report, short=True))))
     days = _shown(report["days"], rates=("bounce_rate",), times=("avg_session_duration",))
     parts.append(fit_table("Days", days, _DAY_COLUMNS, width))
     pages = _shown(report["top_pages"], times=("avg_time_seconds",))

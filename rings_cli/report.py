@@ -19,10 +19,12 @@ import duckdb
 
 from rings_cli import defaults
 from rings_cli.charts import change_fraction
+from rings_cli.config import load_config
 from rings_cli.countries import country_name
 from rings_cli.errors import UsageError
 from rings_cli.readpath import current_view
 from rings_cli.state import StateDir
+from rings_cli.zones import tenant_zone, zone_changes
 
 DEFAULT_LIMIT = defaults.DEFAULT_LIMIT
 # What visitors use and where they come from (breakdowns.py); JSON keys of the same names.
@@ -86,7 +88,8 @@ def build_report(
     known_tenant: bool = True,
     compare: str | None = None,
 ) -> dict[str, Any]:
-    """The contract's report for `tenant` (None = all) over [start, end], UTC dates inclusive.
+    """The contract's report for `tenant` (None = all) over [start, end], the tenants' own dates
+    (zones.py: each tenant's local days, summed by date for all tenants), inclusive.
 
     With `known_tenant`, a tenant the state dir holds no data for is a UsageError naming the
     closest known ones (`rings live` waits for a new tenant's data instead). With `compare`
@@ -113,12 +116,20 @@ def build_report(
         params = {"tenant": tenant, "start": start_d, "end": end_d, "limit": limit}
         wanted = [s for s in SECTIONS if s != "hours" or not _hours_omitted(start_d, end_d)]
         sections = {name: _run(con, name, params) for name in wanted}
+        if tenant is None:  # tenants' zones may differ: an all-tenants hour row has no one UTC offset
+            for row in sections.get("hours", []):
+                row.pop("utc_offset", None)
         report = _assemble(tenant, start_d, end_d, sections)
         compared = None
         if compare is not None:
             prev_start, prev_end = against or previous_period(start_d, end_d)
             compared = _compare(con, report, tenant, prev_start, prev_end)
     report.update(info.to_dict())
+    config = load_config(None, state)  # rings.toml: the tenants' time zones (zones.py)
+    report["timezone"] = tenant_zone(config, tenant)
+    changes = zone_changes(config, tenant, start_d, end_d)
+    if changes:
+        report["timezone_changes"] = changes
     if extent["first"] is not None:  # where the data is, to say so when the range has none
         report["data_from"], report["data_to"] = str(extent["first"]), str(extent["last"])
     if compared is not None:

@@ -19,6 +19,7 @@ from rings_cli.tables import BREAKDOWN_TABLES, BY_NAME, REAL, SESSION_TABLES
 SESSION_GAP_US = 30 * 60 * 1_000_000  # a gap of more than 30 minutes starts a new session
 US = 1_000_000
 DAY = ["tenant", "date"]
+HOUR = ["hour", "utc_offset"]  # an hour row's key (tables.py)
 
 VIEW_SCHEMA = {
     "visitor": pl.Int64,
@@ -36,6 +37,8 @@ VIEW_SCHEMA = {
     "os": pl.String,
     "device": pl.String,
     "country": pl.String,
+    # The UTC offset (minutes east) of the page view's local hour: a DST day repeats an hour.
+    "utc_offset": pl.Int32,
 }
 BREAKDOWN_KEYS = ("browser", "version", "os", "device", "country")
 
@@ -61,6 +64,7 @@ def visitor_metrics(views: pl.DataFrame) -> dict[str, pl.DataFrame]:
         entry=pl.col("path").first(),
         exit=pl.col("path").last(),
         hour=pl.col("hour").first(),
+        utc_offset=pl.col("utc_offset").first(),
         source=pl.col("source").first(),
         medium=pl.col("medium").first(),
         campaign=pl.col("campaign").first(),
@@ -89,10 +93,10 @@ def visitor_metrics(views: pl.DataFrame) -> dict[str, pl.DataFrame]:
                 on=DAY,
             ),
             "hourly": outer(
-                distinct_visitors(["hour"], "unique_visitors"),
-                sessions.group_by([*DAY, "hour"]).agg(sessions=pl.len(), bounces=bounce),
-                timed.group_by([*DAY, "hour"]).agg(times),
-                on=[*DAY, "hour"],
+                distinct_visitors(HOUR, "unique_visitors"),
+                sessions.group_by([*DAY, *HOUR]).agg(sessions=pl.len(), bounces=bounce),
+                timed.group_by([*DAY, *HOUR]).agg(times),
+                on=[*DAY, *HOUR],
             ),
             "pages": outer(
                 distinct_visitors(["path"], "unique_views"),

@@ -50,14 +50,15 @@ class Column:
     kind: str
     recipe: str = ""  # for "count": how a batch computes it
     per_day: bool = False  # an hourly count that the warehouse's `daily` row sums over the day
+    default: str = ""  # a key's value in rows written before the key existed (SQL literal)
 
     @property
     def additive(self) -> bool:
         return self.kind in ("count", "visitor")
 
 
-def key(name: str, type: str = TEXT) -> Column:
-    return Column(name, type, "key")
+def key(name: str, type: str = TEXT, default: str = "") -> Column:
+    return Column(name, type, "key", default=default)
 
 
 def text(name: str) -> Column:
@@ -144,7 +145,9 @@ TABLES: tuple[Table, ...] = (
     DAY,
     Table(
         "hourly",
-        keys=(key("hour", INT),),
+        # The tenant's local hour and its UTC offset (minutes east): a 25-hour DST day has two
+        # 01:00 rows, one per offset. Rows from before time zones are UTC (offset 0).
+        keys=(key("hour", INT), key("utc_offset", INT, default="0")),
         columns=(
             count("requests", per_day=True),
             count("bytes", "sum:bytes", per_day=True),
@@ -224,6 +227,16 @@ TABLES = (
 )
 
 BY_NAME = {t.name: t for t in TABLES}
+# Key columns added to a table after it existed: (table, column). An older DO file or warehouse gets
+# the table rebuilt in place with the column's default (dofile._install_schema, warehouse).
+NEWER_KEYS = (("hourly", "utc_offset"),)
+
+
+def key_default(table: str, column: str) -> str:
+    """The SQL literal a NEWER_KEYS column takes in rows written before it existed."""
+    return next(c.default for c in BY_NAME[table].keys if c.name == column)
+
+
 WAREHOUSE_TABLES = tuple(t.warehouse_name for t in TABLES)
 # Tables whose counts aggregate.py makes from a batch's lines, generically or (custom) itself.
 COUNT_TABLES = tuple(t for t in TABLES if t.counts)
@@ -239,7 +252,10 @@ def sqlite_ddl(table: Table) -> str:
     single = len(table.keys) == 1
     for c in table.keys:
         sql_type = _SQLITE[c.type]
-        lines.append(f"{c.name} {sql_type} PRIMARY KEY" if single else f"{c.name} {sql_type} NOT NULL")
+        default = f" DEFAULT {c.default}" if c.default else ""
+        lines.append(
+            f"{c.name} {sql_type} PRIMARY KEY" if single else f"{c.name} {sql_type} NOT NULL{default}"
+        )
     for c in table.columns:
         if c.additive:
             lines.append(f"{c.name} {_SQLITE[c.type]} NOT NULL DEFAULT 0")

@@ -210,6 +210,8 @@ class Warehouse:
         if self._version(con) != SCHEMA_VERSION:
             for table in (*TABLES, "schema_version"):
                 con.execute(f"DROP TABLE IF EXISTS {table}")
+        else:
+            _add_newer_keys(con)
         con.execute(_SCHEMA)
         if self._version(con) is None:
             con.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
@@ -280,6 +282,32 @@ class Warehouse:
         """A read-only connection, waiting out a flush in progress rather than failing."""
         with self._connect(read_only=True, wait=wait) as con:
             yield con
+
+
+def _add_newer_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild, in one transaction, a table that lacks a key column added since (tables.NEWER_KEYS:
+    the hour's UTC offset); its rows keep every value and get the column's default."""
+    for name, column in tables.NEWER_KEYS:
+        table = tables.BY_NAME[name].warehouse_name
+        if not has_table(con, table) or column in _column_names(con, table):
+            continue
+        old = f"{table}_before_{column}"
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f"ALTER TABLE {table} RENAME TO {old}")
+            con.execute(tables.duckdb_ddl(tables.BY_NAME[name]))
+            default = tables.key_default(name, column)
+            con.execute(f"INSERT INTO {table} BY NAME SELECT *, {default} AS {column} FROM {old}")
+            con.execute(f"DROP TABLE {old}")
+            con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
+
+
+def _column_names(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    return {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
 
 
 def has_table(con: duckdb.DuckDBPyConnection, table: str, catalog: str | None = None) -> bool:
