@@ -12,6 +12,8 @@ from importlib import resources
 
 import polars as pl
 
+from rings_cli.config import DEFAULT_EXCLUDE_PATHS
+
 # A path is a page when its last segment has no extension, or one of these (contract).
 PAGE_EXTENSIONS = ("html", "htm", "php", "asp", "aspx", "jsp")
 _HAS_EXTENSION = r"\.[A-Za-z0-9]+$"
@@ -19,14 +21,6 @@ _PAGE_EXTENSION = r"(?i)\.(?:" + "|".join(PAGE_EXTENSIONS) + r")$"
 # A feed is an asset (contract): last segment `feed`, `rss` or `atom` (a trailing slash allowed),
 # or a name ending in .xml, .rss, .atom.
 _FEED = r"(?i)(?:(?:^|/)(?:feed|rss|atom)/?$|\.(?:xml|rss|atom)$)"
-# Login, admin and scanner endpoints: requests, never page views (rings.toml `exclude_paths`
-# replaces this list; README, Definitions). Case-insensitive.
-DEFAULT_EXCLUDE_PATHS = (
-    r"^/wp-login\.php$",
-    r"^/xmlrpc\.php$",
-    r"^/\.env",
-    r"^/(?:\.git|wp-admin|phpmyadmin|administrator|admin|login)(?:/|$)",
-)
 
 
 def exclude_regex(patterns: tuple[str, ...]) -> str | None:

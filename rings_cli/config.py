@@ -18,12 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
-from rings_cli.classify import DEFAULT_EXCLUDE_PATHS
+from rings_cli.defaults import EVENT_TYPES
 from rings_cli.errors import UsageError
-from rings_cli.formats import EVENT_TYPES
 from rings_cli.state import TENANT_PATTERN, StateDir
+
+# Login, admin and scanner endpoints: requests, never page views (rings.toml `exclude_paths`
+# replaces this list; README, Definitions). Case-insensitive.
+DEFAULT_EXCLUDE_PATHS = (
+    r"^/wp-login\.php$",
+    r"^/xmlrpc\.php$",
+    r"^/\.env",
+    r"^/(?:\.git|wp-admin|phpmyadmin|administrator|admin|login)(?:/|$)",
+)
 
 CONFIG_NAME = "rings.toml"
 DEFAULT_POST_ROUTE = r"^/(posts|blog)/(?P<post_id>[^/]+)/?$"
@@ -282,6 +288,8 @@ def _keep_days(raw: object) -> tuple[int | None, dict[str, int]]:
 
 def check_regex(pattern: str, where: str) -> None:
     """Fail unless both Python and Polars accept `pattern`."""
+    import polars as pl  # only where a config has regexes: `rings report` needs no Polars
+
     try:
         re.compile(pattern)
         pl.Series([""], dtype=pl.String).str.contains(pattern)

@@ -13,25 +13,11 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from rings_cli.defaults import EVENT_TYPES
 from rings_cli.formats.base import AUTO_MS, AUTO_S, CLF, EPOCH_S, ISO, UNPARSEABLE, UTC, LogFormat, to_utc
 
 S = pl.String
 UNKNOWN_EVENT = "unknown event"
-
-# The seed's event types (AnalyticsEvent.type), plus `post_created` for the hourly posts_created.
-EVENT_TYPES = (
-    "page_view",
-    "page_exit",
-    "post_view",
-    "post_read_complete",
-    "reaction",
-    "comment",
-    "share",
-    "search",
-    "signup",
-    "login",
-    "post_created",
-)
 VIEW_EVENTS = ("page_view", "post_view")
 
 
