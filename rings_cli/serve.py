@@ -224,7 +224,7 @@ class Api:
 
     async def today(self, request: Request) -> Response:
         tenant = await self.tenant(self._tenant_name(request))
-        day = today().isoformat()
+        day = today(self.state, tenant).isoformat()  # the tenant's today, in its time zone
         return _json(await self.reports.report((tenant, day, day, self.limit(request))))
 
     async def range(self, request: Request) -> Response:

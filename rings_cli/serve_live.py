@@ -27,11 +27,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from rings_cli.config import load_config
 from rings_cli.errors import RingsError
 from rings_cli.live import _stamp, latest_views
 from rings_cli.readpath import current_view, dirty_tenant_days
 from rings_cli.report import DEFAULT_DAYS, SECTIONS, build_report, empty_report
 from rings_cli.state import StateDir
+from rings_cli.zones import local_today
 
 READ_THREADS = 2
 POLL_SECONDS = 0.25  # a commit is seen within this (plus one report's read): well under 1 s
@@ -84,15 +86,22 @@ def _window(start: str | None, end: str | None) -> tuple[str, str]:
     return (start, end)
 
 
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+def today(state: StateDir | None = None, tenant: str | None = None) -> dt.date:
+    """Today in the tenant's zone (rings.toml's `timezone`/`[timezones]`; all tenants: the default
+    zone); UTC where the state dir has no readable config."""
+    if state is None:
+        return dt.datetime.now(dt.UTC).date()
+    try:
+        return local_today(load_config(None, state), tenant)
+    except RingsError:
+        return dt.datetime.now(dt.UTC).date()
 
 
 def compute_report(state: StateDir, key: Key) -> dict[str, Any]:
     """`rings report --format json` for `key`; a state dir with nothing yet gives zeros."""
     tenant, start, end, limit = key
     if not state.root.is_dir():
-        day = today()
+        day = today(state, tenant)
         return empty_report(tenant, dt.date.fromisoformat(start) if start else day,
                             dt.date.fromisoformat(end) if end else day)  # fmt: skip
     return build_report(state, tenant=tenant, start=start, end=end, limit=limit)
@@ -215,7 +224,7 @@ class Hub:
     def _resolved(self, key: Key) -> Key:
         tenant, start, end, limit = key
         if start is None and end is None:
-            day = today().isoformat()
+            day = today(self.state, tenant).isoformat()
             return (tenant, day, day, limit)
         return key
 

@@ -408,3 +408,29 @@ def test_websocket_errors_are_messages(filled: StateDir, serve_once) -> None:
         for junk in (b"\xff\x00", "not json", '{"type": "subscribe", "metrics": "totals"}', "[1, 2]"):
             ws.send(junk)
             assert json.loads(ws.recv(timeout=30))["type"] == "error"
+
+
+def test_today_is_the_tenants_own_day(tmp_path: Path, serve, write_log) -> None:
+    """A site in UTC+14 (Kiritimati) or UTC-11 (Niue): `today` is its local calendar day, which is
+    never the same as UTC's for both, and the report names the zone."""
+    state = StateDir(tmp_path / "state")
+    state.root.mkdir(parents=True)
+    (state.root / "rings.toml").write_text(
+        '[timezones]\n"east.example" = "Pacific/Kiritimati"\n"west.example" = "Pacific/Niue"\n'
+    )
+    lines = [now_line(i, vhost="east.example") for i in range(2)] + [now_line(9, vhost="west.example")]
+    ingest(state, write_log(lines))
+    server = serve(state)
+    now = dt.datetime.now(dt.UTC)
+    for tenant, hours, views in (("east.example", 14, 2), ("west.example", -11, 1)):
+        local = (now + dt.timedelta(hours=hours)).date().isoformat()
+        got = server.json(f"/api/{tenant}/today")
+        if got["start"] != local:  # the clock passed a midnight between the two reads: once more
+            local = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours)).date().isoformat()
+            got = server.json(f"/api/{tenant}/today")
+        assert (got["start"], got["end"], got["timezone"]) == (
+            local,
+            local,
+            "Pacific/" + ("Kiritimati" if hours == 14 else "Niue"),
+        )
+        assert got["totals"]["page_views"] == views

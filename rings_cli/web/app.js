@@ -134,12 +134,18 @@ function drawDaily(r) {
     { label: "Page views by day", legend: ["page views", "unique visitors"], ticks: 10 });
 }
 
+// Days and hours are each tenant's own (rings.toml time zones); the report says whose.
+function zoneLabel(r) {
+  const zone = r.timezone || "UTC";
+  return zone === "per tenant" ? "each site's time zone" : zone;
+}
+
 function drawHourly(r) {
   const box = $("hourly-chart");
   if (r.hours_omitted) { box.replaceChildren(el("p", { class: "empty" }, r.hours_omitted)); return; }
   const sums = new Array(24).fill(0);
   for (const h of r.hours) sums[h.hour] += h.page_views;
-  const bars = sums.map((v, h) => ({ label: String(h).padStart(2, "0"), value: v, title: `${String(h).padStart(2, "0")}:00 UTC: ${num(v)} page views` }));
+  const bars = sums.map((v, h) => ({ label: String(h).padStart(2, "0"), value: v, title: `${String(h).padStart(2, "0")}:00 ${zoneLabel(r)}: ${num(v)} page views` }));
   barChart(box, bars, null, { label: "Page views by hour", height: 170, ticks: 12 });
 }
 
@@ -185,7 +191,9 @@ function render() {
   const r = page.report;
   if (!r) return;
   $("title").textContent = page.tenant === "_all" ? "All sites" : page.tenant;
-  $("period").textContent = r.start === r.end ? r.start + " (UTC)" : `${r.start} – ${r.end} (UTC)`;
+  const zone = ` (${zoneLabel(r)})`;
+  $("period").textContent = r.start === r.end ? r.start + zone : `${r.start} – ${r.end}${zone}`;
+  $("hour-zone").textContent = `(${zoneLabel(r)})`;
   for (const [id, v] of [["start", r.start], ["end", r.end]]) {
     if (document.activeElement !== $(id)) $(id).value = v;  // not while someone is picking a date
   }
