@@ -39,4 +39,4 @@ clean:
 
 .PHONY: readme
 readme: $(STAMP)  # refresh README's Quick start from the real output of its commands
-	$(BIN)/python tools/readme_quickstart.py
+	$(BIN)/python sample_data/readme_quickstart.py

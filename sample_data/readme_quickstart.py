@@ -3,7 +3,7 @@
 
 Runs each command on the bundled sample in a throw-away state dir (RINGS_STATE_DIR, so the commands
 shown are the ones a user types) and replaces the first code block under `## Quick start`.
-Usage: `make readme` (or `.venv/bin/python tools/readme_quickstart.py`).
+Usage: `make readme` (or `.venv/bin/python sample_data/readme_quickstart.py`).
 """
 
 from __future__ import annotations
