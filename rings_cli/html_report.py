@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rings_cli.charts import NOTHING, change, duration, hour_totals, human_bytes, zone_label
-from rings_cli.text import safe_text
+from rings_cli.text import cell, safe_text
 
 DAILY_BARS = 92  # up to this many days, one bar a day; longer ranges by week, then by month
 
@@ -24,14 +24,6 @@ DAILY_BARS = 92  # up to this many days, one bar a day; longer ranges by week, t
 def _h(value: Any) -> str:
     """Log text for HTML: controls made visible, then every `<>&"'` escaped."""
     return html.escape(safe_text(value), quote=True)
-
-
-def _n(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
 
 
 CSS = """
@@ -216,7 +208,7 @@ def _table(rows: list[dict[str, Any]], columns: list[Col], previous: list[dict] 
             elif kind == "time":
                 shown = NOTHING if idle or value is None else duration(value)
             else:
-                shown = _h(_n(value))
+                shown = _h(cell(value))
             if key == metric and previous is not None:
                 shown += _change_html(value, previous[i][metric])
             cells.append(f"<td{' class=text' if kind == 'text' else ''}>{shown}</td>")

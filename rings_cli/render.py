@@ -30,7 +30,7 @@ from rings_cli.charts import (  # duration and human_bytes: shared with the HTML
     zone_label,
 )
 from rings_cli.defaults import MAX_HOURS_DAYS
-from rings_cli.text import csv_cell, plural, safe_text
+from rings_cli.text import cell, csv_cell, plural, safe_text
 
 CSV_SECTIONS = (
     "days",
@@ -52,14 +52,6 @@ CSV_SECTIONS = (
 def literal(value: object, style: str = "") -> Text:
     """Log text as a Rich Text: shown as written (never parsed as markup), controls escaped."""
     return Text(safe_text(value), style=style)
-
-
-def _n(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
 
 
 def summary_text(summary: dict[str, Any]) -> str:
@@ -185,7 +177,7 @@ def fit_table(
 ) -> Table:
     """A table no wider than `width`: short headers, then fewer columns, then a middle-cut first
     column. Cells are log text made safe (`safe_text`) in `Text`, never markup."""
-    cells = {key: [safe_text(_n(row.get(key))) for row in rows] for key, *_ in columns}
+    cells = {key: [safe_text(cell(row.get(key))) for row in rows] for key, *_ in columns}
     kept = list(columns)
 
     def widths(use_short: bool) -> list[int]:

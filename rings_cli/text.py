@@ -59,3 +59,12 @@ def csv_cell(value: Any) -> Any:
 def plural(n: int, word: str) -> str:
     """`1 tenant`, `3 tenants`, `1,000 lines`: counts read as sentences, not as `1 tenants`."""
     return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def cell(value: Any) -> str:
+    """A report value as a table cell: thousands separated, two decimals, anything else as is."""
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)

@@ -9,16 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import shutil
-import struct
-import subprocess
-import zlib
 from pathlib import Path
 
 import pytest
 
 from rings_cli import charts
 from rings_cli.state import StateDir
+from tests.browser import CHROMIUM, chromium, png_colours
 from tests.conftest import ROOT, line, run_rings
 
 LONG_PATH = "/blog/2025/" + "a-rather-long-title-" * 6 + "that-ends-here/"
@@ -206,48 +203,6 @@ def test_long_ranges_chart_by_week_then_sparkline() -> None:
     assert all(len(x) <= 80 for x in spark) and spark[1].startswith("page views  ████")
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        pytest.skip("chromium is not installed: the HTML report is not checked in a browser here")
-    return found
-
-
-def _browser(exe: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [
-            exe,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'chromium'}",
-            *args,
-        ],
-        capture_output=True,
-        timeout=180,
-    )
-
-
-def _png_pixels(path: Path) -> tuple[int, int, bytes]:
-    """(width, height, decompressed scanlines) of a PNG: enough to tell a blank page from a report."""
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, idat, size = 8, b"", (0, 0)
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        body = data[pos + 8 : pos + 8 + length]
-        if kind == b"IHDR":
-            size = struct.unpack(">II", body[:8])
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + length
-    return size[0], size[1], zlib.decompress(idat)
-
-
 def test_html_report_is_self_contained_escaped_and_renders(known: StateDir, tmp_path: Path) -> None:
     page = _report(known, "--start", "2025-12-01", "--end", "2025-12-03", "--compare", "--format", "html")
     # Offline: no URL, no script, no external anything; light and dark.
@@ -259,10 +214,11 @@ def test_html_report_is_self_contained_escaped_and_renders(known: StateDir, tmp_
     assert "/\\&quot;&gt;&lt;img/src=x/onerror=alert(1)&gt;" in page
     html_file = tmp_path / "report.html"
     html_file.write_text(page)
-    exe = _chromium()
-    dom = _browser(exe, tmp_path, "--dump-dom", html_file.as_uri())
-    assert dom.returncode == 0, dom.stderr.decode()[-2000:]
-    text = dom.stdout.decode()
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed: the HTML report is not checked in a browser here")
+    dom = chromium(tmp_path, html_file.as_uri(), "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    text = dom.stdout
     assert "<script" not in text and "<img" not in text  # the hostile paths stayed text
     card = re.search(
         r'data-key="page_views"><div class="label">Page views</div><div class="value">([^<]+)', text
@@ -270,11 +226,11 @@ def test_html_report_is_self_contained_escaped_and_renders(known: StateDir, tmp_
     assert card and card.group(1) == "24"
     assert ">+300%<" in text and "busiest 10:00 UTC, 15 page views" in text
     shot = tmp_path / "report.png"
-    result = _browser(exe, tmp_path, f"--screenshot={shot}", "--window-size=1200,2000", html_file.as_uri())
-    assert result.returncode == 0 and shot.exists(), result.stderr.decode()[-2000:]
-    width, height, pixels = _png_pixels(shot)
+    result = chromium(tmp_path, html_file.as_uri(), f"--screenshot={shot}", "--window-size=1200,2000")
+    assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
+    width, height, colours = png_colours(shot.read_bytes())
     assert (width, height) == (1200, 2000)
-    assert len(set(pixels)) > 50  # a blank page is one colour: a handful of distinct bytes at most
+    assert colours > 50, "the screenshot is (nearly) one colour"
 
 
 CHROME = (
@@ -314,9 +270,11 @@ def test_html_report_has_the_breakdowns_escaped(known: StateDir, tmp_path: Path)
     assert "<h2>Not found (404)</h2>" in page and HOSTILE_404 not in page
     html_file = tmp_path / "report.html"
     html_file.write_text(page)
-    dom = _browser(_chromium(), tmp_path, "--dump-dom", html_file.as_uri())
-    assert dom.returncode == 0, dom.stderr.decode()[-2000:]
-    assert "<img" not in dom.stdout.decode() and "alert(404)&gt;" in dom.stdout.decode()
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed: the HTML report is not checked in a browser here")
+    dom = chromium(tmp_path, html_file.as_uri(), "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert "<img" not in dom.stdout and "alert(404)&gt;" in dom.stdout
 
 
 def test_help_shows_flags_without_types_and_no_internal_words() -> None:
