@@ -46,6 +46,7 @@ from rings_cli.warehouse import (
     has_table,
     while_locked,
 )
+from rings_cli.zones import local_today
 
 ERASED_NAME = "(erased)"  # what a file checkpoint's name becomes when it named an erased tenant
 REWRITE_SUFFIX = ".erasing"  # the new warehouse while it is built (removed by a rerun after a crash)
@@ -354,12 +355,13 @@ def erase_tenant(
         return todo, True
 
 
-def retention_cutoffs(config: Config, tenants: Iterable[str], today: dt.date) -> list[Selection]:
-    """Each tenant with a `keep_days`: its days before today - N go."""
+def retention_cutoffs(config: Config, tenants: Iterable[str], now: dt.datetime) -> list[Selection]:
+    """Each tenant with a `keep_days`: its days before its own today - N go (its time zone's today)."""
     cutoffs = []
     for tenant in sorted(tenants):
         keep = config.keep_days_for(tenant)
         if keep is not None:
+            today = local_today(config, tenant, now)
             cutoffs.append((tenant, (today - dt.timedelta(days=keep)).isoformat()))
     return cutoffs
 
@@ -376,8 +378,7 @@ def collect_garbage(
     """Retention: delete every tenant-day older than its `keep_days` (caller holds the ingest lock)."""
     if config.keep_days is None and not config.keep_days_by_tenant:
         return ErasePlan()
-    today = now.astimezone(dt.UTC).date()
-    todo = plan(state, catalog, lambda tenants: retention_cutoffs(config, tenants, today), wait)
+    todo = plan(state, catalog, lambda tenants: retention_cutoffs(config, tenants, now), wait)
     if not dry_run:
         apply(state, catalog, todo, open_do, wait)
     return todo

@@ -26,7 +26,7 @@ import pytest
 
 from rings_cli.catalog import Catalog
 from rings_cli.config import parse_config
-from rings_cli.erase import ERASED_NAME, erase_tenant
+from rings_cli.erase import ERASED_NAME, erase_tenant, retention_cutoffs
 from rings_cli.errors import UsageError
 from rings_cli.report import build_report
 from rings_cli.state import StateDir
@@ -368,6 +368,22 @@ def test_keep_days_values() -> None:
     assert (config.keep_days_for("alice"), config.keep_days_for("bob")) == (30, 90)
     assert parse_config(tomllib.loads("keep_days = 7")).keep_days_for("x") == 7
     assert parse_config({}).keep_days_for("x") is None
+
+
+def test_keep_days_count_from_each_tenants_own_today() -> None:
+    """At 12:00 UTC on 1 December it is already 2 December in Kiritimati (UTC+14): keep_days counts
+    back from each tenant's own today, as its days are its own (issue 16)."""
+    config = parse_config(
+        tomllib.loads('keep_days = 5\n[timezones]\n"east" = "Pacific/Kiritimati"\n"west" = "Pacific/Niue"\n')
+    )
+    now = dt.datetime(2025, 12, 1, 12, 0, tzinfo=dt.UTC)
+    assert retention_cutoffs(config, ["utc", "west", "east"], now) == [
+        ("east", "2025-11-27"),
+        ("utc", "2025-11-26"),
+        ("west", "2025-11-26"),
+    ]
+    late = dt.datetime(2025, 12, 1, 2, 0, tzinfo=dt.UTC)  # 15:00 on 30 November in Niue (UTC-11)
+    assert retention_cutoffs(config, ["west"], late) == [("west", "2025-11-25")]
 
 
 def test_catalog_file_keeps_no_freed_copy(state: StateDir, tmp_path: Path) -> None:
