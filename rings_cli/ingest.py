@@ -232,7 +232,7 @@ class Ingest:
                     flushed=flushed,
                     config=self.config,
                 )
-                self._closed = None
+                self._forget_finalized()
                 self._note_damage(self._late_damage)
                 self.summary.flushes += flushed
                 self.summary.flushed_rows += sum(f.rows for f in flushed)
@@ -293,7 +293,7 @@ class Ingest:
                                     damaged=self._late_damage,
                                     config=self.config,
                                 )
-                                self._closed = None
+                                self._forget_finalized()
                                 self._note_damage(self._late_damage)
                             if last_retention is None or self.clock() - last_retention >= RETENTION_SECONDS:
                                 self._retention(wait=TICK_FLUSH_WAIT)
@@ -516,14 +516,10 @@ class Ingest:
         assert self._merger is not None, "merge outside a session"
         return self._merger.merge(frame, source)
 
-    @property
-    def _closed(self) -> set[tuple[str, str]] | None:
-        return self._merger._closed if self._merger else None
-
-    @_closed.setter
-    def _closed(self, value: set[tuple[str, str]] | None) -> None:
+    def _forget_finalized(self) -> None:
+        """Finalization closed tenant-days: the merger reads the catalog's list again."""
         if self._merger is not None:
-            self._merger._closed = value
+            self._merger.forget_finalized()
 
     def _close_do_files(self) -> None:
         self._do_files.close_all()

@@ -24,7 +24,7 @@ from rings_cli.countries import country_name
 from rings_cli.errors import UsageError
 from rings_cli.readpath import current_view
 from rings_cli.state import StateDir
-from rings_cli.zones import tenant_zone, zone_changes
+from rings_cli.zones import local_today, tenant_zone, zone_changes
 
 DEFAULT_LIMIT = defaults.DEFAULT_LIMIT
 # What visitors use and where they come from (breakdowns.py); JSON keys of the same names.
@@ -102,6 +102,9 @@ def build_report(
         raise UsageError(f"--start {start_d} is after --end {end_d}")
     against = parse_compare(compare)
     state.require()
+    config = load_config(None, state)  # rings.toml: the tenants' time zones (zones.py)
+    if today is None:  # the default range ends on the tenant's own today
+        today = local_today(config, tenant)
     with current_view(state, tenant) as (con, info):
         if tenant is not None and known_tenant:
             _check_known(con, tenant)
@@ -125,7 +128,6 @@ def build_report(
             prev_start, prev_end = against or previous_period(start_d, end_d)
             compared = _compare(con, report, tenant, prev_start, prev_end)
     report.update(info.to_dict())
-    config = load_config(None, state)  # rings.toml: the tenants' time zones (zones.py)
     report["timezone"] = tenant_zone(config, tenant)
     changes = zone_changes(config, tenant, start_d, end_d)
     if changes:

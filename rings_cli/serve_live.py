@@ -20,6 +20,7 @@ import collections
 import contextvars
 import datetime as dt
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -27,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from rings_cli.config import load_config
+from rings_cli.config import CONFIG_NAME, Config, load_config
 from rings_cli.errors import RingsError
 from rings_cli.live import _stamp, latest_views
 from rings_cli.readpath import current_view, dirty_tenant_days
@@ -86,13 +87,32 @@ def _window(start: str | None, end: str | None) -> tuple[str, str]:
     return (start, end)
 
 
+_CONFIGS: dict[str, tuple[tuple[int, int] | None, Config]] = {}
+
+
+def _config(state: StateDir) -> Config:
+    """The state dir's rings.toml, parsed again only when it changes (the watcher asks each tick)."""
+    path = state.root / CONFIG_NAME
+    try:
+        st = path.stat()
+        key: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+    except FileNotFoundError:
+        key = None
+    hit = _CONFIGS.get(str(path))
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    config = load_config(None, state)
+    _CONFIGS[str(path)] = (key, config)
+    return config
+
+
 def today(state: StateDir | None = None, tenant: str | None = None) -> dt.date:
     """Today in the tenant's zone (rings.toml's `timezone`/`[timezones]`; all tenants: the default
     zone); UTC where the state dir has no readable config."""
     if state is None:
         return dt.datetime.now(dt.UTC).date()
     try:
-        return local_today(load_config(None, state), tenant)
+        return local_today(_config(state), tenant)
     except RingsError:
         return dt.datetime.now(dt.UTC).date()
 
@@ -113,6 +133,9 @@ def known_tenants(state: StateDir) -> list[str]:
         return []
     with current_view(state) as (con, _):
         return [r[0] for r in con.execute("SELECT DISTINCT tenant FROM daily ORDER BY tenant").fetchall()]
+
+
+_log = logging.getLogger("rings.serve")
 
 
 class Reports:
@@ -258,8 +281,10 @@ class Hub:
             await asyncio.sleep(self.poll)
             ticks = [self._tick(key, group) for key, group in list(self.groups.items())]
             for result in await asyncio.gather(*ticks, return_exceptions=True):
+                # Whatever one report's read raised (a flush held the warehouse too long, a damaged
+                # file, a disk error), the watcher goes on: its sockets get the next tick's news.
                 if isinstance(result, Exception) and not isinstance(result, RingsError):
-                    raise result  # a RingsError (a flush held the warehouse too long): next tick
+                    _log.warning("live update failed: %s: %s", type(result).__name__, result)
 
     async def _tick(self, key: Key, group: Group) -> None:
         token = await self.reports.quick(lambda: freshness(self.state, *self._resolved(key)[:3]))

@@ -149,5 +149,8 @@ def _with_default(config: Config, spans: tuple[ZoneSpan, ...]) -> tuple[ZoneSpan
 def local_today(config: Config, tenant: str | None, now: dt.datetime | None = None) -> dt.date:
     """Today in the tenant's zone (all tenants: the default zone's today)."""
     now = now or dt.datetime.now(dt.UTC)
-    zone = zone_on(config, tenant, now.date()) if tenant is not None else config.timezone
-    return now.astimezone(ZoneInfo(zone)).date()
+    if tenant is None:
+        return now.astimezone(ZoneInfo(config.timezone)).date()
+    # The zone of the local date: try the UTC date's zone, then the zone of the day that gives.
+    day = now.astimezone(ZoneInfo(zone_on(config, tenant, now.date()))).date()
+    return now.astimezone(ZoneInfo(zone_on(config, tenant, day))).date()
