@@ -15,8 +15,16 @@ from rings_cli.breakdowns import not_found, with_breakdowns
 from rings_cli.config import Config
 from rings_cli.privacy import SaltStore, hash_visitors
 from rings_cli.referrers import with_sources
-from rings_cli.sessions import BREAKDOWN_KEYS, VIEW_SCHEMA
-from rings_cli.tables import BREAKDOWN_TABLES, BY_NAME, CONTENT_EVENTS, COUNT_TABLES, HOURLY_EVENTS, Column
+from rings_cli.sessions import VIEW_SCHEMA
+from rings_cli.tables import (
+    BREAKDOWN_KEYS,
+    BREAKDOWN_TABLES,
+    BY_NAME,
+    CONTENT_EVENTS,
+    COUNT_TABLES,
+    HOURLY_EVENTS,
+    Column,
+)
 from rings_cli.zones import with_local_time
 
 __all__ = ["CONTENT_EVENTS", "HOURLY_EVENTS", "DayBatch", "aggregate"]

@@ -20,11 +20,12 @@ from typing import Any, NamedTuple
 
 import polars as pl
 
+from rings_cli.tables import BREAKDOWN_KEYS
+
 UNKNOWN = "unknown"  # no browser / OS / country could be derived (private or documentation address)
 OTHER = "(other)"  # the row that collects keys past ROW_LIMIT
 ROW_LIMIT = 5000  # distinct paths kept per tenant-day in `pages` and `not_found`
 DEVICE_TYPES = ("desktop", "mobile", "tablet", "bot", "other")
-BREAKDOWN_COLUMNS = ("browser", "version", "os", "device", "country")
 _CACHE_SIZE = 50_000  # parsed agents kept across batches (follow mode sees the same ones again)
 
 _DESKTOP_OS = {
@@ -158,7 +159,7 @@ def with_breakdowns(frame: pl.DataFrame) -> pl.DataFrame:
     """Add browser, version, os, device (bots by our bot list are always `bot`) and country
     columns to a classified batch (columns ua, ip, is_bot)."""
     if frame.is_empty():
-        return frame.with_columns([pl.lit(None, pl.String).alias(c) for c in BREAKDOWN_COLUMNS])
+        return frame.with_columns([pl.lit(None, pl.String).alias(c) for c in BREAKDOWN_KEYS])
     by_ua = agents(frame.get_column("ua"))
     by_ip = country_codes(frame.get_column("ip"))
     return (

@@ -24,8 +24,9 @@ from rings_cli import storage, tables
 from rings_cli.aggregate import DayBatch
 from rings_cli.breakdowns import ROW_LIMIT, bound_keys, fold_keys
 from rings_cli.errors import DamagedStateError, RingsError
-from rings_cli.sessions import BREAKDOWN_KEYS, VIEW_SCHEMA
+from rings_cli.sessions import VIEW_SCHEMA
 from rings_cli.state import process_umask
+from rings_cli.tables import BREAKDOWN_KEYS
 
 if TYPE_CHECKING:
     from rings_cli.catalog import Catalog

@@ -40,7 +40,6 @@ VIEW_SCHEMA = {
     # The UTC offset (minutes east) of the page view's local hour: a DST day repeats an hour.
     "utc_offset": pl.Int32,
 }
-BREAKDOWN_KEYS = ("browser", "version", "os", "device", "country")
 
 # Each metric table: its key columns (besides tenant and date) and its additive value columns.
 TABLES = SESSION_TABLES

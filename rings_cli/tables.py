@@ -205,6 +205,8 @@ _BREAKDOWN_KEYS = {
     "devices": ("device",),
     "countries": ("country",),
 }
+# The values each stored page view carries for them (one column each; `views` in DO files).
+BREAKDOWN_KEYS = tuple(k for keys in _BREAKDOWN_KEYS.values() for k in keys)
 # Tables added after warehouse SCHEMA_VERSION 2 without changing it: an older DO file or warehouse
 # gains them in place (dofile._install_schema, warehouse NEWER_TABLES), keeping every row it has.
 NEWER_TABLES = (*BREAKDOWN_TABLES, "not_found")
