@@ -226,8 +226,12 @@ def _check_known(con: duckdb.DuckDBPyConnection, tenant: str) -> None:
     known = [r[0] for r in con.execute("SELECT DISTINCT tenant FROM daily ORDER BY tenant").fetchall()]
     if not known or tenant in known:
         return
-    close = difflib.get_close_matches(tenant, known, n=3, cutoff=0.5) or known[:3]
-    raise UsageError(f"no data for tenant {tenant!r}; known tenants: {', '.join(close)}")
+    raise UsageError(f"no data for tenant {tenant!r}; known tenants: {', '.join(closest(tenant, known))}")
+
+
+def closest(name: str, known: list[str]) -> list[str]:
+    """The known tenants a mistyped name most likely meant (the first few when none is close)."""
+    return difflib.get_close_matches(name, known, n=3, cutoff=0.5) or known[:3]
 
 
 def empty_report(tenant: str | None, start: dt.date, end: dt.date) -> dict[str, Any]:

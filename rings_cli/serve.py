@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import difflib
 import hashlib
 import hmac
 import ipaddress
@@ -35,7 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from rings_cli.errors import DamagedStateError, RingsError, UsageError
-from rings_cli.report import DEFAULT_LIMIT, parse_date
+from rings_cli.report import DEFAULT_LIMIT, closest, parse_date
 from rings_cli.serve_live import ASKED, METRICS, Hub, Reports, Socket, today
 from rings_cli.state import TENANT_PATTERN, StateDir
 
@@ -197,7 +196,7 @@ class Api:
             raise UsageError(f"?tenant= is required: known tenants: {', '.join(known) or 'none yet'}")
         if _TENANT_RE.match(name) and name in known:
             return name
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5) or known[:3]
+        close = closest(name, known)
         hint = f"; known tenants: {', '.join(close)}" if close else "; no data yet"
         raise UnknownTenantError(f"no data for tenant {name[:80]!r}{hint}")
 
