@@ -54,6 +54,8 @@ __all__ = ["DAMAGED", "MAX_OPEN_DO_FILES", "MERGE_GROUP", "Ingest", "IngestSumma
 DEFAULT_FLUSH_INTERVAL = defaults.DEFAULT_FLUSH_INTERVAL  # seconds between flushes in follow mode
 POLL_SECONDS = 0.25  # how often follow mode looks for new lines when idle
 RETENTION_SECONDS = 3600.0  # follow mode applies keep_days at most this often
+# Lines are parsed in pieces of this size, a batch (--batch-bytes) merged whole: see _prepare_block.
+PARSE_BYTES = 8 * 1024 * 1024
 TICK_FLUSH_WAIT = 2.0  # a follow-mode flush waits this long for readers, then tries next tick
 
 
@@ -439,9 +441,9 @@ class Ingest:
         """One block of whole lines: merged per DO file with its line numbers, then checkpointed."""
         fmt = self._format_for(tail)
         self._rejects.source = tail.name
-        lines = lines_from_bytes(block.data)
-        frame = self._prepare(lines, fmt, first_line=block.first_line)
+        frame = self._prepare_block(block, fmt)
         complete = self._merge(frame, tail.fingerprint)
+        del frame
         if tail.fingerprint is not None:
             if self._batch_parsed == 0 and block.first_line == 0:
                 self._unparsed[tail.fingerprint] = (tail.name, fmt.spec)
@@ -473,6 +475,7 @@ class Ingest:
         try:
             for data in iter_chunks(source, self.chunk_bytes):
                 lines = lines_from_bytes(data)
+                del data  # the lines hold the text now
                 if read == 0 and self.forced_format is not None:  # checked on its first block
                     check_forced_format(source.name, sample_of(lines), self.forced_format)
                 read += lines.len()
@@ -481,7 +484,10 @@ class Ingest:
                     if fmt is None:
                         raise _unknown_format(source.name)
                 self.summary.formats.setdefault(source.name, fmt.spec)
-                self._merge(self._prepare(lines, fmt))
+                frame = self._prepare(lines, fmt)
+                del lines  # the frame has what the merge needs
+                self._merge(frame)
+                del frame
                 if self.on_progress:
                     self.on_progress(Progress(done, total, self.summary.lines_read))
                 if self._stopping:
@@ -490,6 +496,24 @@ class Ingest:
                 self.summary.damaged.append((source.name, source.damage, read))
         finally:
             source.close()
+
+    def _prepare_block(self, block: Block, fmt: LogFormat) -> pl.DataFrame:
+        """`_prepare` a block in pieces of about PARSE_BYTES, one after the other: parsing costs
+        several times its text in memory for a moment, so pieces keep the peak low while the merge
+        still gets the whole block (the merge's cost is per batch and tenant-day). The block's
+        bytes are let go once split into lines."""
+        data, block.data = block.data, b""
+        first_line, parsed, frames = block.first_line, 0, []
+        for piece in _pieces(data, PARSE_BYTES):
+            lines = lines_from_bytes(piece)
+            del piece
+            frames.append(self._prepare(lines, fmt, first_line=first_line))
+            parsed += self._batch_parsed
+            first_line += lines.len()
+            del lines
+        del data
+        self._batch_parsed = parsed
+        return frames[0] if len(frames) == 1 else pl.concat(frames, rechunk=False)
 
     def _prepare(self, lines: pl.Series, fmt: LogFormat, first_line: int = 0) -> pl.DataFrame:
         """Lines → parsed, tenanted, classified requests (one row per accepted line).
@@ -525,6 +549,16 @@ class Ingest:
 
     def _close_do_files(self) -> None:
         self._do_files.close_all()
+
+
+def _pieces(data: bytes, size: int) -> Iterator[bytes]:
+    """`data` in pieces of about `size` bytes, each ending after a newline (the last: where data ends)."""
+    start = 0
+    while start < len(data):
+        cut = data.find(b"\n", start + size - 1) + 1 if len(data) - start > size else 0
+        end = cut or len(data)
+        yield data[start:end]
+        start = end
 
 
 def _unknown_format(name: str) -> UsageError:
