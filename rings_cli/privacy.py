@@ -168,7 +168,7 @@ def hash_visitors(visitors: pl.DataFrame, salts: SaltStore) -> pl.DataFrame:
         ipad=pl.Series([p[0] for p in pads], dtype=pl.Binary),
         opad=pl.Series([p[1] for p in pads], dtype=pl.Binary),
     )
-    with duckdb.connect(":memory:") as con:
+    with duckdb.connect(":memory:", config={"threads": 1, "allocator_flush_threshold": "4MB"}) as con:
         con.register("visitors", ArrowStream(visitors.with_columns(pl.col("ua").fill_null(""))))
         con.register("keys", ArrowStream(keys))
         hashed = to_polars(con.sql(_HMAC_SQL))
