@@ -54,8 +54,6 @@ __all__ = ["DAMAGED", "MAX_OPEN_DO_FILES", "MERGE_GROUP", "Ingest", "IngestSumma
 DEFAULT_FLUSH_INTERVAL = defaults.DEFAULT_FLUSH_INTERVAL  # seconds between flushes in follow mode
 POLL_SECONDS = 0.25  # how often follow mode looks for new lines when idle
 RETENTION_SECONDS = 3600.0  # follow mode applies keep_days at most this often
-# Lines are parsed in pieces of this size, a batch (--batch-bytes) merged whole: see _prepare_block.
-PARSE_BYTES = 8 * 1024 * 1024
 TICK_FLUSH_WAIT = 2.0  # a follow-mode flush waits this long for readers, then tries next tick
 
 
@@ -441,7 +439,10 @@ class Ingest:
         """One block of whole lines: merged per DO file with its line numbers, then checkpointed."""
         fmt = self._format_for(tail)
         self._rejects.source = tail.name
-        frame = self._prepare_block(block, fmt)
+        lines = lines_from_bytes(block.data)
+        block.data = b""  # the lines hold the text now: no second copy of it during the merge
+        frame = self._prepare(lines, fmt, first_line=block.first_line)
+        del lines  # the frame has what the merge needs
         complete = self._merge(frame, tail.fingerprint)
         del frame
         if tail.fingerprint is not None:
@@ -497,24 +498,6 @@ class Ingest:
         finally:
             source.close()
 
-    def _prepare_block(self, block: Block, fmt: LogFormat) -> pl.DataFrame:
-        """`_prepare` a block in pieces of about PARSE_BYTES, one after the other: parsing costs
-        several times its text in memory for a moment, so pieces keep the peak low while the merge
-        still gets the whole block (the merge's cost is per batch and tenant-day). The block's
-        bytes are let go once split into lines."""
-        data, block.data = block.data, b""
-        first_line, parsed, frames = block.first_line, 0, []
-        for piece in _pieces(data, PARSE_BYTES):
-            lines = lines_from_bytes(piece)
-            del piece
-            frames.append(self._prepare(lines, fmt, first_line=first_line))
-            parsed += self._batch_parsed
-            first_line += lines.len()
-            del lines
-        del data
-        self._batch_parsed = parsed
-        return frames[0] if len(frames) == 1 else pl.concat(frames, rechunk=False)
-
     def _prepare(self, lines: pl.Series, fmt: LogFormat, first_line: int = 0) -> pl.DataFrame:
         """Lines → parsed, tenanted, classified requests (one row per accepted line).
 
@@ -549,16 +532,6 @@ class Ingest:
 
     def _close_do_files(self) -> None:
         self._do_files.close_all()
-
-
-def _pieces(data: bytes, size: int) -> Iterator[bytes]:
-    """`data` in pieces of about `size` bytes, each ending after a newline (the last: where data ends)."""
-    start = 0
-    while start < len(data):
-        cut = data.find(b"\n", start + size - 1) + 1 if len(data) - start > size else 0
-        end = cut or len(data)
-        yield data[start:end]
-        start = end
 
 
 def _unknown_format(name: str) -> UsageError:
