@@ -198,17 +198,20 @@ class DoFile:
         OTHER (its page views too, so uniques, entries and exits agree with views)."""
         pages, missing = batch.counts["pages"], batch.counts["not_found"]
         keep = self._kept(pages.get_column("path"), "pages", limit)
-        batch.counts["pages"] = _regroup(fold_keys(pages, "path", keep), ["path"])
-        batch.views = fold_keys(batch.views, "path", keep)
+        if keep is not None:
+            batch.counts["pages"] = _regroup(fold_keys(pages, "path", keep), ["path"])
+            batch.views = fold_keys(batch.views, "path", keep)
         keep_missing = self._kept(missing.get_column("path"), "not_found", limit)
-        batch.counts["not_found"] = _regroup(fold_keys(missing, "path", keep_missing), ["path"])
+        if keep_missing is not None:
+            batch.counts["not_found"] = _regroup(fold_keys(missing, "path", keep_missing), ["path"])
         return batch
 
-    def _kept(self, incoming: pl.Series, table: str, limit: int) -> pl.Series:
-        """bound_keys for `table`: which of `incoming` may have (or already have) their own row."""
+    def _kept(self, incoming: pl.Series, table: str, limit: int) -> pl.Series | None:
+        """bound_keys for `table`: which of `incoming` may have (or already have) their own row;
+        None when all of them may (nothing to fold: no Polars work per tenant-day and batch)."""
         stored = int(self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
         if stored + incoming.n_unique() <= limit:  # the usual case: room for all, no lookup
-            return incoming.unique()
+            return None
         self.con.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_paths (path TEXT PRIMARY KEY)")
         self.con.execute("DELETE FROM temp.wanted_paths")
         self.con.executemany(

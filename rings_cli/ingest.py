@@ -442,8 +442,11 @@ class Ingest:
         fmt = self._format_for(tail)
         self._rejects.source = tail.name
         lines = lines_from_bytes(block.data)
+        block.data = b""  # the lines hold the text now: no second copy of it during the merge
         frame = self._prepare(lines, fmt, first_line=block.first_line)
+        del lines  # the frame has what the merge needs
         complete = self._merge(frame, tail.fingerprint)
+        del frame
         if tail.fingerprint is not None:
             if self._batch_parsed == 0 and block.first_line == 0:
                 self._unparsed[tail.fingerprint] = (tail.name, fmt.spec)
@@ -475,6 +478,7 @@ class Ingest:
         try:
             for data in iter_chunks(source, self.chunk_bytes):
                 lines = lines_from_bytes(data)
+                del data  # the lines hold the text now
                 if read == 0 and self.forced_format is not None:  # checked on its first block
                     check_forced_format(source.name, sample_of(lines), self.forced_format)
                 read += lines.len()
@@ -483,7 +487,10 @@ class Ingest:
                     if fmt is None:
                         raise _unknown_format(source.name)
                 self.summary.formats.setdefault(source.name, fmt.spec)
-                self._merge(self._prepare(lines, fmt))
+                frame = self._prepare(lines, fmt)
+                del lines  # the frame has what the merge needs
+                self._merge(frame)
+                del frame
                 if self.on_progress:
                     self.on_progress(Progress(done, total, self.summary.lines_read))
                 if self._stopping:

@@ -96,8 +96,14 @@ class Merger:
         if self._damaged_days:  # their lines are lost (counted below): nobody of them is hashed
             damaged = pl.DataFrame(sorted(self._damaged_days), schema=["tenant", "day"], orient="row")
             usable = frame.join(damaged, on=["tenant", "day"], how="anti")
-        batches = aggregate(usable.filter(~pl.col("late")).drop("day", "late"), self.salts, self.config)
-        late_part = usable.filter(pl.col("late")).drop("day", "late")
+        if usable.get_column("late").any():
+            on_time = usable.filter(~pl.col("late")).drop("day", "late")
+            late_part = usable.filter(pl.col("late")).drop("day", "late")
+        else:  # the usual case: no filtered copy of the whole batch
+            on_time = usable.drop("day", "late")
+            late_part = on_time.clear()
+        batches = aggregate(on_time, self.salts, self.config)
+        del on_time
         late_batches = aggregate(late_part, None, self.config) if late_part.height else []
         # Visitor metrics for the whole batch at once: stored views of the visitors it touches, + new.
         before, new, healthy = [], [], []
@@ -174,6 +180,8 @@ class Merger:
                 marks.append((tenant, day, absorbed, (tenant, day) in closed or do.finalized))
             except DamagedStateError as e:
                 self._damaged(tenant, day, e)
+        if all(absorbed < 0 and not late for _, _, absorbed, late in marks):
+            return frame.with_columns(late=pl.lit(False))  # nothing to drop: no copy of the batch
         # Damaged tenant-days keep their rows (absorbed -1) so _merge counts them as rejected.
         table = pl.DataFrame(
             marks,

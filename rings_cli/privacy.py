@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from rings_cli.arrow import ArrowStream, to_polars
 from rings_cli.errors import DamagedStateError, RingsError
 from rings_cli.state import StateDir
 
@@ -167,8 +168,8 @@ def hash_visitors(visitors: pl.DataFrame, salts: SaltStore) -> pl.DataFrame:
         ipad=pl.Series([p[0] for p in pads], dtype=pl.Binary),
         opad=pl.Series([p[1] for p in pads], dtype=pl.Binary),
     )
-    with duckdb.connect(":memory:") as con:
-        con.register("visitors", visitors.with_columns(pl.col("ua").fill_null("")))
-        con.register("keys", keys)
-        hashed = con.sql(_HMAC_SQL).pl()
+    with duckdb.connect(":memory:", config={"threads": 1, "allocator_flush_threshold": "4MB"}) as con:
+        con.register("visitors", ArrowStream(visitors.with_columns(pl.col("ua").fill_null(""))))
+        con.register("keys", ArrowStream(keys))
+        hashed = to_polars(con.sql(_HMAC_SQL))
     return hashed.drop("ip", "ua")

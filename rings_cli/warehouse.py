@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import duckdb
 
 from rings_cli import tables
+from rings_cli.arrow import ArrowStream
 from rings_cli.errors import DamagedStateError, DiskFullError, RingsError, StateLockedError, is_disk_full
 
 if TYPE_CHECKING:
@@ -175,7 +176,7 @@ class Warehouse:
             self._ensure_schema(con)
             con.execute("BEGIN TRANSACTION")
             try:
-                con.register("flush_keys", keys)
+                con.register("flush_keys", ArrowStream(keys))
                 for table in TABLES:
                     con.execute(
                         f"DELETE FROM {table} WHERE (tenant, date) IN (SELECT (tenant, date) FROM flush_keys)"
@@ -185,7 +186,11 @@ class Warehouse:
                     if not frames:
                         continue
                     rows = pl.concat(frames, how="vertical_relaxed")
-                    con.register("flush_rows", rows)
+                    # A column of nothing but NULL (no type): DuckDB's Arrow scan wants a typed one.
+                    rows = rows.with_columns(
+                        pl.col(n).cast(pl.String) for n, d in rows.schema.items() if d == pl.Null
+                    )
+                    con.register("flush_rows", ArrowStream(rows))
                     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM flush_rows")
                     statements += 1
                     con.unregister("flush_rows")

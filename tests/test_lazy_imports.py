@@ -45,3 +45,22 @@ def test_report_of_flushed_days_imports_no_polars_or_pyarrow(state: StateDir, wr
         [sys.executable, "-c", REPORT, str(state.root)], capture_output=True, text=True, check=True
     )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [2, []]
+
+
+INGEST = """
+import json, sys
+from rings_cli.ingest import Ingest
+from rings_cli.state import StateDir
+summary = Ingest(StateDir(sys.argv[1])).run([sys.argv[2]])
+print(json.dumps([summary.page_views, summary.finalized, "pyarrow" in sys.modules]))
+"""
+
+
+def test_ingest_with_flush_and_finalization_imports_no_pyarrow(state: StateDir, write_log) -> None:
+    """PyArrow costs about 50 MiB of peak memory: the visitor hash and the flush hand frames to
+    DuckDB over the Arrow C stream interface instead (rings_cli/arrow.py)."""
+    log = write_log([line(), line(ip="2.2.2.2"), line(when="01/Dec/2025:10:00:00 +0000", status=404)])
+    out = subprocess.run(
+        [sys.executable, "-c", INGEST, str(state.root), str(log)], capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [2, ["default/2025-12-01"], False]
