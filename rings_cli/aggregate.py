@@ -27,31 +27,36 @@ from rings_cli.tables import (
 )
 from rings_cli.zones import with_local_time
 
-__all__ = ["CONTENT_EVENTS", "HOURLY_EVENTS", "DayBatch", "aggregate"]
+__all__ = ["CONTENT_EVENTS", "HOURLY_EVENTS", "BatchTables", "aggregate"]
 
 DAY_KEY = ["tenant", "date"]
 
 
 @dataclass
-class DayBatch:
-    """One tenant-day's share of a batch. Counts are deltas to add; `views` are new rows."""
+class BatchTables:
+    """A batch's deltas for all its tenant-days at once (`date` as a string, like DO files).
 
-    tenant: str
-    date: str
-    counts: dict[str, pl.DataFrame]  # per tables.COUNT_TABLES: its keys and its `count` columns
-    views: pl.DataFrame  # one row per page view, VIEW_SCHEMA
-
-
-def aggregate(frame: pl.DataFrame, salts: SaltStore | None, config: Config | None = None) -> list[DayBatch]:
-    """Split a classified batch into per-tenant-day deltas (`config`: whose hosts are whose, for
-    internal referrals).
-
-    Without `salts` (lines of finalized tenant-days, whose salt is gone) nobody is hashed and
-    `views` stay empty: only the counts that need no visitor identity are made.
+    Counts are deltas to add, one frame per table (tables.COUNT_TABLES: tenant, date, its keys and
+    its `count` columns); `views` are new page-view rows (tenant, date and VIEW_SCHEMA). Kept whole,
+    never split into a frame per tenant-day: the merge turns each table into rows once.
     """
+
+    counts: dict[str, pl.DataFrame]
+    views: pl.DataFrame
+
+
+def aggregate(frame: pl.DataFrame, salts: SaltStore | None, config: Config | None = None) -> BatchTables:
+    """A classified batch to its per-tenant-day deltas (`config`: whose hosts are whose, for
+    internal referrals; whether breakdowns are counted).
+
+    Rows of finalized tenant-days (`late` True, when the column is there) and every row when there
+    are no `salts` are counted but never hashed: only the counts that need no visitor identity
+    are made of them, and no salt is ever asked for their tenant-day.
+    """
+    config = config or Config()
     # `event` and `post_id` come from events.assign_events (post route and route rules).
     if "hour" not in frame.columns:  # the tenant's local date and hour (ingest adds them)
-        frame = with_local_time(frame, config or Config())
+        frame = with_local_time(frame, config)
     events = frame.filter(pl.col("event").is_not_null())
     page_views = with_sources(frame.filter(pl.col("is_page_view")), config)
     counts: dict[str, pl.DataFrame] = {}
@@ -77,42 +82,33 @@ def aggregate(frame: pl.DataFrame, salts: SaltStore | None, config: Config | Non
         )
     )
     counts["not_found"] = not_found(frame, DAY_KEY)  # 404s only (breakdowns.py)
-    # Browsers, OS, devices, countries: derived per person (tenant, day, address, agent), far fewer
-    # rows than lines, then counted from those; the page views below carry their person's values.
-    persons = with_breakdowns(
-        frame.group_by([*DAY_KEY, "ip", "ua"]).agg(
-            requests=pl.len(),
-            page_views=pl.col("is_page_view").sum().cast(pl.Int64),
-            is_bot=pl.col("is_bot").any(),
+    dims = None
+    if config.breakdowns:
+        # Browsers, OS, devices, countries: derived per person (tenant, day, address, agent), far
+        # fewer rows than lines, then counted from those; page views carry their person's values.
+        persons = with_breakdowns(
+            frame.group_by([*DAY_KEY, "ip", "ua"]).agg(
+                requests=pl.len(),
+                page_views=pl.col("is_page_view").sum().cast(pl.Int64),
+                is_bot=pl.col("is_bot").any(),
+            )
         )
+        for name in BREAKDOWN_TABLES:
+            counts[name] = persons.group_by([*DAY_KEY, *BY_NAME[name].key_names]).agg(
+                pl.col("requests").sum(), pl.col("page_views").sum()
+            )
+        dims = persons.select(*DAY_KEY, "ip", "ua", *BREAKDOWN_KEYS)
+    if salts is None:
+        hashable = page_views.clear()
+    elif "late" in page_views.columns and page_views.get_column("late").any():
+        hashable = page_views.filter(~pl.col("late"))
+    else:
+        hashable = page_views
+    views = _hashed_views(hashable, salts, dims)
+    return BatchTables(
+        counts={name: part.with_columns(pl.col("date").cast(pl.String)) for name, part in counts.items()},
+        views=views.with_columns(pl.col("date").cast(pl.String)),
     )
-    for name in BREAKDOWN_TABLES:
-        counts[name] = persons.group_by([*DAY_KEY, *BY_NAME[name].key_names]).agg(
-            pl.col("requests").sum(), pl.col("page_views").sum()
-        )
-    dims = persons.select(*DAY_KEY, "ip", "ua", *BREAKDOWN_KEYS)
-    views = _hashed_views(page_views if salts is not None else page_views.clear(), salts, dims)
-    # Split each table once per tenant-day (partition_by), not by filtering it per tenant-day.
-    parts = {name: _split(part) for name, part in counts.items()}
-    view_parts = _split(views)
-    no_views = views.drop(DAY_KEY).clear()
-    empty = {name: frame.drop(DAY_KEY).clear() for name, frame in counts.items()}
-    return [
-        DayBatch(
-            tenant=tenant,
-            date=str(date),
-            counts={name: part.get((tenant, date), empty[name]) for name, part in parts.items()},
-            views=view_parts.get((tenant, date), no_views),
-        )
-        for tenant, date in sorted(parts["hourly"])
-    ]
-
-
-def _split(frame: pl.DataFrame) -> dict[tuple[str, object], pl.DataFrame]:
-    """Rows per (tenant, date), without those two columns."""
-    if frame.is_empty():
-        return {}
-    return frame.partition_by(DAY_KEY, as_dict=True, include_key=False)  # type: ignore[return-value]
 
 
 def _count(column: Column) -> pl.Expr:
@@ -127,16 +123,21 @@ def _count(column: Column) -> pl.Expr:
     raise ValueError(f"unknown count recipe {column.recipe!r} of {column.name}")
 
 
-def _hashed_views(page_views: pl.DataFrame, salts: SaltStore | None, dims: pl.DataFrame) -> pl.DataFrame:
+def _hashed_views(
+    page_views: pl.DataFrame, salts: SaltStore | None, dims: pl.DataFrame | None
+) -> pl.DataFrame:
     """Page-view rows keyed by visitor hash instead of (ip, ua): hash each distinct person once.
-    `dims` gives each person's breakdown values (browser, ..., country)."""
+    `dims` gives each person's breakdown values (browser, ..., country); None: NULL there."""
     person = [*DAY_KEY, "ip", "ua"]
     persons = page_views.select(person).unique().with_row_index("rid")
     if salts is None:  # no rows: nothing to hash, and no salt is ever created for a late tenant-day
         hashed = pl.DataFrame(schema={"rid": pl.UInt32, "visitor": pl.Int64})
     else:
         hashed = hash_visitors(persons, salts).select("rid", "visitor")
-    persons = persons.join(dims, on=person, how="left", nulls_equal=True)
+    if dims is not None:
+        persons = persons.join(dims, on=person, how="left", nulls_equal=True)
+    else:  # breakdowns = false: the stored page views carry no value for them
+        persons = persons.with_columns([pl.lit(None, pl.String).alias(c) for c in BREAKDOWN_KEYS])
     return (
         page_views.join(persons, on=person)
         .join(hashed, on="rid")

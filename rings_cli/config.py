@@ -49,6 +49,7 @@ _TOP_KEYS = {
     "keep_days",
     "timezone",
     "timezones",
+    "breakdowns",
 }
 # Lines dated before this are rejected as `too old` (no web server logged before 1990); a 1900 or
 # 0001 timestamp is a broken clock or a forged field, and would otherwise become a day of its own.
@@ -134,6 +135,7 @@ class Config:
     keep_days_by_tenant: dict[str, int] = field(default_factory=dict)  # `[keep_days]` "alice" = 30
     timezone: str = "UTC"  # the default zone of a tenant-day (zones.py)
     timezones: tuple[TimezoneEntry, ...] = ()  # `[timezones]`, in file order
+    breakdowns: bool = True  # browsers, OS, devices, countries counted (false: skipped entirely)
 
     def keep_days_for(self, tenant: str) -> int | None:
         """How many days back a tenant's data is kept (its own value, else the global one)."""
@@ -202,6 +204,9 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     keep_days, keep_by_tenant = _keep_days(data.get("keep_days"))
     timezone = check_zone(_string(data, "timezone", "UTC"), "timezone")
     timezones = _timezones(data.get("timezones", {}))
+    breakdowns = data.get("breakdowns", True)
+    if not isinstance(breakdowns, bool):
+        raise UsageError("breakdowns must be true or false")
     return Config(
         path=path,
         hosts=hosts,
@@ -217,6 +222,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         keep_days_by_tenant=keep_by_tenant,
         timezone=timezone,
         timezones=timezones,
+        breakdowns=breakdowns,
     )
 
 

@@ -14,15 +14,14 @@ import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from rings_cli import storage, tables
-from rings_cli.aggregate import DayBatch
-from rings_cli.breakdowns import ROW_LIMIT, bound_keys, fold_keys
 from rings_cli.errors import DamagedStateError, RingsError
 from rings_cli.sessions import VIEW_SCHEMA
 from rings_cli.state import process_umask
@@ -110,6 +109,43 @@ def snapshot_tables(con: sqlite3.Connection, tenant: str, date: str) -> dict[str
     )
 
 
+_VIEW_COLUMNS = ["hash", *list(VIEW_SCHEMA)[1:]]  # the `views` table's names for VIEW_SCHEMA
+_STORED_VIEWS = (
+    f"SELECT ?, ?, {', '.join(_VIEW_COLUMNS)} FROM views WHERE hash IN (SELECT value FROM json_each(?))"
+)
+_INSERT_VIEWS = (
+    f"INSERT INTO views ({', '.join(_VIEW_COLUMNS)}) VALUES ({', '.join('?' for _ in VIEW_SCHEMA)})"
+)
+_DAY_DELTA = "UPDATE day SET " + ", ".join(f"{v} = {v} + ?" for v in tables.DAY.of_kind("visitor"))
+# absorbed line of a source, finalized flag, any page view, and upper bounds of the row counts
+# of the tables with a row limit (max rowid: no count(*) scan unless the limit may be near).
+_LOOK = """SELECT (SELECT line FROM absorbed WHERE source = ?),
+  (SELECT value FROM meta WHERE key = 'finalized'),
+  EXISTS (SELECT 1 FROM views),
+  (SELECT max(rowid) FROM pages),
+  (SELECT max(rowid) FROM not_found)"""
+
+
+@dataclass
+class Look:
+    """A DO file's state as a merge needs it before aggregating (`DoFile.look`)."""
+
+    absorbed: int  # last line of the source merged here, -1 for none
+    finalized: bool
+    has_views: bool
+    rows_at_most: dict[str, int]  # pages, not_found: at least as many as their rows
+
+
+@dataclass
+class DayRows:
+    """One tenant-day's share of a batch as ready rows: (upsert SQL, rows) per non-empty table,
+    the `day` row's visitor-metric delta (DAY's visitor columns, in order), page-view rows."""
+
+    upserts: list[tuple[str, Sequence[tuple[Any, ...]]]]
+    day: tuple[Any, ...] | None = None
+    views: Sequence[tuple[Any, ...]] = ()
+
+
 class FinalizedDayError(RingsError):
     """A merge of visitor data into a tenant-day that is already final: the caller must merge
     such lines as late (`merge(..., late=True)`: counts without visitors)."""
@@ -126,6 +162,7 @@ class DoFile:
         self.date = date
         self._late_merged = False  # a finalized file grew: vacuum it when closing
         self._has_views: bool | None = None  # None: not known yet (see views_of)
+        self._finalized: bool | None = None  # as `look` found it (a merge holds the ingest lock)
         existed = path.exists()
         if not create and not existed:
             raise DamagedStateError(path, "missing DO file of an open tenant-day (the catalog lists it)")
@@ -177,48 +214,45 @@ class DoFile:
     def version(self) -> int:
         return int(self._meta("version"))
 
+    def look(self, source: str | None) -> Look:
+        """What a merge must know of this file before it aggregates, in one statement."""
+        row = self.con.execute(_LOOK, (source,)).fetchone()
+        if row[1] is None:
+            raise DamagedStateError(self.path, "not a Rings DO file (no 'finalized' in `meta`)")
+        look = Look(
+            absorbed=-1 if row[0] is None else int(row[0]),
+            finalized=str(row[1]) == "1",
+            has_views=bool(row[2]),
+            rows_at_most={"pages": int(row[3] or 0), "not_found": int(row[4] or 0)},
+        )
+        self._has_views = look.has_views
+        self._finalized = look.finalized
+        return look
+
     def views_of(self, visitors: pl.Series) -> pl.DataFrame:
         """Every stored page view of these visitors (what sessions.metric_deltas calls `before`).
 
         A file that holds no page view (new, or finalized) is not asked."""
+        rows = self.stored_views(visitors.unique().to_list())
+        return pl.DataFrame([r[2:] for r in rows], schema=VIEW_SCHEMA, orient="row")
+
+    def stored_views(self, visitors: list[int]) -> list[tuple[Any, ...]]:
+        """Rows (tenant, date, VIEW_SCHEMA...) of the stored page views of these visitor hashes,
+        in one statement (the hashes go in as one JSON array); none when the file holds no view."""
         if self._has_views is None:
             self._has_views = bool(self.con.execute("SELECT EXISTS (SELECT 1 FROM views)").fetchone()[0])
-        if not self._has_views:
-            return pl.DataFrame(schema=VIEW_SCHEMA)
-        self.con.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (hash INTEGER PRIMARY KEY)")
-        self.con.execute("DELETE FROM temp.wanted")
-        self.con.executemany(
-            "INSERT OR IGNORE INTO temp.wanted VALUES (?)", [(v,) for v in visitors.unique()]
-        )
-        cur = self.con.execute("SELECT v.* FROM views AS v JOIN temp.wanted USING (hash)")
-        return pl.DataFrame(cur.fetchall(), schema=VIEW_SCHEMA, orient="row")
+        if not self._has_views or not visitors:
+            return []
+        return self.con.execute(_STORED_VIEWS, (self.tenant, self.date, json.dumps(visitors))).fetchall()
 
-    def bound(self, batch: DayBatch, limit: int = ROW_LIMIT) -> DayBatch:
-        """The batch with paths past the day's row limit in `pages` and `not_found` folded into
-        OTHER (its page views too, so uniques, entries and exits agree with views)."""
-        pages, missing = batch.counts["pages"], batch.counts["not_found"]
-        keep = self._kept(pages.get_column("path"), "pages", limit)
-        if keep is not None:
-            batch.counts["pages"] = _regroup(fold_keys(pages, "path", keep), ["path"])
-            batch.views = fold_keys(batch.views, "path", keep)
-        keep_missing = self._kept(missing.get_column("path"), "not_found", limit)
-        if keep_missing is not None:
-            batch.counts["not_found"] = _regroup(fold_keys(missing, "path", keep_missing), ["path"])
-        return batch
-
-    def _kept(self, incoming: pl.Series, table: str, limit: int) -> pl.Series | None:
-        """bound_keys for `table`: which of `incoming` may have (or already have) their own row;
-        None when all of them may (nothing to fold: no Polars work per tenant-day and batch)."""
+    def known_paths(self, table: str, paths: list[str]) -> tuple[int, list[str]]:
+        """How many rows `table` (pages, not_found) holds, and which of `paths` it has: what
+        breakdowns.bound_keys needs when a batch may take a tenant-day past its row limit."""
         stored = int(self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-        if stored + incoming.n_unique() <= limit:  # the usual case: room for all, no lookup
-            return None
-        self.con.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_paths (path TEXT PRIMARY KEY)")
-        self.con.execute("DELETE FROM temp.wanted_paths")
-        self.con.executemany(
-            "INSERT OR IGNORE INTO temp.wanted_paths VALUES (?)", [(p,) for p in incoming.unique()]
-        )
-        known = self.con.execute(f"SELECT path FROM {table} JOIN temp.wanted_paths USING (path)").fetchall()
-        return bound_keys(incoming, pl.Series([k for (k,) in known], dtype=pl.String), stored, limit)
+        known = self.con.execute(
+            f"SELECT path FROM {table} WHERE path IN (SELECT value FROM json_each(?))", (json.dumps(paths),)
+        ).fetchall()
+        return stored, [k for (k,) in known]
 
     def absorbed(self, source: str) -> int:
         """The last line of `source` merged here, -1 for none: lines up to it must not count again."""
@@ -227,17 +261,17 @@ class DoFile:
 
     def merge(
         self,
-        batch: DayBatch,
-        deltas: dict[str, pl.DataFrame],
+        rows: DayRows,
         absorbed: tuple[str, int] | None = None,
         late: bool = False,
     ) -> None:
-        """Add one batch's counts, its visitor-metric deltas and its page views; all or nothing.
+        """Add one batch's ready rows (counts and visitor-metric deltas, page views); all or nothing.
 
         `absorbed` (source fingerprint, last line number of the batch in this day) commits with
         the counts, so after a crash a re-read line is recognised per DO file. A `late` batch is
-        for a finalized tenant-day: it adds only the counts that need no visitor identity (its
-        `views` and `deltas` must be empty), and the daily summary is written again.
+        for a finalized tenant-day: it adds only the counts that need no visitor identity (no
+        `views`, no `day` delta), and the daily summary is written again. One statement per
+        non-empty table; the finalized flag comes from `look` when the merge looked first.
         """
         con = self.con
         with self._transaction():
@@ -247,28 +281,18 @@ class DoFile:
                        ON CONFLICT (source) DO UPDATE SET line = max(line, excluded.line)""",
                     absorbed,
                 )
-            final = self.finalized
+            final = self._finalized if self._finalized is not None else self.finalized
             if final and not late:
                 raise FinalizedDayError(f"{self.tenant} {self.date} is finalized")
-            if late and (batch.views.height or any(d.height for d in deltas.values())):
+            if late and (rows.views or rows.day is not None):
                 raise ValueError("a late batch carries no visitor data")
-            for name, frame in batch.counts.items():
-                _upsert_add(con, tables.BY_NAME[name], frame)
-            for name, delta in deltas.items():
-                table = tables.BY_NAME[name]
-                values = table.of_kind("visitor")
-                if delta.is_empty():
-                    continue
-                if not table.keys:  # the one-row `day`
-                    sets = ", ".join(f"{v} = {v} + ?" for v in values)
-                    con.execute(f"UPDATE {table.name} SET {sets}", delta.select(values).row(0))
-                else:
-                    _upsert_add(con, table, delta.select(*table.key_names, *values))
-            con.executemany(
-                f"INSERT INTO views VALUES ({', '.join('?' for _ in VIEW_SCHEMA)})",
-                _rows(batch.views, *VIEW_SCHEMA),
-            )
-            if batch.views.height:
+            for sql, table_rows in rows.upserts:
+                if table_rows:
+                    con.executemany(sql, table_rows)
+            if rows.day is not None:
+                con.execute(_DAY_DELTA, rows.day)
+            if rows.views:
+                con.executemany(_INSERT_VIEWS, rows.views)
                 self._has_views = True
             if final:
                 self._write_summary()
@@ -296,6 +320,7 @@ class DoFile:
                 self.con.execute("DELETE FROM views")
                 self._has_views = False
                 self.con.execute("UPDATE meta SET value = '1' WHERE key = 'finalized'")
+                self._finalized = True
                 self.con.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
         return self._compact()
 
@@ -513,25 +538,7 @@ class _Transaction:
             self.con.execute("ROLLBACK")
 
 
-def _upsert_add(con: sqlite3.Connection, table: tables.Table, frame: pl.DataFrame) -> None:
-    """INSERT the rows, or add their values to the existing row with the same key."""
-    if frame.is_empty():
-        return
-    con.executemany(tables.upsert_sql(table, frame.columns), frame.rows())
-
-
-def _regroup(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """Sum the rows that folding made share a key."""
-    if frame.is_empty():
-        return frame
-    return frame.group_by(keys, maintain_order=True).agg(pl.exclude(keys).sum())
-
-
 def _split(script: str) -> list[str]:
     """Split a script on `;` at line ends (our scripts keep one statement per `;\\n`)."""
     statements = (s.strip() for s in script.split(";\n"))
     return [s for s in statements if any(not line.startswith("--") for line in s.splitlines() if line)]
-
-
-def _rows(frame: pl.DataFrame, *columns: str) -> list[tuple[Any, ...]]:
-    return frame.select(columns).rows() if frame.height else []

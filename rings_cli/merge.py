@@ -10,16 +10,20 @@ ingest.py so that it can be read and tested alone; it knows nothing of files or 
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from rings_cli.aggregate import aggregate
+from rings_cli import tables
+from rings_cli.aggregate import BatchTables, aggregate
+from rings_cli.breakdowns import OTHER, ROW_LIMIT, bound_keys
 from rings_cli.config import Config
 from rings_cli.docache import MAX_OPEN_DO_FILES, DoFileCache
+from rings_cli.dofile import DayRows, Look
 from rings_cli.errors import DamagedStateError
 from rings_cli.lifecycle import label
-from rings_cli.sessions import metric_deltas
+from rings_cli.sessions import VIEW_SCHEMA, metric_deltas
 from rings_cli.zones import with_local_time
 
 if TYPE_CHECKING:
@@ -29,7 +33,8 @@ if TYPE_CHECKING:
     from rings_cli.privacy import SaltStore
 
 DAMAGED = "damaged state"  # a line for a tenant-day whose DO file cannot be used (see rings check)
-MERGE_GROUP = MAX_OPEN_DO_FILES  # tenant-days merged together: all their DO files stay open meanwhile
+MERGE_GROUP = MAX_OPEN_DO_FILES  # DO files a batch keeps open from its first look to its merge
+DAY = ["tenant", "date"]
 
 
 class Merger:
@@ -58,8 +63,21 @@ class Merger:
         self._closed = None
 
     def merge(self, frame: pl.DataFrame, source: str | None = None) -> bool:
-        """`_merge_group` for each group of at most MERGE_GROUP tenant-days of the batch, so that
-        each group's DO files stay open from its first look to its merge (no open/close churn)."""
+        """Classified requests → per tenant-day deltas → DO files (listed and dirty-marked first).
+
+        The Polars work is done once for the whole batch, however many tenant-days it touches;
+        per tenant-day there is SQLite only, in three passes over its DO files (each through the
+        cache of at most MAX_OPEN_DO_FILES, so a batch of few tenant-days opens each once):
+        `look` (absorbed line, finalized flag, whether it holds page views), the stored page
+        views of the visitors the batch touches (only from a file that holds some), then one
+        transaction of ready rows.
+
+        With a `source` fingerprint, lines a DO file has already absorbed (re-read after a crash)
+        are skipped for that file, and each merge records the last line it absorbed. Lines of a
+        finalized tenant-day are late: they add the counts that need no visitor, never a salt or
+        a hash. Returns False when a tenant-day's DO file was damaged: its lines are counted as
+        rejected (`damaged state`), the others merged.
+        """
         if self._closed is None:
             self._closed = self.catalog.finalized_days()
         # The tenant's local date and hour (zones.py): a tenant-day is the tenant's day.
@@ -67,80 +85,35 @@ class Merger:
             day=pl.col("date").cast(pl.String)
         )
         keys = frame.select("tenant", "day").unique().sort("tenant", "day").rows()
-        # Listed (and dirty) before `_unabsorbed` opens, and maybe creates, their DO files.
+        # Listed (and dirty) before `_look` opens, and maybe creates, their DO files.
         self.catalog.mark_dirty(keys)
-        if len(keys) <= MERGE_GROUP:
-            return self._merge_group(frame, source)
-        parts = frame.partition_by("tenant", "day", as_dict=True)
-        complete = True
-        for start in range(0, len(keys), MERGE_GROUP):
-            group = pl.concat([parts[tuple(k)] for k in keys[start : start + MERGE_GROUP]])
-            complete = self._merge_group(group, source) and complete
-        return complete
-
-    def _merge_group(self, frame: pl.DataFrame, source: str | None = None) -> bool:
-        """Classified requests → per tenant-day deltas → DO files (listed and dirty-marked first).
-
-        With a `source` fingerprint, lines a DO file has already absorbed (re-read after a crash)
-        are skipped for that file, and each merge records the last line it absorbed. Lines of a
-        finalized tenant-day are late: they add the counts that need no visitor (see `merge`),
-        never a salt or a hash. DO files are opened one at a time under MAX_OPEN_DO_FILES, however
-        many tenant-days a batch touches. Returns False when a tenant-day's DO file was damaged:
-        its lines are counted as rejected (`damaged state`), the others merged.
-        """
+        looks = self._look(keys, source)
+        frame = self._unabsorbed(frame, looks)
         summary = self.summary
-        frame = self._unabsorbed(frame, source)
         per_day = frame.group_by("tenant", "day").agg(last=pl.col("line_no").max())
         last_lines = {(t, d): n for t, d, n in per_day.iter_rows()}
         usable = frame
         if self._damaged_days:  # their lines are lost (counted below): nobody of them is hashed
             damaged = pl.DataFrame(sorted(self._damaged_days), schema=["tenant", "day"], orient="row")
             usable = frame.join(damaged, on=["tenant", "day"], how="anti")
-        if usable.get_column("late").any():
-            on_time = usable.filter(~pl.col("late")).drop("day", "late")
-            late_part = usable.filter(pl.col("late")).drop("day", "late")
-        else:  # the usual case: no filtered copy of the whole batch
-            on_time = usable.drop("day", "late")
-            late_part = on_time.clear()
-        batches = aggregate(on_time, self.salts, self.config)
-        del on_time
-        late_batches = aggregate(late_part, None, self.config) if late_part.height else []
+        late = {key for key, look in looks.items() if look.late}
+        batch = aggregate(usable.drop("day"), self.salts, self.config)
+        del usable
+        self._bound(batch, looks)  # paths past the day's row limit count as "(other)", views too
         # Visitor metrics for the whole batch at once: stored views of the visitors it touches, + new.
-        before, new, healthy = [], [], []
-        for batch in batches:
-            if (batch.tenant, batch.date) in self._damaged_days:
-                continue
-            day = [pl.lit(batch.tenant).alias("tenant"), pl.lit(batch.date).alias("date")]
-            try:
-                do = self._do_files.open(batch.tenant, batch.date)
-                do.bound(batch)  # paths past the day's row limit count as "(other)", views too
-                stored = do.views_of(batch.views.get_column("visitor"))
-            except DamagedStateError as e:
-                self._damaged(batch.tenant, batch.date, e)
-                continue
-            healthy.append(batch)
-            new.append(batch.views.select(*day, pl.all()))
-            before.append(stored.select(*day, pl.all()))
-        deltas = metric_deltas(pl.concat(before), pl.concat(new)) if healthy else {}
-        parts = {
-            name: delta.partition_by("tenant", "date", as_dict=True, include_key=False)
-            for name, delta in deltas.items()
-        }
-        late = {(b.tenant, b.date) for b in late_batches}
-        for batch in healthy + [b for b in late_batches if (b.tenant, b.date) not in self._damaged_days]:
-            key = (batch.tenant, batch.date)
+        before = self._stored_views(batch.views, looks)
+        deltas = metric_deltas(before, batch.views) if batch.views.height else {}
+        rows = _day_rows(batch, deltas)
+        merged = sorted(k for k in last_lines if k not in self._damaged_days and k in rows)
+        for key in merged:
             absorbed = (source, last_lines[key]) if source is not None else None
-            mine = {name: part[key] for name, part in parts.items() if key in part}
             try:
-                do = self._do_files.open(*key)
-                if key in late:
-                    do.bound(batch)
-                do.merge(batch, mine, absorbed, late=key in late)
+                self._do_files.open(*key).merge(rows[key], absorbed, late=key in late)
             except DamagedStateError as e:
                 self._damaged(*key, e)
                 continue
-            summary.tenants.add(batch.tenant)
-            summary.days.add(batch.date)
+            summary.tenants.add(key[0])
+            summary.days.add(key[1])
             if key in late:
                 summary.late_tenant_days.add(label(*key))
         lost = [k for k in last_lines if k in self._damaged_days]
@@ -156,6 +129,90 @@ class Merger:
         summary.late_lines += int(frame.get_column("late").sum())
         return not lost
 
+    def _look(self, keys: list[tuple[str, str]], source: str | None) -> dict[tuple[str, str], _Look]:
+        """First pass: each tenant-day's DO file opened (maybe created) and looked at once."""
+        closed = self._closed or set()
+        looks = {}
+        for key in keys:
+            if key in self._damaged_days:
+                continue  # its lines are counted as `damaged state` below, never hashed
+            try:
+                look = self._do_files.open(*key).look(source)
+            except DamagedStateError as e:
+                self._damaged(*key, e)
+                continue
+            looks[key] = _Look(look, late=key in closed or look.finalized)
+        return looks
+
+    def _unabsorbed(self, frame: pl.DataFrame, looks: dict[tuple[str, str], _Look]) -> pl.DataFrame:
+        """Mark each row `late` (its tenant-day is finalized: in the catalog, or its DO file says
+        so) and drop rows whose DO file already holds their line."""
+        marks = [(t, d, look.stored.absorbed, look.late) for (t, d), look in looks.items()]
+        if all(absorbed < 0 and not late for _, _, absorbed, late in marks):
+            return frame.with_columns(late=pl.lit(False))  # nothing to drop: no copy of the batch
+        # Damaged tenant-days keep their rows (absorbed -1) so `merge` counts them as rejected.
+        table = pl.DataFrame(
+            marks,
+            schema={"tenant": pl.String, "day": pl.String, "absorbed": pl.Int64, "late": pl.Boolean},
+            orient="row",
+        )
+        frame = frame.join(table, on=["tenant", "day"], how="left").with_columns(
+            pl.col("absorbed").fill_null(-1), pl.col("late").fill_null(False)
+        )
+        return frame.filter(pl.col("line_no") > pl.col("absorbed")).drop("absorbed")
+
+    def _bound(self, batch: BatchTables, looks: dict[tuple[str, str], _Look]) -> None:
+        """Fold paths past a tenant-day's ROW_LIMIT (pages, not_found) into OTHER, page views too
+        (so uniques, entries and exits agree with views). Only a tenant-day whose stored rows plus
+        the batch's may pass the limit asks its DO file which paths it has (rare)."""
+        for table in ("pages", "not_found"):
+            counts = batch.counts[table]
+            incoming = counts.group_by(DAY).agg(n=pl.len()).rows()
+            near = [
+                (t, d)
+                for t, d, n in incoming
+                if (t, d) in looks and looks[(t, d)].stored.rows_at_most[table] + n > ROW_LIMIT
+            ]
+            kept = []
+            for tenant, date in near:
+                paths = counts.filter((pl.col("tenant") == tenant) & (pl.col("date") == date))
+                paths = paths.get_column("path").unique()
+                try:
+                    stored, known = self._do_files.open(tenant, date).known_paths(table, paths.to_list())
+                except DamagedStateError as e:
+                    self._damaged(tenant, date, e)
+                    continue
+                if stored + paths.len() <= ROW_LIMIT:
+                    continue
+                keep = bound_keys(paths, pl.Series(known, dtype=pl.String), stored, ROW_LIMIT)
+                kept.append(
+                    pl.DataFrame({"path": keep}).with_columns(tenant=pl.lit(tenant), date=pl.lit(date))
+                )
+            if not kept:
+                continue
+            keep = pl.concat(kept).select(*DAY, "path", _keep=pl.lit(True))
+            over = keep.select(DAY).unique().with_columns(_over=pl.lit(True))
+            batch.counts[table] = _regroup(_fold(counts, over, keep), [*DAY, "path"])
+            if table == "pages":
+                batch.views = _fold(batch.views, over, keep)
+
+    def _stored_views(self, views: pl.DataFrame, looks: dict[tuple[str, str], _Look]) -> pl.DataFrame:
+        """Second pass: the stored page views of the visitors the batch touches, from the DO files
+        that hold any (a new or finalized file is not asked), as one frame."""
+        wanted = views.select(*DAY, "visitor").unique().sort(DAY)
+        rows: list[tuple[object, ...]] = []
+        for key, (start, end) in _spans(wanted).items():
+            look = looks.get(key)
+            if look is None or not look.stored.has_views or key in self._damaged_days:
+                continue
+            visitors = wanted.get_column("visitor").slice(start, end - start).to_list()
+            try:
+                rows += self._do_files.open(*key).stored_views(visitors)
+            except DamagedStateError as e:
+                self._damaged(*key, e)
+        schema = {"tenant": pl.String, "date": pl.String, **VIEW_SCHEMA}
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
     def _damaged(self, tenant: str, date: str, error: DamagedStateError) -> None:
         """A tenant-day whose DO file cannot be used: close it, remember it, name it once."""
         do = self._do_files.pop((tenant, date), None)
@@ -166,29 +223,83 @@ class Merger:
             self._damaged_days.add((tenant, date))
             self.summary.damaged_state.append(str(error))
 
-    def _unabsorbed(self, frame: pl.DataFrame, source: str | None) -> pl.DataFrame:
-        """Mark each row `late` (its tenant-day is finalized: in the catalog, or its DO file says
-        so) and, with a `source`, drop rows whose DO file already holds their line."""
-        closed = self._closed or set()
-        marks = []
-        for tenant, day in frame.select("tenant", "day").unique().iter_rows():
-            if (tenant, day) in self._damaged_days:
-                continue  # its lines are counted as `damaged state` by _merge, never hashed
-            try:
-                do = self._do_files.open(tenant, day)
-                absorbed = do.absorbed(source) if source is not None else -1
-                marks.append((tenant, day, absorbed, (tenant, day) in closed or do.finalized))
-            except DamagedStateError as e:
-                self._damaged(tenant, day, e)
-        if all(absorbed < 0 and not late for _, _, absorbed, late in marks):
-            return frame.with_columns(late=pl.lit(False))  # nothing to drop: no copy of the batch
-        # Damaged tenant-days keep their rows (absorbed -1) so _merge counts them as rejected.
-        table = pl.DataFrame(
-            marks,
-            schema={"tenant": pl.String, "day": pl.String, "absorbed": pl.Int64, "late": pl.Boolean},
-            orient="row",
-        )
-        frame = frame.join(table, on=["tenant", "day"], how="left").with_columns(
-            pl.col("absorbed").fill_null(-1), pl.col("late").fill_null(False)
-        )
-        return frame.filter(pl.col("line_no") > pl.col("absorbed")).drop("absorbed")
+
+@dataclass
+class _Look:
+    """A tenant-day's DO file as `_look` found it, and whether its lines are late."""
+
+    stored: Look
+    late: bool
+
+
+def _spans(frame: pl.DataFrame) -> dict[tuple[str, str], tuple[int, int]]:
+    """(tenant, date) -> (first row, end) of a frame sorted by tenant and date."""
+    out = {}
+    end = 0
+    for tenant, date, n in frame.group_by(DAY, maintain_order=True).len().iter_rows():
+        out[(tenant, date)] = (end, end + n)
+        end += n
+    return out
+
+
+def _by_day(
+    frame: pl.DataFrame, columns: list[str]
+) -> tuple[list[tuple[Any, ...]], dict[tuple[str, str], tuple[int, int]]]:
+    """A whole-batch table as Python rows of `columns` made ONCE, and where each tenant-day's are."""
+    if frame.is_empty():
+        return [], {}
+    frame = frame.sort(DAY)
+    return frame.select(columns).rows(), _spans(frame)
+
+
+def _day_rows(batch: BatchTables, deltas: dict[str, pl.DataFrame]) -> dict[tuple[str, str], DayRows]:
+    """Every tenant-day's ready rows: per table one frame (counts and visitor deltas joined on
+    the key, so one upsert each), turned into rows once and sliced per tenant-day."""
+    out: dict[tuple[str, str], DayRows] = {}
+
+    def day(key: tuple[str, str]) -> DayRows:
+        rows = out.get(key)
+        if rows is None:
+            rows = out[key] = DayRows(upserts=[])
+        return rows
+
+    for table in tables.TABLES:
+        parts = [f for f in (batch.counts.get(table.name), deltas.get(table.name)) if f is not None]
+        parts = [f for f in parts if f.height]
+        if not parts:
+            continue
+        if table is tables.DAY:  # the one-row `day`: its visitor deltas, one UPDATE
+            columns = table.of_kind("visitor")
+            rows, spans = _by_day(parts[0], columns)
+            for key, (start, _) in spans.items():
+                day(key).day = rows[start]
+            continue
+        frame = parts[0]
+        for other in parts[1:]:
+            on = [*DAY, *table.key_names]
+            frame = frame.join(other, on=on, how="full", coalesce=True, nulls_equal=True)
+        values = [c for c in frame.columns if c not in DAY and c not in table.key_names]
+        frame = frame.with_columns(pl.col(values).fill_null(0))
+        columns = [*table.key_names, *values]
+        sql = tables.upsert_sql(table, columns)
+        rows, spans = _by_day(frame, columns)
+        for key, (start, end) in spans.items():
+            day(key).upserts.append((sql, rows[start:end]))
+    rows, spans = _by_day(batch.views, list(VIEW_SCHEMA))
+    for key, (start, end) in spans.items():
+        day(key).views = rows[start:end]
+    return out
+
+
+def _fold(frame: pl.DataFrame, over: pl.DataFrame, keep: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with each `path` of an `over` tenant-day that is not in `keep` replaced by OTHER."""
+    marked = frame.join(over, on=DAY, how="left").join(keep, on=[*DAY, "path"], how="left")
+    folded = pl.col("_over").fill_null(False) & pl.col("_keep").is_null()
+    return marked.with_columns(path=pl.when(folded).then(pl.lit(OTHER)).otherwise(pl.col("path"))).drop(
+        "_over", "_keep"
+    )
+
+
+def _regroup(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Sum the rows that folding made share a key."""
+    return frame.group_by(keys, maintain_order=True).agg(pl.exclude(keys).sum())
