@@ -164,6 +164,7 @@ class DoFile:
         self._has_views: bool | None = None  # None: not known yet (see views_of)
         self._finalized: bool | None = None  # as `look` found it (a merge holds the ingest lock)
         existed = path.exists()
+        self._fresh = False  # made by this open, nothing merged yet: `look` needs no statement
         if not create and not existed:
             raise DamagedStateError(path, "missing DO file of an open tenant-day (the catalog lists it)")
         if create:
@@ -172,6 +173,7 @@ class DoFile:
             with storage.translating(path, path.parent.parent.parent):
                 _create_atomically(path, tenant, date)
             self._has_views = False  # and every table is there: made by _install_schema just now
+            self._fresh = True
         # <state>/do/<tenant>/<date>.sqlite: a full disk is reported for the whole state dir.
         self.con = storage.connect(path, path.parent.parent.parent, create)
         try:
@@ -191,10 +193,11 @@ class DoFile:
             raise DamagedStateError(self.path, "not a Rings DO file (no `meta` table)")
         if existed and not names and not create:
             raise DamagedStateError(self.path, "DO file of an open tenant-day is empty (truncated?)")
-        if create and existed and not _current(self.con, names):
+        current = bool(names) and _current(self.con, names)  # then nothing below has anything to do
+        if create and existed and not current:
             with self._transaction():
                 _install_schema(self.con, self.tenant, self.date)  # a no-op unless the file predates a table
-        elif names and (not set(_NEWER).issubset(names) or _lacks_newer_keys(self.con)):
+        elif names and not current and (not set(_NEWER).issubset(names) or _lacks_newer_keys(self.con)):
             with self._transaction():
                 _install_schema(self.con, self.tenant, self.date)  # a file from before the breakdowns
 
@@ -215,7 +218,13 @@ class DoFile:
         return int(self._meta("version"))
 
     def look(self, source: str | None) -> Look:
-        """What a merge must know of this file before it aggregates, in one statement."""
+        """What a merge must know of this file before it aggregates, in one statement (none for
+        a file this open has just made)."""
+        if self._fresh:
+            self._finalized = False
+            return Look(
+                absorbed=-1, finalized=False, has_views=False, rows_at_most={"pages": 0, "not_found": 0}
+            )
         row = self.con.execute(_LOOK, (source,)).fetchone()
         if row[1] is None:
             raise DamagedStateError(self.path, "not a Rings DO file (no 'finalized' in `meta`)")
@@ -274,6 +283,7 @@ class DoFile:
         non-empty table; the finalized flag comes from `look` when the merge looked first.
         """
         con = self.con
+        self._fresh = False
         with self._transaction():
             if absorbed is not None:
                 con.execute(

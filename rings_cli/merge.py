@@ -57,6 +57,7 @@ class Merger:
         self._rejects = rejects
         self._closed: set[tuple[str, str]] | None = None  # finalized tenant-days, read after each finalize
         self._damaged_days: set[tuple[str, str]] = set()
+        self._forward = False  # the direction of the last pass over DO files (see _in_turn)
 
     def forget_finalized(self) -> None:
         """Finalization closed tenant-days: read the catalog's list again before the next merge."""
@@ -105,7 +106,7 @@ class Merger:
         deltas = metric_deltas(before, batch.views) if batch.views.height else {}
         rows = _day_rows(batch, deltas)
         merged = sorted(k for k in last_lines if k not in self._damaged_days and k in rows)
-        for key in merged:
+        for key in self._in_turn(merged):
             absorbed = (source, last_lines[key]) if source is not None else None
             try:
                 self._do_files.open(*key).merge(rows[key], absorbed, late=key in late)
@@ -133,7 +134,7 @@ class Merger:
         """First pass: each tenant-day's DO file opened (maybe created) and looked at once."""
         closed = self._closed or set()
         looks = {}
-        for key in keys:
+        for key in self._in_turn(keys):
             if key in self._damaged_days:
                 continue  # its lines are counted as `damaged state` below, never hashed
             try:
@@ -143,6 +144,14 @@ class Merger:
                 continue
             looks[key] = _Look(look, late=key in closed or look.finalized)
         return looks
+
+    def _in_turn(self, keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """`keys` in the opposite order of the last pass over DO files, so the files it left open
+        (the cache keeps the last MAX_OPEN_DO_FILES) are used before any is closed."""
+        if not keys:
+            return keys
+        self._forward = not self._forward
+        return keys if self._forward else keys[::-1]
 
     def _unabsorbed(self, frame: pl.DataFrame, looks: dict[tuple[str, str], _Look]) -> pl.DataFrame:
         """Mark each row `late` (its tenant-day is finalized: in the catalog, or its DO file says
@@ -201,10 +210,10 @@ class Merger:
         that hold any (a new or finalized file is not asked), as one frame."""
         wanted = views.select(*DAY, "visitor").unique().sort(DAY)
         rows: list[tuple[object, ...]] = []
-        for key, (start, end) in _spans(wanted).items():
-            look = looks.get(key)
-            if look is None or not look.stored.has_views or key in self._damaged_days:
-                continue
+        spans = _spans(wanted)
+        asked = [k for k in spans if k in looks and looks[k].stored.has_views and k not in self._damaged_days]
+        for key in self._in_turn(asked):
+            start, end = spans[key]
             visitors = wanted.get_column("visitor").slice(start, end - start).to_list()
             try:
                 rows += self._do_files.open(*key).stored_views(visitors)
