@@ -81,6 +81,7 @@ def test_pattern_subdomain_that_is_not_a_tenant_name_is_rejected(tmp_path: Path)
         ("client_ip = 'cookie'", "client_ip must be one of remote, x-forwarded-for"),
         ("trusted_proxies = ['10.0.0.0/33']", "is not an IP address or network"),
         ("this is not toml", "not valid TOML"),
+        ("breakdowns = 'no'", "breakdowns must be true or false"),
     ],
 )
 def test_bad_config_is_one_line_and_exit_2(tmp_path: Path, write_log, text: str, message: str) -> None:
