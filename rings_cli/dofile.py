@@ -141,7 +141,7 @@ class DayRows:
     """One tenant-day's share of a batch as ready rows: (upsert SQL, rows) per non-empty table,
     the `day` row's visitor-metric delta (DAY's visitor columns, in order), page-view rows."""
 
-    upserts: list[tuple[str, Sequence[tuple[Any, ...]]]]
+    upserts: dict[str, tuple[str, Sequence[tuple[Any, ...]]]]  # table -> (upsert SQL, rows)
     day: tuple[Any, ...] | None = None
     views: Sequence[tuple[Any, ...]] = ()
 
@@ -273,6 +273,7 @@ class DoFile:
         rows: DayRows,
         absorbed: tuple[str, int] | None = None,
         late: bool = False,
+        finalized: bool | None = None,
     ) -> None:
         """Add one batch's ready rows (counts and visitor-metric deltas, page views); all or nothing.
 
@@ -280,7 +281,7 @@ class DoFile:
         the counts, so after a crash a re-read line is recognised per DO file. A `late` batch is
         for a finalized tenant-day: it adds only the counts that need no visitor identity (no
         `views`, no `day` delta), and the daily summary is written again. One statement per
-        non-empty table; the finalized flag comes from `look` when the merge looked first.
+        non-empty table. `finalized`: as the caller's `look` found it (None: read it here).
         """
         con = self.con
         self._fresh = False
@@ -291,12 +292,14 @@ class DoFile:
                        ON CONFLICT (source) DO UPDATE SET line = max(line, excluded.line)""",
                     absorbed,
                 )
+            if self._finalized is None:
+                self._finalized = finalized
             final = self._finalized if self._finalized is not None else self.finalized
             if final and not late:
                 raise FinalizedDayError(f"{self.tenant} {self.date} is finalized")
             if late and (rows.views or rows.day is not None):
                 raise ValueError("a late batch carries no visitor data")
-            for sql, table_rows in rows.upserts:
+            for sql, table_rows in rows.upserts.values():
                 if table_rows:
                     con.executemany(sql, table_rows)
             if rows.day is not None:

@@ -248,6 +248,7 @@ class Ingest:
             self.state, self.catalog, self.config, self.now(), open_do=self._do_files, wait=wait
         )
         self.summary.expired += [f"{t}/{d}" for t, d in done.days]
+        self._forget_finalized()  # the merger looks at their DO files again
 
     def follow(
         self,

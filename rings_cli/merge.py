@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 DAMAGED = "damaged state"  # a line for a tenant-day whose DO file cannot be used (see rings check)
 MERGE_GROUP = MAX_OPEN_DO_FILES  # DO files a batch keeps open from its first look to its merge
 DAY = ["tenant", "date"]
+SEEN_LIMIT = 100_000  # DO file states remembered between batches (a few hundred bytes each)
+NEW_FILE = Look(-1, finalized=False, has_views=False, rows_at_most={"pages": 0, "not_found": 0})
 
 
 class Merger:
@@ -58,10 +60,14 @@ class Merger:
         self._closed: set[tuple[str, str]] | None = None  # finalized tenant-days, read after each finalize
         self._damaged_days: set[tuple[str, str]] = set()
         self._forward = False  # the direction of the last pass over DO files (see _in_turn)
+        # (tenant, date, source) -> the DO file's state after this session's last merge into it.
+        self._seen: dict[tuple[str, str, str | None], Look] = {}
 
     def forget_finalized(self) -> None:
-        """Finalization closed tenant-days: read the catalog's list again before the next merge."""
+        """Finalization (or retention) changed tenant-days: read the catalog's list again before
+        the next merge, and look at each DO file again."""
         self._closed = None
+        self._seen.clear()
 
     def merge(self, frame: pl.DataFrame, source: str | None = None) -> bool:
         """Classified requests → per tenant-day deltas → DO files (listed and dirty-marked first).
@@ -109,10 +115,12 @@ class Merger:
         for key in self._in_turn(merged):
             absorbed = (source, last_lines[key]) if source is not None else None
             try:
-                self._do_files.open(*key).merge(rows[key], absorbed, late=key in late)
+                do = self._do_files.open(*key)
+                do.merge(rows[key], absorbed, late=key in late, finalized=looks[key].stored.finalized)
             except DamagedStateError as e:
                 self._damaged(*key, e)
                 continue
+            self._remember(key, source, looks[key].stored, rows[key], last_lines[key])
             summary.tenants.add(key[0])
             summary.days.add(key[1])
             if key in late:
@@ -137,13 +145,38 @@ class Merger:
         for key in self._in_turn(keys):
             if key in self._damaged_days:
                 continue  # its lines are counted as `damaged state` below, never hashed
-            try:
-                look = self._do_files.open(*key).look(source)
-            except DamagedStateError as e:
-                self._damaged(*key, e)
-                continue
+            look = self._seen.get((*key, source))
+            if look is None and key not in self._do_files and self._new(*key):
+                look = NEW_FILE  # made by the merge pass: opened once, not three times
+            if look is None:
+                try:
+                    look = self._do_files.open(*key).look(source)
+                except DamagedStateError as e:
+                    self._damaged(*key, e)
+                    continue
             looks[key] = _Look(look, late=key in closed or look.finalized)
         return looks
+
+    def _new(self, tenant: str, date: str) -> bool:
+        """No DO file yet, and the catalog lets one be made: nothing to look at."""
+        return not self._do_files.state.do_path(tenant, date).exists() and self.catalog.may_create(
+            tenant, date
+        )
+
+    def _remember(
+        self, key: tuple[str, str], source: str | None, look: Look, rows: DayRows, last: int
+    ) -> None:
+        """What `look` would find after this merge, so the next batch need not open the file to
+        know it (valid while this session is the only writer: forgotten at finalization)."""
+        if len(self._seen) >= SEEN_LIMIT:
+            self._seen.clear()
+        at_most = {t: n + len(rows.upserts.get(t, ("", []))[1]) for t, n in look.rows_at_most.items()}
+        self._seen[(*key, source)] = Look(
+            absorbed=max(look.absorbed, last) if source is not None else look.absorbed,
+            finalized=look.finalized,
+            has_views=look.has_views or bool(rows.views),
+            rows_at_most=at_most,
+        )
 
     def _in_turn(self, keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """`keys` in the opposite order of the last pass over DO files, so the files it left open
@@ -269,7 +302,7 @@ def _day_rows(batch: BatchTables, deltas: dict[str, pl.DataFrame]) -> dict[tuple
     def day(key: tuple[str, str]) -> DayRows:
         rows = out.get(key)
         if rows is None:
-            rows = out[key] = DayRows(upserts=[])
+            rows = out[key] = DayRows(upserts={})
         return rows
 
     for table in tables.TABLES:
@@ -293,7 +326,7 @@ def _day_rows(batch: BatchTables, deltas: dict[str, pl.DataFrame]) -> dict[tuple
         sql = tables.upsert_sql(table, columns)
         rows, spans = _by_day(frame, columns)
         for key, (start, end) in spans.items():
-            day(key).upserts.append((sql, rows[start:end]))
+            day(key).upserts[table.name] = (sql, rows[start:end])
     rows, spans = _by_day(batch.views, list(VIEW_SCHEMA))
     for key, (start, end) in spans.items():
         day(key).views = rows[start:end]

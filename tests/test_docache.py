@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from rings_cli.catalog import Catalog
 from rings_cli.docache import MAX_OPEN_DO_FILES, DoFileCache
 from rings_cli.state import StateDir
@@ -14,8 +16,8 @@ def test_at_most_max_open_do_files_and_the_least_recently_used_goes_first(state:
     cache.catalog = catalog
     try:
         first = cache.open("alice", "2025-01-01")
-        days = [f"2025-02-{d:02d}" for d in range(1, 29)] + [f"2025-03-{d:02d}" for d in range(1, 32)]
-        days += [f"2025-04-{d:02d}" for d in range(1, 31)]
+        start = dt.date(2025, 2, 1)
+        days = [str(start + dt.timedelta(days=i)) for i in range(MAX_OPEN_DO_FILES + 25)]
         for i, day in enumerate(days):
             cache.open("bob", day)
             if i % 10 == 0:
