@@ -10,6 +10,7 @@ prefix of the input. Finalization writes the daily summary and deletes every has
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
 import sqlite3
@@ -502,21 +503,23 @@ def _create_atomically(path: Path, tenant: str, date: str) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".creating", dir=path.parent)
-    os.fchmod(fd, 0o666 & ~process_umask())  # the state dir's mode (0600, or 0640 when group-readable)
-    os.close(fd)
     tmp = Path(name)
     try:
+        os.fchmod(fd, 0o666 & ~process_umask())  # the state dir's mode (0600, or 0640 when group-readable)
+        os.write(fd, _template())  # every table, made once per process: no DDL per tenant-day
+        os.close(fd)
+        fd = -1
         # Written without a journal or a sync, then synced once: the file is not in place (linked)
         # before it is whole on disk, and creating many tenant-days costs one fsync each.
         con = sqlite3.connect(tmp, isolation_level=None)
         try:
-            con.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-            con.execute("PRAGMA auto_vacuum = INCREMENTAL")  # finalization cuts free pages off cheaply
             con.execute("PRAGMA journal_mode = OFF")
             con.execute("PRAGMA synchronous = OFF")
-            con.execute("BEGIN IMMEDIATE")
-            _install_schema(con, tenant, date)
-            con.execute("COMMIT")
+            con.execute(
+                "UPDATE meta SET value = CASE key WHEN 'tenant' THEN ? ELSE ? END "
+                "WHERE key IN ('tenant', 'date')",
+                (tenant, date),
+            )
             con.execute("PRAGMA journal_mode = WAL")  # recorded in the file's header
         finally:
             con.close()
@@ -531,8 +534,30 @@ def _create_atomically(path: Path, tenant: str, date: str) -> None:
                 raise
             os.rename(tmp, path)  # writers hold the ingest lock, so no creator races this one
     finally:
+        if fd >= 0:
+            os.close(fd)
         for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
             leftover.unlink(missing_ok=True)
+
+
+@functools.cache
+def _template() -> bytes:
+    """The bytes of a new DO file (every table, meta rows with an empty tenant and date), made
+    once per process in a private temporary folder, without a journal."""
+    with tempfile.TemporaryDirectory(prefix="rings-do-") as folder:
+        made = Path(folder) / "template.sqlite"
+        con = sqlite3.connect(made, isolation_level=None)
+        try:
+            con.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            con.execute("PRAGMA auto_vacuum = INCREMENTAL")  # finalization cuts free pages off cheaply
+            con.execute("PRAGMA journal_mode = OFF")
+            con.execute("PRAGMA synchronous = OFF")
+            con.execute("BEGIN IMMEDIATE")
+            _install_schema(con, "", "")
+            con.execute("COMMIT")
+        finally:
+            con.close()
+        return made.read_bytes()
 
 
 class _Transaction:
