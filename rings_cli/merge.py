@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from rings_cli.privacy import SaltStore
 
 DAMAGED = "damaged state"  # a line for a tenant-day whose DO file cannot be used (see rings check)
-MERGE_GROUP = MAX_OPEN_DO_FILES  # DO files a batch keeps open from its first look to its merge
+MERGE_GROUP = MAX_OPEN_DO_FILES  # tenant-days whose DO files stay open from stored views to merge
 DAY = ["tenant", "date"]
 SEEN_LIMIT = 100_000  # DO file states remembered between batches (a few hundred bytes each)
 NEW_FILE = Look(-1, finalized=False, has_views=False, rows_at_most={"pages": 0, "not_found": 0})
@@ -72,12 +72,13 @@ class Merger:
     def merge(self, frame: pl.DataFrame, source: str | None = None) -> bool:
         """Classified requests → per tenant-day deltas → DO files (listed and dirty-marked first).
 
-        The Polars work is done once for the whole batch, however many tenant-days it touches;
-        per tenant-day there is SQLite only, in three passes over its DO files (each through the
-        cache of at most MAX_OPEN_DO_FILES, so a batch of few tenant-days opens each once):
-        `look` (absorbed line, finalized flag, whether it holds page views), the stored page
-        views of the visitors the batch touches (only from a file that holds some), then one
-        transaction of ready rows.
+        Aggregation is done once for the whole batch, however many tenant-days it touches; per
+        tenant-day there is SQLite only, each table turned into Python rows once per group of
+        MERGE_GROUP tenant-days. A DO file is looked at (absorbed line, finalized flag, whether
+        it holds page views) only when this session has not merged into it yet and it exists;
+        then, per group, the stored page views of the visitors the batch touches (only from a
+        file that holds some) and one transaction of ready rows, the group's files staying open
+        from one to the other (so each is opened once per batch).
 
         With a `source` fingerprint, lines a DO file has already absorbed (re-read after a crash)
         are skipped for that file, and each merge records the last line it absorbed. Lines of a
@@ -96,35 +97,23 @@ class Merger:
         self.catalog.mark_dirty(keys)
         looks = self._look(keys, source)
         frame = self._unabsorbed(frame, looks)
-        summary = self.summary
         per_day = frame.group_by("tenant", "day").agg(last=pl.col("line_no").max())
         last_lines = {(t, d): n for t, d, n in per_day.iter_rows()}
         usable = frame
         if self._damaged_days:  # their lines are lost (counted below): nobody of them is hashed
             damaged = pl.DataFrame(sorted(self._damaged_days), schema=["tenant", "day"], orient="row")
             usable = frame.join(damaged, on=["tenant", "day"], how="anti")
-        late = {key for key, look in looks.items() if look.late}
         batch = aggregate(usable.drop("day"), self.salts, self.config)
         del usable
         self._bound(batch, looks)  # paths past the day's row limit count as "(other)", views too
-        # Visitor metrics for the whole batch at once: stored views of the visitors it touches, + new.
-        before = self._stored_views(batch.views, looks)
-        deltas = metric_deltas(before, batch.views) if batch.views.height else {}
-        rows = _day_rows(batch, deltas)
-        merged = sorted(k for k in last_lines if k not in self._damaged_days and k in rows)
-        for key in self._in_turn(merged):
-            absorbed = (source, last_lines[key]) if source is not None else None
-            try:
-                do = self._do_files.open(*key)
-                do.merge(rows[key], absorbed, late=key in late, finalized=looks[key].stored.finalized)
-            except DamagedStateError as e:
-                self._damaged(*key, e)
-                continue
-            self._remember(key, source, looks[key].stored, rows[key], last_lines[key])
-            summary.tenants.add(key[0])
-            summary.days.add(key[1])
-            if key in late:
-                summary.late_tenant_days.add(label(*key))
+        keys = sorted(k for k in last_lines if k in looks and k not in self._damaged_days)
+        # Tenant-days in groups whose DO files all stay open from their stored views to their merge
+        # (one opening each); the aggregation above was done once for the whole batch.
+        for start in range(0, len(keys), MERGE_GROUP):
+            group = keys[start : start + MERGE_GROUP]
+            part = batch if len(group) == len(keys) else _part(batch, group)
+            self._merge_group(part, group, looks, source, last_lines)
+        summary = self.summary
         lost = [k for k in last_lines if k in self._damaged_days]
         if lost:
             lost_keys = pl.DataFrame(lost, schema=["tenant", "day"], orient="row")
@@ -137,6 +126,35 @@ class Merger:
         summary.bot_requests += int(frame.get_column("is_bot").sum())
         summary.late_lines += int(frame.get_column("late").sum())
         return not lost
+
+    def _merge_group(
+        self,
+        batch: BatchTables,
+        keys: list[tuple[str, str]],
+        looks: dict[tuple[str, str], _Look],
+        source: str | None,
+        last_lines: dict[tuple[str, str], int],
+    ) -> None:
+        """Visitor metrics of some tenant-days at once (stored views of the visitors the batch
+        touches, + new), then one transaction of ready rows per DO file."""
+        before = self._stored_views(batch.views, looks)
+        deltas = metric_deltas(before, batch.views) if batch.views.height else {}
+        rows = _day_rows(batch, deltas)
+        summary = self.summary
+        for key in self._in_turn([k for k in keys if k in rows and k not in self._damaged_days]):
+            absorbed = (source, last_lines[key]) if source is not None else None
+            look = looks[key]
+            try:
+                do = self._do_files.open(*key)
+                do.merge(rows[key], absorbed, late=look.late, finalized=look.stored.finalized)
+            except DamagedStateError as e:
+                self._damaged(*key, e)
+                continue
+            self._remember(key, source, look.stored, rows[key], last_lines[key])
+            summary.tenants.add(key[0])
+            summary.days.add(key[1])
+            if look.late:
+                summary.late_tenant_days.add(label(*key))
 
     def _look(self, keys: list[tuple[str, str]], source: str | None) -> dict[tuple[str, str], _Look]:
         """First pass: each tenant-day's DO file opened (maybe created) and looked at once."""
@@ -331,6 +349,15 @@ def _day_rows(batch: BatchTables, deltas: dict[str, pl.DataFrame]) -> dict[tuple
     for key, (start, end) in spans.items():
         day(key).views = rows[start:end]
     return out
+
+
+def _part(batch: BatchTables, keys: list[tuple[str, str]]) -> BatchTables:
+    """The rows of `keys` (tenant, date) in every table of `batch`."""
+    wanted = pl.DataFrame(keys, schema={"tenant": pl.String, "date": pl.String}, orient="row")
+    return BatchTables(
+        counts={name: frame.join(wanted, on=DAY, how="semi") for name, frame in batch.counts.items()},
+        views=batch.views.join(wanted, on=DAY, how="semi"),
+    )
 
 
 def _fold(frame: pl.DataFrame, over: pl.DataFrame, keep: pl.DataFrame) -> pl.DataFrame:
