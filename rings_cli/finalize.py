@@ -6,7 +6,8 @@ the tenant-day's salt is destroyed:
 from then on no hash of it can be linked to anyone, and a line for it is merged as late (counts
 without visitors). When a tenant-day ends is `lifecycle.day_end`'s answer. A tenant-day is
 finalized only once its WAL truncate succeeded; if a reader held the WAL, it stays open for the
-next run. Idempotent: a crash half-way is finished by the next run. A damaged DO file is skipped
+next run. Finalized tenant-days that the warehouse holds clean then move into their month's pack
+(pack.py). Idempotent: a crash half-way is finished by the next run. A damaged DO file is skipped
 and reported; its tenant-day is still closed and its salt destroyed on time (the privacy promise
 does not wait for a repair).
 """
@@ -22,6 +23,7 @@ from rings_cli.dofile import DoFile, open_do_file
 from rings_cli.errors import DamagedStateError, UsageError
 from rings_cli.flush import FlushResult, Taken, flush_dirty
 from rings_cli.lifecycle import due_days, label, migrate
+from rings_cli.pack import pack_finalized
 from rings_cli.privacy import SaltStore
 from rings_cli.state import StateDir
 from rings_cli.warehouse import READ_RETRY_SECONDS
@@ -56,6 +58,7 @@ def finalize_due(
     given); those whose WAL could not be emptied stay open for the next run."""
     due = due_days(catalog, now, grace, config)
     if not due:
+        pack_finalized(state, catalog, open_do)  # days a late line unpacked go back into their pack
         return []
     changed: list[tuple[str, str]] = []  # DO files finalized (the warehouse needs their summary)
     closed: list[tuple[str, str]] = []  # tenant-days to close now
@@ -93,6 +96,7 @@ def finalize_due(
         catalog.con.execute("BEGIN")
         for tenant, date in closed:
             catalog.mark_finalized(tenant, date, stamp)
+    pack_finalized(state, catalog, open_do)  # final and in the warehouse: into the month's pack
     return [label(t, d) for t, d in closed]
 
 
