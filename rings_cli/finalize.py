@@ -58,7 +58,14 @@ def finalize_due(
     given); those whose WAL could not be emptied stay open for the next run."""
     due = due_days(catalog, now, grace, config)
     if not due:
-        pack_finalized(state, catalog, open_do)  # days a late line unpacked go back into their pack
+        closed_days = catalog.finalized_days()
+        if any(key in closed_days for key in catalog.dirty()):  # late lines: flush, then pack again
+            result = flush_dirty(state, catalog, open_do, wait=wait)
+            if flushed is not None:
+                flushed.append(result)
+            if damaged is not None:
+                damaged += result.damaged
+        pack_finalized(state, catalog, open_do)
         return []
     changed: list[tuple[str, str]] = []  # DO files finalized (the warehouse needs their summary)
     closed: list[tuple[str, str]] = []  # tenant-days to close now
