@@ -131,9 +131,8 @@ class AuditResult:
         lines = [
             f"State dir {self.state_dir}: {s.files} files, {s.bytes:,} bytes",
             f"  DO files: {s.do_files_open + s.do_files_finalized} ({s.do_files_open} open, "
-            f"{s.do_files_finalized} finalized); packs: {s.packs} ({s.packed_days} tenant-days); "
-            f"tenants: {s.tenants}; days: {s.days}; "
-            f"tenant-days: {s.tenant_days}",
+            f"{s.do_files_finalized} finalized); tenants: {s.tenants}; days: {s.days}; "
+            f"tenant-days: {s.tenant_days}; packs: {s.packs} ({s.packed_days} tenant-days)",
             "  warehouse rows: "
             + (", ".join(f"{t} {n:,}" for t, n in rows.items()) if rows is not None else "not read"),
             f"  salts: {s.salts}; file checkpoints: {s.checkpoints}",

@@ -50,12 +50,14 @@ def finalize_due(
     damaged: list[DamagedStateError] | None = None,
     flushed: list[FlushResult] | None = None,
     config: Config | None = None,
+    pack: bool = True,
 ) -> list[str]:
     """Finalize every due tenant-day (`config`: the zones that end them); returns them as
     `tenant/date`. Salts are destroyed only after the warehouse holds the final totals (a busy
     warehouse raises StateLockedError; run again). Tenant-days whose DO file
     is damaged are skipped and appended to `damaged` (when
-    given); those whose WAL could not be emptied stay open for the next run."""
+    given); those whose WAL could not be emptied stay open for the next run. Then (`pack`) every
+    finalized tenant-day the warehouse holds clean moves into its month's pack (pack.py)."""
     due = due_days(catalog, now, grace, config)
     if not due:
         closed_days = catalog.finalized_days()
@@ -65,7 +67,8 @@ def finalize_due(
                 flushed.append(result)
             if damaged is not None:
                 damaged += result.damaged
-        pack_finalized(state, catalog, open_do)
+        if pack:
+            pack_finalized(state, catalog, open_do)
         return []
     changed: list[tuple[str, str]] = []  # DO files finalized (the warehouse needs their summary)
     closed: list[tuple[str, str]] = []  # tenant-days to close now
@@ -103,7 +106,8 @@ def finalize_due(
         catalog.con.execute("BEGIN")
         for tenant, date in closed:
             catalog.mark_finalized(tenant, date, stamp)
-    pack_finalized(state, catalog, open_do)  # final and in the warehouse: into the month's pack
+    if pack:
+        pack_finalized(state, catalog, open_do)  # final and in the warehouse: into the month's pack
     return [label(t, d) for t, d in closed]
 
 
