@@ -137,9 +137,11 @@ def _inspect_root(state: StateDir, problems: list[Problem]) -> None:
 def _inspect_catalog(state: StateDir, facts: _Facts, problems: list[Problem]) -> None:
     path = state.catalog_path
     if not path.exists():
-        if facts.do_files or facts.do_damaged:
+        if facts.do_files or facts.do_damaged or facts.packed:
             problems.append(
-                Problem(path, "catalog missing", "`rings check --repair` rebuilds it from the DO files")
+                Problem(
+                    path, "catalog missing", "`rings check --repair` rebuilds it from the DO files and packs"
+                )
             )
         return
     try:
