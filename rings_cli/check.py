@@ -1,16 +1,17 @@
 """`rings check`: verify a state dir and, with `repair=True`, fix what can be fixed.
 
-Checks: SQLite `quick_check` of the catalog and of every DO file (and that they hold our tables);
+Checks: SQLite `quick_check` of the catalog, of every DO file and of every pack of finalized
+tenant-days (pack.py; and that they hold our tables; a packed tenant-day is not missing);
 the DuckDB warehouse opens, has our schema and every value reads; the catalog against the files (a
 listed tenant-day whose DO file is missing, a DO file the catalog does not list, a salt of a
 finalized tenant-day still present (`salts/<tenant>/<date>.key`, or an earlier release's
 `salts/<date>.key` once every tenant-day of its date is finalized), stray files); nothing readable or
 writable by other users.
 
-Repairs: a damaged catalog, DO file or warehouse is moved aside as `<name>.damaged-<UTC time>`,
-never deleted. The catalog is rebuilt from the DO files; the warehouse from the DO files (every
-tenant-day is flushed again). A tenant-day whose DO file is gone gets a new, finalized DO file from
-the warehouse's last flush (counts kept; its visitor hashes cannot come back, so it stays closed),
+Repairs: a damaged catalog, DO file, pack or warehouse is moved aside as `<name>.damaged-<UTC
+time>`, never deleted. The catalog is rebuilt from the DO files and packs; the warehouse likewise
+(every tenant-day is flushed again, packed ones read in their pack). A tenant-day whose DO file is
+gone (and no pack holds it) gets a new, finalized DO file from the warehouse's last flush (counts kept; its visitor hashes cannot come back, so it stays closed),
 or, when no warehouse holds it, is forgotten and reported as lost. Salts of finalized tenant-days are
 destroyed (either layout); modes are narrowed. Stray files are only reported: they may be someone's.
 """
