@@ -11,8 +11,9 @@ writable by other users.
 Repairs: a damaged catalog, DO file, pack or warehouse is moved aside as `<name>.damaged-<UTC
 time>`, never deleted. The catalog is rebuilt from the DO files and packs; the warehouse likewise
 (every tenant-day is flushed again, packed ones read in their pack). A tenant-day whose DO file is
-gone (and no pack holds it) gets a new, finalized DO file from the warehouse's last flush (counts kept; its visitor hashes cannot come back, so it stays closed),
-or, when no warehouse holds it, is forgotten and reported as lost. Salts of finalized tenant-days are
+gone (and no pack holds it) gets a new, finalized DO file from the warehouse's last flush (counts
+kept; its visitor hashes cannot come back, so it stays closed), or, when no warehouse holds it, is
+forgotten and reported as lost. Salts of finalized tenant-days are
 destroyed (either layout); modes are narrowed. Stray files are only reported: they may be someone's.
 """
 
