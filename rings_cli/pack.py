@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from rings_cli import storage, tables
 from rings_cli.dofile import PAGE_SIZE, DoFile, _create_atomically
 from rings_cli.errors import DamagedStateError
-from rings_cli.state import StateDir, check_tenant
+from rings_cli.state import StateDir, check_tenant, process_umask
 
 if TYPE_CHECKING:
     from rings_cli.catalog import Catalog
@@ -73,13 +73,14 @@ def pack_path(state: StateDir, tenant: str, month: str) -> Path:
 
 def _connect(path: Path, tenant: str, month: str, create: bool) -> sqlite3.Connection:
     """Open (with `create`, make) a pack: 1 KiB pages, incremental auto-vacuum, WAL,
-    secure_delete, owner-only like a DO file (the state dir's file mode)."""
+    secure_delete, with a DO file's mode (owner-only; 0640 with `group_readable`)."""
     new = not path.exists()
     if new and not create:
         raise DamagedStateError(path, "pack missing")
     if new:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o666 & ~process_umask())  # the state dir's mode, as for a DO file
         os.close(fd)
     con = storage.connect(path, path.parent.parent.parent, create)
     try:
