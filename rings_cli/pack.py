@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from rings_cli import storage, tables
 from rings_cli.dofile import PAGE_SIZE, DoFile, _create_atomically
+from rings_cli.dofile import SCHEMA_VERSION as DO_SCHEMA_VERSION
 from rings_cli.errors import DamagedStateError
 from rings_cli.state import StateDir, check_tenant, process_umask
 
@@ -222,12 +223,16 @@ def _copy_day(con: sqlite3.Connection, source: Path, tenant: str, date: str, ver
             return False
         if int(meta.get("version", -1)) != version or do.execute("SELECT 1 FROM views LIMIT 1").fetchone():
             return False
-        present = storage.table_names(do)
+        current = meta.get("schema_version") == str(DO_SCHEMA_VERSION)  # every table and column there
+        present = None if current else storage.table_names(do)
         rows: list[tuple[str, list[str], list[tuple[Any, ...]]]] = []
         for table in tables.TABLES:
-            if table.name not in present:
-                continue  # a file from before the table: no rows of it
-            names = [c for c in table.names if c in set(_columns(do, table.name))]
+            names = table.names
+            if present is not None:  # a file of an earlier release: only what it has
+                if table.name not in present:
+                    continue  # from before the table: no rows of it
+                have = set(_columns(do, table.name))
+                names = [c for c in names if c in have]
             got = do.execute(f"SELECT {', '.join(names)} FROM {table.name}").fetchall()
             rows.append((table.name, names, got))
         absorbed = do.execute("SELECT source, line FROM absorbed").fetchall()
@@ -236,7 +241,8 @@ def _copy_day(con: sqlite3.Connection, source: Path, tenant: str, date: str, ver
         return False
     finally:
         do.close()
-    _delete_day(con, date)
+    if con.execute("SELECT 1 FROM days WHERE date = ?", (date,)).fetchone():
+        _delete_day(con, date)  # packed before (a crash before its DO file was unlinked)
     for name, names, got in rows:
         if got:
             marks = ", ".join("?" for _ in range(len(names) + 1))
