@@ -181,6 +181,7 @@ def test_erase_before_leaves_no_byte_of_the_packed_days(tmp_path: Path) -> None:
         "erase", "--state-dir", str(state.root), "--tenant", T, "--before", "2025-11-20", "--yes"
     )
     assert result.returncode == 0, result.stderr
+    assert f"  from pack do/{T}/2025-11.pack.sqlite: 10 days" in result.stdout.decode()
     assert scan(state.root, needles) == []
     kept = sorted(pack_days(pack_path(state, T, "2025-11")))
     assert kept[0] == "2025-11-20" and len(kept) == 11
