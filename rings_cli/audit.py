@@ -40,6 +40,8 @@ from rings_cli.shapes import IP, UA, find_shapes, scan_file
 from rings_cli.state import TENANT_PATTERN, StateDir
 from rings_cli.warehouse import Warehouse
 
+_PACK_FILE = re.compile(r"^\d{4}-\d{2}\.pack\.sqlite$")  # pack.PACK_FILE (not imported: no Polars here)
+
 PASS, WARN, FAIL = "pass", "warn", "fail"
 WAREHOUSE_WAIT = 5.0  # seconds to wait for a flush to release the warehouse
 T = TypeVar("T")
@@ -94,6 +96,8 @@ class Stored:
     bytes: int = 0
     do_files_open: int = 0
     do_files_finalized: int = 0
+    packs: int = 0  # monthly packs of finalized tenant-days (pack.py)
+    packed_days: int = 0
     tenants: int = 0
     days: int = 0
     tenant_days: int = 0
@@ -128,7 +132,7 @@ class AuditResult:
             f"State dir {self.state_dir}: {s.files} files, {s.bytes:,} bytes",
             f"  DO files: {s.do_files_open + s.do_files_finalized} ({s.do_files_open} open, "
             f"{s.do_files_finalized} finalized); tenants: {s.tenants}; days: {s.days}; "
-            f"tenant-days: {s.tenant_days}",
+            f"tenant-days: {s.tenant_days}; packs: {s.packs} ({s.packed_days} tenant-days)",
             "  warehouse rows: "
             + (", ".join(f"{t} {n:,}" for t, n in rows.items()) if rows is not None else "not read"),
             f"  salts: {s.salts}; file checkpoints: {s.checkpoints}",
@@ -370,6 +374,9 @@ def audit(state: StateDir, warehouse_wait: float = WAREHOUSE_WAIT) -> AuditResul
     # DO files.
     for path in sorted((state.root / "do").glob("*/*.sqlite")):
         where = _rel(state, path)
+        if _PACK_FILE.match(path.name):
+            _audit_pack(state, path, where, scan, hashes, stored, finalized, tenant_days)
+            continue
         tenant, date = path.parent.name, path.stem
         tenant_days.add((tenant, date))
         try:
@@ -408,6 +415,46 @@ def audit(state: StateDir, warehouse_wait: float = WAREHOUSE_WAIT) -> AuditResul
     byte_check, stored.files, stored.bytes = _scan_bytes(state, scan)
     return AuditResult(
         str(state.root), stored, [tables, byte_check, hashes, salts, _check_permissions(state)]
+    )
+
+
+def _audit_pack(
+    state: StateDir,
+    path: Path,
+    where: str,
+    scan: _Scan,
+    hashes: Check,
+    stored: Stored,
+    finalized: Finalized,
+    tenant_days: set[tuple[str, str]],
+) -> None:
+    """A pack holds finalized tenant-days only: its text columns are scanned like a DO file's, it
+    may have no page views table, and no free page (erased days leave no byte)."""
+    try:
+        pack = _read_sqlite(path, _read_pack)
+    except sqlite3.Error as e:
+        scan.check.failures.append(f"{where}: cannot be read ({e})")
+        hashes.failures.append(f"{where}: cannot be read ({e})")
+        return
+    days = {(path.parent.name, d) for d, _ in pack.days}
+    stored.packs += 1
+    stored.packed_days += len(days)
+    tenant_days |= days
+    finalized.tenant_days |= days
+    for table, column, values in pack.columns:
+        scan.add(where, table, column, values)
+    if pack.views:
+        hashes.failures.append(f"{where}: a pack with a page views table (packs hold finalized days only)")
+    _check_hashes(hashes, path, where, 0, pack.free_pages)
+
+
+def _read_pack(con: sqlite3.Connection) -> _FileData:
+    names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return _FileData(
+        list(_sqlite_columns(con)),
+        days={(d, "") for (d,) in con.execute("SELECT date FROM days")},
+        views=int("views" in names),
+        free_pages=con.execute("PRAGMA freelist_count").fetchone()[0],
     )
 
 

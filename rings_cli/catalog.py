@@ -100,7 +100,8 @@ class Catalog:
 
     def may_create(self, tenant: str, date: str) -> bool:
         """Whether a missing DO file may be created. Once a tenant-day was flushed its file must
-        exist: re-creating it empty would silently replace the warehouse's copy with less."""
+        exist: re-creating it empty would silently replace the warehouse's copy with less. (A
+        packed tenant-day is not missing: `dofile.open_do_file` unpacks it first, pack.py.)"""
         version = self.flushed_version(tenant, date)
         return version is None or version < 0
 

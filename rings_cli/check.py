@@ -1,17 +1,19 @@
 """`rings check`: verify a state dir and, with `repair=True`, fix what can be fixed.
 
-Checks: SQLite `quick_check` of the catalog and of every DO file (and that they hold our tables);
+Checks: SQLite `quick_check` of the catalog, of every DO file and of every pack of finalized
+tenant-days (pack.py; and that they hold our tables; a packed tenant-day is not missing);
 the DuckDB warehouse opens, has our schema and every value reads; the catalog against the files (a
 listed tenant-day whose DO file is missing, a DO file the catalog does not list, a salt of a
 finalized tenant-day still present (`salts/<tenant>/<date>.key`, or an earlier release's
 `salts/<date>.key` once every tenant-day of its date is finalized), stray files); nothing readable or
 writable by other users.
 
-Repairs: a damaged catalog, DO file or warehouse is moved aside as `<name>.damaged-<UTC time>`,
-never deleted. The catalog is rebuilt from the DO files; the warehouse from the DO files (every
-tenant-day is flushed again). A tenant-day whose DO file is gone gets a new, finalized DO file from
-the warehouse's last flush (counts kept; its visitor hashes cannot come back, so it stays closed),
-or, when no warehouse holds it, is forgotten and reported as lost. Salts of finalized tenant-days are
+Repairs: a damaged catalog, DO file, pack or warehouse is moved aside as `<name>.damaged-<UTC
+time>`, never deleted. The catalog is rebuilt from the DO files and packs; the warehouse likewise
+(every tenant-day is flushed again, packed ones read in their pack). A tenant-day whose DO file is
+gone (and no pack holds it) gets a new, finalized DO file from the warehouse's last flush (counts
+kept; its visitor hashes cannot come back, so it stays closed), or, when no warehouse holds it, is
+forgotten and reported as lost. Salts of finalized tenant-days are
 destroyed (either layout); modes are narrowed. Stray files are only reported: they may be someone's.
 """
 
@@ -30,6 +32,7 @@ from rings_cli.config import CONFIG_NAME
 from rings_cli.dofile import DoFile
 from rings_cli.errors import DamagedStateError, RingsError
 from rings_cli.flush import flush_dirty
+from rings_cli.pack import PACK_FILE, verify
 from rings_cli.privacy import SALT_BYTES, destroy_key
 from rings_cli.state import TENANT_PATTERN, StateDir
 from rings_cli.warehouse import REBUILD, Warehouse
@@ -83,6 +86,8 @@ class _Facts:
     do_files: dict[tuple[str, str], Path] = field(default_factory=dict)  # usable ones
     do_damaged: dict[tuple[str, str], Path] = field(default_factory=dict)
     do_finalized: set[tuple[str, str]] = field(default_factory=set)  # tenant-days with a finalized DO file
+    packed: dict[tuple[str, str], Path] = field(default_factory=dict)  # tenant-days in a usable pack
+    damaged_packs: list[Path] = field(default_factory=list)
 
     warehouse_damaged: bool = False
     warehouse_missing: bool = False
@@ -134,9 +139,11 @@ def _inspect_root(state: StateDir, problems: list[Problem]) -> None:
 def _inspect_catalog(state: StateDir, facts: _Facts, problems: list[Problem]) -> None:
     path = state.catalog_path
     if not path.exists():
-        if facts.do_files or facts.do_damaged:
+        if facts.do_files or facts.do_damaged or facts.packed:
             problems.append(
-                Problem(path, "catalog missing", "`rings check --repair` rebuilds it from the DO files")
+                Problem(
+                    path, "catalog missing", "`rings check --repair` rebuilds it from the DO files and packs"
+                )
             )
         return
     try:
@@ -166,6 +173,9 @@ def _inspect_do_files(state: StateDir, facts: _Facts, problems: list[Problem]) -
             problems.append(_stray(tenant_dir))
             continue
         for path in sorted(tenant_dir.iterdir()):
+            if (packed := PACK_FILE.match(path.name)) is not None:
+                _inspect_pack(path, tenant_dir.name, packed[1], facts, problems)
+                continue
             match = _DO_FILE.match(path.name)
             if match is None:
                 if ".creating" in path.name:
@@ -176,7 +186,7 @@ def _inspect_do_files(state: StateDir, facts: _Facts, problems: list[Problem]) -
                             "delete it",
                         )
                     )
-                elif not _companion(path, _DO_FILE):
+                elif not _companion(path, _DO_FILE) and not _companion(path, PACK_FILE):
                     problems.append(_stray(path))
                 continue
             key = (tenant_dir.name, match[1])
@@ -195,6 +205,24 @@ def _inspect_do_files(state: StateDir, facts: _Facts, problems: list[Problem]) -
             facts.do_files[key] = path
             if finalized:
                 facts.do_finalized.add(key)
+
+
+def _inspect_pack(path: Path, tenant: str, month: str, facts: _Facts, problems: list[Problem]) -> None:
+    """A pack of finalized tenant-days (pack.py): verified, and each day it holds is not missing."""
+    try:
+        days = verify(path, tenant, month)
+    except DamagedStateError as e:
+        problems.append(
+            Problem(
+                path,
+                e.problem,
+                "`rings check --repair` moves it aside, restores its days' last flush from the warehouse",
+            )
+        )
+        facts.damaged_packs.append(path)
+        return
+    for date in days:
+        facts.packed.setdefault((tenant, date), path)
 
 
 def _check_do_file(path: Path, tenant: str, date: str) -> bool:
@@ -216,6 +244,16 @@ def _inspect_listing(state: StateDir, facts: _Facts, problems: list[Problem]) ->
     listed = {(t, d) for t, d, _ in facts.listed}
     for tenant, date, version in facts.listed:
         if (tenant, date) in facts.do_files or (tenant, date) in facts.do_damaged:
+            continue
+        if (tenant, date) in facts.packed:
+            if (tenant, date) not in facts.finalized:
+                problems.append(
+                    Problem(
+                        facts.packed[(tenant, date)],
+                        f"holds {tenant} {date}, which the catalog does not list as finalized",
+                        "`rings check --repair` marks it finalized",
+                    )
+                )
             continue
         path = state.do_path(tenant, date)
         if version < 0:
@@ -240,6 +278,10 @@ def _inspect_listing(state: StateDir, facts: _Facts, problems: list[Problem]) ->
         for key, path in facts.do_files.items():
             if key not in listed:
                 problems.append(Problem(path, "DO file not in the catalog", "`rings check --repair` adds it"))
+        for (tenant, date), path in facts.packed.items():
+            if (tenant, date) not in listed and (tenant, date) not in facts.do_files:
+                problem = f"holds {tenant} {date}, not in the catalog"
+                problems.append(Problem(path, problem, "`rings check --repair` adds it"))
 
 
 def _inspect_warehouse(state: StateDir, facts: _Facts, problems: list[Problem]) -> None:
@@ -275,8 +317,12 @@ def _inspect_salts(state: StateDir, facts: _Facts, problems: list[Problem]) -> N
     if not state.salts_dir.is_dir():
         return
     usable = state.catalog_path.exists() and not facts.catalog_damaged
-    closed = facts.finalized if usable else facts.do_finalized
-    days = {(t, d) for t, d, _ in facts.listed} if usable else set(facts.do_files) | set(facts.do_damaged)
+    closed = facts.finalized if usable else facts.do_finalized | set(facts.packed)
+    days = (
+        {(t, d) for t, d, _ in facts.listed}
+        if usable
+        else set(facts.do_files) | set(facts.do_damaged) | set(facts.packed)
+    )
     for path in sorted(state.salts_dir.iterdir()):
         if path.is_dir() and not path.is_symlink() and re.match(TENANT_PATTERN, path.name):
             for salt in sorted(path.iterdir()):
@@ -363,7 +409,7 @@ def _repair(state: StateDir, facts: _Facts, result: CheckResult, now: dt.datetim
     if facts.warehouse_damaged:
         old_warehouse = Warehouse(_move_aside(state.warehouse_path, stamp))
         done.append(f"moved {old_warehouse.path.name} aside")
-    for path in facts.do_damaged.values():
+    for path in [*facts.do_damaged.values(), *facts.damaged_packs]:
         done.append(f"moved {_move_aside(path, stamp)} aside")
     catalog = Catalog(state.catalog_path)
     try:
@@ -398,14 +444,21 @@ def _repair_listing(
     if unlisted:
         catalog.mark_dirty(unlisted)
         result.repaired.append(f"added {len(unlisted)} DO files to the catalog")
+    unpacked = sorted(k for k in facts.packed if k not in listed and k not in facts.do_files)
+    if unpacked:
+        catalog.mark_dirty(unpacked)  # the flush below reads them in their packs
+        result.repaired.append(f"added {len(unpacked)} packed tenant-days to the catalog")
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    closed = catalog.finalized_days()
     if not facts.listed:  # a new catalog learns the finalized tenant-days from the files
-        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        for tenant, date in sorted(facts.do_finalized - catalog.finalized_days()):
+        for tenant, date in sorted(facts.do_finalized - closed):
             catalog.mark_finalized(tenant, date, stamp)
+    for tenant, date in sorted(set(facts.packed) - closed - set(facts.do_files)):  # packed: final
+        catalog.mark_finalized(tenant, date, stamp)
     warehouses = [Warehouse(state.warehouse_path)] if not facts.warehouse_damaged else []
     warehouses += [old_warehouse] if old_warehouse is not None else []
     for (tenant, date), version in listed.items():
-        if (tenant, date) in facts.do_files:
+        if (tenant, date) in facts.do_files or (tenant, date) in facts.packed:
             continue
         path = state.do_path(tenant, date)
         if version >= 0 and _restore(path, tenant, date, version, warehouses):

@@ -514,6 +514,7 @@ def _plan_text(todo: ErasePlan, root: Path, verb: str) -> str:
     lines = [
         f"{verb} {plural(len(todo.days), 'tenant-day')}: {days}" if todo.days else f"{verb} 0 tenant-days",
         f"  files: {len(todo.files)}" + "".join(f"\n    {p.relative_to(root)}" for p in todo.files),
+        *(f"  from pack {p.relative_to(root)}: {len(d)} days" for p, d in todo.packed.items()),
         f"  warehouse rows: {rows:,}" + (f" ({per_table})" if per_table else ""),
         f"  catalog rows: {todo.catalog_rows}",
         f"  file checkpoints: all kept; {todo.checkpoints} naming the tenant become {ERASED_NAME!r}",

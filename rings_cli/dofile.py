@@ -407,7 +407,12 @@ def open_do_file(state: StateDir, catalog: Catalog, tenant: str, date: str) -> D
     Once flushed, a missing file is damage (DamagedStateError), never silently re-created: an
     empty file would lose its counts and the next flush would overwrite the warehouse with less.
     """
-    return DoFile(state.do_path(tenant, date), tenant, date, create=catalog.may_create(tenant, date))
+    path = state.do_path(tenant, date)
+    if not path.exists():
+        from rings_cli.pack import unpack  # pack.py imports this module
+
+        unpack(state, tenant, date)  # a packed tenant-day gets its finalized DO file back
+    return DoFile(path, tenant, date, create=catalog.may_create(tenant, date))
 
 
 def rekey_absorbed(path: Path, rekey: Callable[[str], str | None]) -> None:
@@ -494,12 +499,15 @@ def _add_key(con: sqlite3.Connection, table: tables.Table, column: str) -> None:
     con.execute(f"DROP TABLE {old}")
 
 
-def _create_atomically(path: Path, tenant: str, date: str) -> None:
+def _create_atomically(
+    path: Path, tenant: str, date: str, fill: Callable[[sqlite3.Connection], None] | None = None
+) -> None:
     """Make a new DO file whole under a temporary name, then link it into place.
 
     A reader (`rings report`, `rings live`, a test) globbing `*.sqlite` then never sees a file
     without its tables. The file is owner-only (0600) from its first byte and already in WAL mode.
     If another creator links first, its file wins (os.link never replaces) and ours is dropped.
+    `fill` writes rows in the same transaction (pack.py unpacking a tenant-day).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".creating", dir=path.parent)
@@ -515,11 +523,15 @@ def _create_atomically(path: Path, tenant: str, date: str) -> None:
         try:
             con.execute("PRAGMA journal_mode = OFF")
             con.execute("PRAGMA synchronous = OFF")
+            con.execute("BEGIN IMMEDIATE")
             con.execute(
                 "UPDATE meta SET value = CASE key WHEN 'tenant' THEN ? ELSE ? END "
                 "WHERE key IN ('tenant', 'date')",
                 (tenant, date),
             )
+            if fill is not None:
+                fill(con)
+            con.execute("COMMIT")
             con.execute("PRAGMA journal_mode = WAL")  # recorded in the file's header
         finally:
             con.close()

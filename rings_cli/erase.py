@@ -8,7 +8,9 @@ the steps in an order that a crash part-way is completed by running the same com
    so a new file is built from the rows to keep, synced, and renamed over the old one);
 2. the catalog loses their rows (and a tenant erased whole leaves no name in the file checkpoints),
    with `secure_delete` and a VACUUM, so no freed page still holds them;
-3. their DO files (with -wal/-shm) and salts are unlinked last: a rerun still finds them on disk.
+3. their DO files (with -wal/-shm) and salts are unlinked last: a rerun still finds them on disk;
+   days in a monthly pack (pack.py) are deleted from it (secure_delete, VACUUM, WAL truncate), and
+   a pack left with no day is unlinked.
 
 Other tenants' rows are never touched, even where they mention T (a referrer from T's site is the
 other tenant's data). File checkpoints stay (a file already read is not imported again).
@@ -32,7 +34,8 @@ import polars as pl
 from rings_cli.catalog import Catalog
 from rings_cli.config import CONFIG_NAME, Config
 from rings_cli.dofile import DoFile
-from rings_cli.errors import StateLockedError, UsageError
+from rings_cli.errors import RingsError, StateLockedError, UsageError
+from rings_cli.pack import PACK_FILE, drop_days, pack_days
 from rings_cli.state import StateDir, check_tenant
 from rings_cli.warehouse import (
     _SCHEMA,
@@ -51,6 +54,7 @@ from rings_cli.zones import local_today
 ERASED_NAME = "(erased)"  # what a file checkpoint's name becomes when it named an erased tenant
 REWRITE_SUFFIX = ".erasing"  # the new warehouse while it is built (removed by a rerun after a crash)
 _DATE_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.")
+_SIDE = ("-wal", "-shm", "-journal")
 
 
 @dataclass
@@ -64,15 +68,19 @@ class ErasePlan:
     checkpoints: int = 0  # file checkpoints whose name is blanked (they stay)
     whole: list[str] = field(default_factory=list)  # tenants with no day left afterwards
     config_lines: list[tuple[int, str]] = field(default_factory=list)  # rings.toml lines naming T
+    packed: dict[Path, list[str]] = field(default_factory=dict)  # packs that keep other days: dates to drop
 
     @property
     def empty(self) -> bool:
-        return not (self.days or self.files or any(self.warehouse_rows.values()) or self.checkpoints)
+        return not (
+            self.days or self.files or self.packed or any(self.warehouse_rows.values()) or self.checkpoints
+        )
 
     def to_dict(self, root: Path) -> dict[str, object]:
         return {
             "tenant_days": [f"{t}/{d}" for t, d in self.days],
             "files": [str(p.relative_to(root)) for p in self.files],
+            "packs": {str(p.relative_to(root)): dates for p, dates in self.packed.items()},
             "warehouse_rows": self.warehouse_rows,
             "catalog_rows": self.catalog_rows,
             "checkpoints_renamed": self.checkpoints,
@@ -149,6 +157,11 @@ def plan(
             if not parent.is_dir():
                 continue
             for path in sorted(parent.iterdir()):
+                if PACK_FILE.match(path.name) is not None:
+                    _plan_pack(path, before, result, days, known)
+                    continue
+                if any(path.name.endswith(s) and PACK_FILE.match(path.name[: -len(s)]) for s in _SIDE):
+                    continue  # a pack's -wal/-shm: planned with it
                 match = _DATE_FILE.match(path.name.lstrip("."))
                 if match is None:
                     if before is None:  # an unknown file in an erased tenant's dir goes too
@@ -173,6 +186,24 @@ def plan(
     if result.whole:
         result.checkpoints = _named_checkpoints(catalog, result.whole, count_only=True)
     return result
+
+
+def _plan_pack(
+    path: Path, before: str | None, result: ErasePlan, days: set[tuple[str, str]], known: set[tuple[str, str]]
+) -> None:
+    """A pack's selected days go: the whole file (and its -wal/-shm) when none is kept."""
+    tenant = path.parent.name
+    try:
+        dates = sorted(pack_days(path))
+    except RingsError:
+        dates = []  # unreadable: it goes with its tenant only (`rings check` names it)
+    known.update((tenant, d) for d in dates)
+    gone = [d for d in dates if _selected(d, before)]
+    days.update((tenant, d) for d in gone)
+    if before is None or (dates and len(gone) == len(dates)):
+        result.files += [p for p in (path, *(path.with_name(path.name + s) for s in _SIDE)) if p.exists()]
+    elif gone:
+        result.packed[path] = gone
 
 
 def _named_checkpoints(catalog: Catalog, tenants: list[str], count_only: bool) -> int:
@@ -218,6 +249,8 @@ def apply(
     if any(todo.warehouse_rows.values()) or cut_short or stale:
         rewrite_warehouse(state.warehouse_path, todo.days, wait)
     _erase_catalog(catalog, todo, wait)
+    for path, dates in todo.packed.items():
+        drop_days(path, dates)
     for path in todo.files:
         if path.is_dir():
             shutil.rmtree(path)

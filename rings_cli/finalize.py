@@ -6,7 +6,8 @@ the tenant-day's salt is destroyed:
 from then on no hash of it can be linked to anyone, and a line for it is merged as late (counts
 without visitors). When a tenant-day ends is `lifecycle.day_end`'s answer. A tenant-day is
 finalized only once its WAL truncate succeeded; if a reader held the WAL, it stays open for the
-next run. Idempotent: a crash half-way is finished by the next run. A damaged DO file is skipped
+next run. Finalized tenant-days that the warehouse holds clean then move into their month's pack
+(pack.py). Idempotent: a crash half-way is finished by the next run. A damaged DO file is skipped
 and reported; its tenant-day is still closed and its salt destroyed on time (the privacy promise
 does not wait for a repair).
 """
@@ -22,6 +23,7 @@ from rings_cli.dofile import DoFile, open_do_file
 from rings_cli.errors import DamagedStateError, UsageError
 from rings_cli.flush import FlushResult, Taken, flush_dirty
 from rings_cli.lifecycle import due_days, label, migrate
+from rings_cli.pack import pack_finalized
 from rings_cli.privacy import SaltStore
 from rings_cli.state import StateDir
 from rings_cli.warehouse import READ_RETRY_SECONDS
@@ -48,14 +50,25 @@ def finalize_due(
     damaged: list[DamagedStateError] | None = None,
     flushed: list[FlushResult] | None = None,
     config: Config | None = None,
+    pack: bool = True,
 ) -> list[str]:
     """Finalize every due tenant-day (`config`: the zones that end them); returns them as
     `tenant/date`. Salts are destroyed only after the warehouse holds the final totals (a busy
     warehouse raises StateLockedError; run again). Tenant-days whose DO file
     is damaged are skipped and appended to `damaged` (when
-    given); those whose WAL could not be emptied stay open for the next run."""
+    given); those whose WAL could not be emptied stay open for the next run. Then (`pack`) every
+    finalized tenant-day the warehouse holds clean moves into its month's pack (pack.py)."""
     due = due_days(catalog, now, grace, config)
     if not due:
+        closed_days = catalog.finalized_days()
+        if any(key in closed_days for key in catalog.dirty()):  # late lines: flush, then pack again
+            result = flush_dirty(state, catalog, open_do, wait=wait)
+            if flushed is not None:
+                flushed.append(result)
+            if damaged is not None:
+                damaged += result.damaged
+        if pack:
+            pack_finalized(state, catalog, open_do)
         return []
     changed: list[tuple[str, str]] = []  # DO files finalized (the warehouse needs their summary)
     closed: list[tuple[str, str]] = []  # tenant-days to close now
@@ -93,6 +106,8 @@ def finalize_due(
         catalog.con.execute("BEGIN")
         for tenant, date in closed:
             catalog.mark_finalized(tenant, date, stamp)
+    if pack:
+        pack_finalized(state, catalog, open_do)  # final and in the warehouse: into the month's pack
     return [label(t, d) for t, d in closed]
 
 

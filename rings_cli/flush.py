@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rings_cli import pack
 from rings_cli.catalog import Catalog
 from rings_cli.dofile import DoFile, open_do_file, snapshot_frames
 from rings_cli.errors import DamagedStateError
@@ -50,6 +51,9 @@ def flush_dirty(
     dirty = catalog.dirty()
     if not dirty:
         return FlushResult()
+    # Packed tenant-days (pack.py) are read in their pack, not unpacked (a warehouse rebuild).
+    unread = [k for k in dirty if not (taken and k in taken) and k not in (open_do or {})]
+    taken = {**pack.packed_snapshots(state, unread), **(taken or {})}
     gathered: dict[str, list[tuple[str, str, list[str], list[tuple[Any, ...]]]]] = {}
     versions: list[tuple[str, str, int]] = []
     damaged: list[DamagedStateError] = []

@@ -2,6 +2,7 @@
 
 Layout (see README):
     do/<tenant>/<YYYY-MM-DD>.sqlite   one DO file per tenant-day
+    do/<tenant>/<YYYY-MM>.pack.sqlite finalized tenant-days of a tenant and month (pack.py)
     salts/<tenant>/<YYYY-MM-DD>.key   the secret salt of each tenant-day (0600, directories 0700)
     catalog.sqlite                    which tenant-days exist, are dirty, are finalized
     warehouse.duckdb                  history, for reports

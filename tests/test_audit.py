@@ -17,6 +17,7 @@ import pytest
 from rings_cli.audit import Finalized, SaltFile, audit, salt_files, salt_outlived
 from rings_cli.finalize import finalize_days
 from rings_cli.ingest import Ingest
+from rings_cli.pack import unpack
 from rings_cli.shapes import find_shapes, scan_file
 from rings_cli.state import StateDir
 from tests.conftest import SAMPLE_LOG, line, run_cli, run_rings
@@ -57,7 +58,8 @@ def test_passes_on_the_sample_open_and_after_finalization(sample: StateDir) -> N
     assert len(finalize_days(sample, now=LONG_AFTER)) == 9
     result = audit(sample)
     assert result.ok and [c.status for c in result.checks] == ["pass"] * 5
-    assert (result.stored.do_files_open, result.stored.do_files_finalized, result.stored.salts) == (0, 9, 0)
+    assert (result.stored.do_files_open, result.stored.do_files_finalized, result.stored.salts) == (0, 0, 0)
+    assert (result.stored.packs, result.stored.packed_days) == (3, 9)  # finalized days move into packs
     assert result.stored.warehouse_rows is not None and result.stored.warehouse_rows["daily"] == 9
     # The real program, in a process of its own.
     proc = run_rings("audit", "--state-dir", str(sample.root), "--json")
@@ -161,7 +163,7 @@ def test_a_path_anyone_can_request_is_a_warning(state: StateDir, write_log) -> N
         code, out = run_audit(state)
         assert code == 0, out
         warnings = [x.strip() for x in out.splitlines() if x.startswith("  WARN ")]
-        where = "do/alice.example/2025-12-01.sqlite"
+        where = "do/alice.example/" + ("2025-12.pack.sqlite" if finalized else "2025-12-01.sqlite")
         assert (
             f"WARN tables: {where}: pages.path holds an IP address: 1.2.3.4 (in request paths, which "
             "anyone can choose)" in warnings
@@ -330,6 +332,7 @@ def test_a_match_across_chunk_boundaries_is_found_whole(tmp_path: Path) -> None:
 
 def test_visitor_hashes_left_in_a_finalized_day_fail(state: StateDir) -> None:
     Ingest(state).run([str(SAMPLE_LOG)])
+    assert unpack(state, *DO)  # its finalized DO file back from its pack, as a late line does
     with closing(sqlite3.connect(state.do_path(*DO))) as con, con:
         con.execute("INSERT INTO views (hash, ts, hour, path) VALUES (123456789, 0, 0, '/')")
     code, out = run_audit(state)

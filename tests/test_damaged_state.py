@@ -19,6 +19,7 @@ from rings_cli.catalog import Catalog
 from rings_cli.dofile import DoFile
 from rings_cli.errors import DamagedStateError, StateLockedError
 from rings_cli.flush import flush_dirty
+from rings_cli.pack import pack_days, pack_path
 from rings_cli.state import StateDir
 from rings_cli.warehouse import Warehouse
 from tests.conftest import line, report_json, run_cli, run_rings
@@ -152,9 +153,8 @@ def test_finalize_finishes_the_other_tenant_days_and_names_the_damaged_file(two_
     assert result.stdout.decode() == "Finalized 2 tenant-days: alice/2025-12-01, bob/2025-12-01\n"
     assert not two_tenants.salt_path("alice", "2025-12-01").exists()
     assert not two_tenants.salt_path("bob", "2025-12-01").exists()
-    do = DoFile(two_tenants.do_path("bob", "2025-12-01"), "bob", "2025-12-01", create=False)
-    assert do.finalized
-    do.close()
+    assert "2025-12-01" in pack_days(pack_path(two_tenants, "bob", "2025-12"))  # finalized, packed
+    assert not two_tenants.do_path("bob", "2025-12-01").exists()
 
 
 # --- a DO file deleted ------------------------------------------------------------------------

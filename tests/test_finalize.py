@@ -10,9 +10,11 @@ import struct
 
 import duckdb
 
-from rings_cli.finalize import finalize_days
+from rings_cli.catalog import Catalog
+from rings_cli.finalize import finalize_days, finalize_due
 from rings_cli.ingest import Ingest
 from rings_cli.lifecycle import due_days
+from rings_cli.pack import pack_days, pack_path
 from rings_cli.state import StateDir
 from tests.conftest import line, report_json, run_cli
 
@@ -31,6 +33,10 @@ def visits() -> list[str]:
 
 
 def stored_hashes(state: StateDir, date: str) -> list[int]:
+    """The visitor hashes of a tenant-day; none once it is packed (a pack has no `views`)."""
+    if not state.do_path("default", date).exists():
+        assert date in pack_days(pack_path(state, "default", date[:7]))
+        return []
     with sqlite3.connect(state.do_path("default", date)) as con:
         return [r[0] for r in con.execute("SELECT DISTINCT hash FROM views")]
 
@@ -148,11 +154,24 @@ def test_finalization_without_vacuum_leaves_no_byte_of_many_hashes(state: StateD
     Ingest(state, grace=None).run([str(write_log(lines))])
     hashes = stored_hashes(state, "2025-12-01")
     assert len(hashes) == 3000
-    assert finalize_days(state, now=END_OF_DAY1 + dt.timedelta(days=5)) == ["default/2025-12-01"]
+    catalog = Catalog(state.catalog_path)
+    try:  # finalization alone (no packing yet): the DO file is cut, not rewritten
+        assert finalize_due(state, catalog, END_OF_DAY1 + dt.timedelta(days=5), pack=False) == [
+            "default/2025-12-01"
+        ]
+    finally:
+        catalog.close()
     with sqlite3.connect(state.do_path("default", "2025-12-01")) as con:
         assert con.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental: cut, not rewritten
         assert con.execute("PRAGMA freelist_count").fetchone()[0] == 0
     packed = [struct.pack(">q", h) for h in hashes]
+    for path in state.root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not [h for h in packed if h in data], f"hash bytes left in {path}"
+    # The next pass packs the day (pack.py) and unlinks its DO file: still no byte of a hash.
+    assert finalize_days(state, now=END_OF_DAY1 + dt.timedelta(days=5)) == []
+    assert not state.do_path("default", "2025-12-01").exists()
     for path in state.root.rglob("*"):
         if path.is_file():
             data = path.read_bytes()
