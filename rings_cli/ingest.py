@@ -469,9 +469,7 @@ class Ingest:
         fmt = self._format_for(tail)
         lines = lines_from_bytes(block.data)
         block.data = b""  # the lines hold the text now: no second copy of it during the merge
-        parsed = self._prepare(
-            lines, fmt, Rejects(keep=self._rejects.keep, source=tail.name), block.first_line
-        )
+        parsed = self._parse(lines, fmt, Rejects(keep=self._rejects.keep, source=tail.name), block.first_line)
         return replace(parsed, block=block, fmt=fmt.spec, position=position)
 
     def _commit_block(self, tail: FileTail, item: Parsed) -> None:
@@ -525,7 +523,7 @@ class Ingest:
                     if fmt is None:
                         raise _unknown_format(source.name)
                 self.summary.formats.setdefault(source.name, fmt.spec)
-                item = self._prepare(lines, fmt, Rejects(keep=self._rejects.keep, source=source.name))
+                item = self._parse(lines, fmt, Rejects(keep=self._rejects.keep, source=source.name))
                 del lines  # not held while suspended: the frame has what the merge needs
                 yield item
 
@@ -544,7 +542,15 @@ class Ingest:
         finally:
             source.close()
 
-    def _prepare(self, lines: pl.Series, fmt: LogFormat, rejects: Rejects, first_line: int = 0) -> Parsed:
+    def _prepare(self, lines: pl.Series, fmt: LogFormat, first_line: int = 0) -> pl.DataFrame:
+        """`_parse`, counted in the run's summary at once (a batch parsed in turn, not ahead)."""
+        item = self._parse(
+            lines, fmt, Rejects(keep=self._rejects.keep, source=self._rejects.source), first_line
+        )
+        self._count(item)
+        return item.frame
+
+    def _parse(self, lines: pl.Series, fmt: LogFormat, rejects: Rejects, first_line: int = 0) -> Parsed:
         """Lines → parsed, tenanted, classified requests (one row per accepted line), with the
         block's own rejects; it changes nothing of the run, so the worker thread can call it.
 
