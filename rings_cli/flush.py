@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 # A DO file's version and snapshot rows (DoFile.snapshot_rows), read by a caller that had it open.
 Taken = tuple[int, dict[str, tuple[list[str], list[tuple[Any, ...]]]]]
-# Tenant-days whose rows a flush holds in memory at once (a finalization of 7,000 tenant-days at
-# 1,000 tenants held them all); all of them still go into the warehouse in one transaction.
+# Tenant-days whose rows a flush holds in memory at once, and commits together (a finalization of
+# 7,000 tenant-days at 1,000 tenants held them all: in Python, and in DuckDB's one transaction).
 FLUSH_CHUNK = 256
 
 
@@ -106,7 +106,8 @@ def flush_dirty(
     parts = chunks()
     first = next(parts, None)  # read before the warehouse is opened: nothing healthy, no write
     if first is not None:
-        # Every chunk in one transaction: a reader sees all of this flush or none of it.
+        # A chunk per transaction (warehouse.py); marked flushed only once all have committed,
+        # so a crash between chunks leaves every one dirty, to be flushed again (idempotent).
         rows, statements = warehouse.flush(itertools.chain([first], parts), wait=wait)
         catalog.mark_flushed(versions)
     return FlushResult(tenant_days=len(versions), rows=rows, statements=statements, damaged=damaged)
