@@ -21,7 +21,7 @@ from rings_cli.catalog import Catalog
 from rings_cli.config import Config, load_config
 from rings_cli.dofile import DoFile, open_do_file
 from rings_cli.errors import DamagedStateError, UsageError
-from rings_cli.flush import FlushResult, Taken, flush_dirty
+from rings_cli.flush import FLUSH_CHUNK, FlushResult, Taken, flush_dirty
 from rings_cli.lifecycle import due_days, label, migrate
 from rings_cli.pack import pack_finalized
 from rings_cli.privacy import SaltStore
@@ -81,7 +81,8 @@ def finalize_due(
                 do = open_do_file(state, catalog, tenant, date)
             truncated = do.finalize()
             changed.append((tenant, date))
-            taken[(tenant, date)] = (do.version(), do.snapshot_rows())  # the flush need not reopen it
+            if len(taken) < FLUSH_CHUNK:  # bounded: past that, the flush reads them again, in chunks
+                taken[(tenant, date)] = (do.version(), do.snapshot_rows())  # the flush need not reopen it
             if truncated:
                 closed.append((tenant, date))
         except DamagedStateError as e:

@@ -10,12 +10,13 @@ import datetime as dt
 import secrets
 import time
 from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 
 import polars as pl
 
 from rings_cli import defaults
+from rings_cli.ahead import ahead
 from rings_cli.catalog import Catalog
 from rings_cli.classify import classify
 from rings_cli.config import CLIENT_IP_SOURCES, Config, load_config, normalize_host
@@ -135,6 +136,19 @@ class IngestSummary:
         return skipped + damaged + unparsed + [f"damaged state: {problem}" for problem in self.damaged_state]
 
 
+@dataclass
+class Parsed:
+    """One block's classified requests, and what its parse counted, until its merge takes them."""
+
+    frame: pl.DataFrame
+    lines: int  # lines read
+    format_parsed: int  # lines the format parsed (before `too old`, `bad tenant`): see _commit_block
+    rejects: Rejects  # this block's own, added to the run's when it is merged
+    block: Block | None = None  # a file's block: where its checkpoint goes
+    fmt: str = ""  # the format's spec
+    position: int = 0  # raw bytes of all inputs read when it was read (progress)
+
+
 class Ingest:
     """One ingest run over a state dir."""
 
@@ -180,7 +194,6 @@ class Ingest:
         # Sources read from their first line whose lines so far all failed the format's parse:
         # never checkpointed, so a rerun with the right --format reads them whole.
         self._unparsed: dict[str, tuple[str, str]] = {}  # source id -> (file, format)
-        self._batch_parsed = 0  # lines of the last batch the format parsed (see _prepare)
         # Finalization: days that ended `grace` before `now` are closed after the run (None: never).
         self.grace = grace
         self.now: Callable[[], dt.datetime] = (
@@ -421,14 +434,24 @@ class Ingest:
         return fmt
 
     def _read_tail(self, tail: FileTail, done: int, total: int | None, final: bool) -> None:
+        """Read a file to its end: each block is parsed in a worker thread while the one before it
+        merges here (`ahead`), and checkpointed here, in order, once its merge has committed."""
         tail.identify()
         start = tail.position.line  # the checkpoint it continues from
         blocks = 0
-        while not self._stopping and (block := tail.read(self.chunk_bytes, final)) is not None:
-            blocks += 1
-            self._ingest_block(tail, block)
-            if self.on_progress:
-                self.on_progress(Progress(done + tail.source.position(), total, self.summary.lines_read))
+
+        def parsed() -> Iterator[Parsed]:  # runs in the worker thread: reads and parses, writes nothing
+            while not self._stopping and (block := tail.read(self.chunk_bytes, final)) is not None:
+                yield self._parse_block(tail, block, done + tail.source.position())
+
+        with closing(ahead(parsed())) as items:
+            for item in items:
+                blocks += 1
+                self._commit_block(tail, item)
+                if self.on_progress:
+                    self.on_progress(Progress(item.position, total, self.summary.lines_read))
+                if self._stopping:
+                    return
         if self._stopping:
             return
         if tail.damage is not None:
@@ -439,19 +462,28 @@ class Ingest:
             self.summary.unparsed.append((*self._unparsed[tail.fingerprint], tail.position.line))
 
     def _ingest_block(self, tail: FileTail, block: Block) -> None:
-        """One block of whole lines: merged per DO file with its line numbers, then checkpointed."""
+        """One block of whole lines, parsed and merged in turn (follow mode)."""
+        self._commit_block(tail, self._parse_block(tail, block, 0))
+
+    def _parse_block(self, tail: FileTail, block: Block, position: int) -> Parsed:
+        """A block's lines → classified requests; touches no state (it may run in the worker)."""
         fmt = self._format_for(tail)
-        self._rejects.source = tail.name
         lines = lines_from_bytes(block.data)
         block.data = b""  # the lines hold the text now: no second copy of it during the merge
-        frame = self._prepare(lines, fmt, first_line=block.first_line)
-        del lines  # the frame has what the merge needs
-        complete = self._merge(frame, tail.fingerprint)
-        del frame
+        parsed = self._parse(lines, fmt, Rejects(keep=self._rejects.keep, source=tail.name), block.first_line)
+        return replace(parsed, block=block, fmt=fmt.spec, position=position)
+
+    def _commit_block(self, tail: FileTail, item: Parsed) -> None:
+        """One parsed block: merged per DO file with its line numbers, then checkpointed."""
+        block = item.block
+        assert block is not None, "a file's block"
+        self._count(item)
+        complete = self._merge(item.frame, tail.fingerprint)
+        item.frame = item.frame.clear()  # let the batch go before the next one is taken
         if tail.fingerprint is not None:
-            if self._batch_parsed == 0 and block.first_line == 0:
-                self._unparsed[tail.fingerprint] = (tail.name, fmt.spec)
-            elif self._batch_parsed > 0:
+            if item.format_parsed == 0 and block.first_line == 0:
+                self._unparsed[tail.fingerprint] = (tail.name, item.fmt)
+            elif item.format_parsed > 0:
                 self._unparsed.pop(tail.fingerprint, None)
             if not complete:
                 # A damaged tenant-day lost lines: keep this file's checkpoint where it is, so a run
@@ -470,14 +502,18 @@ class Ingest:
     def _read_stdin(self, done: int, total: int | None, path: str = "-") -> None:
         """stdin (or a FIFO) has no offsets and no identity: each run counts what it reads (see README).
 
-        A forced format is checked on the first block, before any of it is merged.
+        A forced format is checked on the first block, before any of it is merged. As with files,
+        the next block is parsed in the worker thread while this one merges.
         """
         source = open_source(path)
-        fmt = self.forced_format.fresh() if self.forced_format is not None else None
-        self._rejects.source = source.name
         read = 0
-        try:
+
+        def parsed() -> Iterator[Parsed]:  # runs in the worker thread
+            nonlocal read
+            fmt = self.forced_format.fresh() if self.forced_format is not None else None
             for data in iter_chunks(source, self.chunk_bytes):
+                if self._stopping:
+                    return
                 lines = lines_from_bytes(data)
                 del data  # the lines hold the text now
                 if read == 0 and self.forced_format is not None:  # checked on its first block
@@ -488,36 +524,55 @@ class Ingest:
                     if fmt is None:
                         raise _unknown_format(source.name)
                 self.summary.formats.setdefault(source.name, fmt.spec)
-                frame = self._prepare(lines, fmt)
-                del lines  # the frame has what the merge needs
-                self._merge(frame)
-                del frame
-                if self.on_progress:
-                    self.on_progress(Progress(done, total, self.summary.lines_read))
-                if self._stopping:
-                    break
+                item = self._parse(lines, fmt, Rejects(keep=self._rejects.keep, source=source.name))
+                del lines  # not held while suspended: the frame has what the merge needs
+                yield item
+
+        try:
+            with closing(ahead(parsed())) as items:
+                for item in items:
+                    self._count(item)
+                    self._merge(item.frame)
+                    item.frame = item.frame.clear()
+                    if self.on_progress:
+                        self.on_progress(Progress(done, total, self.summary.lines_read))
+                    if self._stopping:
+                        break
             if source.damage is not None and not self._stopping:
                 self.summary.damaged.append((source.name, source.damage, read))
         finally:
             source.close()
 
     def _prepare(self, lines: pl.Series, fmt: LogFormat, first_line: int = 0) -> pl.DataFrame:
-        """Lines → parsed, tenanted, classified requests (one row per accepted line).
+        """`_parse`, counted in the run's summary at once (a batch parsed in turn, not ahead)."""
+        item = self._parse(
+            lines, fmt, Rejects(keep=self._rejects.keep, source=self._rejects.source), first_line
+        )
+        self._count(item)
+        return item.frame
+
+    def _parse(self, lines: pl.Series, fmt: LogFormat, rejects: Rejects, first_line: int = 0) -> Parsed:
+        """Lines → parsed, tenanted, classified requests (one row per accepted line), with the
+        block's own rejects; it changes nothing of the run, so the worker thread can call it.
 
         `line_no` is each row's line number in its source (`first_line` + index in the batch).
         """
-        self.summary.lines_read += lines.len()
-        before = self._rejects.total
-        frame = parse_lines(lines, fmt, self._rejects, self.log_timezone)
-        self._batch_parsed = frame.height  # parsed, even if dropped below (too old, bad tenant)
-        frame = reject_implausible_times(frame, lines, self._rejects, self.config.oldest_date, self.now())
+        frame = parse_lines(lines, fmt, rejects, self.log_timezone)
+        format_parsed = frame.height  # parsed, even if dropped below (too old, bad tenant)
+        frame = reject_implausible_times(frame, lines, rejects, self.config.oldest_date, self.now())
         if self.config.client_ip == "x-forwarded-for":
             frame = client_from_xff(frame, self.config.trusted_proxies)
-        frame = assign_tenants(frame, self.tenant, self._rejects, self.config, lines)
+        frame = assign_tenants(frame, self.tenant, rejects, self.config, lines)
         frame = assign_events(classify(frame, self.config.exclude_paths), self.config)
-        self.summary.parsed += lines.len() - (self._rejects.total - before)
         frame = frame.with_columns(line_no=pl.col("row").cast(pl.Int64) + first_line)
-        return frame.drop("row", "xff", strict=False)
+        return Parsed(frame.drop("row", "xff", strict=False), lines.len(), format_parsed, rejects)
+
+    def _count(self, item: Parsed) -> None:
+        """A block's lines and rejects into the run's summary, in block order (before its merge,
+        which counts what it loses to damaged state against these)."""
+        self.summary.lines_read += item.lines
+        self.summary.parsed += item.lines - item.rejects.total
+        self._rejects.absorb(item.rejects)
 
     def _merge(self, frame: pl.DataFrame, source: str | None = None) -> bool:
         """Merge one batch into its DO files (merge.py); False when a DO file was damaged."""

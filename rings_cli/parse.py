@@ -95,6 +95,15 @@ class Rejects:
                 (self.source, r, line) for r, line in zip(reasons.head(room), cut, strict=True)
             )
 
+    def absorb(self, other: Rejects) -> None:
+        """Add a block's own counts and samples (a block parsed ahead keeps its own: see Ingest),
+        so that totals and kept lines come out as if the blocks had been parsed in turn here."""
+        for reason, n in other.counts.items():
+            self.add(reason, n)
+        room = self.keep - len(self.samples)
+        if room > 0:
+            self.samples.extend(other.samples[:room])
+
     def write(self, out: TextIO) -> None:
         """`--rejects FILE`: one `source<TAB>reason<TAB>raw line` per kept line (see open_rejects)."""
         for source, reason, line in self.samples:

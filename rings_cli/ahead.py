@@ -1,0 +1,39 @@
+"""Read ahead: compute the next item of an iterator in a worker thread while the caller uses this one.
+
+An ingest parses block N+1 (reading, splitting lines, the regex parse, classification: Polars
+work that releases the GIL) while block N merges into its DO files (SQLite, which releases it
+too), so a second core has work. Exactly one item is computed ahead, never more: each costs a
+batch's memory. The worker only produces; everything that writes state (merges, checkpoints)
+stays with the caller, in order. An exception raised by the worker is raised to the caller at the
+item it stands for, so it ends the run as it would have without the thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+_END = object()
+
+
+def ahead(items: Iterator[T]) -> Iterator[T]:
+    """`items`, each computed in one worker thread while the caller works on the one before.
+
+    Closing the result early (the caller stopped, or failed) waits for the item being computed,
+    so the worker never outlives it: a file it reads may then be closed.
+    """
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rings-ahead")
+    pending: Future[object] = pool.submit(next, items, _END)
+    try:
+        while True:
+            item = pending.result()
+            if item is _END:
+                return
+            pending = pool.submit(next, items, _END)  # the next one, while the caller has this one
+            yield item  # type: ignore[misc]
+            del item  # not held while the caller waits for the next
+    finally:
+        pending.cancel()
+        pool.shutdown(wait=True)
