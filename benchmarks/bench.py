@@ -5,6 +5,8 @@ One invocation, the same generated files for every tool (cached under benchmarks
 committed). Per input, each under GNU time (``/usr/bin/time -v``), stdin from /dev/null:
 
 - Rings: ``rings ingest --state-dir <fresh> -q --json FILE`` (batch ingest, flush, finalization);
+  on the 20-tenant file once more with ``breakdowns = false`` in the state dir's rings.toml, which
+  shows what browsers, OS, devices and countries cost;
 - GoAccess: ``goaccess FILE --log-format=VCOMBINED --no-global-config -o report.json``;
 - DuckDB: one SQL query computing daily page views and unique visitors per site straight from the
   raw file (``read_csv`` of whole lines + ``regexp_extract``): the "just SQL" baseline.
@@ -309,12 +311,21 @@ def build_inputs(prof: Profile, out: Path) -> tuple[dict[str, Input], Input]:
 # --- the three tools ---------------------------------------------------------------------------
 
 
-def bench_rings(rings: Path, inp: Input, repeat: int) -> Result:
-    """`rings ingest` into a fresh state dir per run; counts from its `--json` summary."""
-    res = Result("Rings", [])
+# A second Rings run on the 20-tenant file, without browsers, OS, devices and countries: what
+# those breakdowns cost (issue 15 wants it under 15% of throughput).
+NO_BREAKDOWNS = ("Rings, breakdowns off", "breakdowns = false\n")
+
+
+def bench_rings(rings: Path, inp: Input, repeat: int, variant: tuple[str, str] | None = None) -> Result:
+    """`rings ingest` into a fresh state dir per run; counts from its `--json` summary. A
+    `variant` (label, rings.toml text) runs with that config in the state dir."""
+    res = Result(variant[0] if variant else "Rings", [])
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(prefix="rings-bench-state-") as tmp:
             state = Path(tmp) / "state"
+            if variant:
+                state.mkdir(mode=0o700)
+                (state / "rings.toml").write_text(variant[1])
             cmd = [str(rings), "ingest", "--state-dir", str(state), "-q", "--json", str(inp.path)]
             res.command = res.command or cmd
             run = measure(cmd, Path(tmp))
@@ -732,6 +743,21 @@ def ingest_table(rows: list[tuple[Input, list[Result]]]) -> list[str]:
     return out
 
 
+def breakdown_cost(rows: list[tuple[Input, list[Result]]]) -> list[str]:
+    """How much throughput the breakdowns take: Rings against Rings with them off, same file."""
+    out = []
+    for inp, results in rows:
+        on = next((r for r in results if r.tool == "Rings" and r.ok), None)
+        off = next((r for r in results if r.tool == NO_BREAKDOWNS[0] and r.ok), None)
+        if on and off:
+            lost = 1 - off.wall / on.wall  # lines/s with them ÷ lines/s without, from 1
+            out.append(
+                f"Breakdowns, {inp.label}: they cost {lost:.0%} of throughput (wall), CPU "
+                f"{on.cpu / off.cpu - 1:+.0%}; peak RSS {on.rss:,.0f} MiB (off: {off.rss:,.0f} MiB)\n"
+            )
+    return out
+
+
 def other_table(build: tuple[Input, Result] | None, lats: list[Latency], lag: Lag | None) -> list[str]:
     out = [_row(["measure", "figure"]), "|---|--:|"]
     if build:
@@ -833,6 +859,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== {inp.label}: {inp.path.name} ({inp.lines:,} lines, {inp.mib:,.1f} MiB)", flush=True)
         results = [bench_rings(rings, inp, a.repeat)]
         print_runs(results[-1], inp)
+        if key == "20t":
+            results.append(bench_rings(rings, inp, a.repeat, NO_BREAKDOWNS))
+            print_runs(results[-1], inp)
         if goaccess:
             results.append(bench_goaccess(goaccess, inp, a.repeat))
             print_runs(results[-1], inp)
@@ -885,6 +914,8 @@ def main(argv: list[str] | None = None) -> int:
     if rows:
         print("\n".join(ingest_table(rows)))
         print()
+        for line in breakdown_cost(rows):
+            print(line)
     print("\n".join(other_table(build, lats, lag)))
     return 0 if ok else 1
 
