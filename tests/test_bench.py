@@ -27,8 +27,11 @@ def test_bench_tiny_runs_every_part_and_prints_the_tables(tmp_path: Path) -> Non
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
     table = [ln for ln in out.splitlines() if ln.startswith("| 1k lines, 20 tenants, 7 days")]
     tools = {ln.split(" | ")[1] for ln in table}
-    want = {"Rings", "DuckDB SQL"} | ({"GoAccess"} if shutil.which("goaccess") else set())
+    want = {"Rings", "Rings, breakdowns off", "DuckDB SQL"} | (
+        {"GoAccess"} if shutil.which("goaccess") else set()
+    )
     assert tools == want, out[-3000:]
+    assert "Breakdowns, 1k lines, 20 tenants, 7 days (vhost combined): they cost " in out, out[-3000:]
     assert not any("failed" in ln for ln in table), out[-3000:]
     for figure in (
         "| building the report warehouse (3 tenants x 7 days",

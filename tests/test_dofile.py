@@ -30,8 +30,8 @@ def unreadable_do_files(root: Path) -> list[str]:
 
 
 def test_a_reader_never_sees_a_do_file_without_its_schema(state: StateDir) -> None:
+    state.ensure()  # the state dir's modes and umask, as an ingest sets them before any DO file
     root = state.root / "do"
-    root.mkdir(parents=True)
     seen: list[str] = []
     done = threading.Event()
 
