@@ -23,6 +23,7 @@ from rings_cli.docache import MAX_OPEN_DO_FILES, DoFileCache
 from rings_cli.dofile import DayRows, Look
 from rings_cli.errors import DamagedStateError
 from rings_cli.lifecycle import label
+from rings_cli.pack import pack_path
 from rings_cli.sessions import VIEW_SCHEMA, metric_deltas
 from rings_cli.zones import with_local_time
 
@@ -176,10 +177,13 @@ class Merger:
         return looks
 
     def _new(self, tenant: str, date: str) -> bool:
-        """No DO file yet, and the catalog lets one be made: nothing to look at."""
-        return not self._do_files.state.do_path(tenant, date).exists() and self.catalog.may_create(
-            tenant, date
-        )
+        """No DO file yet, no pack of its month, and the catalog lets one be made: nothing to look
+        at. A day its month's pack may hold is opened the long way (unpacked, then looked at), so
+        its absorbed marks and finalized flag count even when the catalog has lost it."""
+        state = self._do_files.state
+        if state.do_path(tenant, date).exists() or pack_path(state, tenant, date[:7]).exists():
+            return False
+        return self.catalog.may_create(tenant, date)
 
     def _remember(
         self, key: tuple[str, str], source: str | None, look: Look, rows: DayRows, last: int

@@ -332,6 +332,7 @@ def unpack(state: StateDir, tenant: str, date: str) -> bool:
         target = state.do_path(tenant, date)
         with storage.translating(target, state.root):
             _create_atomically(target, tenant, date, fill)
+        _fsync_dir(target.parent)  # the DO file's name is on disk before the pack lets the day go
         con.execute("BEGIN IMMEDIATE")
         _delete_day(con, date)
         con.execute("COMMIT")

@@ -138,6 +138,17 @@ def test_absorbed_marks_survive_packing_when_the_catalog_is_lost(tmp_path: Path)
     assert audit(state).ok
 
 
+def test_a_reread_without_the_catalog_and_without_repair_adds_nothing_to_packed_days(tmp_path: Path) -> None:
+    """The catalog lost and no repair run: a packed day is still looked at in its pack (not taken
+    for a new day), so its absorbed marks drop every re-read line and no salt is made for it."""
+    state, log, before = packed(tmp_path)
+    for name in ("catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm"):
+        (state.root / name).unlink(missing_ok=True)
+    Ingest(state, now=LATER).run([str(log)])
+    assert report_json(state, *WINDOW)["totals"] == before["totals"]
+    assert list(state.salts_dir.rglob("*.key")) == []
+
+
 def test_check_repair_rebuilds_the_warehouse_from_packs(tmp_path: Path) -> None:
     state, _, before = packed(tmp_path)
     state.warehouse_path.unlink()
