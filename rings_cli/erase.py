@@ -31,6 +31,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from rings_cli import storage
 from rings_cli.catalog import Catalog
 from rings_cli.config import CONFIG_NAME, Config
 from rings_cli.dofile import DoFile
@@ -262,7 +263,7 @@ def apply(
         for parent in (state.root / "do" / tenant, state.salts_dir / tenant):
             if parent.is_dir():
                 shutil.rmtree(parent)
-    _fsync_dir(state.root / "do")
+    storage.fsync_dir(state.root / "do")
 
 
 def _erase_catalog(catalog: Catalog, todo: ErasePlan, wait: float) -> None:
@@ -342,7 +343,7 @@ def rewrite_warehouse(path: Path, erased: list[tuple[str, str]], wait: float = R
             os.fsync(f.fileno())
         path.with_name(path.name + ".wal").unlink(missing_ok=True)
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        storage.fsync_dir(path.parent)
 
 
 def _shred(path: Path) -> None:
@@ -354,17 +355,6 @@ def _shred(path: Path) -> None:
         f.flush()
         os.fsync(f.fileno())
     path.unlink()
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def erase_tenant(

@@ -131,14 +131,6 @@ def _unlink(path: Path) -> None:
         path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _columns(con: sqlite3.Connection, table: str, schema: str = "main") -> list[str]:
     return [r[1] for r in con.execute(f"PRAGMA {schema}.table_info({table})")]
 
@@ -205,7 +197,7 @@ def _pack_month(state: StateDir, tenant: str, month: str, days: list[tuple[str, 
     for source in done:
         _unlink(source)
     if done:
-        _fsync_dir(path.parent)
+        storage.fsync_dir(path.parent)
     return len(done)
 
 
@@ -332,7 +324,7 @@ def unpack(state: StateDir, tenant: str, date: str) -> bool:
         target = state.do_path(tenant, date)
         with storage.translating(target, state.root):
             _create_atomically(target, tenant, date, fill)
-        _fsync_dir(target.parent)  # the DO file's name is on disk before the pack lets the day go
+        storage.fsync_dir(target.parent)  # the DO file's name is on disk before the pack lets the day go
         con.execute("BEGIN IMMEDIATE")
         _delete_day(con, date)
         con.execute("COMMIT")

@@ -8,6 +8,7 @@ every statement, fetch and commit is covered without a try in each method.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import urllib.parse
 from collections.abc import Iterator
@@ -104,3 +105,16 @@ def connect(path: Path, state_dir: Path, create: bool = True) -> sqlite3.Connect
 
 def table_names(con: sqlite3.Connection) -> set[str]:
     return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def fsync_dir(path: Path) -> None:
+    """Sync a folder, so names just made, renamed or unlinked in it survive a power loss
+    (best effort: a folder that cannot be opened is left alone)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
