@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import polars as pl
 
 from rings_cli import storage
@@ -36,6 +36,7 @@ from rings_cli.catalog import Catalog
 from rings_cli.config import CONFIG_NAME, Config
 from rings_cli.dofile import DoFile
 from rings_cli.errors import RingsError, StateLockedError, UsageError
+from rings_cli.lazy import lazy_module
 from rings_cli.pack import PACK_FILE, drop_days, pack_days
 from rings_cli.state import StateDir, check_tenant
 from rings_cli.warehouse import (
@@ -51,6 +52,12 @@ from rings_cli.warehouse import (
     while_locked,
 )
 from rings_cli.zones import local_today
+
+if TYPE_CHECKING:
+    import duckdb
+else:
+    duckdb = lazy_module("duckdb")  # ingest imports this module for retention: DuckDB only if used
+
 
 ERASED_NAME = "(erased)"  # what a file checkpoint's name becomes when it named an erased tenant
 REWRITE_SUFFIX = ".erasing"  # the new warehouse while it is built (removed by a rerun after a crash)

@@ -32,3 +32,18 @@ class Lazy:
 
 def lazy(module: str, name: str) -> Any:
     return Lazy(module, name)
+
+
+class LazyModule:
+    """Stands for a module: reading an attribute imports it. For modules that name DuckDB only on
+    some paths (a flush, an erase): an ingest's batches then run without DuckDB's 16 MiB resident."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+
+def lazy_module(name: str) -> Any:
+    return LazyModule(name)

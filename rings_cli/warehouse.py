@@ -18,14 +18,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import duckdb
-
 from rings_cli import tables
 from rings_cli.arrow import ArrowStream
 from rings_cli.errors import DamagedStateError, DiskFullError, RingsError, StateLockedError, is_disk_full
+from rings_cli.lazy import lazy_module
 
 if TYPE_CHECKING:
+    import duckdb
     import polars as pl  # imported where used: `rings report` reads without it
+else:
+    duckdb = lazy_module("duckdb")  # an ingest's batches run without it: imported at the flush
 
 SCHEMA_VERSION = 2
 
@@ -147,7 +149,7 @@ class Warehouse:
         """A connection, retried while another process holds the file; `gated` (the flusher)
         holds the gate while it waits, so readers let it in."""
         with gate(self.path, wait, create=True) if gated else contextlib.nullcontext():
-            con = while_locked(self.path, wait, lambda: duckdb.connect(str(self.path), read_only=read_only))
+            con = while_locked(self.path, wait, lambda: duckdb.connect(str(self.path), read_only=read_only, config={'threads': 1}))
         try:
             yield con
         except duckdb.Error as e:  # a damaged block shows only when a query reads it
