@@ -29,8 +29,8 @@ def _max_open() -> int:
     except (ImportError, OSError, ValueError):
         return 64
     if soft == resource.RLIM_INFINITY:
-        return 256
-    return max(16, min(256, (soft - 64) // 3))
+        return 64
+    return max(16, min(64, (soft - 64) // 3))
 
 
 MAX_OPEN_DO_FILES = _max_open()

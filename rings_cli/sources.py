@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 from rings_cli.errors import UsageError
 
-CHUNK_BYTES = 16 * 1024 * 1024  # a batch: README, Performance (Memory) says why this size
+CHUNK_BYTES = 12 * 1024 * 1024  # a batch: README, Performance (Memory) says why this size
 
 _MAGIC = {
     b"\x1f\x8b": ("gzip", gzip.open),
