@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rings_cli import __version__
 from rings_cli.defaults import DEFAULT_FLUSH_INTERVAL, DEFAULT_LIMIT
@@ -364,6 +363,8 @@ class _progress_bar:  # noqa: N801 - used as a context manager, reads like a fun
     """A Rich bar (bytes, lines/s, ETA) on a terminal; a no-op callback elsewhere."""
 
     def __init__(self, console: Console, enabled: bool) -> None:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
         self.enabled = enabled
         self.progress = Progress(
             TextColumn("[bold]ingest"),
@@ -758,6 +759,46 @@ def serve(
         run_server(state, policy, sock)
 
 
+def _load_when_used(module: str, name: str) -> None:
+    """Stand in for `module` until `module.name` is really used (called or looked into).
+
+    Typer's help imports `rich.markdown` (markdown-it) for help written in Markdown, which Rings'
+    help is not, and `rich.traceback` (Pygments) for pretty tracebacks, which Rings turns off:
+    together 90 ms, a third of `rings --help`."""
+    if module in sys.modules:
+        return
+    import importlib
+    import types
+
+    stub = types.ModuleType(module)
+
+    def real() -> Any:
+        if sys.modules.get(module) is stub:
+            del sys.modules[module]
+        return getattr(importlib.import_module(module), name)
+
+    class Forward(type):
+        def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+            return real()(*args, **kwargs)
+
+        def __getattr__(cls, attr: str) -> Any:
+            return getattr(real(), attr)
+
+    def rest(attr: str) -> Any:
+        if attr.startswith("__"):  # what the import system asks a module (`__path__`, ...)
+            raise AttributeError(attr)
+        real()
+        return getattr(sys.modules[module], attr)
+
+    setattr(stub, name, Forward(name, (), {}))
+    stub.__getattr__ = rest  # type: ignore[method-assign]
+    sys.modules[module] = stub
+    parent, _, child = module.rpartition(".")
+    setattr(importlib.import_module(parent), child, stub)  # `import rich.markdown` binds it too
+
+
 def main() -> None:
     """Console-script entry point."""
+    _load_when_used("rich.markdown", "Markdown")
+    _load_when_used("rich.traceback", "Traceback")
     app()

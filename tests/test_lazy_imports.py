@@ -26,6 +26,35 @@ def test_help_imports_no_polars_duckdb_or_pyarrow() -> None:
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
+HELP_THEN_RICH = """
+import contextlib, io, json, sys
+sys.argv = ["rings", "--help"]
+from rings_cli.cli import main
+with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):
+    main()
+skipped = sorted(m for m in ("markdown_it", "pygments", "rich.progress") if m in sys.modules)
+import rich.markdown, rich.traceback
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.traceback import Traceback
+try:
+    1 / 0
+except ZeroDivisionError as e:
+    tb = Traceback.from_exception(type(e), e, e.__traceback__)
+shown = io.StringIO()
+Console(file=shown, width=40).print(rich.markdown.Markdown("*hi*"), Markdown("**there**"), tb)
+text = shown.getvalue()
+print(json.dumps([skipped, "Commands" in out.getvalue(), "hi" in text, "ZeroDivisionError" in text]))
+"""
+
+
+def test_help_skips_markdown_pygments_and_progress_yet_they_work_when_used() -> None:
+    """`rings --help` stands in for rich.markdown and rich.traceback (cli._load_when_used): Typer
+    imports them for Markdown help and pretty tracebacks, which Rings uses neither of."""
+    out = subprocess.run([sys.executable, "-c", HELP_THEN_RICH], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [[], True, True, True]
+
+
 REPORT = """
 import contextlib, io, json, sys
 sys.argv = ["rings", "report", "--state-dir", sys.argv[1], "--start", "2025-12-01", "--end", "2025-12-01",
