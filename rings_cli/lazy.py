@@ -32,3 +32,17 @@ class Lazy:
 
 def lazy(module: str, name: str) -> Any:
     return Lazy(module, name)
+
+
+class LazyModule:
+    """Stands for a module: reading an attribute imports it (once; then a dict look-up)."""
+
+    def __init__(self, module: str) -> None:
+        self._module = module
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._module), attr)
+
+
+def lazy_module(module: str) -> Any:
+    return LazyModule(module)

@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import duckdb
-
 from rings_cli.errors import RingsError
 from rings_cli.state import StateDir
 from rings_cli.warehouse import (
@@ -37,7 +35,13 @@ from rings_cli.warehouse import (
 )
 
 if TYPE_CHECKING:
+    import duckdb
     import polars as pl  # imported only when a DO file is read: a report of flushed days needs none
+
+try:  # DuckDB's engine without the package's Python relation layer, a third of `rings report`'s
+    import _duckdb as engine  # start-up (the package is imported to scan a Python frame, below)
+except ImportError:  # pragma: no cover - DuckDB before 2.0 keeps its engine inside the package
+    import duckdb as engine
 
 
 @dataclass
@@ -139,7 +143,7 @@ def current_view(
     with contextlib.ExitStack() as stack:
         if state.warehouse_path.exists():
             stack.enter_context(IN_PROCESS)
-        con = duckdb.connect(":memory:")
+        con = engine.connect(":memory:")
         stack.callback(con.close)  # closed (detached) before the lock is let go
         con.execute("CREATE SCHEMA live")
         con.execute("SET schema = 'live'")
@@ -148,6 +152,7 @@ def current_view(
         for table, frames in live.items():
             filled = [f for f in frames if f.height]
             if filled:
+                import duckdb  # noqa: F401 - sets up the engine's scans of Python (Arrow) objects
                 import polars as pl
 
                 rows = pl.concat(filled, how="vertical_relaxed")
@@ -201,7 +206,7 @@ def _attach_warehouse(con: duckdb.DuckDBPyConnection, state: StateDir, wait: flo
     )
     try:
         version = con.execute("SELECT max(version) FROM wh.main.schema_version").fetchone()
-    except duckdb.CatalogException:
+    except engine.CatalogException:
         version = None
     if not version or version[0] != SCHEMA_VERSION:
         con.execute("DETACH wh")

@@ -18,14 +18,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import duckdb
-
 from rings_cli import tables
 from rings_cli.arrow import ArrowStream
 from rings_cli.errors import DamagedStateError, DiskFullError, RingsError, StateLockedError, is_disk_full
+from rings_cli.lazy import lazy_module
 
 if TYPE_CHECKING:
+    import duckdb
     import polars as pl  # imported where used: `rings report` reads without it
+else:  # on first use: `rings report` reads through DuckDB's engine alone (readpath.engine)
+    duckdb = lazy_module("duckdb")
 
 SCHEMA_VERSION = 2
 
