@@ -18,18 +18,19 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from rings_cli import __version__
 from rings_cli.defaults import DEFAULT_FLUSH_INTERVAL, DEFAULT_LIMIT
 from rings_cli.errors import DamagedStateError, DiskFullError, RingsError, UsageError, is_disk_full
+from rings_cli.export import CSV_SECTIONS, report_csv, report_json
 from rings_cli.lazy import lazy
-from rings_cli.render import CSV_SECTIONS, report_csv, report_json, report_renderable, summary_text
 from rings_cli.sources import CHUNK_BYTES, expand_paths
 from rings_cli.state import StateDir, check_tenant
 from rings_cli.text import plural, safe_text
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from rings_cli.erase import ErasePlan
     from rings_cli.flush import FlushResult
     from rings_cli.ingest import Progress as IngestProgress
@@ -57,6 +58,11 @@ fetch = lazy("rings_cli.live", "fetch")
 open_rejects = lazy("rings_cli.parse", "open_rejects")
 build_report = lazy("rings_cli.report", "build_report")
 parse_date = lazy("rings_cli.report", "parse_date")
+# Rich too, for what is drawn on a terminal: `rings report -f json` (or csv) never imports it.
+if not TYPE_CHECKING:
+    Console = lazy("rich.console", "Console")
+report_renderable = lazy("rings_cli.render", "report_renderable")
+summary_text = lazy("rings_cli.render", "summary_text")
 
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 

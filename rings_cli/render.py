@@ -7,9 +7,6 @@ goes through `safe_text` and into a `Text` cell, never into a markup string (see
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 from typing import Any
 
@@ -30,23 +27,8 @@ from rings_cli.charts import (  # duration and human_bytes: shared with the HTML
     zone_label,
 )
 from rings_cli.defaults import MAX_HOURS_DAYS
-from rings_cli.text import cell, csv_cell, plural, safe_text
-
-CSV_SECTIONS = (
-    "days",
-    "hours",
-    "top_pages",
-    "top_referrers",
-    "top_campaigns",
-    "content",
-    "tenants",
-    "status",
-    "browsers",
-    "os",
-    "devices",
-    "countries",
-    "not_found",
-)
+from rings_cli.export import CSV_SECTIONS, report_csv, report_json  # noqa: F401 - also render's names
+from rings_cli.text import cell, plural, safe_text
 
 
 def literal(value: object, style: str = "") -> Text:
@@ -410,24 +392,3 @@ def breakdown_tables(report: dict[str, Any], width: int) -> list[RenderableType]
         ),
     ]
     return [fit_table(title, rows, columns, width) for title, rows, columns in sections if rows]
-
-
-def report_json(report: dict[str, Any]) -> str:
-    """Exact values for machines; `ensure_ascii` writes every control, bidi and non-ASCII
-    character as `\\uXXXX`, so no raw control character reaches stdout."""
-    return json.dumps(report, indent=2, ensure_ascii=True)
-
-
-def report_csv(report: dict[str, Any], section: str) -> str:
-    """One section of the report as CSV (header row included); text cells through `csv_cell`
-    (control characters escaped, formula-like cells prefixed with `'`), numbers untouched."""
-    if section == "status":
-        rows: list[dict[str, Any]] = [{"status": k, "requests": v} for k, v in report["status"].items()]
-    else:
-        rows = report.get(section, [])
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
-    return out.getvalue()

@@ -65,15 +65,16 @@ out = io.StringIO()
 with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
     main()
 print(json.dumps([json.loads(out.getvalue())["totals"]["page_views"],
-                  sorted(m for m in ("polars", "pyarrow", "duckdb") if m in sys.modules)]))
+                  sorted(m for m in ("polars", "pyarrow", "duckdb", "rich.console") if m in sys.modules)]))
 """
 
 
-def test_report_of_flushed_days_imports_no_polars_pyarrow_or_duckdb_package(
+def test_json_report_of_flushed_days_imports_no_polars_pyarrow_duckdb_package_or_rich(
     state: StateDir, write_log
 ) -> None:
     """DuckDB's engine (`_duckdb`) answers the queries; its Python package (relation layer,
-    package metadata) is a third of the report's start-up and only needed to scan Python frames."""
+    package metadata) is a third of the report's start-up and only needed to scan Python frames.
+    JSON is written without Rich (rings_cli/export.py)."""
     Ingest(state, grace=None).run([str(write_log([line(), line(ip="2.2.2.2")]))])  # flushed at the end
     out = subprocess.run(
         [sys.executable, "-c", REPORT, str(state.root)], capture_output=True, text=True, check=True
