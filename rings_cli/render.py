@@ -1,4 +1,5 @@
-"""Renderers: the ingest summary and the report as Rich tables, JSON or CSV.
+"""Renderers: the ingest summary and the report as Rich tables, JSON or CSV (JSON and CSV from
+export.py, which needs no Rich: `rings report -f json` never imports it).
 
 Pure functions from plain data to text or renderables; the CLI chooses where they go.
 Every value from a log (paths, sources, campaigns, post ids, file names) is attacker-controlled: it
