@@ -35,15 +35,14 @@ def lazy(module: str, name: str) -> Any:
 
 
 class LazyModule:
-    """Stands for a module: reading an attribute imports it. For modules that name DuckDB only on
-    some paths (a flush, an erase): an ingest's batches then run without DuckDB's 16 MiB resident."""
+    """Stands for a module: reading an attribute imports it (once; then a dict look-up)."""
 
-    def __init__(self, name: str) -> None:
-        self._name = name
+    def __init__(self, module: str) -> None:
+        self._module = module
 
     def __getattr__(self, attr: str) -> Any:
-        return getattr(importlib.import_module(self._name), attr)
+        return getattr(importlib.import_module(self._module), attr)
 
 
-def lazy_module(name: str) -> Any:
-    return LazyModule(name)
+def lazy_module(module: str) -> Any:
+    return LazyModule(module)

@@ -1,4 +1,5 @@
-"""Renderers: the ingest summary and the report as Rich tables, JSON or CSV.
+"""Renderers: the ingest summary and the report as Rich tables, JSON or CSV (JSON and CSV from
+export.py, which needs no Rich: `rings report -f json` never imports it).
 
 Pure functions from plain data to text or renderables; the CLI chooses where they go.
 Every value from a log (paths, sources, campaigns, post ids, file names) is attacker-controlled: it
@@ -7,16 +8,13 @@ goes through `safe_text` and into a `Text` cell, never into a markup string (see
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 from typing import Any
 
 from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.table import Table
-from rich.text import Text
+from rich.text import Span, Text
 
 from rings_cli.charts import (  # duration and human_bytes: shared with the HTML page and `rings live`
     VIEWS,
@@ -30,23 +28,8 @@ from rings_cli.charts import (  # duration and human_bytes: shared with the HTML
     zone_label,
 )
 from rings_cli.defaults import MAX_HOURS_DAYS
-from rings_cli.text import cell, csv_cell, plural, safe_text
-
-CSV_SECTIONS = (
-    "days",
-    "hours",
-    "top_pages",
-    "top_referrers",
-    "top_campaigns",
-    "content",
-    "tenants",
-    "status",
-    "browsers",
-    "os",
-    "devices",
-    "countries",
-    "not_found",
-)
+from rings_cli.export import CSV_SECTIONS, report_csv, report_json  # noqa: F401 - also render's names
+from rings_cli.text import cell, plural, safe_text
 
 
 def literal(value: object, style: str = "") -> Text:
@@ -174,7 +157,7 @@ def _geometry(widths: list[int]) -> int:
 
 def fit_table(
     title: str, rows: list[dict[str, Any]], columns: list[Column], width: int, cut_first: bool = True
-) -> Table:
+) -> RenderableType:
     """A table no wider than `width`: short headers, then fewer columns, then a middle-cut first
     column. Cells are log text made safe (`safe_text`) in `Text`, never markup."""
     cells = {key: [safe_text(cell(row.get(key))) for row in rows] for key, *_ in columns}
@@ -201,16 +184,60 @@ def fit_table(
     sizes = widths(short)
     if cut_first and _geometry(sizes) > width:
         cut_to(max(cell_len(kept[0][2 if short else 1]), sizes[0] - (_geometry(sizes) - width), 6))
+    headers = [abbr if short else header for _, header, abbr, _ in kept]
+    lefts = [i == 0 or key in _TEXT_COLUMNS for i, (key, *_) in enumerate(kept)]
+    columns = [cells[key] for key, *_ in kept]
+    drawn = table_text(title, headers, lefts, columns, width)
+    return drawn if drawn is not None else rich_table(title, headers, lefts, columns)
+
+
+def rich_table(title: str, headers: list[str], lefts: list[bool], columns: list[list[str]]) -> Table:
+    """The table as a Rich `Table` (show_edge off): what `table_text` draws, for when it cannot."""
     table = Table(title=title, title_justify="left", show_edge=False)
-    for i, (key, header, abbr, _) in enumerate(kept):
-        left = i == 0 or key in _TEXT_COLUMNS
-        table.add_column(
-            abbr if short else header, justify="left" if left else "right", no_wrap=True, overflow="ellipsis"
-        )
-    for i in range(len(rows)):
+    for header, left in zip(headers, lefts, strict=True):
+        table.add_column(header, justify="left" if left else "right", no_wrap=True, overflow="ellipsis")
+    for row in zip(*columns, strict=True):
         # Text, not str: a str cell is parsed as Rich markup (`/[/]` crashes, `[link=...]` links).
-        table.add_row(*(Text(cells[key][i]) for key, *_ in kept))
+        table.add_row(*(Text(c) for c in row))
     return table
+
+
+def table_text(
+    title: str, headers: list[str], lefts: list[bool], columns: list[list[str]], width: int
+) -> Text | None:
+    """The same table as `rich_table`, character for character and style for style, drawn as one
+    `Text` (Rich lays out a `Table` cell by cell, a tenth of a second for a report's tables).
+
+    Cells are already safe text (`safe_text`: no control characters) and go in as plain strings,
+    never markup; widths are Rich's own `cell_len` (wide characters count two). None when the table
+    would not fit in `width` or its title in the table: Rich's `Table` shrinks and wraps then."""
+    sizes = [max([cell_len(h)] + [cell_len(c) for c in col]) for h, col in zip(headers, columns, strict=True)]
+    total = _geometry(sizes)
+    if total > width or cell_len(title) > total:
+        return None
+
+    def fit(value: str, size: int, left: bool) -> str:
+        if left:  # Rich pads a left cell as it is, and strips a right one's trailing space first
+            return value + " " * (size - cell_len(value))
+        value = value.rstrip()
+        return " " * (size - cell_len(value)) + value
+
+    spans: list[Span] = [Span(0, len(title) + total - cell_len(title), "table.title")]
+    lines = [title + " " * (total - cell_len(title))]
+    at = len(lines[0]) + 1
+    head = []
+    for header, size, left in zip(headers, sizes, lefts, strict=True):
+        part = f" {fit(header, size, left)} "
+        spans.append(Span(at, at + len(part), "table.header"))
+        at += len(part) + 1
+        head.append(part)
+    lines.append("\u2503".join(head))
+    lines.append("\u2547".join("\u2501" * (size + 2) for size in sizes))
+    for row in zip(*columns, strict=True):
+        lines.append(
+            "\u2502".join(f" {fit(c, size, left)} " for c, size, left in zip(row, sizes, lefts, strict=True))
+        )
+    return Text("\n".join(lines), spans=spans, no_wrap=True, overflow="ignore")
 
 
 def _with_change(
@@ -333,7 +360,7 @@ def report_renderable(report: dict[str, Any], width: int = 80) -> RenderableType
     return Group(*[p for part in parts for p in (part, Text(""))][:-1])
 
 
-def breakdown_tables(report: dict[str, Any], width: int) -> list[Table]:
+def breakdown_tables(report: dict[str, Any], width: int) -> list[RenderableType]:
     """Browsers, OS, devices, countries and not-found pages: one table each that has rows."""
     browsers = [
         {**r, "browser": f"{r['browser']} {r['version']}".strip()} for r in report.get("browsers", [])
@@ -366,24 +393,3 @@ def breakdown_tables(report: dict[str, Any], width: int) -> list[Table]:
         ),
     ]
     return [fit_table(title, rows, columns, width) for title, rows, columns in sections if rows]
-
-
-def report_json(report: dict[str, Any]) -> str:
-    """Exact values for machines; `ensure_ascii` writes every control, bidi and non-ASCII
-    character as `\\uXXXX`, so no raw control character reaches stdout."""
-    return json.dumps(report, indent=2, ensure_ascii=True)
-
-
-def report_csv(report: dict[str, Any], section: str) -> str:
-    """One section of the report as CSV (header row included); text cells through `csv_cell`
-    (control characters escaped, formula-like cells prefixed with `'`), numbers untouched."""
-    if section == "status":
-        rows: list[dict[str, Any]] = [{"status": k, "requests": v} for k, v in report["status"].items()]
-    else:
-        rows = report.get(section, [])
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
-    return out.getvalue()

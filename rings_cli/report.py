@@ -13,9 +13,7 @@ import re
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from rings_cli import defaults
 from rings_cli.charts import change_fraction
@@ -25,6 +23,9 @@ from rings_cli.errors import UsageError
 from rings_cli.readpath import current_view
 from rings_cli.state import StateDir
 from rings_cli.zones import local_today, tenant_zone, zone_changes
+
+if TYPE_CHECKING:
+    import duckdb
 
 DEFAULT_LIMIT = defaults.DEFAULT_LIMIT
 # What visitors use and where they come from (breakdowns.py); JSON keys of the same names.

@@ -26,8 +26,8 @@ from rings_cli.lazy import lazy_module
 if TYPE_CHECKING:
     import duckdb
     import polars as pl  # imported where used: `rings report` reads without it
-else:
-    duckdb = lazy_module("duckdb")  # an ingest's batches run without it: imported at the flush
+else:  # on first use: `rings report` reads through DuckDB's engine alone (readpath.engine), and an
+    duckdb = lazy_module("duckdb")  # ingest's batches run without it (imported at the flush)
 
 SCHEMA_VERSION = 2
 

@@ -108,3 +108,38 @@ def test_twenty_readers_in_a_loop_never_fail_and_every_flush_lands(tmp_path: Pat
     assert proc.stop() == 0
     assert b"Error" not in proc.proc.stderr.read()
     assert build_report(state)["totals"]["requests"] == 6
+
+
+def test_a_dirty_day_with_a_flushed_copy_counts_once(state: StateDir, write_log) -> None:
+    """With no dirty tenant-day the report reads the warehouse alone (no anti-join); with one,
+    the DO file's numbers replace the warehouse's copy of that day, never add to it."""
+    from rings_cli.catalog import Catalog
+    from rings_cli.ingest import Ingest
+    from tests.conftest import line
+
+    days = ["01/Dec/2025:10:00:00 +0000", "02/Dec/2025:10:00:00 +0000"]
+    log = write_log([line(when=w, ip=f"203.0.113.{i}") for w in days for i in range(1, 4)])
+    Ingest(state, grace=None).run([str(log)])  # flushed at the end: nothing dirty
+    args = {"start": "2025-12-01", "end": "2025-12-02"}
+    flushed = build_report(state, **args)
+    assert flushed["live_tenant_days"] == 0 and flushed["totals"]["requests"] == 6
+    catalog = Catalog(state.catalog_path)
+    catalog.mark_dirty([("default", "2025-12-01")])
+    catalog.close()
+    live = build_report(state, **args)
+    assert live["live_tenant_days"] == 1
+    assert without_freshness(live) == without_freshness(flushed)
+
+
+def test_dirty_tenant_days_are_found_through_an_index(state: StateDir, write_log) -> None:
+    """Every report asks the catalog for its dirty tenant-days: at 36,400 tenant-days a scan of
+    the table would cost more than the rest of the read path's set-up."""
+    from rings_cli.ingest import Ingest
+    from rings_cli.readpath import DIRTY_DAYS, open_read_only
+    from tests.conftest import line
+
+    Ingest(state, grace=None).run([str(write_log([line()]))])
+    con = open_read_only(state.catalog_path)
+    plan = con.execute(f"EXPLAIN QUERY PLAN {DIRTY_DAYS}", (None, None)).fetchall()
+    con.close()
+    assert any("USING INDEX days_dirty" in row[-1] for row in plan), plan
