@@ -154,7 +154,9 @@ def hash_visitors(visitors: pl.DataFrame, salts: SaltStore) -> pl.DataFrame:
     """
     if visitors.is_empty():
         return visitors.drop("ip", "ua").with_columns(visitor=pl.lit(0, pl.Int64)).clear()
-    message = pl.concat_str("tenant", "ip", pl.col("ua").fill_null(""), separator="\n").cast(pl.Binary)
+    message = pl.concat_str(
+        "tenant", pl.col("ip").fill_null(""), pl.col("ua").fill_null(""), separator="\n"
+    ).cast(pl.Binary)
     parts = []
     by_day = visitors.with_row_index("_order").partition_by("date", "tenant", as_dict=True)
     for (date, tenant), part in by_day.items():
