@@ -10,6 +10,7 @@ item it stands for, so it ends the run as it would have without the thread.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
@@ -19,6 +20,7 @@ _END = object()
 _M_ARENA_MAX = -8  # glibc's mallopt parameter
 
 
+@functools.cache
 def _one_malloc_arena() -> None:
     """Keep glibc's malloc to one arena: the worker builds a block's Python objects and the main
     thread frees them, and a second arena kept those pages resident (about 10 MiB of peak RSS for
@@ -33,15 +35,13 @@ def _one_malloc_arena() -> None:
         libc.mallopt(_M_ARENA_MAX, 1)
 
 
-_one_malloc_arena()  # before this module's thread first allocates
-
-
 def ahead(items: Iterator[T]) -> Iterator[T]:
     """`items`, each computed in one worker thread while the caller works on the one before.
 
     Closing the result early (the caller stopped, or failed) waits for the item being computed,
     so the worker never outlives it: a file it reads may then be closed.
     """
+    _one_malloc_arena()  # before the worker first allocates
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rings-ahead")
     pending: Future[object] = pool.submit(next, items, _END)
     try:
