@@ -186,7 +186,7 @@ class DoFile:
     def _open(self, create: bool, existed: bool) -> None:
         self.con.execute("PRAGMA journal_mode = WAL")
         self.con.execute("PRAGMA synchronous = NORMAL")
-        self.con.execute("PRAGMA cache_size = -64")  # KiB: up to 256 files are open at once
+        self.con.execute("PRAGMA cache_size = -64")  # KiB: up to 64 files are open at once (docache)
         self.con.execute(
             "PRAGMA secure_delete = ON"
         )  # deleted hashes are overwritten, not left in free pages
