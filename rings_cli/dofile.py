@@ -70,17 +70,23 @@ _NEWER = tables.NEWER_TABLES  # tables a DO file made by an older release may la
 SNAPSHOT_QUERIES = tables.SNAPSHOT_QUERIES
 
 
-def snapshot_rows(con: sqlite3.Connection) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+def snapshot_rows(
+    con: sqlite3.Connection, current: bool = False
+) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
     """SNAPSHOT_QUERIES on an open DO file connection: per table, its column names and rows.
-    A flush of many tenant-days gathers these and makes one frame per table (`snapshot_frames`)."""
+    A flush of many tenant-days gathers these and makes one frame per table (`snapshot_frames`).
+    `current`: the file is known to have every table and column of this release (no need to look)."""
     out = {}
-    present = storage.table_names(con)
+    present = None if current else storage.table_names(con)
     for table, sql in SNAPSHOT_QUERIES.items():
-        if table in _NEWER and table not in present:
+        if present is None:
+            pass
+        elif table in _NEWER and table not in present:
             continue  # a file from before the table, opened read-only: it has no rows of it
-        for name, column in tables.NEWER_KEYS:  # read-only, from before the key: its default
-            if table == tables.BY_NAME[name].warehouse_name and column not in _columns(con, name):
-                sql = sql.replace(f" {column},", f" {tables.key_default(name, column)} AS {column},", 1)
+        else:
+            for name, column in tables.NEWER_KEYS:  # read-only, from before the key: its default
+                if table == tables.BY_NAME[name].warehouse_name and column not in _columns(con, name):
+                    sql = sql.replace(f" {column},", f" {tables.key_default(name, column)} AS {column},", 1)
         cur = con.execute(sql)
         out[table] = ([d[0] for d in cur.description], cur.fetchall())
     return out
@@ -164,6 +170,7 @@ class DoFile:
         self._late_merged = False  # a finalized file grew: vacuum it when closing
         self._has_views: bool | None = None  # None: not known yet (see views_of)
         self._finalized: bool | None = None  # as `look` found it (a merge holds the ingest lock)
+        self._current = False  # every table and column of this release is there (see _open)
         existed = path.exists()
         self._fresh = False  # made by this open, nothing merged yet: `look` needs no statement
         if not create and not existed:
@@ -190,7 +197,10 @@ class DoFile:
         self.con.execute(
             "PRAGMA secure_delete = ON"
         )  # deleted hashes are overwritten, not left in free pages
-        names = storage.table_names(self.con) if existed else set()
+        if not existed or self._says_current():
+            self._current = True  # made from the template just now, or by this release: all there
+            return
+        names = storage.table_names(self.con)
         if names and "meta" not in names:
             raise DamagedStateError(self.path, "not a Rings DO file (no `meta` table)")
         if existed and not names and not create:
@@ -199,9 +209,23 @@ class DoFile:
         if create and existed and not current:
             with self._transaction():
                 _install_schema(self.con, self.tenant, self.date)  # a no-op unless the file predates a table
+            self._current = True
         elif names and not current and (not set(_NEWER).issubset(names) or _lacks_newer_keys(self.con)):
             with self._transaction():
                 _install_schema(self.con, self.tenant, self.date)  # a file from before the breakdowns
+            self._current = True
+        else:
+            self._current = current
+
+    def _says_current(self) -> bool:
+        """The file's `meta` names this release's schema (only `_install_schema` writes it, having
+        made every table and column): one statement instead of listing its tables. Anything else
+        (no `meta`, an older file) is looked at the long way."""
+        try:
+            row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except (sqlite3.Error, DamagedStateError):
+            return False
+        return row is not None and row[0] == str(SCHEMA_VERSION)
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self.con)
@@ -320,7 +344,7 @@ class DoFile:
 
     def snapshot_rows(self) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
         """The day's current totals as rows (see `snapshot_frames`)."""
-        return snapshot_rows(self.con)
+        return snapshot_rows(self.con, self._current)
 
     def finalize(self) -> bool:
         """Write the daily summary, delete every visitor hash, and make sure no byte of them remains.
@@ -511,33 +535,19 @@ def _create_atomically(
     `fill` writes rows in the same transaction (pack.py unpacking a tenant-day).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    data = _filled(tenant, date, fill)  # made in memory: no journal, no lock, no second file
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".creating", dir=path.parent)
     tmp = Path(name)
     try:
         os.fchmod(fd, 0o666 & ~process_umask())  # the state dir's mode (0600, or 0640 when group-readable)
-        os.write(fd, _template())  # every table, made once per process: no DDL per tenant-day
+        # Written, then synced once: the file is not in place (linked) before it is whole on
+        # disk, and creating many tenant-days costs one fsync each.
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
         os.close(fd)
         fd = -1
-        # Written without a journal or a sync, then synced once: the file is not in place (linked)
-        # before it is whole on disk, and creating many tenant-days costs one fsync each.
-        con = sqlite3.connect(tmp, isolation_level=None)
-        try:
-            con.execute("PRAGMA journal_mode = OFF")
-            con.execute("PRAGMA synchronous = OFF")
-            con.execute("BEGIN IMMEDIATE")
-            con.execute(
-                "UPDATE meta SET value = CASE key WHEN 'tenant' THEN ? ELSE ? END "
-                "WHERE key IN ('tenant', 'date')",
-                (tenant, date),
-            )
-            if fill is not None:
-                fill(con)
-            con.execute("COMMIT")
-            con.execute("PRAGMA journal_mode = WAL")  # recorded in the file's header
-        finally:
-            con.close()
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -551,6 +561,28 @@ def _create_atomically(
             os.close(fd)
         for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
             leftover.unlink(missing_ok=True)
+
+
+def _filled(tenant: str, date: str, fill: Callable[[sqlite3.Connection], None] | None) -> bytes:
+    """The bytes of a new DO file of this tenant-day: the template with its meta rows set and
+    `fill`'s rows, in WAL mode (header bytes 18 and 19 are 2, what `journal_mode = WAL` writes)."""
+    con = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        con.deserialize(_template())
+        con.execute("BEGIN")
+        con.execute(
+            "UPDATE meta SET value = CASE key WHEN 'tenant' THEN ? ELSE ? END "
+            "WHERE key IN ('tenant', 'date')",
+            (tenant, date),
+        )
+        if fill is not None:
+            fill(con)
+        con.execute("COMMIT")
+        data = bytearray(con.serialize())
+    finally:
+        con.close()
+    data[18:20] = b"\x02\x02"
+    return bytes(data)
 
 
 @functools.cache

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 
+from rings_cli import pack as packs
 from rings_cli.catalog import Catalog
 from rings_cli.config import Config, load_config
 from rings_cli.dofile import DoFile, open_do_file
 from rings_cli.errors import DamagedStateError, UsageError
-from rings_cli.flush import FLUSH_CHUNK, FlushResult, Taken, flush_dirty
+from rings_cli.flush import FlushResult, Taken, flush_dirty
 from rings_cli.lifecycle import due_days, label, migrate
 from rings_cli.pack import pack_finalized
 from rings_cli.privacy import SaltStore
@@ -70,46 +72,74 @@ def finalize_due(
         if pack:
             pack_finalized(state, catalog, open_do)
         return []
-    changed: list[tuple[str, str]] = []  # DO files finalized (the warehouse needs their summary)
-    closed: list[tuple[str, str]] = []  # tenant-days to close now
-    skipped: list[DamagedStateError] = []
-    taken: dict[tuple[str, str], Taken] = {}
-    for tenant, date in due:
-        do = (open_do or {}).pop((tenant, date), None)
-        try:
-            if do is None:
-                do = open_do_file(state, catalog, tenant, date)
-            truncated = do.finalize()
-            changed.append((tenant, date))
-            if len(taken) < FLUSH_CHUNK:  # bounded: past that, the flush reads them again, in chunks
-                taken[(tenant, date)] = (do.version(), do.snapshot_rows())  # the flush need not reopen it
-            if truncated:
-                closed.append((tenant, date))
-        except DamagedStateError as e:
-            skipped.append(e)
-            closed.append((tenant, date))
-        finally:
-            if do is not None:
-                do.close()
-    catalog.mark_dirty(changed)
-    result = flush_dirty(state, catalog, open_do, wait=wait, taken=taken)  # every dirty one, due or not
+    salts = SaltStore(state)
+    stamp = now.astimezone(dt.UTC).isoformat(timespec="seconds")
+    closing: set[tuple[str, str]] = set()  # finalized, WAL emptied: to close once in the warehouse
+    skipped: list[DamagedStateError] = []  # damaged: closed all the same once the flush is done
+    lost: list[tuple[str, str]] = []  # their tenant-days
+    closed: set[tuple[str, str]] = set()
+    copies: dict[tuple[str, str], packs.DayCopy] = {}  # what their packs take, read while open
+
+    def finalized() -> Iterator[tuple[tuple[str, str], Taken]]:
+        """Each due DO file opened once: finalized, then read for the flush and for its pack. By
+        tenant then date, so that a chunk of the flush holds whole months of a tenant (one pack
+        transaction each)."""
+        for tenant, date in sorted(due):
+            do = (open_do or {}).pop((tenant, date), None)
+            try:
+                if do is None:
+                    do = open_do_file(state, catalog, tenant, date)
+                truncated = do.finalize()
+                version = do.version()
+                read = (version, do.snapshot_rows())
+                if truncated:
+                    closing.add((tenant, date))
+                    copy = packs.read_day(do.con, tenant, date, version) if pack else None
+                    if copy is not None:
+                        copies[(tenant, date)] = copy
+            except DamagedStateError as e:
+                skipped.append(e)
+                lost.append((tenant, date))
+                continue
+            finally:
+                if do is not None:
+                    do.close()
+            yield (tenant, date), read
+
+    def close(keys: list[tuple[str, str]], last: bool = False) -> None:
+        """Tenant-days whose final totals the warehouse holds: salt destroyed, then finalized in
+        the catalog (one commit; a crash before it leaves them open, and the next run closes them
+        again), then into their month's pack. The last month of these keys may go on in the next
+        chunk: it waits for it (unless `last`), so that it is packed in one transaction."""
+        for key in keys:
+            salts.destroy(*key)
+        with catalog.con:
+            catalog.con.execute("BEGIN")
+            for tenant, date in keys:
+                catalog.mark_finalized(tenant, date, stamp)
+        closed.update(keys)
+        done = [(t, d) for t, d in copies if (t, d) in closed]  # (the flush may have read one more)
+        if pack and done:
+            held = None if last else max((t, d[:7]) for t, d in done)
+            ready = [(t, d) for t, d in done if (t, d[:7]) != held]
+            packs.pack_copies(state, {key: copies.pop(key) for key in ready})
+
+    def committed(keys: list[tuple[str, str]]) -> None:
+        close([key for key in keys if key in closing])
+        closing.difference_update(keys)
+
+    # Every dirty one flushes too, due or not: one warehouse session.
+    result = flush_dirty(state, catalog, open_do, wait=wait, first=finalized(), on_commit=committed)
     if flushed is not None:
         flushed.append(result)
     if damaged is not None:
         seen = {e.path for e in skipped}
         damaged += skipped + [e for e in result.damaged if e.path not in seen]
-    salts = SaltStore(state)
-    stamp = now.astimezone(dt.UTC).isoformat(timespec="seconds")
-    for tenant, date in closed:
-        salts.destroy(tenant, date)
-    # One commit for all (a crash before it leaves them open, and the next run closes them again).
-    with catalog.con:
-        catalog.con.execute("BEGIN")
-        for tenant, date in closed:
-            catalog.mark_finalized(tenant, date, stamp)
+    # Damaged DO files are closed on time all the same (the privacy promise does not wait for a repair).
+    close(sorted(closing) + lost, last=True)
     if pack:
-        pack_finalized(state, catalog, open_do)  # final and in the warehouse: into the month's pack
-    return [label(t, d) for t, d in closed]
+        pack_finalized(state, catalog, open_do)  # what an earlier run left finalized and unpacked
+    return [label(t, d) for t, d in due if (t, d) in closed]
 
 
 def finalize_days(

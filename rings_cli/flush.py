@@ -9,7 +9,7 @@ and is reported), so one bad file never stops the others; a file older than the 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -46,10 +46,17 @@ def flush_dirty(
     open_do: dict[tuple[str, str], DoFile] | None = None,
     wait: float = READ_RETRY_SECONDS,
     taken: dict[tuple[str, str], Taken] | None = None,
+    first: Iterable[tuple[tuple[str, str], Taken]] | None = None,
+    on_commit: Callable[[list[tuple[str, str]]], None] | None = None,
 ) -> FlushResult:
     """Flush all dirty tenant-days; `open_do` lets an ingest reuse its open DO files, and `taken`
-    holds (version, snapshot rows) of files its caller just read (finalization), not to reopen;
-    its entries are consumed (popped) as they are sent.
+    holds (version, snapshot rows) of files its caller just read, not to reopen; its entries are
+    consumed (popped) as they are sent.
+
+    `first` yields (tenant-day, (version, snapshot rows)) of DO files its caller changes as the
+    flush goes (finalization: each file opened once, read while open): they are flushed first,
+    dirty or not, each chunk of them marked dirty before it is sent. After each chunk commits, its
+    tenant-days are marked flushed and `on_commit` gets them (finalization closes them there).
 
     Waits up to `wait` seconds for readers to let go of the warehouse, then raises
     StateLockedError; nothing is lost then (the tenant-days stay dirty, readers read their DO files).
@@ -58,25 +65,37 @@ def flush_dirty(
     if not warehouse.is_current(wait):
         catalog.mark_all_dirty()  # a new or re-laid-out warehouse is rebuilt from the DO files
     dirty = catalog.dirty()
-    if not dirty:
+    if not dirty and first is None:
         return FlushResult()
     # Packed tenant-days (pack.py) are read in their pack, not unpacked (a warehouse rebuild).
     unread = [k for k in dirty if not (taken and k in taken) and k not in (open_do or {})]
     taken = {**pack.packed_snapshots(state, unread), **(taken or {})}
     versions: list[tuple[str, str, int]] = []
     damaged: list[DamagedStateError] = []
+    sent: list[int] = []  # per chunk yielded, its end in `versions`
+    seen: set[tuple[str, str]] = set()  # tenant-days `first` gave
+
+    def early() -> Iterator[tuple[tuple[str, str], Taken | None]]:
+        """The caller's tenant-days, then the other dirty ones (None: to be read here)."""
+        for key, read in first or ():
+            seen.add(key)
+            yield key, read
+        for key in dirty:
+            if key not in seen:
+                yield key, None
 
     def chunks() -> Iterator[dict[str, list[pl.DataFrame]]]:
         """The snapshots of FLUSH_CHUNK tenant-days at a time: one frame per table for them all
         (not one per DO file), so memory stays bounded however many tenant-days are dirty."""
         gathered: dict[str, list[tuple[str, str, list[str], list[tuple[Any, ...]]]]] = {}
         count = 0
-        for tenant, date in dirty:
+        for (tenant, date), read in early():
             if count >= FLUSH_CHUNK:
-                yield {table: [frame] for table, frame in snapshot_frames(gathered).items()}
+                yield send(gathered)
                 gathered, count = {}, 0
-            if taken and (tenant, date) in taken:
-                version, snapshot = taken.pop((tenant, date))  # consumed: its rows go as they are sent
+            if read is not None or (taken and (tenant, date) in taken):
+                # consumed: its rows go as they are sent
+                version, snapshot = read if read is not None else taken.pop((tenant, date))  # type: ignore[union-attr]
                 if (flushed := catalog.flushed_version(tenant, date)) is None or version >= flushed:
                     for table, (names, rows) in snapshot.items():
                         gathered.setdefault(table, []).append((tenant, date, names, rows))
@@ -104,14 +123,35 @@ def flush_dirty(
                 if owned and do is not None:
                     do.close()
         if count:
-            yield {table: [frame] for table, frame in snapshot_frames(gathered).items()}
+            yield send(gathered)
+
+    def send(
+        gathered: dict[str, list[tuple[str, str, list[str], list[tuple[Any, ...]]]]],
+    ) -> dict[str, list[pl.DataFrame]]:
+        """One chunk's frames; the caller's changed tenant-days in it are marked dirty first."""
+        start = sent[-1] if sent else 0
+        sent.append(len(versions))
+        changed = [(t, d) for t, d, _ in versions[start:] if (t, d) in seen]
+        if changed:
+            catalog.mark_dirty(changed)
+        return {table: [frame] for table, frame in snapshot_frames(gathered).items()}
+
+    done = 0  # chunks committed
+
+    def committed() -> None:
+        """A chunk committed in the warehouse: its tenant-days are flushed (a crash before this
+        leaves them dirty, flushed again next time: idempotent)."""
+        nonlocal done
+        start = sent[done - 1] if done else 0
+        part = versions[start : sent[done]]
+        done += 1
+        catalog.mark_flushed(part)
+        if on_commit is not None:
+            on_commit([(t, d) for t, d, _ in part])
 
     rows = statements = 0
     parts = chunks()
-    first = next(parts, None)  # read before the warehouse is opened: nothing healthy, no write
-    if first is not None:
-        # A chunk per transaction (warehouse.py); marked flushed only once all have committed,
-        # so a crash between chunks leaves every one dirty, to be flushed again (idempotent).
-        rows, statements = warehouse.flush(itertools.chain([first], parts), wait=wait)
-        catalog.mark_flushed(versions)
+    head = next(parts, None)  # read before the warehouse is opened: nothing healthy, no write
+    if head is not None:
+        rows, statements = warehouse.flush(itertools.chain([head], parts), wait=wait, on_commit=committed)
     return FlushResult(tenant_days=len(versions), rows=rows, statements=statements, damaged=damaged)

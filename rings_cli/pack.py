@@ -18,9 +18,11 @@ pack (`drop_days`) with secure_delete, a VACUUM and a WAL truncate, so no byte o
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sqlite3
+import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -81,13 +83,16 @@ def _connect(path: Path, tenant: str, month: str, create: bool) -> sqlite3.Conne
     if new:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-        os.fchmod(fd, 0o666 & ~process_umask())  # the state dir's mode, as for a DO file
-        os.close(fd)
+        try:
+            os.fchmod(fd, 0o666 & ~process_umask())  # the state dir's mode, as for a DO file
+            view = memoryview(_new_pack(tenant, month))  # every table: no DDL per pack
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     con = storage.connect(path, path.parent.parent.parent, create)
     try:
-        if new:
-            con.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-            con.execute("PRAGMA auto_vacuum = INCREMENTAL")
         con.execute("PRAGMA journal_mode = WAL")
         con.execute("PRAGMA synchronous = FULL")  # durable before the DO files are unlinked
         con.execute("PRAGMA secure_delete = ON")
@@ -115,6 +120,42 @@ def _connect(path: Path, tenant: str, month: str, create: bool) -> sqlite3.Conne
         con.close()
         raise
     return con
+
+
+def _new_pack(tenant: str, month: str) -> bytes:
+    """The bytes of a new pack: 1 KiB pages, incremental auto-vacuum, every table and its meta
+    rows, in WAL mode (header bytes 18 and 19)."""
+    con = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        con.deserialize(_template())
+        con.executemany(
+            "INSERT OR IGNORE INTO meta VALUES (?, ?)",
+            [("tenant", tenant), ("month", month), ("schema_version", str(SCHEMA_VERSION))],
+        )
+        data = bytearray(con.serialize())
+    finally:
+        con.close()
+    data[18:20] = b"\x02\x02"
+    return bytes(data)
+
+
+@functools.cache
+def _template() -> bytes:
+    """An empty pack's bytes (no meta rows), made once per process in a private temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="rings-pack-") as folder:
+        made = Path(folder) / "template.sqlite"
+        con = sqlite3.connect(made, isolation_level=None)
+        try:
+            con.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            con.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            con.execute("PRAGMA journal_mode = OFF")
+            con.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA:
+                con.execute(statement)
+            con.execute("COMMIT")
+        finally:
+            con.close()
+        return made.read_bytes()
 
 
 def _compact(con: sqlite3.Connection, full: bool = False) -> None:
@@ -176,16 +217,46 @@ def pack_finalized(
 
 
 def _pack_month(state: StateDir, tenant: str, month: str, days: list[tuple[str, int]]) -> int:
+    copies = {}
+    for date, version in days:
+        copy = _read_file(state.do_path(tenant, date), tenant, date, version)
+        if copy is not None:
+            copies[date] = copy
+    return _write_month(state, tenant, month, copies)
+
+
+# A finalized DO file's rows as a pack takes them: (table, columns, rows) per table, `absorbed`
+# (source, line) rows, and the version.
+DayCopy = tuple[list[tuple[str, list[str], list[tuple[Any, ...]]]], list[tuple[Any, ...]], int]
+
+
+def pack_copies(state: StateDir, copies: dict[tuple[str, str], DayCopy]) -> int:
+    """Move tenant-days read by `read_day` (finalization, while their DO file was open) into their
+    months' packs, then unlink their DO files; the caller has them finalized and clean in the
+    catalog (what `packable` asks). Returns how many moved; a damaged pack is left as it is."""
+    months: dict[tuple[str, str], dict[str, DayCopy]] = defaultdict(dict)
+    for (tenant, date), copy in copies.items():
+        months[(tenant, date[:7])][date] = copy
+    moved = 0
+    for (tenant, month), days in sorted(months.items()):
+        try:
+            moved += _write_month(state, tenant, month, days)
+        except DamagedStateError:
+            continue
+    return moved
+
+
+def _write_month(state: StateDir, tenant: str, month: str, days: dict[str, DayCopy]) -> int:
+    """One transaction of the pack for these days, then their DO files unlinked, one folder sync."""
+    if not days:
+        return 0
     path = pack_path(state, tenant, month)
     con = _connect(path, tenant, month, create=True)
-    done: list[Path] = []
     try:
         con.execute("BEGIN IMMEDIATE")
         try:
-            for date, version in days:
-                source = state.do_path(tenant, date)
-                if _copy_day(con, source, tenant, date, version):
-                    done.append(source)
+            for date, copy in days.items():
+                _insert_day(con, date, copy)
             con.execute("COMMIT")
         except BaseException:
             if con.in_transaction:
@@ -194,45 +265,60 @@ def _pack_month(state: StateDir, tenant: str, month: str, days: list[tuple[str, 
         _compact(con)
     finally:
         con.close()
-    for source in done:
-        _unlink(source)
-    if done:
-        storage.fsync_dir(path.parent)
-    return len(done)
+    for date in days:
+        _unlink(state.do_path(tenant, date))
+    storage.fsync_dir(path.parent)
+    return len(days)
 
 
-def _copy_day(con: sqlite3.Connection, source: Path, tenant: str, date: str, version: int) -> bool:
-    """Replace the pack's rows of `date` by the DO file's; False (nothing copied) when the file is
-    not a finalized DO file of that tenant-day at the catalog's flushed version."""
+def _read_file(source: Path, tenant: str, date: str, version: int) -> DayCopy | None:
     try:
         do = sqlite3.connect(source, isolation_level=None)
     except sqlite3.Error:
-        return False
+        return None
     try:
-        do.execute("BEGIN")
-        meta = dict(do.execute("SELECT key, value FROM meta").fetchall())
-        if (meta.get("tenant"), meta.get("date"), meta.get("finalized")) != (tenant, date, "1"):
-            return False
-        if int(meta.get("version", -1)) != version or do.execute("SELECT 1 FROM views LIMIT 1").fetchone():
-            return False
-        current = meta.get("schema_version") == str(DO_SCHEMA_VERSION)  # every table and column there
-        present = None if current else storage.table_names(do)
-        rows: list[tuple[str, list[str], list[tuple[Any, ...]]]] = []
-        for table in tables.TABLES:
-            names = table.names
-            if present is not None:  # a file of an earlier release: only what it has
-                if table.name not in present:
-                    continue  # from before the table: no rows of it
-                have = set(_columns(do, table.name))
-                names = [c for c in names if c in have]
-            got = do.execute(f"SELECT {', '.join(names)} FROM {table.name}").fetchall()
-            rows.append((table.name, names, got))
-        absorbed = do.execute("SELECT source, line FROM absorbed").fetchall()
-        do.execute("COMMIT")
-    except sqlite3.Error:
-        return False
+        return read_day(do, tenant, date, version)
     finally:
         do.close()
+
+
+def read_day(do: sqlite3.Connection, tenant: str, date: str, version: int) -> DayCopy | None:
+    """A DO file's rows as its pack takes them; None (nothing to copy) when the file is not a
+    finalized DO file of that tenant-day at `version` (the catalog's flushed one)."""
+    try:
+        do.execute("BEGIN")
+        try:
+            meta = dict(do.execute("SELECT key, value FROM meta").fetchall())
+            if (meta.get("tenant"), meta.get("date"), meta.get("finalized")) != (tenant, date, "1"):
+                return None
+            if int(meta.get("version", -1)) != version:
+                return None
+            if do.execute("SELECT 1 FROM views LIMIT 1").fetchone():
+                return None
+            current = meta.get("schema_version") == str(DO_SCHEMA_VERSION)  # every table and column there
+            present = None if current else storage.table_names(do)
+            rows: list[tuple[str, list[str], list[tuple[Any, ...]]]] = []
+            for table in tables.TABLES:
+                names = table.names
+                if present is not None:  # a file of an earlier release: only what it has
+                    if table.name not in present:
+                        continue  # from before the table: no rows of it
+                    have = set(_columns(do, table.name))
+                    names = [c for c in names if c in have]
+                got = do.execute(f"SELECT {', '.join(names)} FROM {table.name}").fetchall()
+                rows.append((table.name, names, got))
+            absorbed = do.execute("SELECT source, line FROM absorbed").fetchall()
+        finally:
+            if do.in_transaction:
+                do.execute("COMMIT")
+    except sqlite3.Error:
+        return None
+    return rows, absorbed, version
+
+
+def _insert_day(con: sqlite3.Connection, date: str, copy: DayCopy) -> None:
+    """Replace the pack's rows of `date` by a DO file's."""
+    rows, absorbed, version = copy
     if con.execute("SELECT 1 FROM days WHERE date = ?", (date,)).fetchone():
         _delete_day(con, date)  # packed before (a crash before its DO file was unlinked)
     for name, names, got in rows:
@@ -244,7 +330,6 @@ def _copy_day(con: sqlite3.Connection, source: Path, tenant: str, date: str, ver
             )
     con.executemany("INSERT INTO absorbed VALUES (?, ?, ?)", [(date, s, n) for s, n in absorbed])
     con.execute("INSERT INTO days VALUES (?, ?)", (date, version))
-    return True
 
 
 def _delete_day(con: sqlite3.Connection, date: str) -> None:

@@ -48,29 +48,51 @@ def translating(path: Path, state_dir: Path) -> Iterator[None]:
 
 
 class _Cursor(sqlite3.Cursor):
-    """A cursor whose every step is translated: corruption often shows only while fetching."""
+    """A cursor whose every step is translated: corruption often shows only while fetching.
+    (try/except inline, not `translating`: a context manager per statement cost more CPU than
+    many of the statements.)"""
 
     connection: _Connection
 
     def execute(self, sql: str, parameters: Any = (), /) -> _Cursor:
-        with self.connection.translating():
+        try:
             return super().execute(sql, parameters)
+        except sqlite3.Error as e:
+            if (failure := self.connection.failure(e)) is None:
+                raise
+            raise failure from e
 
     def executemany(self, sql: str, seq: Any, /) -> _Cursor:
-        with self.connection.translating():
+        try:
             return super().executemany(sql, seq)
+        except sqlite3.Error as e:
+            if (failure := self.connection.failure(e)) is None:
+                raise
+            raise failure from e
 
     def fetchone(self) -> Any:
-        with self.connection.translating():
+        try:
             return super().fetchone()
+        except sqlite3.Error as e:
+            if (failure := self.connection.failure(e)) is None:
+                raise
+            raise failure from e
 
     def fetchall(self) -> list[Any]:
-        with self.connection.translating():
+        try:
             return super().fetchall()
+        except sqlite3.Error as e:
+            if (failure := self.connection.failure(e)) is None:
+                raise
+            raise failure from e
 
     def __next__(self) -> Any:
-        with self.connection.translating():
+        try:
             return super().__next__()
+        except sqlite3.Error as e:
+            if (failure := self.connection.failure(e)) is None:
+                raise
+            raise failure from e
 
 
 class _Connection(sqlite3.Connection):
@@ -79,6 +101,10 @@ class _Connection(sqlite3.Connection):
 
     def translating(self) -> Any:
         return translating(self.rings_path, self.rings_state_dir)
+
+    def failure(self, error: sqlite3.Error) -> RingsError | None:
+        """The RingsError a SQLite error on this connection means (None: raise it as it is)."""
+        return sqlite_failure(error, self.rings_path, self.rings_state_dir)
 
     def execute(self, sql: str, parameters: Any = (), /) -> _Cursor:
         return self.cursor(_Cursor).execute(sql, parameters)

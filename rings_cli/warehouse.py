@@ -166,13 +166,17 @@ class Warehouse:
             con.close()
 
     def flush(
-        self, chunks: Iterable[dict[str, list[pl.DataFrame]]], wait: float = READ_RETRY_SECONDS
+        self,
+        chunks: Iterable[dict[str, list[pl.DataFrame]]],
+        wait: float = READ_RETRY_SECONDS,
+        on_commit: Callable[[], None] | None = None,
     ) -> tuple[int, int]:
         """Replace the rows of every tenant-day present in `chunks`, one transaction per chunk.
         Chunks come one at a time (flush.py reads FLUSH_CHUNK DO files for each), so a flush of
         many tenant-days never holds all their rows at once. A tenant-day is replaced whole (its
         DELETE and INSERT commit together); a reader may see one chunk's tenant-days new and the
-        next chunk's not yet, each of them a snapshot the DO files held.
+        next chunk's not yet, each of them a snapshot the DO files held. `on_commit` runs after
+        each chunk's commit (flush.py marks its tenant-days flushed there).
 
         Returns (rows written, statements executed): per chunk, one DELETE and at most one
         INSERT per table, however many tenant-days it has.
@@ -212,6 +216,8 @@ class Warehouse:
                     # Each chunk commits: DuckDB holds a transaction's rows (and the deleted ones)
                     # in memory until it ends, so one transaction of 1,400 tenant-days took 330 MiB.
                     con.execute("COMMIT")
+                    if on_commit is not None:
+                        on_commit()
                     con.execute("BEGIN TRANSACTION")
                 con.execute("COMMIT")
             except BaseException:

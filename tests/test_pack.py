@@ -12,6 +12,9 @@ import stat
 import tarfile
 from pathlib import Path
 
+import pytest
+
+from rings_cli import flush, pack
 from rings_cli.audit import audit
 from rings_cli.catalog import Catalog
 from rings_cli.config import load_config
@@ -246,3 +249,62 @@ def test_a_legacy_state_dir_gets_its_finalized_days_packed(tmp_path: Path) -> No
     assert after == before
     assert run_cli("check", "--state-dir", str(state.root)).exit_code == 0
     assert audit(state).ok
+
+
+@pytest.mark.parametrize("step", ["mark_flushed", "mark_finalized", "pack_copies"])
+def test_a_finalization_stopped_between_its_chunks_is_finished_by_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    """Finalization goes chunk by chunk (each due DO file opened once: finalized, flushed, then its
+    salt destroyed, the day finalized in the catalog and packed). A failure in the second chunk,
+    after its warehouse commit (before it is marked flushed, before the days are finalized in the
+    catalog, or before they are packed), leaves a state `rings check` accepts and the same report;
+    the next run finishes it, exactly once. `rings audit` names only the salts of the DO files
+    finalized and not yet closed (at most a chunk and one: before, every due day's until the
+    whole flush was done)."""
+    clean = StateDir(tmp_path / "clean")
+    log = tmp_path / "archive.log"
+    log.write_text("".join(x + "\n" for x in archive_lines()))
+    Ingest(clean, now=LATER).run([str(log)])
+    expected = report_json(clean, *WINDOW)
+
+    state = StateDir(tmp_path / "state")
+    monkeypatch.setattr(flush, "FLUSH_CHUNK", 8)  # 40 days: five chunks
+    owner = {"mark_flushed": Catalog, "mark_finalized": Catalog, "pack_copies": pack}[step]
+    real = getattr(owner, step)
+    calls = []
+
+    def failing(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 2 + (8 if step == "mark_finalized" else 0):  # the second chunk's
+            raise RuntimeError("stopped here")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, step, failing)
+    with pytest.raises(RuntimeError, match="stopped here"):
+        Ingest(state, now=LATER).run([str(log)])
+    monkeypatch.undo()
+    interrupted = report_json(state, *WINDOW)
+    interrupted.pop("live_tenant_days")  # days not flushed yet are read in their DO files
+    assert interrupted == {k: v for k, v in expected.items() if k != "live_tenant_days"}
+    found = run_cli("check", "--state-dir", str(state.root))
+    assert found.exit_code == 0, found.output
+    result = audit(state)
+    failed = {c.name: c.failures for c in result.checks if c.failures}
+    assert set(failed) <= {"salts"} and len(failed.get("salts", [])) <= 8 + 1, result.text()
+
+    catalog = Catalog(state.catalog_path)
+    try:
+        closed = len(catalog.finalized_days())
+    finally:
+        catalog.close()
+    assert 0 < closed < DAYS  # the first chunk, maybe the second
+
+    summary = Ingest(state, now=LATER).run([str(log)])  # every line read before: none counts again
+    assert report_json(state, *WINDOW) == expected
+    assert len(summary.finalized) == DAYS - closed
+    assert do_files(state) == [] and packs(state) == ["2025-11.pack.sqlite", "2025-12.pack.sqlite"]
+    assert list(state.salts_dir.rglob("*.key")) == []
+    assert run_cli("check", "--state-dir", str(state.root)).exit_code == 0
+    result = audit(state)
+    assert result.ok, result.text()
