@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 Taken = tuple[int, dict[str, tuple[list[str], list[tuple[Any, ...]]]]]
 # Tenant-days whose rows a flush holds in memory at once, and commits together (a finalization of
 # 7,000 tenant-days at 1,000 tenants held them all: in Python, and in DuckDB's one transaction).
-FLUSH_CHUNK = 128
+FLUSH_CHUNK = 64
 
 
 @dataclass
