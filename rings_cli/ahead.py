@@ -11,6 +11,7 @@ item it stands for, so it ends the run as it would have without the thread.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
@@ -18,6 +19,11 @@ from typing import TypeVar
 T = TypeVar("T")
 _END = object()
 _M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+# A batch's Polars work (parsing in the worker, aggregating in the caller) one at a time: run
+# together they held two batches' working sets at once, the peak of a run on a quiet machine.
+# The worker still parses while the caller's SQLite merge runs, which is where the time goes.
+BATCH_WORK = threading.Lock()
 
 
 @functools.cache

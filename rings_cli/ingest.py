@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import polars as pl
 
 from rings_cli import defaults
-from rings_cli.ahead import ahead
+from rings_cli.ahead import BATCH_WORK, ahead
 from rings_cli.catalog import Catalog
 from rings_cli.classify import classify
 from rings_cli.config import CLIENT_IP_SOURCES, Config, load_config, normalize_host
@@ -468,9 +468,12 @@ class Ingest:
     def _parse_block(self, tail: FileTail, block: Block, position: int) -> Parsed:
         """A block's lines → classified requests; touches no state (it may run in the worker)."""
         fmt = self._format_for(tail)
-        lines = lines_from_bytes(block.data)
-        block.data = b""  # the lines hold the text now: no second copy of it during the merge
-        parsed = self._parse(lines, fmt, Rejects(keep=self._rejects.keep, source=tail.name), block.first_line)
+        with BATCH_WORK:  # not while the caller aggregates the batch before (ahead.py)
+            lines = lines_from_bytes(block.data)
+            block.data = b""  # the lines hold the text now: no second copy of it during the merge
+            parsed = self._parse(
+                lines, fmt, Rejects(keep=self._rejects.keep, source=tail.name), block.first_line
+            )
         return replace(parsed, block=block, fmt=fmt.spec, position=position)
 
     def _commit_block(self, tail: FileTail, item: Parsed) -> None:
@@ -524,7 +527,8 @@ class Ingest:
                     if fmt is None:
                         raise _unknown_format(source.name)
                 self.summary.formats.setdefault(source.name, fmt.spec)
-                item = self._parse(lines, fmt, Rejects(keep=self._rejects.keep, source=source.name))
+                with BATCH_WORK:  # not while the caller aggregates the batch before (ahead.py)
+                    item = self._parse(lines, fmt, Rejects(keep=self._rejects.keep, source=source.name))
                 del lines  # not held while suspended: the frame has what the merge needs
                 yield item
 

@@ -17,6 +17,7 @@ import polars as pl
 
 from rings_cli import tables
 from rings_cli.aggregate import BatchTables, aggregate
+from rings_cli.ahead import BATCH_WORK
 from rings_cli.breakdowns import OTHER, ROW_LIMIT, bound_keys
 from rings_cli.config import Config
 from rings_cli.docache import MAX_OPEN_DO_FILES, DoFileCache
@@ -64,6 +65,33 @@ class Merger:
         # (tenant, date, source) -> the DO file's state after this session's last merge into it.
         self._seen: dict[tuple[str, str, str | None], Look] = {}
 
+    def _aggregate(
+        self, frame: pl.DataFrame, source: str | None
+    ) -> tuple[BatchTables, pl.DataFrame, dict[tuple[str, str], Look], dict[tuple[str, str], int]]:
+        """A batch's Polars part of `merge`: its tenant-days listed and looked at, its absorbed
+        lines dropped, its deltas aggregated and bounded."""
+        if self._closed is None:
+            self._closed = self.catalog.finalized_days()
+        # The tenant's local date and hour (zones.py): a tenant-day is the tenant's day.
+        frame = with_local_time(frame, self.config or Config()).with_columns(
+            day=pl.col("date").cast(pl.String)
+        )
+        keys = frame.select("tenant", "day").unique().sort("tenant", "day").rows()
+        # Listed (and dirty) before `_look` opens, and maybe creates, their DO files.
+        self.catalog.mark_dirty(keys)
+        looks = self._look(keys, source)
+        frame = self._unabsorbed(frame, looks)
+        per_day = frame.group_by("tenant", "day").agg(last=pl.col("line_no").max())
+        last_lines = {(t, d): n for t, d, n in per_day.iter_rows()}
+        usable = frame
+        if self._damaged_days:  # their lines are lost (counted below): nobody of them is hashed
+            damaged = pl.DataFrame(sorted(self._damaged_days), schema=["tenant", "day"], orient="row")
+            usable = frame.join(damaged, on=["tenant", "day"], how="anti")
+        batch = aggregate(usable.drop("day"), self.salts, self.config)
+        del usable
+        self._bound(batch, looks)  # paths past the day's row limit count as "(other)", views too
+        return batch, frame, looks, last_lines
+
     def forget_finalized(self) -> None:
         """Finalization (or retention) changed tenant-days: read the catalog's list again before
         the next merge, and look at each DO file again."""
@@ -87,26 +115,8 @@ class Merger:
         a hash. Returns False when a tenant-day's DO file was damaged: its lines are counted as
         rejected (`damaged state`), the others merged.
         """
-        if self._closed is None:
-            self._closed = self.catalog.finalized_days()
-        # The tenant's local date and hour (zones.py): a tenant-day is the tenant's day.
-        frame = with_local_time(frame, self.config or Config()).with_columns(
-            day=pl.col("date").cast(pl.String)
-        )
-        keys = frame.select("tenant", "day").unique().sort("tenant", "day").rows()
-        # Listed (and dirty) before `_look` opens, and maybe creates, their DO files.
-        self.catalog.mark_dirty(keys)
-        looks = self._look(keys, source)
-        frame = self._unabsorbed(frame, looks)
-        per_day = frame.group_by("tenant", "day").agg(last=pl.col("line_no").max())
-        last_lines = {(t, d): n for t, d, n in per_day.iter_rows()}
-        usable = frame
-        if self._damaged_days:  # their lines are lost (counted below): nobody of them is hashed
-            damaged = pl.DataFrame(sorted(self._damaged_days), schema=["tenant", "day"], orient="row")
-            usable = frame.join(damaged, on=["tenant", "day"], how="anti")
-        batch = aggregate(usable.drop("day"), self.salts, self.config)
-        del usable
-        self._bound(batch, looks)  # paths past the day's row limit count as "(other)", views too
+        with BATCH_WORK:  # the read-ahead worker does not parse meanwhile (ahead.py)
+            batch, frame, looks, last_lines = self._aggregate(frame, source)
         keys = sorted(k for k in last_lines if k in looks and k not in self._damaged_days)
         # Tenant-days in groups whose DO files all stay open from their stored views to their merge
         # (one opening each); the aggregation above was done once for the whole batch.
