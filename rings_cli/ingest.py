@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import polars as pl
 
 from rings_cli import defaults
-from rings_cli.ahead import BATCH_WORK, ahead
+from rings_cli.ahead import BATCH_WORK, ahead, give_back_memory
 from rings_cli.catalog import Catalog
 from rings_cli.classify import classify
 from rings_cli.config import CLIENT_IP_SOURCES, Config, load_config, normalize_host
@@ -233,6 +233,10 @@ class Ingest:
                     tail.close()
             grace = None if self._stopping else self.grace  # finalize only once all input is read
             if grace is not None:
+                # The batches' open DO files (their caches) and freed memory go back first: the
+                # end of a run, DuckDB loaded, is its peak (README: Performance).
+                self._close_do_files()
+                give_back_memory()
                 # Its flush takes every dirty tenant-day along: one warehouse transaction, not two.
                 flushed: list[FlushResult] = []
                 self.summary.finalized = finalize_due(
