@@ -566,9 +566,8 @@ def _create_atomically(
 def _filled(tenant: str, date: str, fill: Callable[[sqlite3.Connection], None] | None) -> bytes:
     """The bytes of a new DO file of this tenant-day: the template with its meta rows set and
     `fill`'s rows, in WAL mode (header bytes 18 and 19 are 2, what `journal_mode = WAL` writes)."""
-    con = sqlite3.connect(":memory:", isolation_level=None)
-    try:
-        con.deserialize(_template())
+
+    def rows(con: sqlite3.Connection) -> None:
         con.execute("BEGIN")
         con.execute(
             "UPDATE meta SET value = CASE key WHEN 'tenant' THEN ? ELSE ? END "
@@ -578,11 +577,8 @@ def _filled(tenant: str, date: str, fill: Callable[[sqlite3.Connection], None] |
         if fill is not None:
             fill(con)
         con.execute("COMMIT")
-        data = bytearray(con.serialize())
-    finally:
-        con.close()
-    data[18:20] = b"\x02\x02"
-    return bytes(data)
+
+    return storage.wal_image(_template(), rows)
 
 
 @functools.cache

@@ -125,18 +125,10 @@ def _connect(path: Path, tenant: str, month: str, create: bool) -> sqlite3.Conne
 def _new_pack(tenant: str, month: str) -> bytes:
     """The bytes of a new pack: 1 KiB pages, incremental auto-vacuum, every table and its meta
     rows, in WAL mode (header bytes 18 and 19)."""
-    con = sqlite3.connect(":memory:", isolation_level=None)
-    try:
-        con.deserialize(_template())
-        con.executemany(
-            "INSERT OR IGNORE INTO meta VALUES (?, ?)",
-            [("tenant", tenant), ("month", month), ("schema_version", str(SCHEMA_VERSION))],
-        )
-        data = bytearray(con.serialize())
-    finally:
-        con.close()
-    data[18:20] = b"\x02\x02"
-    return bytes(data)
+    meta = [("tenant", tenant), ("month", month), ("schema_version", str(SCHEMA_VERSION))]
+    return storage.wal_image(
+        _template(), lambda con: con.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", meta)
+    )
 
 
 @functools.cache

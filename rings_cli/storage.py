@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,21 @@ def connect(path: Path, state_dir: Path, create: bool = True) -> sqlite3.Connect
     con.rings_path = path  # type: ignore[attr-defined]
     con.rings_state_dir = state_dir  # type: ignore[attr-defined]
     return con
+
+
+def wal_image(template: bytes, fill: Callable[[sqlite3.Connection], None]) -> bytes:
+    """A new database file's bytes: `template` loaded in memory, changed by `fill`, serialized in
+    WAL mode (header bytes 18 and 19 are 2, what `journal_mode = WAL` writes), so that it is
+    written and synced once, with no connection to the file (DO files and packs)."""
+    con = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        con.deserialize(template)
+        fill(con)
+        data = bytearray(con.serialize())
+    finally:
+        con.close()
+    data[18:20] = b"\x02\x02"
+    return bytes(data)
 
 
 def table_names(con: sqlite3.Connection) -> set[str]:

@@ -158,9 +158,10 @@ class Warehouse:
         try:
             yield con
         except duckdb.Error as e:  # a damaged block shows only when a query reads it
-            failure = warehouse_failure(e, self.path)
-            if failure is None:
-                raise
+            # Anything else DuckDB raises (out of memory, an internal error) is one line too.
+            failure = warehouse_failure(e, self.path) or RingsError(
+                f"warehouse {self.path}: {str(e).splitlines()[0][:200]}"
+            )
             raise failure from e
         finally:
             con.close()

@@ -409,3 +409,19 @@ def test_repair_says_which_tenant_days_are_lost_when_no_warehouse_holds_them(two
     assert "lost: alice 2025-12-01: no DO file and no warehouse copy\n" in out
     assert repaired.returncode == 0 and out.endswith("OK\n")
     assert tenant_totals(state) == {"bob": 2}
+
+
+def test_any_other_duckdb_error_in_the_warehouse_is_a_rings_error(tmp_path: Path) -> None:
+    """Not only damage: whatever DuckDB raises while the warehouse is open (out of memory, an
+    internal error) reaches the CLI as a RingsError, one `Error:` line, never a traceback."""
+    import duckdb
+
+    from rings_cli.errors import RingsError
+    from rings_cli.warehouse import Warehouse
+
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    warehouse.flush([])  # made, with its schema
+    with pytest.raises(RingsError, match="boom") as raised, warehouse.reader() as con:
+        con.execute("SELECT error('boom')")
+    assert not isinstance(raised.value, duckdb.Error)
+    assert str(tmp_path / "warehouse.duckdb") in str(raised.value)
