@@ -14,7 +14,7 @@ import functools
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 _END = object()
@@ -27,33 +27,35 @@ BATCH_WORK = threading.Lock()
 
 
 @functools.cache
-def _one_malloc_arena() -> None:
-    """Keep glibc's malloc to one arena: the worker builds a block's Python objects and the main
-    thread frees them, and a second arena kept those pages resident (about 10 MiB of peak RSS for
-    an ingest, README: Performance). Not glibc (musl, macOS): nothing to do."""
+def _glibc() -> Any:
+    """The process's C library when it is glibc (its malloc is what the calls below tune), else
+    None (musl, macOS): nothing to do there."""
     import ctypes
 
     try:
         libc = ctypes.CDLL(None)  # the symbols the process has loaded: its C library's among them
     except OSError:
-        return
-    if hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "mallopt"):
+        return None
+    return libc if hasattr(libc, "gnu_get_libc_version") else None
+
+
+@functools.cache
+def _one_malloc_arena() -> None:
+    """Keep glibc's malloc to one arena: the worker builds a block's Python objects and the main
+    thread frees them, and a second arena kept those pages resident (about 10 MiB of peak RSS for
+    an ingest, README: Performance)."""
+    if (libc := _glibc()) is not None:
         libc.mallopt(_M_ARENA_MAX, 1)
 
 
 def give_back_memory() -> None:
     """Return the pages of freed Python objects and SQLite caches to the system (glibc keeps free
     chunks inside its heap resident): called once the batches are read, before finalization's
-    flushes load DuckDB, the end of a run that peaks highest. Not glibc: nothing to do."""
-    import ctypes
+    flushes load DuckDB, the end of a run that peaks highest."""
     import gc
 
     gc.collect()
-    try:
-        libc = ctypes.CDLL(None)
-    except OSError:
-        return
-    if hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "malloc_trim"):
+    if (libc := _glibc()) is not None:
         libc.malloc_trim(0)
 
 
