@@ -281,15 +281,22 @@ def warehouse_columns(table: Table) -> list[tuple[str, str, bool]]:
 
 
 def duckdb_ddl(table: Table) -> str:
+    """CREATE TABLE for the warehouse, without a PRIMARY KEY: a flush replaces whole tenant-days
+    (warehouse.py checks each chunk's keys are unique instead), and DuckDB holds a key's index in
+    memory for every row of the table while it writes, so an ingest's peak grew with its history."""
     cols = ", ".join(
         f"{name} {type_}{'' if nullable else ' NOT NULL'}"
         for name, type_, nullable in warehouse_columns(table)
     )
-    keys = ", ".join(["tenant", "date", *table.key_names])
     return (
         f"CREATE TABLE IF NOT EXISTS {table.warehouse_name} (\n"
-        f"  tenant VARCHAR NOT NULL, date DATE NOT NULL, {cols},\n  PRIMARY KEY ({keys}))"
+        f"  tenant VARCHAR NOT NULL, date DATE NOT NULL, {cols})"
     )
+
+
+def warehouse_keys(table: Table) -> list[str]:
+    """The columns that identify a row of a warehouse table."""
+    return ["tenant", "date", *table.key_names]
 
 
 def duckdb_schema() -> str:

@@ -34,6 +34,7 @@ SCHEMA_VERSION = 2
 _SCHEMA = tables.duckdb_schema()  # one definition of every table: tables.py
 
 TABLES = tables.WAREHOUSE_TABLES  # `daily` first
+_KEYS = {t.warehouse_name: tables.warehouse_keys(t) for t in tables.TABLES}
 # The breakdown tables came after SCHEMA_VERSION 2 without changing it: an older warehouse gains
 # them in place at its next flush (CREATE ... IF NOT EXISTS), keeping every row it has; until
 # then readers see them empty (readpath), and `verify` does not call their absence damage.
@@ -208,6 +209,9 @@ class Warehouse:
                         rows = rows.with_columns(
                             pl.col(n).cast(pl.String) for n, d in rows.schema.items() if d == pl.Null
                         )
+                        # The check a PRIMARY KEY made (tables.duckdb_ddl): no row twice.
+                        if rows.select(_KEYS[table]).is_duplicated().any():
+                            raise RingsError(f"a flush of {table} has a row twice; its chunk was not written")
                         con.register("flush_rows", ArrowStream(rows))
                         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM flush_rows")
                         statements += 1
@@ -241,7 +245,7 @@ class Warehouse:
             for table in (*TABLES, "schema_version"):
                 con.execute(f"DROP TABLE IF EXISTS {table}")
         else:
-            _add_newer_keys(con)
+            _migrate_tables(con)
         con.execute(_SCHEMA)
         if self._version(con) is None:
             con.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
@@ -314,30 +318,41 @@ class Warehouse:
             yield con
 
 
-def _add_newer_keys(con: duckdb.DuckDBPyConnection) -> None:
-    """Rebuild, in one transaction, a table that lacks a key column added since (tables.NEWER_KEYS:
-    the hour's UTC offset); its rows keep every value and get the column's default."""
-    for name, column in tables.NEWER_KEYS:
-        table = tables.BY_NAME[name].warehouse_name
-        if not has_table(con, table) or column in _column_names(con, table):
+def _migrate_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild in place, each in one transaction and keeping every row, a table of an older
+    warehouse that lacks a key column added since (tables.NEWER_KEYS: the hour's UTC offset; its
+    rows get the column's default) or has a PRIMARY KEY (none now: tables.duckdb_ddl says why)."""
+    here = "schema_name = 'main' AND database_name = current_database()"
+    keyed = {
+        row[0]
+        for row in con.execute(
+            f"SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' AND {here}"
+        ).fetchall()
+    }
+    columns: dict[str, set[str]] = {}
+    query = f"SELECT table_name, column_name FROM duckdb_columns() WHERE {here}"
+    for name, column in con.execute(query).fetchall():
+        columns.setdefault(name, set()).add(column)
+    for table in tables.TABLES:
+        name = table.warehouse_name
+        if name not in columns:
             continue
-        old = f"{table}_before_{column}"
+        missing = [c for t, c in tables.NEWER_KEYS if t == table.name and c not in columns[name]]
+        if name not in keyed and not missing:
+            continue
+        old = f"{name}_before_migration"
+        defaults = "".join(f", {tables.key_default(table.name, c)} AS {c}" for c in missing)
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(f"ALTER TABLE {table} RENAME TO {old}")
-            con.execute(tables.duckdb_ddl(tables.BY_NAME[name]))
-            default = tables.key_default(name, column)
-            con.execute(f"INSERT INTO {table} BY NAME SELECT *, {default} AS {column} FROM {old}")
+            con.execute(f"ALTER TABLE {name} RENAME TO {old}")
+            con.execute(tables.duckdb_ddl(table))
+            con.execute(f"INSERT INTO {name} BY NAME SELECT *{defaults} FROM {old}")
             con.execute(f"DROP TABLE {old}")
             con.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
             raise
-
-
-def _column_names(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
-    return {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
 
 
 def has_table(con: duckdb.DuckDBPyConnection, table: str, catalog: str | None = None) -> bool:

@@ -1,0 +1,105 @@
+"""The warehouse's tables have no PRIMARY KEY (tables.duckdb_ddl says why): an older warehouse
+loses its keys in place without losing a row, and a flush still refuses a row twice."""
+
+from __future__ import annotations
+
+import sqlite3
+import tarfile
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from rings_cli import tables
+from rings_cli.dofile import snapshot_tables
+from rings_cli.errors import RingsError
+from rings_cli.state import StateDir
+from rings_cli.warehouse import Warehouse
+from tests.conftest import line, report_json, run_rings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def keyed_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY'"
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def all_rows(con: duckdb.DuckDBPyConnection) -> dict[str, set[tuple]]:
+    """Every row of every table the file has, without `hourly.utc_offset` (added since the fixture)."""
+    names = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    out = {}
+    for table in tables.WAREHOUSE_TABLES:
+        if table in names:
+            exclude = " EXCLUDE (utc_offset)" if table == "hourly" else ""
+            cols = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+            query = f"SELECT *{exclude if 'utc_offset' in cols else ''} FROM {table}"
+            out[table] = set(con.execute(query).fetchall())
+    return out
+
+
+@pytest.mark.parametrize(
+    ("fixture", "keyed"),
+    [
+        ("legacy_state.tar.gz", {"daily", "hourly", "pages"}),  # before breakdowns and time zones
+        ("state_6ba5f44.tar.gz", set(tables.WAREHOUSE_TABLES)),  # the release before this change
+    ],
+)
+def test_an_older_warehouse_loses_its_keys_and_keeps_every_row(
+    tmp_path: Path, write_log, fixture: str, keyed: set[str]
+) -> None:
+    """State dirs of earlier releases (fixtures/make_legacy_state.py) have warehouse tables with
+    primary keys; the first flush after the upgrade rebuilds them without, every row kept, and the
+    report's numbers stay."""
+    with tarfile.open(FIXTURES / fixture) as tar:
+        tar.extractall(tmp_path, filter="data")
+    state = StateDir(tmp_path / "state")
+    for path in [state.root, *state.root.rglob("*")]:  # the tar keeps no modes; check wants owner-only
+        path.chmod(0o700 if path.is_dir() else 0o600)
+    with duckdb.connect(str(state.warehouse_path), read_only=True) as con:
+        assert keyed <= keyed_tables(con)
+        before = all_rows(con)
+    assert sum(map(len, before.values())) > 30
+    window = ("--start", "2025-11-01", "--end", "2025-11-02")
+    report = report_json(state, *window)
+
+    added = [line(vhost="c.example", when="03/Nov/2025:10:00:00 +0000", ip="8.8.8.8")]
+    result = run_rings("ingest", "--state-dir", str(state.root), "--no-finalize", str(write_log(added)))
+    assert result.returncode == 0, result.stderr.decode()
+
+    with duckdb.connect(str(state.warehouse_path), read_only=True) as con:
+        assert keyed_tables(con) == set()
+        after = all_rows(con)
+        assert con.execute("SELECT count(*) FROM daily WHERE tenant = 'c.example'").fetchone() == (1,)
+        names = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert names == {*tables.WAREHOUSE_TABLES, "schema_version"}  # no table left half-migrated
+    for table, rows in before.items():
+        assert rows <= after[table], table
+        assert {r for r in after[table] if r[0] != "c.example"} == rows, table
+    assert report_json(state, *window) == report
+    check = run_rings("check", "--state-dir", str(state.root))
+    assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+
+
+def test_a_flush_with_a_row_twice_writes_none_of_its_chunk(state: StateDir, write_log) -> None:
+    """What the primary key refused, the flush refuses: a chunk that has a tenant-day's rows twice."""
+    lines = [
+        line(vhost="a.example", when="03/Nov/2025:10:00:00 +0000", request=f"GET /{i} HTTP/1.1")
+        for i in range(3)
+    ]
+    result = run_rings("ingest", "--state-dir", str(state.root), "--no-finalize", str(write_log(lines)))
+    assert result.returncode == 0, result.stderr.decode()
+    with sqlite3.connect(state.do_path("a.example", "2025-11-03")) as con:
+        frames = snapshot_tables(con, "a.example", "2025-11-03")
+    warehouse = Warehouse(state.root / "other.duckdb")
+    with pytest.raises(RingsError, match="a row twice"):
+        warehouse.flush([{table: [frame, frame] for table, frame in frames.items()}])
+    with warehouse.reader() as con:
+        assert con.execute("SELECT count(*) FROM daily").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM pages").fetchone() == (0,)
+    warehouse.flush([{table: [frame] for table, frame in frames.items()}])
+    with warehouse.reader() as con:
+        assert con.execute("SELECT sum(page_views) FROM daily").fetchone() == (3,)
+        assert keyed_tables(con) == set()
