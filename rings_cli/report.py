@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+import threading
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -79,6 +80,37 @@ def _run(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> l
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
+def run_all(
+    con: duckdb.DuckDBPyConnection, names: list[str], params: dict[str, Any]
+) -> dict[str, list[dict[str, Any]]]:
+    """Each query's rows, two queries at a time: on a second cursor in a thread, as DuckDB lets go
+    of the GIL while it runs one. The queries are small (a few ms each, mostly fixed cost), so two
+    at a time keep both cores busy where DuckDB's own threads would not (a third off their time)."""
+    todo = list(names)
+    out: dict[str, list[dict[str, Any]]] = {}
+    failed: list[BaseException] = []
+
+    def work(cur: duckdb.DuckDBPyConnection) -> None:
+        while not failed:
+            try:
+                name = todo.pop(0)  # atomic under the GIL: each query is taken once
+            except IndexError:
+                return
+            try:
+                out[name] = _run(cur, name, params)
+            except BaseException as e:  # raised in the caller's thread, below
+                failed.append(e)
+
+    with con.cursor() as cur:
+        helper = threading.Thread(target=work, args=(cur,), name="rings-report-query")
+        helper.start()
+        work(con)
+        helper.join()
+    if failed:
+        raise failed[0]
+    return {name: out[name] for name in names}
+
+
 def build_report(
     state: StateDir,
     tenant: str | None = None,
@@ -109,7 +141,6 @@ def build_report(
     with current_view(state, tenant) as (con, info):
         if tenant is not None and known_tenant:
             _check_known(con, tenant)
-        extent = _run(con, "extent", {"tenant": tenant})[0]
         if start_d is None and end_d is None:
             data_range = _run(con, "range", {"tenant": tenant})[0]
             if data_range["end"] is not None:
@@ -119,7 +150,8 @@ def build_report(
             raise UsageError(f"--start {start_d} is after --end {end_d}")
         params = {"tenant": tenant, "start": start_d, "end": end_d, "limit": limit}
         wanted = [s for s in SECTIONS if s != "hours" or not _hours_omitted(start_d, end_d)]
-        sections = {name: _run(con, name, params) for name in wanted}
+        sections = run_all(con, ["extent", *wanted], params)
+        extent = sections.pop("extent")[0]
         if tenant is None:  # tenants' zones may differ: an all-tenants hour row has no one UTC offset
             for row in sections.get("hours", []):
                 row.pop("utc_offset", None)
