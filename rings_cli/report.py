@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rings_cli import defaults
-from rings_cli.charts import change_fraction
 from rings_cli.config import load_config
 from rings_cli.countries import country_name
 from rings_cli.errors import UsageError
@@ -211,6 +210,8 @@ def _compare(
 ) -> dict[str, Any]:
     """The comparison period's totals and status, and for each top list the previous numbers of
     the rows the report lists (same order; zeros for a row the period did not have)."""
+    from rings_cli.charts import change_fraction  # only a comparison draws on charts.py
+
     params = {"tenant": tenant, "start": start, "end": end}
     totals_row = _run(con, "totals", params)[0]
     totals = {key: _number(totals_row.get(key), kind) for key, kind in TOTALS.items()}
