@@ -20,7 +20,7 @@ from rings_cli import defaults
 from rings_cli.config import load_config
 from rings_cli.countries import country_name
 from rings_cli.errors import UsageError
-from rings_cli.readpath import current_view
+from rings_cli.readpath import current_view, cursor
 from rings_cli.state import StateDir
 from rings_cli.zones import local_today, tenant_zone, zone_changes
 
@@ -105,7 +105,7 @@ def run_all(
             except BaseException as e:  # raised in the caller's thread, below
                 failed.append(e)
 
-    with con.cursor() as cur:
+    with cursor(con) as cur:
         helper = threading.Thread(target=work, args=(cur,), name="rings-report-query")
         helper.start()
         work(con)
