@@ -146,7 +146,10 @@ def current_view(
     with contextlib.ExitStack() as stack:
         if state.warehouse_path.exists():
             stack.enter_context(IN_PROCESS)
-        con = engine.connect(":memory:")
+        # One DuckDB thread: the queries are small (a few ms), and a reader that wants both cores
+        # runs two at a time on two cursors (report.run_all: 38 ms for a year's sections against
+        # 45 with DuckDB's two threads each, which then contend for the cores).
+        con = engine.connect(":memory:", config={"threads": 1})
         stack.callback(con.close)  # closed (detached) before the lock is let go
         attached = _attach_warehouse(con, state, wait)
         if attached:
