@@ -15,12 +15,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rings_cli.errors import RingsError
 from rings_cli.state import StateDir
@@ -117,6 +118,39 @@ def _mtime(*paths: Path) -> dt.datetime | None:
 WAREHOUSE_TABLES = "wh.main"  # where the attached warehouse's tables are
 
 
+def _connect() -> duckdb.DuckDBPyConnection:
+    """The in-memory database a read puts its view in. One DuckDB thread: the queries are small
+    (a few ms), and a reader that wants both cores runs two at a time on two cursors (report.run_all:
+    38 ms for a year's sections, against 45 with DuckDB's two threads each contending for the cores)."""
+    return engine.connect(":memory:", config={"threads": 1})
+
+
+_WARM: dict[str, Any] = {}  # "thread" making a database for the next read, then "con", the database
+
+
+def warm_up() -> None:
+    """Start making the next read's in-memory database in a thread while this one goes on (DuckDB
+    lets go of the GIL): a process's first takes about 30 ms, as long as Typer's parsing and the
+    report's imports. `current_view` takes it over; a process that makes no read drops it."""
+    if "thread" in _WARM:
+        return
+
+    def make() -> None:
+        with contextlib.suppress(engine.Error):  # then the read makes its own, and says why
+            _WARM["con"] = _connect()
+
+    _WARM["thread"] = threading.Thread(target=make, name="rings-warm-up")
+    _WARM["thread"].start()
+
+
+def _warmed() -> duckdb.DuckDBPyConnection | None:
+    """The database `warm_up` made, once; None when there is none."""
+    if "thread" not in _WARM:
+        return None
+    _WARM["thread"].join()
+    return _WARM.pop("con", None)
+
+
 @contextmanager
 def current_view(
     state: StateDir, tenant: str | None = None, wait: float = READ_RETRY_SECONDS
@@ -146,10 +180,7 @@ def current_view(
     with contextlib.ExitStack() as stack:
         if state.warehouse_path.exists():
             stack.enter_context(IN_PROCESS)
-        # One DuckDB thread: the queries are small (a few ms), and a reader that wants both cores
-        # runs two at a time on two cursors (report.run_all: 38 ms for a year's sections against
-        # 45 with DuckDB's two threads each, which then contend for the cores).
-        con = engine.connect(":memory:", config={"threads": 1})
+        con = _warmed() or _connect()
         stack.callback(con.close)  # closed (detached) before the lock is let go
         attached = _attach_warehouse(con, state, wait)
         if attached:

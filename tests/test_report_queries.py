@@ -4,6 +4,7 @@ the section queries run two at a time, give the same report as the long way roun
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import duckdb
@@ -13,7 +14,7 @@ from rings_cli.ingest import Ingest
 from rings_cli.readpath import current_view
 from rings_cli.report import SECTIONS, _run, build_report, run_all
 from rings_cli.state import StateDir
-from tests.conftest import line
+from tests.conftest import line, run_rings
 
 DAYS = ["01/Dec/2025:10:00:00 +0000", "02/Dec/2025:11:00:00 +0000"]
 RANGE = {"start": "2025-12-01", "end": "2025-12-02"}
@@ -62,3 +63,33 @@ def test_a_warehouse_without_a_newer_table_reads_it_as_empty(flushed: StateDir) 
     assert after["browsers"] == []
     assert after["totals"] == before["totals"] and after["days"] == before["days"]
     assert after["live_tenant_days"] == 0
+
+
+def test_the_warmed_up_database_serves_one_read_and_the_next_makes_its_own(flushed: StateDir) -> None:
+    from rings_cli import readpath
+
+    readpath.warm_up()
+    first = build_report(flushed, **RANGE)
+    assert readpath._warmed() is None  # taken over by the first read
+    second = build_report(flushed, **RANGE)
+    assert first == second and first["totals"]["requests"] == 8
+
+
+def test_rings_report_through_the_warm_up_and_a_usage_error_beside_it(flushed: StateDir) -> None:
+    """`rings report` makes its database while Typer parses (cli.main): the same JSON as the
+    library's, and a wrong option still ends at once with one line and exit 2."""
+    done = run_rings("report", "-f", "json", "--state-dir", str(flushed.root), *range_args())
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    assert without_as_of(got) == without_as_of(build_report(flushed, **RANGE))
+    wrong = run_rings("report", "-f", "nope", "--state-dir", str(flushed.root))
+    assert wrong.returncode == 2
+    assert wrong.stderr.decode().count("Error") == 1 and b"Traceback" not in wrong.stderr
+
+
+def range_args() -> list[str]:
+    return ["--start", RANGE["start"], "--end", RANGE["end"]]
+
+
+def without_as_of(report: dict) -> dict:
+    return {k: v for k, v in report.items() if k != "as_of"}
