@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rings_cli import tables
 from rings_cli.errors import RingsError
 from rings_cli.state import StateDir
 from rings_cli.warehouse import (
@@ -116,6 +117,10 @@ def _mtime(*paths: Path) -> dt.datetime | None:
 
 
 WAREHOUSE_TABLES = "wh.main"  # where the attached warehouse's tables are
+# Each table's columns in a warehouse of this version: one that has them all is read as it is.
+_COLUMNS = {
+    t.warehouse_name: {"tenant", "date", *(c[0] for c in tables.warehouse_columns(t))} for t in tables.TABLES
+}
 
 
 def _connect() -> duckdb.DuckDBPyConnection:
@@ -185,8 +190,9 @@ def current_view(
         attached = _attach_warehouse(con, state, wait)
         if attached:
             newest.extend(s for s in [_mtime(state.warehouse_path)] if s is not None)
-        flushed = _tables_of(con, "wh") if attached else set()
-        if info.live or not flushed.issuperset(TABLES):
+        columns = _columns_of(con, "wh") if attached else {}
+        flushed = set(columns)
+        if info.live or any(not names <= columns.get(t, set()) for t, names in _COLUMNS.items()):
             _live_tables(con, live, info.live)
             con.execute(_views(flushed, bool(info.live)))
         else:  # the warehouse's tables as they are: named straight, no views to bind (4 ms)
@@ -209,8 +215,8 @@ def _live_tables(
     con: duckdb.DuckDBPyConnection, live: dict[str, list[pl.DataFrame]], keys: list[tuple[str, str]]
 ) -> None:
     """The schema `live`: every table, holding the DO files' rows, and `keys`, their tenant-days.
-    Only made when there is something to hold or a table the warehouse lacks (a third of the read
-    path's set-up on a warehouse of flushed days)."""
+    Only made when there is something to hold or a table or column the warehouse lacks (a third
+    of the read path's set-up on a warehouse of flushed days)."""
     con.execute("CREATE SCHEMA live")
     con.execute("SET schema = 'live'")
     con.execute(_SCHEMA)
@@ -231,21 +237,22 @@ def _live_tables(
 
 
 def _views(flushed: set[str], live: bool) -> str:
-    """The views `main.daily`, ... in one script: the warehouse's rows, less the tenant-days read
-    live, plus the live ones. With no live tenant-day a flushed table is the warehouse's alone: no
-    anti-join (a quarter of the time of a report's queries) and no union."""
+    """The views `main.daily`, ... in one script: the warehouse's rows (less the tenant-days read
+    live) and the live ones, by name, so that a column the warehouse lacks reads as NULL."""
+    unless_live = (
+        """WHERE NOT EXISTS (SELECT 1 FROM live.keys AS k
+                             WHERE k.tenant = w.tenant AND k.date = w.date)"""
+        if live
+        else ""
+    )
     views = []
     for table in TABLES:
-        if table in flushed and live:
+        if table in flushed:
             views.append(
                 f"""CREATE VIEW main.{table} AS
-                    SELECT * FROM wh.main.{table} AS w
-                    WHERE NOT EXISTS (SELECT 1 FROM live.keys AS k
-                                      WHERE k.tenant = w.tenant AND k.date = w.date)
+                    SELECT * FROM wh.main.{table} AS w {unless_live}
                     UNION ALL BY NAME SELECT * FROM live.{table}"""
             )
-        elif table in flushed:
-            views.append(f"CREATE VIEW main.{table} AS SELECT * FROM wh.main.{table}")
         else:
             views.append(f"CREATE VIEW main.{table} AS SELECT * FROM live.{table}")
     return ";\n".join(views)
@@ -278,14 +285,18 @@ def _attach_warehouse(con: duckdb.DuckDBPyConnection, state: StateDir, wait: flo
     return True
 
 
-def _tables_of(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:
-    """The tables of an attached database's main schema, in one question (older warehouses lack
-    NEWER_TABLES)."""
+def _columns_of(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, set[str]]:
+    """The tables of an attached database's main schema and their columns, in one question (older
+    warehouses lack NEWER_TABLES, and columns since added, tables.NEWER_KEYS)."""
     rows = con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND database_name = $catalog",
+        "SELECT table_name, column_name FROM duckdb_columns() "
+        "WHERE schema_name = 'main' AND database_name = $catalog",
         {"catalog": catalog},
     ).fetchall()
-    return {r[0] for r in rows}
+    out: dict[str, set[str]] = {}
+    for table, column in rows:
+        out.setdefault(table, set()).add(column)
+    return out
 
 
 def _quoted(path: Path) -> str:
