@@ -12,7 +12,6 @@ import contextlib
 import datetime as dt
 import ipaddress
 import re
-import tomllib
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +152,8 @@ def load_config(path: Path | str | None, state: StateDir | None = None) -> Confi
             return Config()
         path = state.root / CONFIG_NAME
     path = Path(path)
+    import tomllib  # only when there is a file: `rings report` of a state dir without one skips it
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -15,13 +15,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from rings_cli import tables
 from rings_cli.errors import RingsError
 from rings_cli.state import StateDir
 from rings_cli.warehouse import (
@@ -114,6 +116,46 @@ def _mtime(*paths: Path) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(max(times), dt.UTC) if times else None
 
 
+WAREHOUSE_TABLES = "wh.main"  # where the attached warehouse's tables are
+# Each table's columns in a warehouse of this version: one that has them all is read as it is.
+_COLUMNS = {
+    t.warehouse_name: {"tenant", "date", *(c[0] for c in tables.warehouse_columns(t))} for t in tables.TABLES
+}
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    """The in-memory database a read puts its view in. One DuckDB thread: the queries are small
+    (a few ms), and a reader that wants both cores runs two at a time on two cursors (report.run_all:
+    38 ms for a year's sections, against 45 with DuckDB's two threads each contending for the cores)."""
+    return engine.connect(":memory:", config={"threads": 1})
+
+
+_WARM: dict[str, Any] = {}  # "thread" making a database for the next read, then "con", the database
+
+
+def warm_up() -> None:
+    """Start making the next read's in-memory database in a thread while this one goes on (DuckDB
+    lets go of the GIL): a process's first takes about 30 ms, as long as Typer's parsing and the
+    report's imports. `current_view` takes it over; a process that makes no read drops it."""
+    if "thread" in _WARM:
+        return
+
+    def make() -> None:
+        with contextlib.suppress(engine.Error):  # then the read makes its own, and says why
+            _WARM["con"] = _connect()
+
+    _WARM["thread"] = threading.Thread(target=make, name="rings-warm-up")
+    _WARM["thread"].start()
+
+
+def _warmed() -> duckdb.DuckDBPyConnection | None:
+    """The database `warm_up` made, once; None when there is none."""
+    if "thread" not in _WARM:
+        return None
+    _WARM["thread"].join()
+    return _WARM.pop("con", None)
+
+
 @contextmanager
 def current_view(
     state: StateDir, tenant: str | None = None, wait: float = READ_RETRY_SECONDS
@@ -143,48 +185,77 @@ def current_view(
     with contextlib.ExitStack() as stack:
         if state.warehouse_path.exists():
             stack.enter_context(IN_PROCESS)
-        con = engine.connect(":memory:")
+        con = _warmed() or _connect()
         stack.callback(con.close)  # closed (detached) before the lock is let go
-        con.execute("CREATE SCHEMA live")
-        con.execute("SET schema = 'live'")
-        con.execute(_SCHEMA)
-        con.execute("SET schema = 'main'")
-        for table, frames in live.items():
-            filled = [f for f in frames if f.height]
-            if filled:
-                import duckdb  # noqa: F401 - sets up the engine's scans of Python (Arrow) objects
-                import polars as pl
-
-                rows = pl.concat(filled, how="vertical_relaxed")
-                con.register("live_rows", rows)
-                con.execute(f"INSERT INTO live.{table} BY NAME SELECT * FROM live_rows")
-                con.unregister("live_rows")
-        con.execute("CREATE TABLE live.keys (tenant VARCHAR, date DATE)")
-        if info.live:
-            con.executemany("INSERT INTO live.keys VALUES (?, CAST(? AS DATE))", info.live)
         attached = _attach_warehouse(con, state, wait)
         if attached:
             newest.extend(s for s in [_mtime(state.warehouse_path)] if s is not None)
-        flushed = _tables_of(con, "wh") if attached else set()
-        # With no live tenant-day there is nothing to leave out of the warehouse: no anti-join
-        # (a quarter of the time of a report's queries).
-        unless_live = (
-            """WHERE NOT EXISTS (SELECT 1 FROM live.keys AS k
-                                 WHERE k.tenant = w.tenant AND k.date = w.date)"""
-            if info.live
-            else ""
-        )
-        for table in TABLES:
-            if table in flushed:
-                con.execute(
-                    f"""CREATE VIEW main.{table} AS
-                        SELECT * FROM wh.main.{table} AS w {unless_live}
-                        UNION ALL BY NAME SELECT * FROM live.{table}"""
-                )
-            else:
-                con.execute(f"CREATE VIEW main.{table} AS SELECT * FROM live.{table}")
+        columns = _columns_of(con, "wh") if attached else {}
+        flushed = set(columns)
+        if info.live or any(not names <= columns.get(t, set()) for t, names in _COLUMNS.items()):
+            _live_tables(con, live, info.live)
+            con.execute(_views(flushed, bool(info.live)))
+        else:  # the warehouse's tables as they are: named straight, no views to bind (4 ms)
+            con.execute(f"SET search_path = '{WAREHOUSE_TABLES}'")
         info.as_of = max(newest) if newest else None
         yield con, info
+
+
+def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A second connection to the tables `current_view` yields, for another thread (a cursor starts
+    on the in-memory database's own schema, without the warehouse's tables in its search path)."""
+    row = con.execute("SELECT current_setting('search_path')").fetchone()
+    cur = con.cursor()
+    if row and row[0]:
+        cur.execute(f"SET search_path = '{row[0]}'")
+    return cur
+
+
+def _live_tables(
+    con: duckdb.DuckDBPyConnection, live: dict[str, list[pl.DataFrame]], keys: list[tuple[str, str]]
+) -> None:
+    """The schema `live`: every table, holding the DO files' rows, and `keys`, their tenant-days.
+    Only made when there is something to hold or a table or column the warehouse lacks (a third
+    of the read path's set-up on a warehouse of flushed days)."""
+    con.execute("CREATE SCHEMA live")
+    con.execute("SET schema = 'live'")
+    con.execute(_SCHEMA)
+    con.execute("SET schema = 'main'")
+    for table, frames in live.items():
+        filled = [f for f in frames if f.height]
+        if filled:
+            import duckdb  # noqa: F401 - sets up the engine's scans of Python (Arrow) objects
+            import polars as pl
+
+            rows = pl.concat(filled, how="vertical_relaxed")
+            con.register("live_rows", rows)
+            con.execute(f"INSERT INTO live.{table} BY NAME SELECT * FROM live_rows")
+            con.unregister("live_rows")
+    con.execute("CREATE TABLE live.keys (tenant VARCHAR, date DATE)")
+    if keys:
+        con.executemany("INSERT INTO live.keys VALUES (?, CAST(? AS DATE))", keys)
+
+
+def _views(flushed: set[str], live: bool) -> str:
+    """The views `main.daily`, ... in one script: the warehouse's rows (less the tenant-days read
+    live) and the live ones, by name, so that a column the warehouse lacks reads as NULL."""
+    unless_live = (
+        """WHERE NOT EXISTS (SELECT 1 FROM live.keys AS k
+                             WHERE k.tenant = w.tenant AND k.date = w.date)"""
+        if live
+        else ""
+    )
+    views = []
+    for table in TABLES:
+        if table in flushed:
+            views.append(
+                f"""CREATE VIEW main.{table} AS
+                    SELECT * FROM wh.main.{table} AS w {unless_live}
+                    UNION ALL BY NAME SELECT * FROM live.{table}"""
+            )
+        else:
+            views.append(f"CREATE VIEW main.{table} AS SELECT * FROM live.{table}")
+    return ";\n".join(views)
 
 
 def _attach_warehouse(con: duckdb.DuckDBPyConnection, state: StateDir, wait: float) -> bool:
@@ -214,14 +285,18 @@ def _attach_warehouse(con: duckdb.DuckDBPyConnection, state: StateDir, wait: flo
     return True
 
 
-def _tables_of(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:
-    """The tables of an attached database's main schema, in one question (older warehouses lack
-    NEWER_TABLES)."""
+def _columns_of(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, set[str]]:
+    """The tables of an attached database's main schema and their columns, in one question (older
+    warehouses lack NEWER_TABLES, and columns since added, tables.NEWER_KEYS)."""
     rows = con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND database_name = $catalog",
+        "SELECT table_name, column_name FROM duckdb_columns() "
+        "WHERE schema_name = 'main' AND database_name = $catalog",
         {"catalog": catalog},
     ).fetchall()
-    return {r[0] for r in rows}
+    out: dict[str, set[str]] = {}
+    for table, column in rows:
+        out.setdefault(table, set()).add(column)
+    return out
 
 
 def _quoted(path: Path) -> str:

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from rings_cli import defaults
 from rings_cli.errors import UsageError
 
-CHUNK_BYTES = 12 * 1024 * 1024  # a batch: README, Performance (Memory) says why this size
+CHUNK_BYTES = defaults.CHUNK_BYTES  # a batch (defaults.py: the CLI names it without this module)
 
 _MAGIC = {
     b"\x1f\x8b": ("gzip", gzip.open),

@@ -83,6 +83,21 @@ def test_json_report_of_flushed_days_imports_no_polars_pyarrow_duckdb_package_or
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [2, [] if engine_alone else ["duckdb"]]
 
 
+REPORT_ALONE = REPORT.replace('("polars", "pyarrow", "duckdb", "rich.console")', "SKIPPED")
+SKIPPED = ("rings_cli.sources", "rings_cli.charts", "tomllib", "gzip")
+
+
+def test_json_report_imports_no_ingest_sources_charts_or_toml_reader(state: StateDir, write_log) -> None:
+    """`rings report` imports only what it uses: the sources (and gzip) are for ingest,
+    charts.py for a comparison or a table, tomllib for a state dir with a rings.toml (issue 13)."""
+    Ingest(state, grace=None).run([str(write_log([line(), line(ip="2.2.2.2")]))])
+    script = REPORT_ALONE.replace("SKIPPED", repr(SKIPPED))
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(state.root)], capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [2, []]
+
+
 INGEST = """
 import json, sys
 from rings_cli.ingest import Ingest
