@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from rings_cli import storage
+from rings_cli import storage, tables
 from rings_cli.catalog import Catalog
 from rings_cli.config import CONFIG_NAME, Config
 from rings_cli.dofile import DoFile
@@ -335,11 +335,23 @@ def rewrite_warehouse(path: Path, erased: list[tuple[str, str]], wait: float = R
                 con.execute(_SCHEMA)
                 con.register("erased_keys", keys)
                 con.execute("INSERT INTO schema_version SELECT * FROM old.schema_version")
+                old_columns = set(
+                    con.execute(
+                        "SELECT table_name, column_name FROM duckdb_columns()"
+                        " WHERE database_name = 'old' AND schema_name = 'main'"
+                    ).fetchall()
+                )
                 for table in TABLES:
                     if table in NEWER_TABLES and not has_table(con, table, "old"):
                         continue
+                    # A key column the old file lacks (not yet migrated by a flush) takes its default.
+                    defaults = "".join(
+                        f", {tables.key_default(name, column)} AS {column}"
+                        for name, column in tables.NEWER_KEYS
+                        if tables.BY_NAME[name].warehouse_name == table and (table, column) not in old_columns
+                    )
                     con.execute(
-                        f"""INSERT INTO main.{table} BY NAME SELECT * FROM old.{table}
+                        f"""INSERT INTO main.{table} BY NAME SELECT *{defaults} FROM old.{table}
                             WHERE (tenant, date) NOT IN (SELECT (tenant, date) FROM erased_keys)"""
                     )
             con.execute("DETACH old")

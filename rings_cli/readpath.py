@@ -141,11 +141,14 @@ def warm_up() -> None:
         return
 
     def make() -> None:
-        with contextlib.suppress(engine.Error):  # then the read makes its own, and says why
+        # Whatever fails here, the read makes its own database and says why (one line, no thread's
+        # traceback).
+        with contextlib.suppress(Exception):
             _WARM["con"] = _connect()
 
-    _WARM["thread"] = threading.Thread(target=make, name="rings-warm-up")
-    _WARM["thread"].start()
+    thread = threading.Thread(target=make, name="rings-warm-up")
+    thread.start()
+    _WARM["thread"] = thread  # only once started: `_warmed` joins it
 
 
 def _warmed() -> duckdb.DuckDBPyConnection | None:

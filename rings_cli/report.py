@@ -109,7 +109,11 @@ def run_all(
         helper = threading.Thread(target=work, args=(cur,), name="rings-report-query")
         helper.start()
         work(con)
-        helper.join()
+        while helper.is_alive():  # its cursor must outlive its query, even on Ctrl-C
+            try:
+                helper.join()
+            except KeyboardInterrupt as e:  # no new query starts; raised once the helper is done
+                failed.insert(0, e)
     if failed:
         raise failed[0]
     return {name: out[name] for name in names}

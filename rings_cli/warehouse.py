@@ -148,24 +148,29 @@ class Warehouse:
         self, read_only: bool, wait: float, gated: bool = False
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection, retried while another process holds the file; `gated` (the flusher)
-        holds the gate while it waits, so readers let it in."""
-        with gate(self.path, wait, create=True) if gated else contextlib.nullcontext():
-            # A writer on one thread: a flush's inserts are small, and each thread's buffers
-            # were ~10 MiB of an ingest's peak (README: Performance).
-            config = {} if read_only else {"threads": 1}
-            con = while_locked(
-                self.path, wait, lambda: duckdb.connect(str(self.path), read_only=read_only, config=config)
-            )
-        try:
-            yield con
-        except duckdb.Error as e:  # a damaged block shows only when a query reads it
-            # Anything else DuckDB raises (out of memory, an internal error) is one line too.
-            failure = warehouse_failure(e, self.path) or RingsError(
-                f"warehouse {self.path}: {str(e).splitlines()[0][:200]}"
-            )
-            raise failure from e
-        finally:
-            con.close()
+        holds the gate while it waits, so readers let it in, and holds IN_PROCESS while it has the
+        file, so this process's readers (`rings live PATH`) wait for it instead of failing on it."""
+        with contextlib.ExitStack() as stack:
+            if gated:  # IN_PROCESS before the gate, as readers and erase take them
+                stack.enter_context(IN_PROCESS)
+            with gate(self.path, wait, create=True) if gated else contextlib.nullcontext():
+                # A writer on one thread: a flush's inserts are small, and each thread's buffers
+                # were ~10 MiB of an ingest's peak (README: Performance).
+                config = {} if read_only else {"threads": 1}
+                path = str(self.path)
+                con = while_locked(
+                    self.path, wait, lambda: duckdb.connect(path, read_only=read_only, config=config)
+                )
+            try:
+                yield con
+            except duckdb.Error as e:  # a damaged block shows only when a query reads it
+                # Anything else DuckDB raises (out of memory, an internal error) is one line too.
+                failure = warehouse_failure(e, self.path) or RingsError(
+                    f"warehouse {self.path}: {str(e).splitlines()[0][:200]}"
+                )
+                raise failure from e
+            finally:
+                con.close()
 
     def flush(
         self,
@@ -266,6 +271,7 @@ class Warehouse:
         with self.reader(wait) as con:
             if self._version(con) != SCHEMA_VERSION:
                 raise DamagedStateError(self.path, "warehouse has no Rings schema (or an old one)")
+            columns = _columns(con)
             for table in TABLES:
                 # Asked first: a missing `os` would make DuckDB scan Python's `os` module instead.
                 if table in NEWER_TABLES and not has_table(con, table):
@@ -274,6 +280,13 @@ class Warehouse:
                     con.execute(f"SELECT bit_xor(hash(COLUMNS(*))) FROM {table}").fetchall()
                 except duckdb.CatalogException as e:
                     raise DamagedStateError(self.path, f"warehouse lacks table {table}") from e
+                # What a primary key ruled out (tables.duckdb_ddl): a row twice.
+                keys = ", ".join(k for k in _KEYS[table] if k in columns[table])
+                twice = con.execute(
+                    f"SELECT count(*) FROM (SELECT 1 FROM {table} GROUP BY {keys} HAVING count(*) > 1)"
+                ).fetchone()
+                if twice and twice[0]:
+                    raise DamagedStateError(self.path, f"warehouse has {twice[0]:,} rows of {table} twice")
 
     def tenant_day(self, tenant: str, date: str) -> tuple[dict[str, Any], dict[str, pl.DataFrame]] | None:
         """The last flushed copy of one tenant-day: its `daily` row and its other tables' rows
@@ -329,10 +342,7 @@ def _migrate_tables(con: duckdb.DuckDBPyConnection) -> None:
             f"SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' AND {here}"
         ).fetchall()
     }
-    columns: dict[str, set[str]] = {}
-    query = f"SELECT table_name, column_name FROM duckdb_columns() WHERE {here}"
-    for name, column in con.execute(query).fetchall():
-        columns.setdefault(name, set()).add(column)
+    columns = _columns(con)
     for table in tables.TABLES:
         name = table.warehouse_name
         if name not in columns:
@@ -353,6 +363,18 @@ def _migrate_tables(con: duckdb.DuckDBPyConnection) -> None:
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
             raise
+
+
+def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    """Each table of the warehouse and its columns, in one question."""
+    query = (
+        "SELECT table_name, column_name FROM duckdb_columns()"
+        " WHERE schema_name = 'main' AND database_name = current_database()"
+    )
+    columns: dict[str, set[str]] = {}
+    for name, column in con.execute(query).fetchall():
+        columns.setdefault(name, set()).add(column)
+    return columns
 
 
 def has_table(con: duckdb.DuckDBPyConnection, table: str, catalog: str | None = None) -> bool:

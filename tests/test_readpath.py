@@ -143,3 +143,33 @@ def test_dirty_tenant_days_are_found_through_an_index(state: StateDir, write_log
     plan = con.execute(f"EXPLAIN QUERY PLAN {DIRTY_DAYS}", (None, None)).fetchall()
     con.close()
     assert any("USING INDEX days_dirty" in row[-1] for row in plan), plan
+
+
+def test_a_flush_in_this_process_waits_for_its_reader(state: StateDir, write_log) -> None:
+    """`rings live PATH` reads and flushes in one process: a flush that starts while a read has the
+    warehouse attached waits for it (warehouse.IN_PROCESS), instead of failing on DuckDB's
+    "Unique file handle conflict" and ending the ingest."""
+    from rings_cli.ingest import Ingest
+    from rings_cli.readpath import current_view
+    from rings_cli.warehouse import Warehouse
+    from tests.conftest import line
+
+    lines = [line(vhost="a.example", when=f"03/Nov/2025:10:0{i}:00 +0000") for i in range(3)]
+    Ingest(state, grace=None).run([str(write_log(lines))])
+    outcome: list[object] = []
+
+    def flush() -> None:
+        try:
+            Warehouse(state.warehouse_path).flush([], wait=60)
+            outcome.append("flushed")
+        except Exception as e:  # the failure this test is about
+            outcome.append(e)
+
+    with current_view(state) as (con, _):
+        flusher = threading.Thread(target=flush)
+        flusher.start()
+        flusher.join(timeout=1.0)  # it must still be waiting: a failure comes at once
+        assert outcome == []
+        assert con.execute("SELECT sum(requests) FROM daily").fetchone() == (3,)
+    flusher.join(timeout=120)
+    assert outcome == ["flushed"]

@@ -45,10 +45,35 @@ def test_the_sections_run_two_at_a_time_give_the_rows_of_one_at_a_time(flushed: 
     assert [r["date"] for r in both["days"]] == ["2025-12-01", "2025-12-02"]
 
 
-def test_a_failing_query_on_the_second_cursor_is_raised_to_the_caller(flushed: StateDir) -> None:
+def test_a_failing_query_is_raised_to_the_caller(flushed: StateDir) -> None:
     params = {"tenant": None, "start": dt.date(2025, 12, 1), "end": dt.date(2025, 12, 2), "limit": 10}
     with current_view(flushed) as (con, _), pytest.raises(FileNotFoundError, match="no_such_section"):
         run_all(con, ["totals", "no_such_section", "days", "status"], params)
+
+
+def test_a_failing_query_on_the_second_cursor_is_raised_to_the_caller(
+    flushed: StateDir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The helper thread's query fails: the caller gets its error. The caller's own first query
+    waits until the helper has taken one, so the helper surely runs one."""
+    import threading
+
+    from rings_cli import report
+
+    real = report._run
+    helper_took_one = threading.Event()
+
+    def run(cur: duckdb.DuckDBPyConnection, name: str, params: dict) -> list:
+        if threading.current_thread() is not threading.main_thread():
+            helper_took_one.set()
+            raise RuntimeError(f"the helper's query {name} failed")
+        assert helper_took_one.wait(timeout=60)
+        return real(cur, name, params)
+
+    monkeypatch.setattr(report, "_run", run)
+    params = {"tenant": None, "start": dt.date(2025, 12, 1), "end": dt.date(2025, 12, 2), "limit": 10}
+    with current_view(flushed) as (con, _), pytest.raises(RuntimeError, match="the helper's query"):
+        run_all(con, ["totals", "days", "status", "top_pages"], params)
 
 
 def test_a_warehouse_without_a_newer_table_reads_it_as_empty(flushed: StateDir) -> None:
@@ -68,9 +93,14 @@ def test_a_warehouse_without_a_newer_table_reads_it_as_empty(flushed: StateDir) 
 def test_the_warmed_up_database_serves_one_read_and_the_next_makes_its_own(flushed: StateDir) -> None:
     from rings_cli import readpath
 
+    readpath._WARM.clear()  # whatever an earlier test in this process left
     readpath.warm_up()
+    readpath._WARM["thread"].join()
+    warmed = readpath._WARM["con"]
     first = build_report(flushed, **RANGE)
-    assert readpath._warmed() is None  # taken over by the first read
+    assert readpath._warmed() is None  # taken over by the first read, which closed it
+    with pytest.raises(duckdb.ConnectionException):
+        warmed.execute("SELECT 1")
     second = build_report(flushed, **RANGE)
     assert first == second and first["totals"]["requests"] == 8
 
@@ -97,7 +127,8 @@ def without_as_of(report: dict) -> dict:
 
 def test_a_warehouse_with_every_table_but_an_older_column_reads_as_before(flushed: StateDir) -> None:
     """A warehouse whose tables are all there but one lacks a column added since (the hour's UTC
-    offset, tables.NEWER_KEYS) is read through the views, which give the column its default."""
+    offset, tables.NEWER_KEYS) is read through the views, which give the column NULL (hours.sql
+    reads it as 0)."""
     before = build_report(flushed, tenant="default", **RANGE)
     assert before["hours"] and before["live_tenant_days"] == 0
     con = duckdb.connect(str(Path(flushed.warehouse_path)))
