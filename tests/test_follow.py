@@ -206,6 +206,9 @@ def test_reports_always_succeed_while_following(tmp_path: Path, state: StateDir,
         append(log, [now_line(i)])
         result = run_rings("report", "--state-dir", str(state.root), "--format", "json")
         assert result.returncode == 0, result.stderr.decode()
+    # Stopping commits the batch in hand but reads no further: wait until the last line is read
+    # (follow mode polls every 0.25 s; a report takes about as long, so it may not be yet).
+    proc.until(lambda: do_requests(state) == 25)
     assert proc.stop() == 0
     assert report_json(state)["totals"]["requests"] == 25
 
