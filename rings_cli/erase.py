@@ -49,6 +49,7 @@ from rings_cli.warehouse import (
     Warehouse,
     gate,
     has_table,
+    table_columns,
     while_locked,
 )
 from rings_cli.zones import local_today
@@ -335,21 +336,13 @@ def rewrite_warehouse(path: Path, erased: list[tuple[str, str]], wait: float = R
                 con.execute(_SCHEMA)
                 con.register("erased_keys", keys)
                 con.execute("INSERT INTO schema_version SELECT * FROM old.schema_version")
-                old_columns = set(
-                    con.execute(
-                        "SELECT table_name, column_name FROM duckdb_columns()"
-                        " WHERE database_name = 'old' AND schema_name = 'main'"
-                    ).fetchall()
-                )
-                for table in TABLES:
-                    if table in NEWER_TABLES and not has_table(con, table, "old"):
+                old_columns = table_columns(con, "old")
+                for each in tables.TABLES:
+                    table = each.warehouse_name
+                    if table in NEWER_TABLES and table not in old_columns:
                         continue
                     # A key column the old file lacks (not yet migrated by a flush) takes its default.
-                    defaults = "".join(
-                        f", {tables.key_default(name, column)} AS {column}"
-                        for name, column in tables.NEWER_KEYS
-                        if tables.BY_NAME[name].warehouse_name == table and (table, column) not in old_columns
-                    )
+                    defaults = tables.newer_key_defaults(each, old_columns.get(table, set()))
                     con.execute(
                         f"""INSERT INTO main.{table} BY NAME SELECT *{defaults} FROM old.{table}
                             WHERE (tenant, date) NOT IN (SELECT (tenant, date) FROM erased_keys)"""

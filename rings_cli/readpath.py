@@ -33,6 +33,7 @@ from rings_cli.warehouse import (
     SCHEMA_VERSION,
     TABLES,
     gate,
+    table_columns,
     while_locked,
 )
 
@@ -193,7 +194,7 @@ def current_view(
         attached = _attach_warehouse(con, state, wait)
         if attached:
             newest.extend(s for s in [_mtime(state.warehouse_path)] if s is not None)
-        columns = _columns_of(con, "wh") if attached else {}
+        columns = table_columns(con, "wh") if attached else {}
         flushed = set(columns)
         if info.live or any(not names <= columns.get(t, set()) for t, names in _COLUMNS.items()):
             _live_tables(con, live, info.live)
@@ -286,20 +287,6 @@ def _attach_warehouse(con: duckdb.DuckDBPyConnection, state: StateDir, wait: flo
         con.execute("DETACH wh")
         return False
     return True
-
-
-def _columns_of(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, set[str]]:
-    """The tables of an attached database's main schema and their columns, in one question (older
-    warehouses lack NEWER_TABLES, and columns since added, tables.NEWER_KEYS)."""
-    rows = con.execute(
-        "SELECT table_name, column_name FROM duckdb_columns() "
-        "WHERE schema_name = 'main' AND database_name = $catalog",
-        {"catalog": catalog},
-    ).fetchall()
-    out: dict[str, set[str]] = {}
-    for table, column in rows:
-        out.setdefault(table, set()).add(column)
-    return out
 
 
 def _quoted(path: Path) -> str:

@@ -239,6 +239,13 @@ def key_default(table: str, column: str) -> str:
     return next(c.default for c in BY_NAME[table].keys if c.name == column)
 
 
+def newer_key_defaults(table: Table, present: set[str]) -> str:
+    """`, <default> AS <column>` for each NEWER_KEYS column of `table` that `present` lacks: what a
+    `SELECT *` copy of rows written before the column adds to them."""
+    missing = [c for t, c in NEWER_KEYS if t == table.name and c not in present]
+    return "".join(f", {key_default(table.name, c)} AS {c}" for c in missing)
+
+
 WAREHOUSE_TABLES = tuple(t.warehouse_name for t in TABLES)
 # Tables whose counts aggregate.py makes from a batch's lines, generically or (custom) itself.
 COUNT_TABLES = tuple(t for t in TABLES if t.counts)

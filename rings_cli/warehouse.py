@@ -271,10 +271,10 @@ class Warehouse:
         with self.reader(wait) as con:
             if self._version(con) != SCHEMA_VERSION:
                 raise DamagedStateError(self.path, "warehouse has no Rings schema (or an old one)")
-            columns = _columns(con)
+            columns = table_columns(con)
             for table in TABLES:
                 # Asked first: a missing `os` would make DuckDB scan Python's `os` module instead.
-                if table in NEWER_TABLES and not has_table(con, table):
+                if table in NEWER_TABLES and table not in columns:
                     continue  # made at the next flush (see NEWER_TABLES)
                 try:
                     con.execute(f"SELECT bit_xor(hash(COLUMNS(*))) FROM {table}").fetchall()
@@ -342,16 +342,15 @@ def _migrate_tables(con: duckdb.DuckDBPyConnection) -> None:
             f"SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' AND {here}"
         ).fetchall()
     }
-    columns = _columns(con)
+    columns = table_columns(con)
     for table in tables.TABLES:
         name = table.warehouse_name
         if name not in columns:
             continue
-        missing = [c for t, c in tables.NEWER_KEYS if t == table.name and c not in columns[name]]
-        if name not in keyed and not missing:
+        defaults = tables.newer_key_defaults(table, columns[name])
+        if name not in keyed and not defaults:
             continue
         old = f"{name}_before_migration"
-        defaults = "".join(f", {tables.key_default(table.name, c)} AS {c}" for c in missing)
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(f"ALTER TABLE {name} RENAME TO {old}")
@@ -365,14 +364,16 @@ def _migrate_tables(con: duckdb.DuckDBPyConnection) -> None:
             raise
 
 
-def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
-    """Each table of the warehouse and its columns, in one question."""
-    query = (
-        "SELECT table_name, column_name FROM duckdb_columns()"
-        " WHERE schema_name = 'main' AND database_name = current_database()"
-    )
+def table_columns(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> dict[str, set[str]]:
+    """Each table of a database's main schema (the connection's own, or an attached `catalog`'s)
+    and its columns, in one question: older warehouses lack NEWER_TABLES and NEWER_KEYS columns."""
+    rows = con.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main'"
+        " AND database_name = coalesce($catalog, current_database())",
+        {"catalog": catalog},
+    ).fetchall()
     columns: dict[str, set[str]] = {}
-    for name, column in con.execute(query).fetchall():
+    for name, column in rows:
         columns.setdefault(name, set()).add(column)
     return columns
 
