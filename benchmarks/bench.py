@@ -585,8 +585,8 @@ def follow_lag(rings: Path, rounds: int, deadline_s: float = 60.0) -> Lag:
                 lag.cli.append(s)
                 print(f"   round {i}: visible to `rings report` after {s:.2f} s", flush=True)
             try:
-                from rings_cli.report import build_report
-                from rings_cli.state import StateDir
+                from rings_cli.core.state import StateDir
+                from rings_cli.query.report import build_report
             except ImportError as exc:
                 print(f"   in-process lag skipped (run bench.py with the venv's python): {exc}")
                 return lag

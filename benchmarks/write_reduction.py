@@ -15,7 +15,7 @@ reports, from the `FlushResult`s: flushes that had changes, warehouse rows writt
 statements (`FlushResult.statements`). A flush *replaces* each dirty tenant-day's rows, so rows
 written per flush is that day's whole current row count over all tables. To see every statement a
 flush really runs (the DELETEs, schema checks, transaction control), `duckdb` inside
-`rings_cli.warehouse` is wrapped, for this process only, by a counter that forwards every call.
+`rings_cli.warehouse.local` is wrapped, for this process only, by a counter that forwards every call.
 DO-file transactions are read back from each DO file's `version` (one per merged batch).
 
 Optionally (`--extras`) each tenant also gets asset requests and bot traffic, reported apart: they
@@ -42,14 +42,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import rings_cli.warehouse as warehouse_module
+import rings_cli.warehouse.local as warehouse_module
 from rings_cli import __version__
-from rings_cli.dofile import DoFile
-from rings_cli.flush import FlushResult
-from rings_cli.follow import Follower
-from rings_cli.ingest import Ingest
-from rings_cli.state import StateDir
-from rings_cli.warehouse import TABLES, Warehouse
+from rings_cli.core.state import StateDir
+from rings_cli.ingest.run import Ingest
+from rings_cli.source.follow import Follower
+from rings_cli.store.dofile import DoFile
+from rings_cli.warehouse.flush import FlushResult
+from rings_cli.warehouse.local import TABLES, Warehouse
 
 REPO = Path(__file__).resolve().parent.parent
 DAY = dt.date(2025, 12, 1)
@@ -245,7 +245,7 @@ class _CountingConnection:
 
 
 class SqlCounter:
-    """Stands in for the `duckdb` module inside `rings_cli.warehouse`; forwards everything."""
+    """Stands in for the `duckdb` module inside `rings_cli.warehouse.local`; forwards everything."""
 
     def __init__(self, module: Any) -> None:
         self._module = module

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from rings_cli import __version__
-from rings_cli.defaults import CHUNK_BYTES, DEFAULT_FLUSH_INTERVAL, DEFAULT_LIMIT
-from rings_cli.errors import DamagedStateError, DiskFullError, RingsError, UsageError, is_disk_full
-from rings_cli.export import CSV_SECTIONS, report_csv, report_json
-from rings_cli.lazy import lazy
-from rings_cli.state import StateDir, check_tenant
-from rings_cli.text import plural, safe_text
+from rings_cli.core.defaults import CHUNK_BYTES, DEFAULT_FLUSH_INTERVAL, DEFAULT_LIMIT
+from rings_cli.core.errors import DamagedStateError, DiskFullError, RingsError, UsageError, is_disk_full
+from rings_cli.core.lazy import lazy
+from rings_cli.core.state import StateDir, check_tenant
+from rings_cli.core.text import plural, safe_text
+from rings_cli.query.export import CSV_SECTIONS, report_csv, report_json
 
 # No `from __future__ import annotations` in this module: Typer reads every command's annotations
 # on every run, and as strings each costs a compile and an eval (13 ms in all). Names imported
@@ -31,40 +31,40 @@ from rings_cli.text import plural, safe_text
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from rings_cli.erase import ErasePlan
-    from rings_cli.flush import FlushResult
-    from rings_cli.ingest import Progress as IngestProgress
+    from rings_cli.days.erase import ErasePlan
+    from rings_cli.ingest.run import Progress as IngestProgress
+    from rings_cli.warehouse.flush import FlushResult
 
 # The library, imported when a command first uses it (Polars and DuckDB are slow to import):
 # `rings --help` loads none of it (tests/test_cli.py checks).
-run_audit = lazy("rings_cli.audit", "audit")
-check_state = lazy("rings_cli.check", "check_state")
-load_config = lazy("rings_cli.config", "load_config")
-normalize_host = lazy("rings_cli.config", "normalize_host")
-View = lazy("rings_cli.dashboard", "View")
-dashboard = lazy("rings_cli.dashboard", "dashboard")
-run_dashboard = lazy("rings_cli.dashboard", "run")
-erase_tenant = lazy("rings_cli.erase", "erase_tenant")
-parse_before = lazy("rings_cli.erase", "parse_before")
-run_gc = lazy("rings_cli.erase", "gc")
-finalize_days = lazy("rings_cli.finalize", "finalize_days")
-parse_duration = lazy("rings_cli.finalize", "parse_duration")
-FORMATS = lazy("rings_cli.formats", "FORMATS")
-report_html = lazy("rings_cli.html_report", "report_html")
-Ingest = lazy("rings_cli.ingest", "Ingest")
-ChangeWatch = lazy("rings_cli.live", "ChangeWatch")
-LiveIngest = lazy("rings_cli.live", "LiveIngest")
-fetch = lazy("rings_cli.live", "fetch")
-open_rejects = lazy("rings_cli.parse", "open_rejects")
-expand_paths = lazy("rings_cli.sources", "expand_paths")  # compression modules: ingest only
-build_report = lazy("rings_cli.report", "build_report")
-warm_up_reader = lazy("rings_cli.readpath", "warm_up")
-parse_date = lazy("rings_cli.report", "parse_date")
+run_audit = lazy("rings_cli.ops.audit", "audit")
+check_state = lazy("rings_cli.ops.check", "check_state")
+load_config = lazy("rings_cli.core.config", "load_config")
+normalize_host = lazy("rings_cli.core.config", "normalize_host")
+View = lazy("rings_cli.ui.dashboard", "View")
+dashboard = lazy("rings_cli.ui.dashboard", "dashboard")
+run_dashboard = lazy("rings_cli.ui.dashboard", "run")
+erase_tenant = lazy("rings_cli.days.erase", "erase_tenant")
+parse_before = lazy("rings_cli.days.erase", "parse_before")
+run_gc = lazy("rings_cli.days.erase", "gc")
+finalize_days = lazy("rings_cli.days.finalize", "finalize_days")
+parse_duration = lazy("rings_cli.days.finalize", "parse_duration")
+FORMATS = lazy("rings_cli.source.formats", "FORMATS")
+report_html = lazy("rings_cli.ui.html", "report_html")
+Ingest = lazy("rings_cli.ingest.run", "Ingest")
+ChangeWatch = lazy("rings_cli.query.live", "ChangeWatch")
+LiveIngest = lazy("rings_cli.query.live", "LiveIngest")
+fetch = lazy("rings_cli.query.live", "fetch")
+open_rejects = lazy("rings_cli.source.parse", "open_rejects")
+expand_paths = lazy("rings_cli.source.inputs", "expand_paths")  # compression modules: ingest only
+build_report = lazy("rings_cli.query.report", "build_report")
+warm_up_reader = lazy("rings_cli.query.readpath", "warm_up")
+parse_date = lazy("rings_cli.query.report", "parse_date")
 # Rich too, for what is drawn on a terminal: `rings report -f json` (or csv) never imports it.
 if not TYPE_CHECKING:
     Console = lazy("rich.console", "Console")
-report_renderable = lazy("rings_cli.render", "report_renderable")
-summary_text = lazy("rings_cli.render", "summary_text")
+report_renderable = lazy("rings_cli.ui.render", "report_renderable")
+summary_text = lazy("rings_cli.ui.render", "summary_text")
 
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
@@ -513,7 +513,7 @@ def finalize(
 
 def _plan_text(todo: "ErasePlan", root: Path, verb: str) -> str:
     """What an erase or a retention pass deletes (or deleted), for the terminal."""
-    from rings_cli.erase import ERASED_NAME  # imported with the command that erases
+    from rings_cli.days.erase import ERASED_NAME  # imported with the command that erases
 
     if todo.empty:
         return "Nothing to delete."
@@ -658,7 +658,7 @@ def live(
         raise UsageError("rings live draws on a terminal; use --once to print one frame")
     feeder = LiveIngest(state, fmt, paths or [], flush_interval) if paths else None
     view = View(tenant=tenant, pinned=tenant is not None)
-    from rings_cli.zones import local_today  # only `rings live` needs the zones (Polars)
+    from rings_cli.enrich.zones import local_today  # only `rings live` needs the zones (Polars)
 
     config = load_config(None, state)
     watch = ChangeWatch(state)
@@ -748,8 +748,8 @@ def serve(
     debug: DebugOption = False,
 ) -> None:
     """Web dashboard and JSON API (/api/..., WebSocket live); read-only, loopback by default."""
-    from rings_cli.serve import Policy, bind, url_of
-    from rings_cli.serve import serve as run_server
+    from rings_cli.web.server import Policy, bind, url_of
+    from rings_cli.web.server import serve as run_server
 
     state = StateDir(state_dir)
     state.check_dir()

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rings_cli.cli import app
-from rings_cli.state import StateDir
+from rings_cli.core.state import StateDir
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_LOG = ROOT / "sample_data" / "access.log"

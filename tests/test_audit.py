@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from rings_cli.audit import Finalized, SaltFile, audit, salt_files, salt_outlived
-from rings_cli.finalize import finalize_days
-from rings_cli.ingest import Ingest
-from rings_cli.pack import unpack
-from rings_cli.shapes import find_shapes, scan_file
-from rings_cli.state import StateDir
+from rings_cli.core.state import StateDir
+from rings_cli.days.finalize import finalize_days
+from rings_cli.ingest.run import Ingest
+from rings_cli.ops.audit import Finalized, SaltFile, audit, salt_files, salt_outlived
+from rings_cli.ops.shapes import find_shapes, scan_file
+from rings_cli.store.pack import unpack
 from tests.conftest import SAMPLE_LOG, line, run_cli, run_rings
 
 LONG_AFTER = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)

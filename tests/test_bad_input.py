@@ -11,13 +11,13 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rings_cli.classify import classify
-from rings_cli.config import Config
-from rings_cli.events import assign_events
-from rings_cli.formats import FORMATS, get_format
-from rings_cli.parse import Rejects, lines_from_bytes, parse_lines
-from rings_cli.sources import expand_paths
-from rings_cli.state import StateDir
+from rings_cli.core.config import Config
+from rings_cli.core.state import StateDir
+from rings_cli.enrich.classify import classify
+from rings_cli.enrich.events import assign_events
+from rings_cli.source.formats import FORMATS, get_format
+from rings_cli.source.inputs import expand_paths
+from rings_cli.source.parse import Rejects, lines_from_bytes, parse_lines
 from tests.conftest import line, report_json, run_cli
 
 JSON_LINE = FORMATS["caddy"].example

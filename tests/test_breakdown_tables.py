@@ -15,8 +15,8 @@ from typing import Any
 
 import duckdb
 
-from rings_cli.breakdowns import OTHER, ROW_LIMIT
-from rings_cli.state import StateDir
+from rings_cli.core.state import StateDir
+from rings_cli.enrich.breakdowns import OTHER, ROW_LIMIT
 from tests.conftest import ROOT, line, report_json, run_cli, run_rings
 
 sys.path.insert(0, str(ROOT / "tests"))

@@ -7,11 +7,11 @@ import sys
 import polars as pl
 import pytest
 
-from rings_cli.breakdowns import OTHER, bound_keys, country_codes, fold_keys, with_breakdowns
-from rings_cli.classify import classify
-from rings_cli.countries import country_name
-from rings_cli.formats import get_format
-from rings_cli.parse import Rejects, parse_lines
+from rings_cli.enrich.breakdowns import OTHER, bound_keys, country_codes, fold_keys, with_breakdowns
+from rings_cli.enrich.classify import classify
+from rings_cli.query.countries import country_name
+from rings_cli.source.formats import get_format
+from rings_cli.source.parse import Rejects, parse_lines
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "tests"))

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rings_cli.state import StateDir
+from rings_cli.core.state import StateDir
 from tests.conftest import ROOT, report_json
 
 sys.path.insert(0, str(ROOT / "tests"))

@@ -8,9 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from rings_cli.classify import classify
-from rings_cli.config import Config, load_config
-from rings_cli.errors import UsageError
+from rings_cli.core.config import Config, load_config
+from rings_cli.core.errors import UsageError
+from rings_cli.enrich.classify import classify
 from tests.reference import is_page as reference_is_page
 
 BOTS = [

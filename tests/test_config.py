@@ -8,11 +8,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from rings_cli.config import Config, load_config, parse_config
-from rings_cli.errors import UsageError
-from rings_cli.ingest import Ingest
-from rings_cli.state import StateDir
-from rings_cli.tenants import host_to_tenant
+from rings_cli.core.config import Config, load_config, parse_config
+from rings_cli.core.errors import UsageError
+from rings_cli.core.state import StateDir
+from rings_cli.enrich.tenants import host_to_tenant
+from rings_cli.ingest.run import Ingest
 from tests.conftest import line, run_cli
 
 CONFIG = """
@@ -123,7 +123,7 @@ def test_config_in_state_dir_drives_tenants_events_and_client_ip(tmp_path: Path,
         '$body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"',
         grace=None,
     )
-    from rings_cli.parse import lines_from_bytes
+    from rings_cli.source.parse import lines_from_bytes
 
     assert ingest.forced_format is not None
     frame = ingest._prepare(lines_from_bytes(log.read_bytes()), ingest.forced_format.fresh())

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from rings_cli.catalog import Catalog
-from rings_cli.dofile import DoFile
-from rings_cli.errors import DamagedStateError, StateLockedError
-from rings_cli.flush import flush_dirty
-from rings_cli.pack import pack_days, pack_path
-from rings_cli.state import StateDir
-from rings_cli.warehouse import Warehouse
+from rings_cli.core.errors import DamagedStateError, StateLockedError
+from rings_cli.core.state import StateDir
+from rings_cli.store.catalog import Catalog
+from rings_cli.store.dofile import DoFile
+from rings_cli.store.pack import pack_days, pack_path
+from rings_cli.warehouse.flush import flush_dirty
+from rings_cli.warehouse.local import Warehouse
 from tests.conftest import line, report_json, run_cli, run_rings
 
 DAY1 = "01/Dec/2025:{h:02d}:00:00 +0000"
@@ -416,8 +416,8 @@ def test_any_other_duckdb_error_in_the_warehouse_is_a_rings_error(tmp_path: Path
     internal error) reaches the CLI as a RingsError, one `Error:` line, never a traceback."""
     import duckdb
 
-    from rings_cli.errors import RingsError
-    from rings_cli.warehouse import Warehouse
+    from rings_cli.core.errors import RingsError
+    from rings_cli.warehouse.local import Warehouse
 
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
     warehouse.flush([])  # made, with its schema

@@ -1,12 +1,12 @@
-"""The DO-file cache alone (rings_cli/docache.py): bounded, least recently used closed first."""
+"""The DO-file cache alone (rings_cli/store/docache.py): bounded, least recently used closed first."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from rings_cli.catalog import Catalog
-from rings_cli.docache import MAX_OPEN_DO_FILES, DoFileCache
-from rings_cli.state import StateDir
+from rings_cli.core.state import StateDir
+from rings_cli.store.catalog import Catalog
+from rings_cli.store.docache import MAX_OPEN_DO_FILES, DoFileCache
 
 
 def test_at_most_max_open_do_files_and_the_least_recently_used_goes_first(state: StateDir) -> None:

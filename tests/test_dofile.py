@@ -7,8 +7,8 @@ import stat
 import threading
 from pathlib import Path
 
-from rings_cli.dofile import DoFile
-from rings_cli.state import StateDir
+from rings_cli.core.state import StateDir
+from rings_cli.store.dofile import DoFile
 
 
 def unreadable_do_files(root: Path) -> list[str]:

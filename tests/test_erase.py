@@ -24,13 +24,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from rings_cli.catalog import Catalog
-from rings_cli.config import parse_config
-from rings_cli.erase import ERASED_NAME, erase_tenant, retention_cutoffs
-from rings_cli.errors import UsageError
-from rings_cli.report import build_report
-from rings_cli.state import StateDir
-from rings_cli.warehouse import TABLES
+from rings_cli.core.config import parse_config
+from rings_cli.core.errors import UsageError
+from rings_cli.core.state import StateDir
+from rings_cli.days.erase import ERASED_NAME, erase_tenant, retention_cutoffs
+from rings_cli.query.report import build_report
+from rings_cli.store.catalog import Catalog
+from rings_cli.warehouse.local import TABLES
 from tests.conftest import SAMPLE_LOG, line, report_json, run_rings
 
 ERASED = "carol.example"

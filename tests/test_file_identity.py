@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from rings_cli.dofile import rekey_absorbed
-from rings_cli.privacy import state_secret
-from rings_cli.state import StateDir
-from rings_cli.tail import legacy_source
+from rings_cli.core.privacy import state_secret
+from rings_cli.core.state import StateDir
+from rings_cli.source.tail import legacy_source
+from rings_cli.store.dofile import rekey_absorbed
 from tests.conftest import line, report_json, run_cli, run_rings
 from tests.renderers import W3C_HEADER
 from tests.test_follow import Follow, do_requests, now_line, wait_for

@@ -10,12 +10,12 @@ import struct
 
 import duckdb
 
-from rings_cli.catalog import Catalog
-from rings_cli.finalize import finalize_days, finalize_due
-from rings_cli.ingest import Ingest
-from rings_cli.lifecycle import due_days
-from rings_cli.pack import pack_days, pack_path
-from rings_cli.state import StateDir
+from rings_cli.core.state import StateDir
+from rings_cli.days.finalize import finalize_days, finalize_due
+from rings_cli.ingest.run import Ingest
+from rings_cli.store.catalog import Catalog
+from rings_cli.store.lifecycle import due_days
+from rings_cli.store.pack import pack_days, pack_path
 from tests.conftest import line, report_json, run_cli
 
 DAY1 = "01/Dec/2025"
@@ -121,7 +121,7 @@ def test_a_batch_run_never_rejects_its_own_later_lines(state: StateDir, write_lo
 
 
 def test_due_days_respect_grace(state: StateDir, write_log) -> None:
-    from rings_cli.catalog import Catalog
+    from rings_cli.store.catalog import Catalog
 
     Ingest(state, grace=None).run([str(write_log(visits()))])
     catalog = Catalog(state.catalog_path)

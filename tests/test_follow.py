@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from rings_cli.state import StateDir
+from rings_cli.core.state import StateDir
 from tests.conftest import ROOT, line, report_json, run_rings
 
 sys.path.insert(0, str(ROOT / "sample_data"))
@@ -311,7 +311,7 @@ def test_kill_9_at_random_points_then_restart_gives_the_clean_report(tmp_path: P
 def test_follow_mode_finalizes_days_as_they_end(tmp_path: Path, state: StateDir) -> None:
     import threading
 
-    from rings_cli.ingest import Ingest
+    from rings_cli.ingest.run import Ingest
 
     log = tmp_path / "access.log"
     append(log, [line(when="01/Dec/2025:23:50:00 +0000"), line(when="02/Dec/2025:00:10:00 +0000")])

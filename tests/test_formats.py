@@ -10,11 +10,12 @@ from typing import Any
 import polars as pl
 import pytest
 
-from rings_cli.errors import UsageError
-from rings_cli.formats import FORMATS, detect, get_format
-from rings_cli.ingest import Ingest
-from rings_cli.parse import Rejects, parse_lines
-from rings_cli.state import StateDir
+from rings_cli.core.errors import UsageError
+from rings_cli.core.state import StateDir
+from rings_cli.ingest.run import Ingest
+from rings_cli.source.formatcheck import detect
+from rings_cli.source.formats import FORMATS, get_format
+from rings_cli.source.parse import Rejects, parse_lines
 from tests.conftest import REAL_DATA, ROOT, report_json, run_cli
 from tests.reference import is_bot, is_page
 from tests.renderers import RENDERERS, event_line, records

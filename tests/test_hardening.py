@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rings_cli.state import StateDir
+from rings_cli.core.state import StateDir
 from tests.conftest import line, report_json, run_cli, run_rings
 
 

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rings_cli.render import CSV_SECTIONS
-from rings_cli.text import csv_cell, safe_text
+from rings_cli.core.text import csv_cell, safe_text
+from rings_cli.ui.render import CSV_SECTIONS
 from tests.conftest import line, run_cli
 
 # Raw path in the log → how the table and CSV show it (JSON keeps the raw text, \u-escaped).

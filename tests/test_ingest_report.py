@@ -6,8 +6,8 @@ import datetime as dt
 
 import duckdb
 
-from rings_cli.ingest import Ingest
-from rings_cli.state import StateDir
+from rings_cli.core.state import StateDir
+from rings_cli.ingest.run import Ingest
 from tests.conftest import line, report_json, run_cli, run_rings
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
@@ -172,8 +172,8 @@ def test_two_runs_count_a_returning_visitor_once(state: StateDir, write_log) -> 
 
 
 def test_flush_replaces_rows_so_reflushing_changes_nothing(state: StateDir, write_log) -> None:
-    from rings_cli.catalog import Catalog
-    from rings_cli.flush import flush_dirty
+    from rings_cli.store.catalog import Catalog
+    from rings_cli.warehouse.flush import flush_dirty
 
     Ingest(state).run([str(write_log([line(), line(ip="7.7.7.7")]))])
     before = report_json(state)

@@ -18,7 +18,7 @@ from typing import Any
 import pexpect
 import pytest
 
-from rings_cli.state import StateDir
+from rings_cli.core.state import StateDir
 from tests.conftest import REAL_DATA, ROOT, line, report_json, run_rings
 
 sys.path.insert(0, str(ROOT / "tests"))

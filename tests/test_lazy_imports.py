@@ -1,5 +1,5 @@
 """`rings --help` imports none of the heavy libraries (Polars, DuckDB, PyArrow): they are loaded by
-the commands that use them (rings_cli/lazy.py). Checked through sys.modules, not a timer."""
+the commands that use them (rings_cli/core/lazy.py). Checked through sys.modules, not a timer."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import json
 import subprocess
 import sys
 
-from rings_cli.ingest import Ingest
-from rings_cli.state import StateDir
+from rings_cli.core.state import StateDir
+from rings_cli.ingest.run import Ingest
 from tests.conftest import line
 
 WRAPPER = """
@@ -74,7 +74,7 @@ def test_json_report_of_flushed_days_imports_no_polars_pyarrow_duckdb_package_or
 ) -> None:
     """DuckDB's engine (`_duckdb`) answers the queries; its Python package (relation layer,
     package metadata) is a third of the report's start-up and only needed to scan Python frames.
-    JSON is written without Rich (rings_cli/export.py)."""
+    JSON is written without Rich (rings_cli/query/export.py)."""
     Ingest(state, grace=None).run([str(write_log([line(), line(ip="2.2.2.2")]))])  # flushed at the end
     out = subprocess.run(
         [sys.executable, "-c", REPORT, str(state.root)], capture_output=True, text=True, check=True
@@ -84,7 +84,7 @@ def test_json_report_of_flushed_days_imports_no_polars_pyarrow_duckdb_package_or
 
 
 REPORT_ALONE = REPORT.replace('("polars", "pyarrow", "duckdb", "rich.console")', "SKIPPED")
-SKIPPED = ("rings_cli.sources", "rings_cli.charts", "tomllib", "gzip")
+SKIPPED = ("rings_cli.source.inputs", "rings_cli.ui.charts", "tomllib", "gzip")
 
 
 def test_json_report_imports_no_ingest_sources_charts_or_toml_reader(state: StateDir, write_log) -> None:
@@ -100,8 +100,8 @@ def test_json_report_imports_no_ingest_sources_charts_or_toml_reader(state: Stat
 
 INGEST = """
 import json, sys
-from rings_cli.ingest import Ingest
-from rings_cli.state import StateDir
+from rings_cli.ingest.run import Ingest
+from rings_cli.core.state import StateDir
 summary = Ingest(StateDir(sys.argv[1])).run([sys.argv[2]])
 print(json.dumps([summary.page_views, summary.finalized, "pyarrow" in sys.modules]))
 """
@@ -109,7 +109,7 @@ print(json.dumps([summary.page_views, summary.finalized, "pyarrow" in sys.module
 
 def test_ingest_with_flush_and_finalization_imports_no_pyarrow(state: StateDir, write_log) -> None:
     """PyArrow costs about 50 MiB of peak memory: the visitor hash and the flush hand frames to
-    DuckDB over the Arrow C stream interface instead (rings_cli/arrow.py)."""
+    DuckDB over the Arrow C stream interface instead (rings_cli/warehouse/arrow.py)."""
     log = write_log([line(), line(ip="2.2.2.2"), line(when="01/Dec/2025:10:00:00 +0000", status=404)])
     out = subprocess.run(
         [sys.executable, "-c", INGEST, str(state.root), str(log)], capture_output=True, text=True, check=True

@@ -10,12 +10,12 @@ import stat
 import tarfile
 from pathlib import Path
 
-from rings_cli.audit import audit
-from rings_cli.catalog import Catalog
-from rings_cli.finalize import finalize_days
-from rings_cli.lifecycle import day_end
-from rings_cli.privacy import copy_key
-from rings_cli.state import StateDir
+from rings_cli.core.privacy import copy_key
+from rings_cli.core.state import StateDir
+from rings_cli.days.finalize import finalize_days
+from rings_cli.ops.audit import audit
+from rings_cli.store.catalog import Catalog
+from rings_cli.store.lifecycle import day_end
 from tests.conftest import line, report_json, run_cli, run_rings
 
 FIXTURES = Path(__file__).parent / "fixtures"

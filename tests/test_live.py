@@ -17,9 +17,9 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from rings_cli.dashboard import View, dashboard
-from rings_cli.live import fetch
-from rings_cli.state import StateDir
+from rings_cli.core.state import StateDir
+from rings_cli.query.live import fetch
+from rings_cli.ui.dashboard import View, dashboard
 from tests.conftest import SAMPLE_LOG, line, report_json, run_cli, run_rings
 
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rings_cli import dofile
-from rings_cli.ingest import Ingest
-from rings_cli.state import StateDir
+from rings_cli.core.state import StateDir
+from rings_cli.ingest.run import Ingest
+from rings_cli.store import dofile
 from tests.conftest import line, report_json
 
 

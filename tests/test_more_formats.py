@@ -15,13 +15,14 @@ from typing import Any
 import polars as pl
 import pytest
 
-from rings_cli.errors import UsageError
-from rings_cli.formats import FORMATS, detect, get_format
-from rings_cli.ingest import Ingest
-from rings_cli.parse import Rejects, lines_from_bytes, parse_lines
-from rings_cli.sources import open_source
-from rings_cli.state import StateDir
-from rings_cli.tail import HEAD_BYTES
+from rings_cli.core.errors import UsageError
+from rings_cli.core.state import StateDir
+from rings_cli.ingest.run import Ingest
+from rings_cli.source.formatcheck import detect
+from rings_cli.source.formats import FORMATS, get_format
+from rings_cli.source.inputs import open_source
+from rings_cli.source.parse import Rejects, lines_from_bytes, parse_lines
+from rings_cli.source.tail import HEAD_BYTES
 from tests.conftest import REAL_DATA, report_json, run_cli
 
 UTC = dt.UTC

@@ -14,15 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from rings_cli import flush, pack
-from rings_cli.audit import audit
-from rings_cli.catalog import Catalog
-from rings_cli.config import load_config
-from rings_cli.erase import gc
-from rings_cli.finalize import finalize_days, finalize_due
-from rings_cli.ingest import Ingest
-from rings_cli.pack import pack_days, pack_path
-from rings_cli.state import StateDir
+from rings_cli.core.config import load_config
+from rings_cli.core.state import StateDir
+from rings_cli.days.erase import gc
+from rings_cli.days.finalize import finalize_days, finalize_due
+from rings_cli.ingest.run import Ingest
+from rings_cli.ops.audit import audit
+from rings_cli.store import pack
+from rings_cli.store.catalog import Catalog
+from rings_cli.store.pack import pack_days, pack_path
+from rings_cli.warehouse import flush
 from tests.conftest import ROOT, line, report_json, run_cli, run_rings
 
 T = "blog.example"

@@ -8,8 +8,9 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rings_cli.formats import FORMATS, detect
-from rings_cli.parse import Rejects, lines_from_bytes, parse_lines
+from rings_cli.source.formatcheck import detect
+from rings_cli.source.formats import FORMATS
+from rings_cli.source.parse import Rejects, lines_from_bytes, parse_lines
 from tests.conftest import line
 
 

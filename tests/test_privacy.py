@@ -10,9 +10,9 @@ import stat
 
 import polars as pl
 
-from rings_cli.ingest import Ingest
-from rings_cli.privacy import SALT_BYTES, SaltStore, hash_visitors
-from rings_cli.state import StateDir
+from rings_cli.core.privacy import SALT_BYTES, SaltStore, hash_visitors
+from rings_cli.core.state import StateDir
+from rings_cli.ingest.run import Ingest
 from tests.conftest import line
 
 SECRET_IP = "198.51.100.77"

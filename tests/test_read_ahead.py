@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from rings_cli import flush
-from rings_cli.ahead import ahead
-from rings_cli.ingest import Ingest
-from rings_cli.parse import Rejects
-from rings_cli.state import StateDir
-from rings_cli.warehouse import TABLES
+from rings_cli.core.state import StateDir
+from rings_cli.ingest.ahead import ahead
+from rings_cli.ingest.run import Ingest
+from rings_cli.source.parse import Rejects
+from rings_cli.warehouse import flush
+from rings_cli.warehouse.local import TABLES
 from tests.conftest import line, report_json, run_rings
 
 DEADLINE = 60.0

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from rings_cli.report import build_report
-from rings_cli.state import StateDir
+from rings_cli.core.state import StateDir
+from rings_cli.query.report import build_report
 from tests.conftest import run_rings
 from tests.test_follow import Follow, append, now_line, wait_for
 
@@ -113,8 +113,8 @@ def test_twenty_readers_in_a_loop_never_fail_and_every_flush_lands(tmp_path: Pat
 def test_a_dirty_day_with_a_flushed_copy_counts_once(state: StateDir, write_log) -> None:
     """With no dirty tenant-day the report reads the warehouse alone (no anti-join); with one,
     the DO file's numbers replace the warehouse's copy of that day, never add to it."""
-    from rings_cli.catalog import Catalog
-    from rings_cli.ingest import Ingest
+    from rings_cli.ingest.run import Ingest
+    from rings_cli.store.catalog import Catalog
     from tests.conftest import line
 
     days = ["01/Dec/2025:10:00:00 +0000", "02/Dec/2025:10:00:00 +0000"]
@@ -134,8 +134,8 @@ def test_a_dirty_day_with_a_flushed_copy_counts_once(state: StateDir, write_log)
 def test_dirty_tenant_days_are_found_through_an_index(state: StateDir, write_log) -> None:
     """Every report asks the catalog for its dirty tenant-days: at 36,400 tenant-days a scan of
     the table would cost more than the rest of the read path's set-up."""
-    from rings_cli.ingest import Ingest
-    from rings_cli.readpath import DIRTY_DAYS, open_read_only
+    from rings_cli.ingest.run import Ingest
+    from rings_cli.query.readpath import DIRTY_DAYS, open_read_only
     from tests.conftest import line
 
     Ingest(state, grace=None).run([str(write_log([line()]))])
@@ -149,9 +149,9 @@ def test_a_flush_in_this_process_waits_for_its_reader(state: StateDir, write_log
     """`rings live PATH` reads and flushes in one process: a flush that starts while a read has the
     warehouse attached waits for it (warehouse.IN_PROCESS), instead of failing on DuckDB's
     "Unique file handle conflict" and ending the ingest."""
-    from rings_cli.ingest import Ingest
-    from rings_cli.readpath import current_view
-    from rings_cli.warehouse import Warehouse
+    from rings_cli.ingest.run import Ingest
+    from rings_cli.query.readpath import current_view
+    from rings_cli.warehouse.local import Warehouse
     from tests.conftest import line
 
     lines = [line(vhost="a.example", when=f"03/Nov/2025:10:0{i}:00 +0000") for i in range(3)]

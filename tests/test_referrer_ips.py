@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 import json
 
-from rings_cli.state import StateDir
+from rings_cli.core.state import StateDir
 from tests.conftest import line, run_rings
 
 SITE = "alice.example"

@@ -10,10 +10,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from rings_cli.ingest import Ingest
-from rings_cli.readpath import current_view
-from rings_cli.report import SECTIONS, _run, build_report, run_all
-from rings_cli.state import StateDir
+from rings_cli.core.state import StateDir
+from rings_cli.ingest.run import Ingest
+from rings_cli.query.readpath import current_view
+from rings_cli.query.report import SECTIONS, _run, build_report, run_all
 from tests.conftest import line, run_rings
 
 DAYS = ["01/Dec/2025:10:00:00 +0000", "02/Dec/2025:11:00:00 +0000"]
@@ -58,7 +58,7 @@ def test_a_failing_query_on_the_second_cursor_is_raised_to_the_caller(
     waits until the helper has taken one, so the helper surely runs one."""
     import threading
 
-    from rings_cli import report
+    from rings_cli.query import report
 
     real = report._run
     helper_took_one = threading.Event()
@@ -91,7 +91,7 @@ def test_a_warehouse_without_a_newer_table_reads_it_as_empty(flushed: StateDir) 
 
 
 def test_the_warmed_up_database_serves_one_read_and_the_next_makes_its_own(flushed: StateDir) -> None:
-    from rings_cli import readpath
+    from rings_cli.query import readpath
 
     readpath._WARM.clear()  # whatever an earlier test in this process left
     readpath.warm_up()

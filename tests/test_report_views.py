@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from rings_cli import charts
-from rings_cli.state import StateDir
+from rings_cli.core.state import StateDir
+from rings_cli.ui import charts
 from tests.browser import CHROMIUM, chromium, png_colours
 from tests.conftest import ROOT, line, run_rings
 

@@ -22,9 +22,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from rings_cli.errors import UsageError
-from rings_cli.serve import Policy, is_loopback
-from rings_cli.state import StateDir
+from rings_cli.core.errors import UsageError
+from rings_cli.core.state import StateDir
+from rings_cli.web.server import Policy, is_loopback
 from tests.conftest import SAMPLE_LOG, line, report_json, run_cli, run_rings
 
 FOLLOW = [sys.executable, "-m", "rings_cli", "ingest", "--follow", "--flush-interval", "0.3"]

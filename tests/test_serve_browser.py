@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rings_cli.state import StateDir
+from rings_cli.core.state import StateDir
 from tests.browser import chromium, needs_chromium, png_colours
 from tests.conftest import SAMPLE_LOG, line, report_json
 from tests.test_serve import Server, ingest, now_line

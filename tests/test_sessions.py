@@ -21,8 +21,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from rings_cli.ingest import Ingest
-from rings_cli.state import StateDir
+from rings_cli.core.state import StateDir
+from rings_cli.ingest.run import Ingest
 from tests.conftest import ROOT, line, report_json
 
 sys.path.insert(0, str(ROOT / "sample_data"))

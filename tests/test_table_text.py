@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
-from rings_cli import render
-from rings_cli.render import fit_table, report_renderable, rich_table, table_text
-from rings_cli.text import safe_text
+from rings_cli.core.text import safe_text
+from rings_cli.ui import render
+from rings_cli.ui.render import fit_table, report_renderable, rich_table, table_text
 
 HOSTILE = [
     "/[/]",

@@ -1,4 +1,4 @@
-"""One definition per aggregate table (rings_cli/tables.py): the DO file, the warehouse and the
+"""One definition per aggregate table (rings_cli/core/tables.py): the DO file, the warehouse and the
 snapshot a flush copies all have exactly the defined columns."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import duckdb
 
-from rings_cli import tables
-from rings_cli.dofile import DoFile, snapshot_tables
-from rings_cli.warehouse import _SCHEMA
+from rings_cli.core import tables
+from rings_cli.store.dofile import DoFile, snapshot_tables
+from rings_cli.warehouse.local import _SCHEMA
 
 
 def test_do_file_and_warehouse_columns_come_from_the_definitions(tmp_path: Path) -> None:

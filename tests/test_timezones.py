@@ -11,12 +11,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from rings_cli.config import load_config
-from rings_cli.errors import UsageError
-from rings_cli.finalize import finalize_days
-from rings_cli.ingest import Ingest
-from rings_cli.lifecycle import day_end
-from rings_cli.state import StateDir
+from rings_cli.core.config import load_config
+from rings_cli.core.errors import UsageError
+from rings_cli.core.state import StateDir
+from rings_cli.days.finalize import finalize_days
+from rings_cli.ingest.run import Ingest
+from rings_cli.store.lifecycle import day_end
 from tests.conftest import line, report_json, run_cli, run_rings
 
 ZONES = """
@@ -311,8 +311,8 @@ def test_an_all_utc_state_dir_gains_the_offset_in_place(tmp_path: Path, write_lo
 
 def test_zones_by_tenant_host_and_pattern() -> None:
     """Exact names (a tenant, or a host that [tenants] maps) first, then patterns in file order."""
-    from rings_cli.config import parse_config
-    from rings_cli.zones import zone_on
+    from rings_cli.core.config import parse_config
+    from rings_cli.enrich.zones import zone_on
 
     config = parse_config(
         {

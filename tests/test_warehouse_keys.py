@@ -11,11 +11,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from rings_cli import tables
-from rings_cli.dofile import snapshot_tables
-from rings_cli.errors import RingsError
-from rings_cli.state import StateDir
-from rings_cli.warehouse import Warehouse
+from rings_cli.core import tables
+from rings_cli.core.errors import RingsError
+from rings_cli.core.state import StateDir
+from rings_cli.store.dofile import snapshot_tables
+from rings_cli.warehouse.local import Warehouse
 from tests.conftest import line, report_json, run_rings
 
 FIXTURES = Path(__file__).parent / "fixtures"

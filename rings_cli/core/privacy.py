@@ -1,0 +1,171 @@
+"""Privacy: secret tenant-day salts, the state dir's secret, and the keyed visitor hash.
+
+visitor hash = HMAC-SHA256(tenant-day salt, tenant \\n ip \\n user agent), first 60 bits as an integer.
+The salt is 32 random bytes per tenant-day (`salts/<tenant>/<date>.key`, 0600 in 0700 folders),
+deleted when that tenant-day is finalized; after that no hash of it can be recomputed or
+brute-forced back to an IP. Finalizing one site's day leaves another's open.
+HMAC runs over the distinct (day, tenant, ip, ua) rows of a batch, one OpenSSL call per row from C
+(`map`, no Python code per visitor), so raw IPs and user agents only ever live in memory. It used to
+run in an in-memory DuckDB: that connection alone kept about 45 MiB resident through every ingest.
+
+The state dir's secret (`secret.key`, 32 random bytes, 0600) keys the fingerprints of input files
+(see tail.py): their first lines hold client addresses, and an unkeyed hash of a line whose other
+parts are known gives its address back by brute force.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+import polars as pl
+
+from rings_cli.core.errors import DamagedStateError, RingsError
+from rings_cli.core.state import StateDir
+
+SALT_BYTES = 32
+SECRET_FILE = "secret.key"  # in the state dir
+
+
+class SaltStore:
+    """Get-or-create the secret salt of a tenant-day; destroy it when the tenant-day is final."""
+
+    def __init__(self, state: StateDir) -> None:
+        self.state = state
+        self._cache: dict[tuple[str, str], bytes] = {}
+
+    def get(self, tenant: str, date: str) -> bytes:
+        key = (tenant, date)
+        if key not in self._cache:
+            path = self.state.salt_path(tenant, date)
+            _private_dir(path.parent)
+            self._cache[key] = load_or_create_key(path)
+        return self._cache[key]
+
+    def exists(self, tenant: str, date: str) -> bool:
+        return self.state.salt_path(tenant, date).exists()
+
+    def destroy(self, tenant: str, date: str) -> None:
+        """Overwrite, then unlink: the salt is the only key to that tenant-day's hashes."""
+        self._cache.pop((tenant, date), None)
+        path = self.state.salt_path(tenant, date)
+        destroy_key(path)
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()  # the tenant's last open day: no empty folder naming it stays
+
+
+def destroy_key(path: Path) -> None:
+    """Overwrite a key file with zeros, sync, then unlink it (a salt of either layout)."""
+    if path.exists():
+        with open(path, "r+b") as f:
+            f.write(b"\0" * max(SALT_BYTES, os.fstat(f.fileno()).st_size))
+            f.flush()
+            os.fsync(f.fileno())
+        path.unlink()
+
+
+def copy_key(source: Path, target: Path) -> None:
+    """Copy a salt to a new place, atomically; a target that exists already is kept (a copy made
+    by an interrupted run, byte for byte the same)."""
+    _private_dir(target.parent)
+    if not target.exists():
+        _link_new(target, _read_salt(source))
+
+
+def _private_dir(path: Path) -> None:
+    """A folder under salts/: owner-only whatever the umask."""
+    if not path.is_dir():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+
+
+def state_secret(state: StateDir) -> bytes:
+    """The state dir's secret, which keys file fingerprints; created on first use."""
+    state.ensure()
+    path = state.root / SECRET_FILE
+    key = load_or_create_key(path, check=False)
+    if len(key) != SALT_BYTES:
+        # Without it no file read before can be recognised: every one would be counted again.
+        raise DamagedStateError(path, f"the state secret has {len(key)} bytes, not {SALT_BYTES}")
+    return key
+
+
+def keyed_hash(key: bytes, data: bytes) -> str:
+    """HMAC-SHA256, hex: what may be stored in place of a hash of log bytes."""
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def load_or_create_key(path: Path, check: bool = True) -> bytes:
+    """Read a 32-byte key (a day salt, the state secret), or create it atomically: written to a
+    temporary name, then linked into place, so a crash can never leave a short key and two
+    processes agree on one."""
+    read = _read_salt if check else Path.read_bytes
+    if path.exists():
+        return read(path)
+    key = _link_new(path, secrets.token_bytes(SALT_BYTES))
+    return key if key is not None else read(path)
+
+
+def _link_new(path: Path, key: bytes) -> bytes | None:
+    """Write `key` to a temporary name, then link it to `path`; None when `path` exists already
+    (another process won the race: its key is the one)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, key)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return None
+    finally:
+        tmp.unlink()
+    return key
+
+
+def _read_salt(path: Path) -> bytes:
+    salt = path.read_bytes()
+    if len(salt) != SALT_BYTES:
+        raise RingsError(
+            f"salt file {path} is damaged ({len(salt)} bytes); remove it to start that tenant-day anew"
+        )
+    return salt
+
+
+try:  # OpenSSL's one-shot HMAC, called from C by map(): the same bytes as hmac.digest, faster
+    from _hashlib import hmac_digest as _hmac_digest
+except ImportError:  # a Python built without OpenSSL's HMAC
+    _hmac_digest = hmac.digest
+
+
+def hash_visitors(visitors: pl.DataFrame, salts: SaltStore) -> pl.DataFrame:
+    """Replace `ip` and `ua` of each row with `visitor`, the keyed hash of its tenant-day.
+
+    `visitors` must have columns date, tenant, ip, ua (one row per distinct visitor is the
+    point: callers aggregate first, so each pair is hashed once). The visitor is the first 60 bits
+    of HMAC-SHA256(salt, tenant \\n ip \\n ua), a missing user agent counting as empty.
+    """
+    if visitors.is_empty():
+        return visitors.drop("ip", "ua").with_columns(visitor=pl.lit(0, pl.Int64)).clear()
+    message = pl.concat_str(
+        "tenant", pl.col("ip").fill_null(""), pl.col("ua").fill_null(""), separator="\n"
+    ).cast(pl.Binary)
+    parts = []
+    by_day = visitors.with_row_index("_order").partition_by("date", "tenant", as_dict=True)
+    for (date, tenant), part in by_day.items():
+        sign = functools.partial(_hmac_digest, salts.get(str(tenant), str(date)), digest="sha256")
+        digests = list(map(sign, part.select(message).to_series().to_list()))
+        parts.append(part.with_columns(visitor=pl.Series(digests, dtype=pl.Binary)))
+    return (
+        pl.concat(parts)
+        .sort("_order")  # rows in the order given
+        .with_columns(pl.col("visitor").bin.encode("hex").str.slice(0, 15).str.to_integer(base=16))
+        .drop("_order", "ip", "ua")
+    )

@@ -1,0 +1,165 @@
+"""Finalize: close the tenant-days that ended more than the grace period ago.
+
+Each such tenant-day's DO file gets the seed's daily summary and loses its visitor hashes
+(secure_delete, free pages cut off, then a WAL truncate), the warehouse gets the final totals, and
+the tenant-day's salt is destroyed:
+from then on no hash of it can be linked to anyone, and a line for it is merged as late (counts
+without visitors). When a tenant-day ends is `lifecycle.day_end`'s answer. A tenant-day is
+finalized only once its WAL truncate succeeded; if a reader held the WAL, it stays open for the
+next run. Finalized tenant-days that the warehouse holds clean then move into their month's pack
+(pack.py). Idempotent: a crash half-way is finished by the next run. A damaged DO file is skipped
+and reported; its tenant-day is still closed and its salt destroyed on time (the privacy promise
+does not wait for a repair).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+
+from rings_cli.core.config import Config, load_config
+from rings_cli.core.errors import DamagedStateError, UsageError
+from rings_cli.core.privacy import SaltStore
+from rings_cli.core.state import StateDir
+from rings_cli.store import pack as packs
+from rings_cli.store.catalog import Catalog
+from rings_cli.store.docache import open_do_file
+from rings_cli.store.dofile import DoFile, Snapshot
+from rings_cli.store.lifecycle import due_days, label, migrate
+from rings_cli.store.pack import pack_finalized
+from rings_cli.warehouse.flush import FlushResult, flush_dirty
+from rings_cli.warehouse.local import READ_RETRY_SECONDS
+
+DEFAULT_GRACE = dt.timedelta(hours=1)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, option: str) -> dt.timedelta:
+    """`3600`, `90m`, `1h`, `2d` → timedelta."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not match:
+        raise UsageError(f"{option}: {text!r} is not a duration (e.g. 3600, 90m, 1h, 2d)")
+    return dt.timedelta(seconds=float(match[1]) * _UNITS[match[2] or "s"])
+
+
+def finalize_due(
+    state: StateDir,
+    catalog: Catalog,
+    now: dt.datetime,
+    grace: dt.timedelta = DEFAULT_GRACE,
+    open_do: dict[tuple[str, str], DoFile] | None = None,
+    wait: float = READ_RETRY_SECONDS,
+    damaged: list[DamagedStateError] | None = None,
+    flushed: list[FlushResult] | None = None,
+    config: Config | None = None,
+    pack: bool = True,
+) -> list[str]:
+    """Finalize every due tenant-day (`config`: the zones that end them); returns them as
+    `tenant/date`. Salts are destroyed only after the warehouse holds the final totals (a busy
+    warehouse raises StateLockedError; run again). Tenant-days whose DO file
+    is damaged are skipped and appended to `damaged` (when
+    given); those whose WAL could not be emptied stay open for the next run. Then (`pack`) every
+    finalized tenant-day the warehouse holds clean moves into its month's pack (pack.py)."""
+    due = due_days(catalog, now, grace, config)
+    if not due:
+        closed_days = catalog.finalized_days()
+        if any(key in closed_days for key in catalog.dirty()):  # late lines: flush, then pack again
+            result = flush_dirty(state, catalog, open_do, wait=wait)
+            if flushed is not None:
+                flushed.append(result)
+            if damaged is not None:
+                damaged += result.damaged
+        if pack:
+            pack_finalized(state, catalog, open_do)
+        return []
+    salts = SaltStore(state)
+    stamp = now.astimezone(dt.UTC).isoformat(timespec="seconds")
+    closing: set[tuple[str, str]] = set()  # finalized, WAL emptied: to close once in the warehouse
+    skipped: list[DamagedStateError] = []  # damaged: closed all the same once the flush is done
+    lost: list[tuple[str, str]] = []  # their tenant-days
+    closed: set[tuple[str, str]] = set()
+    copies: dict[tuple[str, str], packs.DayCopy] = {}  # what their packs take, read while open
+
+    def finalized() -> Iterator[tuple[tuple[str, str], Snapshot]]:
+        """Each due DO file opened once: finalized, then read for the flush and for its pack. By
+        tenant then date, so that a chunk of the flush holds whole months of a tenant (one pack
+        transaction each)."""
+        for tenant, date in sorted(due):
+            do = (open_do or {}).pop((tenant, date), None)
+            try:
+                if do is None:
+                    do = open_do_file(state, catalog, tenant, date)
+                truncated = do.finalize()
+                version = do.version()
+                read = (version, do.snapshot_rows())
+                if truncated:
+                    closing.add((tenant, date))
+                    copy = packs.read_day(do.con, tenant, date, version) if pack else None
+                    if copy is not None:
+                        copies[(tenant, date)] = copy
+            except DamagedStateError as e:
+                skipped.append(e)
+                lost.append((tenant, date))
+                continue
+            finally:
+                if do is not None:
+                    do.close()
+            yield (tenant, date), read
+
+    def close(keys: list[tuple[str, str]], last: bool = False) -> None:
+        """Tenant-days whose final totals the warehouse holds: salt destroyed, then finalized in
+        the catalog (one commit; a crash before it leaves them open, and the next run closes them
+        again), then into their month's pack. The last month of these keys may go on in the next
+        chunk: it waits for it (unless `last`), so that it is packed in one transaction."""
+        for key in keys:
+            salts.destroy(*key)
+        with catalog.con:
+            catalog.con.execute("BEGIN")
+            for tenant, date in keys:
+                catalog.mark_finalized(tenant, date, stamp)
+        closed.update(keys)
+        done = [(t, d) for t, d in copies if (t, d) in closed]  # (the flush may have read one more)
+        if pack and done:
+            held = None if last else max((t, d[:7]) for t, d in done)
+            ready = [(t, d) for t, d in done if (t, d[:7]) != held]
+            packs.pack_copies(state, {key: copies.pop(key) for key in ready})
+
+    def committed(keys: list[tuple[str, str]]) -> None:
+        close([key for key in keys if key in closing])
+        closing.difference_update(keys)
+
+    # Every dirty one flushes too, due or not: one warehouse session.
+    result = flush_dirty(state, catalog, open_do, wait=wait, first=finalized(), on_commit=committed)
+    if flushed is not None:
+        flushed.append(result)
+    if damaged is not None:
+        seen = {e.path for e in skipped}
+        damaged += skipped + [e for e in result.damaged if e.path not in seen]
+    # Damaged DO files are closed on time all the same (the privacy promise does not wait for a repair).
+    close(sorted(closing) + lost, last=True)
+    if pack:
+        pack_finalized(state, catalog, open_do)  # what an earlier run left finalized and unpacked
+    return [label(t, d) for t, d in due if (t, d) in closed]
+
+
+def finalize_days(
+    state: StateDir,
+    grace: dt.timedelta = DEFAULT_GRACE,
+    now: dt.datetime | None = None,
+    damaged: list[DamagedStateError] | None = None,
+) -> list[str]:
+    """`rings finalize`: take the ingest lock (no merge may run meanwhile) and finalize due
+    tenant-days (a state dir of an earlier release is migrated first, see lifecycle.py)."""
+    if not state.catalog_path.exists():
+        return []
+    with state.ingest_lock():
+        catalog = Catalog(state.catalog_path)
+        try:
+            migrate(state, catalog)
+            config = load_config(None, state)  # the tenants' time zones: each day ends at its midnight
+            return finalize_due(
+                state, catalog, now or dt.datetime.now(dt.UTC), grace, damaged=damaged, config=config
+            )
+        finally:
+            catalog.close()

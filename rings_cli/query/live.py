@@ -1,0 +1,198 @@
+"""Live: what `rings live` shows, and how it notices that there is something new to show.
+
+Data only (no terminal): one `LiveFrame` is the report of one day through the read path (so the
+numbers are `rings report`'s), plus the latest page views of that day from the open DO files.
+`ChangeWatch` tells cheaply whether any process committed since the last look: it compares the
+modification times and sizes of the few files a commit must touch (the catalog, the warehouse,
+the shown day's DO files and their WALs), so an idle dashboard re-reads nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rings_cli.core.config import Config, load_config
+from rings_cli.core.errors import RingsError, StateLockedError
+from rings_cli.core.state import StateDir
+from rings_cli.enrich.zones import zone_on
+from rings_cli.ingest.run import Ingest
+from rings_cli.query.readpath import open_read_only, written_at
+from rings_cli.query.report import build_report, empty_report
+from rings_cli.source.inputs import expand_paths
+
+FEED_LIMIT = 12
+FEED_FILES = 32  # at most this many DO files (the most recently written) are read for the feed
+
+
+@dataclass
+class LiveFrame:
+    """Everything one dashboard frame shows."""
+
+    date: dt.date
+    tenant: str | None
+    report: dict[str, Any]
+    feed: list[dict[str, Any]] = field(default_factory=list)
+    read_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    @property
+    def has_data(self) -> bool:
+        return bool(self.report["totals"]["requests"])
+
+    @property
+    def as_of(self) -> dt.datetime | None:
+        stamp = self.report.get("as_of")
+        return dt.datetime.fromisoformat(stamp) if stamp else None
+
+
+def day_files(state: StateDir, date: dt.date, tenant: str | None) -> list[Path]:
+    """The DO files of one day: one tenant's, or every tenant's."""
+    name = f"{date.isoformat()}.sqlite"
+    if tenant is not None:
+        return [state.root / "do" / tenant / name]
+    do = state.root / "do"
+    return sorted(do.glob(f"*/{name}")) if do.is_dir() else []
+
+
+def latest_views(state: StateDir, date: dt.date, tenant: str | None, limit: int = FEED_LIMIT) -> list[dict]:
+    """The newest page views of the day (time, tenant, path, source), from open DO files; never
+    anything about the visitor. A finalized day has none (its page views are deleted)."""
+    files = [p for p in day_files(state, date, tenant) if p.exists()]
+    files = sorted(files, key=lambda p: written_at(p) or dt.datetime.min.replace(tzinfo=dt.UTC), reverse=True)
+    files = files[:FEED_FILES]
+    rows: list[dict] = []
+    for path in files:
+        try:
+            with closing(open_read_only(path)) as con:
+                got = con.execute(
+                    "SELECT ts, path, source FROM views ORDER BY ts DESC, path LIMIT ?", (limit,)
+                ).fetchall()
+        except sqlite3.Error:
+            continue  # being created, or damaged (`rings check` says which): no feed from it
+        tenant_name = path.parent.name
+        rows.extend({"ts": ts, "tenant": tenant_name, "path": p, "source": s} for ts, p, s in got)
+    rows.sort(key=lambda r: (-r["ts"], r["tenant"], r["path"]))
+    config = load_config(None, state) if state.root.is_dir() else Config()
+    for row in rows:  # each tenant's page views at its own local time (zones.py)
+        zone = ZoneInfo(zone_on(config, row["tenant"], date))
+        row["time"] = dt.datetime.fromtimestamp(row.pop("ts") / 1e6, zone)
+    return rows[:limit]
+
+
+def fetch(state: StateDir, date: dt.date, tenant: str | None, limit: int = 10) -> LiveFrame:
+    """One frame: the day's report through the read path, and its feed."""
+    if not state.root.is_dir():
+        return LiveFrame(date, tenant, empty_report(tenant, date, date))
+    report = build_report(
+        state, tenant=tenant, start=date.isoformat(), end=date.isoformat(), limit=limit, known_tenant=False
+    )
+    return LiveFrame(date, tenant, report, latest_views(state, date, tenant))
+
+
+class ChangeWatch:
+    """Has any process committed something that the shown day depends on since the last call?"""
+
+    def __init__(self, state: StateDir) -> None:
+        self.state = state
+        self._last: tuple | None = None
+
+    def _files(self, date: dt.date, tenant: str | None) -> list[Path]:
+        root = self.state.root
+        fixed = [root / "catalog.sqlite", root / "catalog.sqlite-wal"]
+        fixed += [root / "warehouse.duckdb", root / "warehouse.duckdb.wal"]
+        days = day_files(self.state, date, tenant)
+        return fixed + days + [p.with_name(p.name + "-wal") for p in days]
+
+    def changed(self, date: dt.date, tenant: str | None) -> bool:
+        token = (date, tenant, tuple(_stamp(p) for p in self._files(date, tenant)))
+        if token == self._last:
+            return False
+        self._last = token
+        return True
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+def newest_day(state: StateDir, tenant: str | None, days: set[str] | None = None) -> dt.date | None:
+    """The newest day with data: among `days` if given, else any the catalog lists."""
+    if days:
+        return dt.date.fromisoformat(max(days))
+    path = state.catalog_path
+    if not path.exists():
+        return None
+    try:
+        with closing(open_read_only(path)) as con:
+            row = con.execute(
+                "SELECT max(date) FROM days WHERE (? IS NULL OR tenant = ?)", (tenant, tenant)
+            ).fetchone()
+    except sqlite3.Error:
+        return None
+    return dt.date.fromisoformat(row[0]) if row and row[0] else None
+
+
+class LiveIngest:
+    """`rings live PATH...`: tail the logs in a background thread while the dashboard shows them.
+
+    It is follow mode's own code path (same state dir, checkpoints, exactly-once); when another
+    ingest holds the state dir, nothing is ingested and `note()` says so: the dashboard still shows
+    what that ingest writes.
+    """
+
+    def __init__(self, state: StateDir, fmt: str, patterns: list[str], flush_interval: float) -> None:
+        self.patterns = expand_paths(patterns)  # a missing file fails now, before the screen opens
+        self.ingest = Ingest(state, fmt=fmt)
+        self.flush_interval = flush_interval
+        self.thread: threading.Thread | None = None
+        self.problem: str | None = None
+
+    def _guarded(self, work: Callable[[], object]) -> None:
+        try:
+            work()
+        except StateLockedError:
+            self.problem = "another `rings ingest` holds this state dir: showing it, not ingesting"
+        except RingsError as e:
+            self.problem = f"ingest stopped: {e}"
+
+    def read_once(self) -> None:
+        """For --once: read the files to their end (no finalization), then show."""
+        self.ingest.grace = None
+        self._guarded(lambda: self.ingest.run(self.patterns))
+
+    def start(self) -> None:
+        target = lambda: self._guarded(  # noqa: E731
+            lambda: self.ingest.follow(self.patterns, self.flush_interval)
+        )
+        self.thread = threading.Thread(target=target, name="rings-live-ingest", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Stop tailing: the current batch commits and everything is flushed before we return."""
+        self.ingest.stop()
+        if self.thread is not None:
+            self.thread.join(timeout=120)
+
+    def note(self) -> str | None:
+        if self.problem:
+            return self.problem
+        s = self.ingest.summary
+        return f"tailing {len(self.patterns)} file(s): {s.lines_read:,} lines read"
+
+    def newest_day(self, today: dt.date) -> dt.date:
+        """Today when the files have lines for today, else their newest day."""
+        days = self.ingest.summary.days
+        if not days or today.isoformat() in days:
+            return today
+        return dt.date.fromisoformat(max(days))

@@ -1,0 +1,365 @@
+"""Report: answer a date-range question from the warehouse, as the contract's JSON structure.
+
+The SQL lives in `queries/*.sql` (one file a section); this module binds parameters and shapes
+rows. It returns plain dicts and lists, so every output format (table, JSON, CSV) renders the
+same numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+import threading
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rings_cli.core import defaults
+from rings_cli.core.config import load_config
+from rings_cli.core.errors import UsageError
+from rings_cli.core.state import StateDir
+from rings_cli.enrich.zones import local_today, tenant_zone, zone_changes
+from rings_cli.query.countries import country_name
+from rings_cli.query.readpath import current_view, cursor
+
+if TYPE_CHECKING:
+    import duckdb
+
+DEFAULT_LIMIT = defaults.DEFAULT_LIMIT
+# What visitors use and where they come from (breakdowns.py); JSON keys of the same names.
+BREAKDOWN_SECTIONS = ("browsers", "os", "devices", "countries", "not_found")
+DEFAULT_DAYS = 7
+# Past this many days, `hours` is left out (it would hold up to 24 rows a day); `hours_omitted`
+# says so. Every other section stays, so a 10-year range is as quick as a week.
+MAX_HOURS_DAYS = defaults.MAX_HOURS_DAYS
+SECTIONS = (
+    "totals",
+    "days",
+    "hours",
+    "status",
+    "top_pages",
+    "top_referrers",
+    "top_campaigns",
+    "content",
+    "tenants",
+    *BREAKDOWN_SECTIONS,
+)
+
+
+def queries_dir() -> Path:
+    """`queries/` ships inside the wheel as rings_cli/queries; in a checkout it sits beside the package."""
+    package = Path(__file__).resolve().parents[1]  # rings_cli/
+    for candidate in (package / "queries", package.parent / "queries"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("queries directory not found")  # pragma: no cover - packaging bug
+
+
+@cache
+def query(name: str) -> str:
+    return (queries_dir() / f"{name}.sql").read_text()
+
+
+def parse_date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _run(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    sql = query(name)
+    used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+    cur = con.execute(sql, used)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+# The sections whose queries take longest (rows scanned: one per tenant-day and browser, country,
+# page...; `days` also fills in the days without data), in that order; the others take about the same.
+HEAVY = {"browsers": 5, "days": 4, "countries": 3, "top_pages": 2, "os": 1}
+
+
+def run_all(
+    con: duckdb.DuckDBPyConnection, names: list[str], params: dict[str, Any]
+) -> dict[str, list[dict[str, Any]]]:
+    """Each query's rows, two queries at a time: on a second cursor in a thread, as DuckDB lets go
+    of the GIL while it runs one. The queries are small (a few ms each, mostly fixed cost), so two
+    at a time keep both cores busy where DuckDB's own threads would not (a third off their time)."""
+    todo = sorted(names, key=lambda n: -HEAVY.get(n, 0))  # the longest first: the two end together
+    out: dict[str, list[dict[str, Any]]] = {}
+    failed: list[BaseException] = []
+
+    def work(cur: duckdb.DuckDBPyConnection) -> None:
+        while not failed:
+            try:
+                name = todo.pop(0)  # atomic under the GIL: each query is taken once
+            except IndexError:
+                return
+            try:
+                out[name] = _run(cur, name, params)
+            except BaseException as e:  # raised in the caller's thread, below
+                failed.append(e)
+
+    with cursor(con) as cur:
+        helper = threading.Thread(target=work, args=(cur,), name="rings-report-query")
+        helper.start()
+        work(con)
+        while helper.is_alive():  # its cursor must outlive its query, even on Ctrl-C
+            try:
+                helper.join()
+            except KeyboardInterrupt as e:  # no new query starts; raised once the helper is done
+                failed.insert(0, e)
+    if failed:
+        raise failed[0]
+    return {name: out[name] for name in names}
+
+
+def build_report(
+    state: StateDir,
+    tenant: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    today: dt.date | None = None,
+    known_tenant: bool = True,
+    compare: str | None = None,
+) -> dict[str, Any]:
+    """The contract's report for `tenant` (None = all) over [start, end], the tenants' own dates
+    (zones.py: each tenant's local days, summed by date for all tenants), inclusive.
+
+    With `known_tenant`, a tenant the state dir holds no data for is a UsageError naming the
+    closest known ones (`rings live` waits for a new tenant's data instead). With `compare`
+    (`previous`, or `START:END`), the report gains a `compare` key: that period's totals, their
+    change, and the previous numbers of the rows in each top list."""
+    if limit < 1:
+        raise UsageError("--limit must be at least 1")
+    start_d, end_d = parse_date(start, "--start"), parse_date(end, "--end")
+    if start_d is not None and end_d is not None and start_d > end_d:
+        raise UsageError(f"--start {start_d} is after --end {end_d}")
+    against = parse_compare(compare)
+    state.require()
+    config = load_config(None, state)  # rings.toml: the tenants' time zones (zones.py)
+    if today is None:  # the default range ends on the tenant's own today
+        today = local_today(config, tenant)
+    with current_view(state, tenant) as (con, info):
+        if tenant is not None and known_tenant:
+            _check_known(con, tenant)
+        if start_d is None and end_d is None:
+            data_range = _run(con, "range", {"tenant": tenant})[0]
+            if data_range["end"] is not None:
+                start_d, end_d = data_range["start"], data_range["end"]
+        start_d, end_d = _default_range(start_d, end_d, today)
+        if start_d > end_d:
+            raise UsageError(f"--start {start_d} is after --end {end_d}")
+        params = {"tenant": tenant, "start": start_d, "end": end_d, "limit": limit}
+        wanted = [s for s in SECTIONS if s != "hours" or not _hours_omitted(start_d, end_d)]
+        sections = run_all(con, ["extent", *wanted], params)
+        extent = sections.pop("extent")[0]
+        if tenant is None:  # tenants' zones may differ: an all-tenants hour row has no one UTC offset
+            for row in sections.get("hours", []):
+                row.pop("utc_offset", None)
+        report = _assemble(tenant, start_d, end_d, sections)
+        compared = None
+        if compare is not None:
+            prev_start, prev_end = against or previous_period(start_d, end_d)
+            compared = _compare(con, report, tenant, prev_start, prev_end)
+    report.update(info.to_dict())
+    report["timezone"] = tenant_zone(config, tenant)
+    changes = zone_changes(config, tenant, start_d, end_d)
+    if changes:
+        report["timezone_changes"] = changes
+    if extent["first"] is not None:  # where the data is, to say so when the range has none
+        report["data_from"], report["data_to"] = str(extent["first"]), str(extent["last"])
+    if compared is not None:
+        report["compare"] = compared
+    return report
+
+
+def parse_compare(value: str | None) -> tuple[dt.date, dt.date] | None:
+    """`previous` (None back: the period just before, computed once the range is known) or
+    `START:END`, inclusive UTC dates."""
+    if value is None or value == "previous":
+        return None
+    first, sep, last = value.partition(":")
+    if not sep:
+        raise UsageError(f"--compare: {value!r} is not START:END (YYYY-MM-DD:YYYY-MM-DD)")
+    start_d, end_d = parse_date(first, "--compare"), parse_date(last, "--compare")
+    assert start_d is not None and end_d is not None
+    if start_d > end_d:
+        raise UsageError(f"--compare: {start_d} is after {end_d}")
+    return start_d, end_d
+
+
+def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The period of the same length that ends the day before `start`."""
+    length = end - start + dt.timedelta(days=1)
+    return start - length, start - dt.timedelta(days=1)
+
+
+# Top lists compared row by row, and the columns that name a row.
+COMPARED = {
+    "top_pages": ("path",),
+    "top_referrers": ("source",),
+    "top_campaigns": ("source", "medium", "campaign"),
+    "content": ("post_id",),
+}
+
+
+def _compare(
+    con: duckdb.DuckDBPyConnection,
+    report: dict[str, Any],
+    tenant: str | None,
+    start: dt.date,
+    end: dt.date,
+) -> dict[str, Any]:
+    """The comparison period's totals and status, and for each top list the previous numbers of
+    the rows the report lists (same order; zeros for a row the period did not have)."""
+    params = {"tenant": tenant, "start": start, "end": end}
+    totals_row = _run(con, "totals", params)[0]
+    totals = {key: _number(totals_row.get(key), kind) for key, kind in TOTALS.items()}
+    out: dict[str, Any] = {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "totals": totals,
+        "change": {key: change_fraction(report["totals"][key], totals[key]) for key in TOTALS},
+        "status": {r["status"]: int(r["requests"]) for r in _run(con, "status", params)},
+    }
+    for section, keys in COMPARED.items():
+        rows = report[section]
+        out[section] = _previous_rows(con, section, params, keys, rows) if rows else []
+    return out
+
+
+def change_fraction(current: float, previous: float) -> float | None:
+    """A change against the previous period as a fraction for JSON (0.12 is +12%; charts.change
+    says it for people), None when there was none before."""
+    if not previous:
+        return None
+    return round((current - previous) / previous, 6)
+
+
+def _previous_rows(
+    con: duckdb.DuckDBPyConnection,
+    section: str,
+    params: dict[str, Any],
+    keys: tuple[str, ...],
+    rows: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """The section's query over the comparison period, for exactly the given rows."""
+    sql = re.sub(r"\s*LIMIT \$limit\s*;?\s*$", "", query(section).strip())
+    where = " AND ".join(f"list_contains($k_{k}, q.{k})" for k in keys)
+    wrapped = f"SELECT * FROM ({sql}) AS q WHERE {where}"
+    bound = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+    bound.update({f"k_{k}": list(dict.fromkeys(r[k] for r in rows)) for k in keys})
+    cur = con.execute(wrapped, bound)
+    names = [d[0] for d in cur.description]
+    found = {
+        tuple(r[k] for k in keys): _clean(r)
+        for r in (dict(zip(names, row, strict=True)) for row in cur.fetchall())
+    }
+    out = []
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        zero = {c: (v * 0 if isinstance(v, int | float) and c not in keys else v) for c, v in row.items()}
+        out.append(found.get(key, zero))
+    return out
+
+
+def _check_known(con: duckdb.DuckDBPyConnection, tenant: str) -> None:
+    """An unknown tenant is a mistake to point out, not a report of zeros."""
+    known = [r[0] for r in con.execute("SELECT DISTINCT tenant FROM daily ORDER BY tenant").fetchall()]
+    if not known or tenant in known:
+        return
+    raise UsageError(f"no data for tenant {tenant!r}; known tenants: {', '.join(closest(tenant, known))}")
+
+
+def closest(name: str, known: list[str]) -> list[str]:
+    """The known tenants a mistyped name most likely meant (the first few when none is close)."""
+    return difflib.get_close_matches(name, known, n=3, cutoff=0.5) or known[:3]
+
+
+def empty_report(tenant: str | None, start: dt.date, end: dt.date) -> dict[str, Any]:
+    """The report of a state dir that holds nothing yet: zeros, in the same structure."""
+    report = _assemble(tenant, start, end, {})
+    report.update({"as_of": None, "live_tenant_days": 0})
+    return report
+
+
+def _hours_omitted(start: dt.date, end: dt.date) -> bool:
+    return (end - start).days + 1 > MAX_HOURS_DAYS
+
+
+def _default_range(
+    start: dt.date | None, end: dt.date | None, today: dt.date | None
+) -> tuple[dt.date, dt.date]:
+    """With one bound given, a 7-day window from it; with none (and no data), the last 7 days."""
+    span = dt.timedelta(days=DEFAULT_DAYS - 1)
+    if end is None:
+        end = start + span if start is not None else (today or dt.datetime.now(dt.UTC).date())
+    if start is None:
+        start = end - span
+    return start, end
+
+
+def _assemble(
+    tenant: str | None, start: dt.date, end: dt.date, s: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
+    totals = (s.get("totals") or [{}])[0]
+    report: dict[str, Any] = {
+        "tenant": tenant,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "totals": {key: _number(totals.get(key), kind) for key, kind in TOTALS.items()},
+        "days": [_clean(d) for d in s.get("days", [])],
+        "hours": [_clean(h) for h in s.get("hours", [])],
+        "status": {r["status"]: int(r["requests"]) for r in s.get("status", [])},
+        "top_pages": [_clean(p) for p in s.get("top_pages", [])],
+        "top_referrers": [_clean(r) for r in s.get("top_referrers", [])],
+        "top_campaigns": [_clean(c) for c in s.get("top_campaigns", [])],
+        "content": [_clean(c) for c in s.get("content", [])],
+    }
+    report.update({name: [_clean(r) for r in s.get(name, [])] for name in BREAKDOWN_SECTIONS})
+    for row in report["countries"]:
+        row["name"] = country_name(row["country"])
+    if _hours_omitted(start, end):
+        report["hours_omitted"] = (
+            f"the range is longer than {MAX_HOURS_DAYS} days: hourly rows are left out; "
+            "ask for a shorter range to see them"
+        )
+    if tenant is None:
+        report["tenants"] = [_clean(t) for t in s.get("tenants", [])]
+    return report
+
+
+# The contract's totals and their types (rates are fractions, durations seconds).
+TOTALS = {
+    "requests": int,
+    "page_views": int,
+    "unique_visitors": int,
+    "bytes": int,
+    "bot_requests": int,
+    "sessions": int,
+    "bounce_rate": float,
+    "avg_session_duration": float,
+}
+
+
+def _number(value: Any, kind: type) -> int | float:
+    return round(float(value or 0), 6) if kind is float else int(value or 0)
+
+
+def _clean(row: dict[str, Any]) -> dict[str, Any]:
+    """DuckDB sums come back as HUGEINT/Decimal; JSON wants plain ints and floats."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, Decimal):
+            value = int(value) if value == value.to_integral_value() else float(value)
+        elif isinstance(value, float):
+            value = round(value, 6)
+        out[key] = value
+    return out

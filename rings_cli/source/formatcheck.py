@@ -1,0 +1,75 @@
+"""Which format a file is in: detection (`--format auto`), and a forced `--format` checked against a
+file's first lines before any of it is read.
+
+Detection runs the real parser on the first non-empty lines, so "matches" means "gives usable
+requests"; of equally good formats the first in FORMATS (the richer one) wins.
+
+`-f common` on a combined log would reject every line; with the file checkpointed, a rerun with the
+right format would then read nothing. So the forced format and every format that `--format auto`
+knows parse the same first lines (the detection sample); when the forced one reads almost none of
+them while another reads most, the run is refused, naming the better format.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from rings_cli.core.errors import UsageError
+from rings_cli.source.formats import FORMATS, LogFormat
+from rings_cli.source.parse import Rejects, lines_from_bytes, parse_lines
+
+DETECT_SAMPLE = 200  # lines detection parses with every format
+FORCED_MIN_SHARE = 0.10  # the forced format reads fewer than this share of the sample: suspicious ...
+BETTER_MIN_SHARE = 0.50  # ... and another format reads at least this share: refused
+
+
+def whole_lines(head: bytes, complete: bool) -> pl.Series:
+    """The lines of a file's first bytes; a line cut by the end of a `head` that is not the whole
+    file is left out, so that it counts for no format."""
+    if not complete:
+        head = head[: head.rfind(b"\n") + 1]
+    return lines_from_bytes(head) if head else pl.Series("line", [], pl.String)
+
+
+def sample_of(lines: pl.Series) -> pl.Series:
+    """The first non-empty lines (at most DETECT_SAMPLE), as `--format auto` samples them."""
+    present = lines.drop_nulls()
+    return present.filter(present.str.strip_chars().str.len_bytes() > 0).head(DETECT_SAMPLE)
+
+
+def _best(sample: pl.Series, but: str | None = None) -> tuple[LogFormat | None, int]:
+    """The detectable format (not `but`) that parses most of `sample`, and how many lines it read."""
+    best, best_read = None, 0
+    for fmt in FORMATS.values():
+        if not fmt.detectable or fmt.spec == but:
+            continue
+        hits = parse_lines(sample, fmt.fresh(), Rejects()).height
+        if hits > best_read:
+            best, best_read = fmt, hits
+    return best, best_read
+
+
+def detect(lines: pl.Series) -> LogFormat | None:
+    """The predefined format that parses most of the first non-empty lines (ties: the richer one)."""
+    sample = sample_of(lines)
+    if sample.is_empty():
+        return None
+    best, _ = _best(sample)
+    return best.fresh() if best is not None else None
+
+
+def check_forced_format(name: str, sample: pl.Series, forced: LogFormat) -> None:
+    """Raise a UsageError when `forced` reads almost none of `sample` and another format most of it."""
+    total = sample.len()
+    if total == 0:
+        return
+    read = parse_lines(sample, forced.fresh(), Rejects()).height
+    if read >= FORCED_MIN_SHARE * total:
+        return
+    best, best_read = _best(sample, but=forced.spec)
+    if best is None or best_read < BETTER_MIN_SHARE * total:
+        return
+    raise UsageError(
+        f"{name}: --format {forced.spec} read {read:,} of its first {total:,} lines, "
+        f"{best.spec} reads {best_read:,}: use --format {best.spec}"
+    )

@@ -1,0 +1,310 @@
+"""Parse: a batch of raw lines to typed columns, with every failure counted by reason.
+
+A format extracts raw string fields (one Polars regex or JSON decode per batch, see
+`formats/base.py`); this module types them the same way for every format. Nothing loops per line
+in Python. A line is never lost silently: it is a row of the result or a count under a reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import polars as pl
+
+from rings_cli.core.errors import UsageError
+from rings_cli.source.formats.base import NO_REQUEST, UNPARSEABLE, UTC, LogFormat, to_utc
+
+# Reasons a line is rejected; the ingest summary counts each. Formats add their own
+# ("comment" for W3C directives and CSV headers, "unknown event" for NDJSON events of an unknown
+# type); `no request` is a load balancer's or storage service's line that was no HTTP request.
+EMPTY = "empty"
+BAD_TIMESTAMP = "bad timestamp"
+BAD_TENANT = "bad tenant"
+TOO_LONG = "too long"
+BAD_SIZE = "bad size"
+FUTURE = "future"
+TOO_OLD = "too old"
+__all__ = [
+    "BAD_SIZE",
+    "BAD_TENANT",
+    "BAD_TIMESTAMP",
+    "EMPTY",
+    "FUTURE",
+    "NO_REQUEST",
+    "TOO_LONG",
+    "TOO_OLD",
+    "UNPARSEABLE",
+    "Rejects",
+    "parse_lines",
+    "reject_implausible_times",
+]
+
+# Longer lines are not access-log lines (Apache's request line limit is 8 KiB); reading them
+# would only cost memory.
+MAX_LINE_BYTES = 64 * 1024
+SAMPLE_LINE_BYTES = 64 * 1024
+# A response larger than 1 TiB is a broken or forged field, not a download. The bound also keeps
+# every sum exact: a tenant-hour overflows 64 bits only past 8 million such responses.
+MAX_RESPONSE_BYTES = 1 << 40
+# A line may be stamped up to a day ahead of the clock (skewed servers, time zones written wrong);
+# later than that it is rejected as `future`, so a forged year 2999 never becomes a day.
+FUTURE_SLACK = dt.timedelta(days=1)
+
+PARSED_SCHEMA = {
+    "ts": pl.Datetime("us", "UTC"),
+    "vhost": pl.String,
+    "ip": pl.String,
+    "method": pl.String,
+    "target": pl.String,
+    "status": pl.Int32,
+    "bytes": pl.Int64,
+    "referrer": pl.String,
+    "ua": pl.String,
+    "xff": pl.String,
+    "event": pl.String,
+    "post_id": pl.String,
+}
+
+
+@dataclass
+class Rejects:
+    """Counts of rejected lines by reason, summed over batches, and the first `keep` of them."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    keep: int = 0
+    samples: list[tuple[str, str, str]] = field(default_factory=list)  # (source, reason, line)
+    source: str = ""
+
+    def add(self, reason: str, n: int) -> None:
+        if n:
+            self.counts[reason] = self.counts.get(reason, 0) + n
+
+    def add_rows(self, reasons: pl.Series, lines: pl.Series) -> None:
+        """Count `reasons` (one per rejected line) and keep samples of `lines` if asked to."""
+        for reason, n in reasons.value_counts().iter_rows():
+            self.add(reason, n)
+        room = self.keep - len(self.samples)
+        if room > 0:
+            cut = lines.head(room).fill_null("").str.slice(0, SAMPLE_LINE_BYTES)
+            self.samples.extend(
+                (self.source, r, line) for r, line in zip(reasons.head(room), cut, strict=True)
+            )
+
+    def absorb(self, other: Rejects) -> None:
+        """Add a block's own counts and samples (a block parsed ahead keeps its own: see Ingest),
+        so that totals and kept lines come out as if the blocks had been parsed in turn here."""
+        for reason, n in other.counts.items():
+            self.add(reason, n)
+        room = self.keep - len(self.samples)
+        if room > 0:
+            self.samples.extend(other.samples[:room])
+
+    def write(self, out: TextIO) -> None:
+        """`--rejects FILE`: one `source<TAB>reason<TAB>raw line` per kept line (see open_rejects)."""
+        for source, reason, line in self.samples:
+            out.write(f"{source}\t{reason}\t{line}\n")
+        out.flush()
+
+    @property
+    def wants_samples(self) -> bool:
+        return len(self.samples) < self.keep
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def open_rejects(path: Path) -> TextIO:
+    """Create the `--rejects` file before any input is read: fresh (a new inode, so no wider mode
+    of an old file survives), owner-only (it holds raw lines: IPs, user agents), never through a
+    symbolic link (which could point anywhere). An existing regular file is replaced."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise UsageError(f"--rejects {path}: {e.strerror}") from None
+    if st is not None:
+        if stat.S_ISLNK(st.st_mode):
+            raise UsageError(f"--rejects {path}: is a symbolic link; name a plain file")
+        if not stat.S_ISREG(st.st_mode):
+            raise UsageError(f"--rejects {path}: not a regular file")
+        os.unlink(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as e:
+        raise UsageError(f"--rejects {path}: cannot create it: {e.strerror}") from None
+    return os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="\n")
+
+
+def lines_from_bytes(block: bytes) -> pl.Series:
+    """Split a block into lines (CR/LF aware); undecodable bytes become U+FFFD instead of failing.
+
+    The CSV reader is the fastest line splitter Polars has; it is given a separator (0x1F) that
+    is blanked out of the block first, so every line is exactly one field.
+    """
+    if b"\x1f" in block:
+        block = block.replace(b"\x1f", b" ")
+    frame = pl.read_csv(
+        block,
+        has_header=False,
+        separator="\x1f",
+        quote_char=None,
+        schema={"line": pl.String},
+        encoding="utf8-lossy",
+    )
+    return frame.get_column("line")
+
+
+def parse_lines(lines: pl.Series, fmt: LogFormat, rejects: Rejects, tz: str = UTC) -> pl.DataFrame:
+    """Extract the format's fields from every line, type them; drop and count what cannot be used.
+
+    The result has `PARSED_SCHEMA`'s columns plus `row`, the line's index in `lines` (for samples
+    of rejected lines, and for line numbers: see Ingest). `tz` is the zone of times written
+    without an offset (`--log-timezone`).
+    """
+    frame = pl.DataFrame({"line": lines.rename("line")})
+    too_long = frame.get_column("line").str.len_bytes() > MAX_LINE_BYTES
+    work = frame.with_columns(pl.when(~too_long).then("line").alias("line")) if too_long.any() else frame
+    fields = fmt.extract(work, tz).with_row_index("row")  # the line's index in `lines`, kept to the end
+    failed = fields.get_column("reject").is_not_null()
+    if failed.any():
+        line = pl.col("line")
+        reasons = (
+            frame.with_columns(reason=fields.get_column("reject"), too_long=too_long)
+            .filter(failed)
+            .with_columns(
+                reason=pl.when("too_long")
+                .then(pl.lit(TOO_LONG))
+                .when(line.is_null() | (line.str.strip_chars().str.len_bytes() == 0))
+                .then(pl.lit(EMPTY))
+                .otherwise("reason")
+            )
+        )
+        rejects.add_rows(reasons.get_column("reason"), reasons.get_column("line"))
+        fields = fields.filter(~failed)
+    parsed = _typed(fields, fmt, tz)
+    # A line whose time or status does not read is rejected too (status: JSON without one). No
+    # status and a request of dashes (`"-"`, `"- - - "`) was no HTTP request at all; a 408 with
+    # request `-` has a status, so it stays a request.
+    none = ["-", ""]
+    dashes = pl.col("method").fill_null("-").is_in(none) & pl.col("target").fill_null("-").is_in(none)
+    reason = (
+        pl.when(pl.col("ts").is_null())
+        .then(pl.lit(BAD_TIMESTAMP))
+        .when(pl.col("status").is_null() & dashes)
+        .then(pl.lit(NO_REQUEST))
+        .when(pl.col("status").is_null())
+        .then(pl.lit(UNPARSEABLE))
+        .when(pl.col("bytes").is_null())
+        .then(pl.lit(BAD_SIZE))
+    )
+    reasons = parsed.select(reason.alias("reason")).get_column("reason")
+    bad = reasons.is_not_null()
+    if bad.any():
+        sampled = (
+            lines.gather(parsed.get_column("row").filter(bad))
+            if "row" in parsed.columns
+            else pl.Series([], dtype=pl.String)
+        )
+        rejects.add_rows(reasons.filter(bad), sampled)
+        parsed = parsed.filter(~bad)
+    return parsed
+
+
+def _typed(fields: pl.DataFrame, fmt: LogFormat, tz: str = UTC) -> pl.DataFrame:
+    """Raw string fields → `PARSED_SCHEMA` (request split, query joined, absolute URLs split)."""
+    names = set(fields.columns)
+
+    def col(name: str, default: str | None = None) -> pl.Expr:
+        return pl.col(name) if name in names else pl.lit(default, pl.String)
+
+    method, target = col("method"), col("target")
+    if "request" in names:
+        request = pl.col("request").str.splitn(" ", 3)
+        method = pl.coalesce(method, request.struct.field("field_0"))
+        target = pl.coalesce(target, request.struct.field("field_1"))
+    if "path" in names:
+        query = col("query", "").fill_null("").str.strip_prefix("?")
+        query = pl.when((query == "") | (query == "-")).then(pl.lit("")).otherwise("?" + query)
+        target = pl.coalesce(target, pl.col("path") + query)
+    ip = col("ip", "")
+    if fmt.ip_with_port:
+        ip = ip.str.replace(r"^\[(.*)\]:\d+$", "${1}").str.replace(r"^(\d+\.\d+\.\d+\.\d+):\d+$", "${1}")
+    ts = pl.col("ts") if "ts" in names else to_utc(pl.col("time"), fmt.time_kind, tz)
+    exprs = {
+        "ts": ts,
+        "vhost": col("vhost"),
+        "ip": ip.fill_null(""),
+        "method": method,
+        "target": target,
+        "status": col("status").cast(pl.Int32, strict=False),
+        "bytes": _size(col("bytes")),
+        "referrer": col("referrer"),
+        "ua": col("ua", "").fill_null(""),
+        "xff": col("xff"),
+        "event": col("event"),
+        "post_id": col("post_id"),
+    }
+    if "row" in names:
+        exprs["row"] = pl.col("row")
+    parsed = fields.lazy().select(**exprs).cast(PARSED_SCHEMA).collect()  # type: ignore[arg-type]
+    absolute = parsed.get_column("target").str.starts_with("http")
+    if absolute.any():
+        parsed = _split_absolute(parsed)
+    return parsed
+
+
+def _size(raw: pl.Expr) -> pl.Expr:
+    """A response size: `-`, empty or absent is 0; a whole number up to MAX_RESPONSE_BYTES is
+    itself; anything else (negative, fractional, absurd, garbage) is null, rejected as `bad size`."""
+    text = raw.str.strip_chars()
+    number = text.cast(pl.Float64, strict=False)
+    plausible = (number >= 0) & (number <= MAX_RESPONSE_BYTES) & (number == number.floor())
+    return (
+        pl.when(text.is_null() | (text == "-") | (text == ""))
+        .then(pl.lit(0, pl.Int64))
+        .when(plausible)
+        .then(number.cast(pl.Int64))
+        .otherwise(pl.lit(None, pl.Int64))
+    )
+
+
+def reject_implausible_times(
+    frame: pl.DataFrame, lines: pl.Series, rejects: Rejects, oldest: dt.date, now: dt.datetime
+) -> pl.DataFrame:
+    """Drop (and count) rows stamped before `oldest` (`too old`) or over a day after `now`
+    (`future`): a forged or broken clock must not create days, salts and report ranges."""
+    floor = dt.datetime.combine(oldest, dt.time(), dt.UTC)
+    ceiling = now.astimezone(dt.UTC) + FUTURE_SLACK
+    ts = pl.col("ts")
+    reason = pl.when(ts < floor).then(pl.lit(TOO_OLD)).when(ts > ceiling).then(pl.lit(FUTURE))
+    reasons = frame.select(reason.alias("reason")).get_column("reason")
+    bad = reasons.is_not_null()
+    if not bad.any():
+        return frame
+    rows = frame.get_column("row").filter(bad) if "row" in frame.columns else None
+    sampled = lines.gather(rows) if rows is not None else pl.Series([], dtype=pl.String)
+    rejects.add_rows(reasons.filter(bad), sampled)
+    return frame.filter(~bad)
+
+
+def _split_absolute(frame: pl.DataFrame) -> pl.DataFrame:
+    """`GET https://example.com:443/a HTTP/1.1` (proxies, load balancers): host → vhost, path → target."""
+    url = r"^[Hh][Tt][Tt][Pp][Ss]?://([^/?#]*)(.*)$"
+    host = pl.col("target").str.extract(url, 1)
+    rest = pl.col("target").str.extract(url, 2)
+    return frame.with_columns(
+        vhost=pl.coalesce("vhost", pl.when(host != "").then(host)),
+        target=pl.when(host.is_null())
+        .then("target")
+        .when(rest.str.starts_with("/"))
+        .then(rest)
+        .otherwise("/" + rest),
+    )

@@ -1,0 +1,230 @@
+"""Tail: read one file in blocks of whole lines from where the last run stopped.
+
+A file is known by its content, as Vector's file source does: by its head, the first whole lines
+from its first data line (format headers such as W3C's `#Fields` are skipped, since many files
+share them), up to HEAD_LINES lines or HEAD_LIMIT bytes. So two servers' logs that merely begin
+with the same health check are told apart, and a rotated copy (`access.log.1`, or a gzipped
+`access.log.2.gz`) is recognised as the file already read, and continues from its checkpoint
+instead of being counted again. Offsets and line numbers are of the decompressed text.
+
+Only keyed hashes of the head are kept (HMAC with the state dir's secret, see privacy.py): the
+head holds client addresses. A checkpoint records how many head bytes it was taken on, so a file
+read while it was shorter is found again by the hash of that prefix (checked against what was
+read), and then known by its longer head. Each file gets a source id when first seen; DO files
+know it by that id (`absorbed`), so it never changes.
+
+State dirs of releases that knew a file by the unkeyed SHA-256 of its first data line are
+migrated on first use: each old hash is replaced by a keyed hash of it (`legacy_source`), which a
+file's first line still finds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rings_cli.core.privacy import keyed_hash
+from rings_cli.source.inputs import open_source
+
+HEAD_BYTES = 64 * 1024  # the first data line must fit here to identify a file
+HEAD_LINES = 8  # a file's head: its first 8 data lines, ...
+HEAD_LIMIT = 4096  # ... or fewer, to stay within 4 KiB (but at least the first line)
+_SKIP_CHUNK = 4 * 1024 * 1024
+_UNKEYED = re.compile(r"^[0-9a-f]{64}$")  # a fingerprint as releases before keyed heads stored it
+
+
+@dataclass(frozen=True)
+class Head:
+    """What a file's head says about it: keyed hashes only, never its bytes.
+
+    `prefixes` are (bytes covered, keyed hash) of each whole-line prefix of the head, shortest
+    first. `complete` once the head has HEAD_LINES lines or reached HEAD_LIMIT: it no longer grows
+    with the file. `legacy` finds a checkpoint migrated from an unkeyed first-line fingerprint.
+    """
+
+    prefixes: tuple[tuple[int, str], ...]
+    complete: bool
+    legacy: str
+
+    @property
+    def length(self) -> int:
+        return self.prefixes[-1][0]
+
+    @property
+    def digest(self) -> str:
+        return self.prefixes[-1][1]
+
+
+def head_of(data: bytes, key: bytes) -> Head | None:
+    """The head of a file that begins with `data`; None while it has no whole data line."""
+    start = _first_data_line(data)
+    if start is None:
+        return None
+    ends: list[int] = []
+    pos = start
+    while len(ends) < HEAD_LINES and (newline := data.find(b"\n", pos)) >= 0:
+        if ends and newline + 1 - start > HEAD_LIMIT:
+            break
+        ends.append(newline + 1)
+        pos = newline + 1
+    complete = len(ends) == HEAD_LINES or len(data) - start > HEAD_LIMIT
+    prefixes = tuple((end - start, keyed_hash(key, b"head\0" + data[start:end])) for end in ends)
+    first = data[start : ends[0] - 1].rstrip(b"\r")
+    return Head(prefixes, complete, legacy_source(key, hashlib.sha256(first).hexdigest()))
+
+
+def legacy_source(key: bytes, unkeyed: str) -> str | None:
+    """The source id that replaces an old unkeyed fingerprint; None for anything else."""
+    if not _UNKEYED.match(unkeyed):
+        return None
+    return "l:" + keyed_hash(key, b"legacy\0" + unkeyed.encode())
+
+
+def _first_data_line(head: bytes) -> int | None:
+    """Where the first complete line that is neither blank nor a `#` header starts."""
+    pos = 0
+    while (newline := head.find(b"\n", pos)) >= 0:
+        line = head[pos:newline].rstrip(b"\r")
+        if line.strip() and not line.startswith(b"#"):
+            return pos
+        pos = newline + 1
+    return None
+
+
+def has_data(head: bytes) -> bool:
+    """True when some line of `head`, whole or not, is neither blank nor a `#` header."""
+    return any(line.strip() and not line.startswith(b"#") for line in head.split(b"\n"))
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """How far a source is read: bytes and lines, both just past the last whole line committed."""
+
+    offset: int = 0
+    line: int = 0
+
+
+Identified = tuple[str, Checkpoint, bool]  # source id, where to continue, head complete
+
+
+@dataclass
+class Block:
+    """Whole lines read from a source; `first_line` numbers the first of them (0-based)."""
+
+    data: bytes
+    first_line: int
+    end: Checkpoint  # where the next block starts: save it once the block's effects are committed
+    lines: int  # lines in data (the final unterminated one included)
+
+
+class FileTail:
+    """One open file: identified by content, read from its checkpoint, aware of truncation."""
+
+    def __init__(self, path: str, lookup: Callable[[bytes, str], Identified | None]) -> None:
+        self.path = path
+        self.lookup = lookup
+        self.source = open_source(path)
+        self.compressed = self.source.compression is not None
+        st = os.fstat(self.source.raw.fileno())
+        self.inode = (st.st_dev, st.st_ino)
+        self.fingerprint: str | None = None  # the source id, once identified
+        self.head_complete = False  # False while the head may still grow with the file
+        self.position = Checkpoint()
+        self._carry = b""
+        self._damaged_after: int | None = None  # lines before the damage, when skipping found it
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    def identify(self) -> bool:
+        """Fingerprint the file and move to its checkpoint; False while it has no whole data line."""
+        if self.fingerprint is not None:
+            return True
+        found = self.lookup(self.head(), self.name)
+        if found is None:
+            return False
+        self.fingerprint, checkpoint, self.head_complete = found
+        self._seek(checkpoint)
+        return True
+
+    def head(self) -> bytes:
+        """The file's first bytes (decompressed), for its fingerprint and format detection."""
+        if not self.compressed:
+            return os.pread(self.source.raw.fileno(), HEAD_BYTES, 0)
+        probe = open_source(self.path)
+        try:
+            return probe.read(HEAD_BYTES)  # a damaged archive: what comes before the damage
+        finally:
+            probe.close()
+
+    @property
+    def damage(self) -> tuple[str, int] | None:
+        """Why a damaged archive ends early, and how many whole lines come before the damage."""
+        if self.source.damage is None:
+            return None
+        lines = self._damaged_after if self._damaged_after is not None else self.position.line
+        return self.source.damage, lines
+
+    def _seek(self, checkpoint: Checkpoint) -> None:
+        if self.compressed:
+            remaining, lines = checkpoint.offset, 0
+            while remaining > 0:
+                skipped = self.source.read(min(remaining, _SKIP_CHUNK))
+                if not skipped:
+                    break  # shorter than its checkpoint: nothing new in it
+                remaining -= len(skipped)
+                lines += skipped.count(b"\n")
+            if self.source.damage is not None:
+                self._damaged_after = lines  # every line before the damage was read before
+        else:
+            self.source.raw.seek(checkpoint.offset)
+        self.position = checkpoint
+        self._carry = b""
+
+    def truncated(self) -> bool:
+        """True when a plain file became shorter than what was read (copytruncate)."""
+        if self.compressed:
+            return False
+        return os.fstat(self.source.raw.fileno()).st_size < self.position.offset + len(self._carry)
+
+    def restart(self) -> None:
+        """After truncation: the file is a new source, to be identified again from byte 0."""
+        self.fingerprint = None
+        self.head_complete = False
+        self.source.raw.seek(0)
+        self.position = Checkpoint()
+        self._carry = b""
+
+    def read(self, max_bytes: int, final: bool) -> Block | None:
+        """The next whole lines, about max_bytes; with `final`, at EOF, a last unterminated line too.
+
+        A block's `end` never covers an unterminated line, so a line still being written is read
+        again, whole, next time; the final unterminated line of a finished file gets the number
+        the next line would have, so re-reading it later is recognised (see DoFile.absorbed).
+        In a damaged archive the line the damage cuts is not a line: it is never returned.
+        """
+        buffer = self._carry
+        while True:
+            data = self.source.read(max_bytes)
+            buffer += data
+            cut = buffer.rfind(b"\n") + 1
+            if cut or not data:
+                break
+        if cut:
+            whole, self._carry = buffer[:cut], buffer[cut:]
+            start = self.position
+            n = whole.count(b"\n")
+            self.position = Checkpoint(start.offset + cut, start.line + n)
+            return Block(whole, start.line, self.position, n)
+        self._carry = buffer
+        if final and buffer and self.source.damage is None:
+            self._carry = b""
+            return Block(buffer, self.position.line, self.position, 1)
+        return None
+
+    def close(self) -> None:
+        self.source.close()

@@ -1,0 +1,258 @@
+"""The catalog: which tenant-days exist and which have changes the warehouse has not seen.
+
+A tenant-day is marked dirty *before* its DO file is merged, and cleared only after the warehouse
+holds that DO file's version. A crash between the two leaves it dirty, so the next flush repairs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from pathlib import Path
+
+from rings_cli.core.errors import DamagedStateError
+from rings_cli.store import sqlite as storage
+
+# fingerprint: the source id DO files know (`absorbed`); head_len, head_hash: how many bytes of
+# the file's head the id was last checked on, and their keyed hash (0: a migrated first-line id).
+_CHECKPOINTS = """CREATE TABLE IF NOT EXISTS {name} (
+     fingerprint TEXT PRIMARY KEY,
+     head_len INTEGER NOT NULL,
+     head_hash TEXT NOT NULL,
+     offset INTEGER NOT NULL,
+     line INTEGER NOT NULL,
+     name TEXT NOT NULL,
+     updated TEXT NOT NULL)"""
+_CHECKPOINTS_INDEX = "CREATE INDEX IF NOT EXISTS checkpoints_by_head ON checkpoints (head_hash)"
+
+
+class Catalog:
+    """A small SQLite table of tenant-days."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.con = storage.connect(path, path.parent)
+        try:
+            self._open()
+        except BaseException:
+            self.con.close()
+            raise
+
+    def _open(self) -> None:
+        """WAL, then the tables; a database that has tables but not ours is not a catalog."""
+        self.con.execute("PRAGMA journal_mode = WAL")
+        tables = storage.table_names(self.con)
+        if tables and "days" not in tables:
+            raise DamagedStateError(self.path, "not a Rings catalog (no `days` table)")
+        self.con.execute(
+            """CREATE TABLE IF NOT EXISTS days (
+                 tenant TEXT NOT NULL,
+                 date TEXT NOT NULL,
+                 dirty INTEGER NOT NULL DEFAULT 1,
+                 flushed_version INTEGER NOT NULL DEFAULT -1,
+                 PRIMARY KEY (tenant, date))"""
+        )
+        # What every report asks first (readpath.dirty_tenant_days): the few dirty rows among
+        # tens of thousands of tenant-days, found without a scan.
+        self.con.execute("CREATE INDEX IF NOT EXISTS days_dirty ON days (tenant, date) WHERE dirty = 1")
+        # A finalized tenant-day: its salt and visitor hashes are gone; its lines are late.
+        self.con.execute(
+            """CREATE TABLE IF NOT EXISTS finalized_days (
+                 tenant TEXT NOT NULL,
+                 date TEXT NOT NULL,
+                 at TEXT NOT NULL,
+                 PRIMARY KEY (tenant, date))"""
+        )
+        # Read positions of files, by source id and keyed head hash (see tail.py); never log bytes.
+        self.con.execute("PRAGMA secure_delete = ON")  # a replaced hash leaves no copy in free pages
+        self.con.execute(_CHECKPOINTS.format(name="checkpoints"))
+        if not self.legacy_checkpoints():
+            self.con.execute(_CHECKPOINTS_INDEX)
+
+    def mark_dirty(self, keys: list[tuple[str, str]]) -> None:
+        with self.con:
+            self.con.execute("BEGIN")
+            self.con.executemany(
+                """INSERT INTO days (tenant, date, dirty) VALUES (?, ?, 1)
+                   ON CONFLICT (tenant, date) DO UPDATE SET dirty = 1""",
+                keys,
+            )
+
+    def mark_all_dirty(self) -> None:
+        self.con.execute("UPDATE days SET dirty = 1")
+
+    def dirty(self) -> list[tuple[str, str]]:
+        return self.con.execute(
+            "SELECT tenant, date FROM days WHERE dirty = 1 ORDER BY tenant, date"
+        ).fetchall()
+
+    def mark_flushed(self, versions: list[tuple[str, str, int]]) -> None:
+        with self.con:
+            self.con.execute("BEGIN")
+            self.con.executemany(
+                "UPDATE days SET dirty = 0, flushed_version = ? WHERE tenant = ? AND date = ?",
+                [(v, t, d) for t, d, v in versions],
+            )
+
+    def flushed_version(self, tenant: str, date: str) -> int | None:
+        """The DO file version the warehouse last got (-1: never flushed), None when not listed."""
+        row = self.con.execute(
+            "SELECT flushed_version FROM days WHERE tenant = ? AND date = ?", (tenant, date)
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def may_create(self, tenant: str, date: str) -> bool:
+        """Whether a missing DO file may be created. Once a tenant-day was flushed its file must
+        exist: re-creating it empty would silently replace the warehouse's copy with less. (A
+        packed tenant-day is not missing: `docache.open_do_file` unpacks it first, pack.py.)"""
+        version = self.flushed_version(tenant, date)
+        return version is None or version < 0
+
+    def days(self) -> list[tuple[str, str, int]]:
+        """Every listed tenant-day with its flushed version."""
+        return self.con.execute(
+            "SELECT tenant, date, flushed_version FROM days ORDER BY tenant, date"
+        ).fetchall()
+
+    def forget(self, tenant: str, date: str) -> None:
+        """Drop a tenant-day from the catalog (`rings check --repair`, when nothing of it is left)."""
+        self.con.execute("DELETE FROM days WHERE tenant = ? AND date = ?", (tenant, date))
+
+    def open_days(self) -> list[tuple[str, str]]:
+        """Tenant-days that have data and are not finalized yet."""
+        closed = self.finalized_days()
+        return [(t, d) for t, d, _ in self.days() if (t, d) not in closed]
+
+    def tenants_on(self, date: str) -> list[str]:
+        return [
+            r[0] for r in self.con.execute("SELECT tenant FROM days WHERE date = ? ORDER BY tenant", (date,))
+        ]
+
+    def finalized_days(self) -> set[tuple[str, str]]:
+        """Finalized tenant-days; until `lifecycle.migrate` ran, also every listed tenant-day of a
+        date an earlier release finalized for all tenants at once."""
+        closed = {(t, d) for t, d in self.con.execute("SELECT tenant, date FROM finalized_days")}
+        if self.has_legacy_finalized():
+            closed |= {
+                (t, d)
+                for t, d in self.con.execute(
+                    "SELECT tenant, date FROM days WHERE date IN (SELECT date FROM finalized)"
+                )
+            }
+        return closed
+
+    def mark_finalized(self, tenant: str, date: str, at: str) -> None:
+        self.con.execute(
+            "INSERT OR IGNORE INTO finalized_days (tenant, date, at) VALUES (?, ?, ?)", (tenant, date, at)
+        )
+
+    def has_legacy_finalized(self) -> bool:
+        """True while the `finalized(date)` table of an earlier release is here (see lifecycle.py)."""
+        return "finalized" in storage.table_names(self.con)
+
+    def migrate_finalized(self) -> None:
+        """One transaction: each tenant-day of a finalized date is finalized, the old table goes."""
+        with self.con:
+            self.con.execute("BEGIN IMMEDIATE")
+            if not self.has_legacy_finalized():
+                return
+            self.con.execute(
+                """INSERT OR IGNORE INTO finalized_days (tenant, date, at)
+                   SELECT d.tenant, d.date, f.at FROM days AS d JOIN finalized AS f USING (date)"""
+            )
+            self.con.execute("DROP TABLE finalized")
+
+    def legacy_checkpoints(self) -> bool:
+        """True when checkpoints still hold unkeyed first-line hashes (a release before keyed heads)."""
+        columns = {r[1] for r in self.con.execute("PRAGMA table_info(checkpoints)")}
+        return "head_hash" not in columns
+
+    def migrate_checkpoints(self, rekey: Callable[[str], str | None]) -> None:
+        """Replace every unkeyed fingerprint of the checkpoints by `rekey(it)`, in one transaction
+        (lifecycle.migrate_checkpoints does the DO files first); freed pages are zeroed and the
+        file rewritten, so no old hash stays on disk."""
+        with self.con:
+            self.con.execute("BEGIN IMMEDIATE")
+            if not self.legacy_checkpoints():
+                return
+            rows = self.con.execute(
+                "SELECT fingerprint, offset, line, name, updated FROM checkpoints"
+            ).fetchall()
+            self.con.execute(_CHECKPOINTS.format(name="checkpoints_keyed"))
+            for old, offset, line, name, updated in rows:
+                new = rekey(old)
+                if new is not None:  # head_len 0: known by its first line only, until seen again
+                    self.con.execute(
+                        """INSERT OR IGNORE INTO checkpoints_keyed VALUES (?, 0, ?, ?, ?, ?, ?)""",
+                        (new, new, offset, line, name, updated),
+                    )
+            self.con.execute("DROP TABLE checkpoints")
+            self.con.execute("ALTER TABLE checkpoints_keyed RENAME TO checkpoints")
+            self.con.execute(_CHECKPOINTS_INDEX)
+        self.con.execute("VACUUM")
+        self.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def resolve(
+        self,
+        prefixes: tuple[tuple[int, str], ...],
+        legacy: str,
+        new_id: str,
+        name: str,
+        at: str,
+        exclude: Collection[str] = (),
+    ) -> tuple[str, int, int]:
+        """(source id, offset, line) of the file whose head has these prefixes (see tail.Head).
+
+        The checkpoint taken on the longest of them wins, and learns the whole head, so that a
+        file which merely begins like it is told apart from then on. A file never seen before is
+        recorded at once, before any of its lines is merged, so that after a crash the DO files'
+        `absorbed` marks still name it. Its id is its head's keyed hash, so that when the catalog is
+        lost and rebuilt (`rings check --repair`), a file whose head was whole when first read gets
+        the same id again and each DO file still skips what it holds; `new_id` (random) only when
+        that id is taken. Ids in `exclude` are known not to be it.
+        """
+        head_len, head_hash = prefixes[-1]
+        wanted = [h for _, h in prefixes] + [legacy]
+        rows = self.con.execute(
+            f"""SELECT fingerprint, head_len, head_hash, offset, line FROM checkpoints
+                WHERE head_hash IN ({", ".join("?" for _ in wanted)})""",
+            wanted,
+        ).fetchall()
+        known = set(prefixes)
+        matches = [
+            r
+            for r in rows
+            if ((r[1], r[2]) in known or (r[1] == 0 and r[2] == legacy)) and r[0] not in exclude
+        ]
+        if not matches:
+            source = "h:" + head_hash
+            taken = self.con.execute("SELECT 1 FROM checkpoints WHERE fingerprint = ?", (source,)).fetchone()
+            if taken or source in exclude:
+                source = new_id
+            self.con.execute(
+                "INSERT INTO checkpoints VALUES (?, ?, ?, 0, 0, ?, ?)",
+                (source, head_len, head_hash, name, at),
+            )
+            return source, 0, 0
+        source, known_len, _, offset, line = max(matches, key=lambda r: (r[1], r[3]))
+        if known_len < head_len:
+            self.grow_head(source, head_len, head_hash)
+        return source, offset, line
+
+    def grow_head(self, source: str, head_len: int, head_hash: str) -> None:
+        """The file grew since its head was taken: know it by the longer head from now on."""
+        self.con.execute(
+            "UPDATE checkpoints SET head_len = ?, head_hash = ? WHERE fingerprint = ? AND head_len < ?",
+            (head_len, head_hash, source, head_len),
+        )
+
+    def save_checkpoint(self, fingerprint: str, offset: int, line: int, name: str, at: str) -> None:
+        """Record a position of a resolved source; never moves one backwards (a rotated copy may
+        lag its original)."""
+        self.con.execute(
+            """UPDATE checkpoints SET offset = max(offset, ?), line = max(line, ?), name = ?, updated = ?
+               WHERE fingerprint = ?""",
+            (offset, line, name, at, fingerprint),
+        )
+
+    def close(self) -> None:
+        self.con.close()

@@ -1,0 +1,362 @@
+"""The report as one self-contained HTML page: inline CSS and SVG, no script, no external URL.
+
+For people who mail a report to a client: the page works offline, from a file, in any browser,
+light or dark as the reader's system prefers. Same content as the table report (totals, daily and
+hourly charts, top lists, status codes, campaigns, posts, browsers, OS, devices, countries, 404
+paths, tenants), from the same report dict.
+Every string from a log (paths, sources, campaigns, post ids, tenants) goes through `_h`
+(`safe_text`, then `html.escape`), in text and in attributes alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Sequence
+from typing import Any
+
+from rings_cli.core.text import cell, safe_text
+from rings_cli.ui.charts import NOTHING, change, duration, hour_totals, human_bytes, zone_label
+
+DAILY_BARS = 92  # up to this many days, one bar a day; longer ranges by week, then by month
+
+
+def _h(value: Any) -> str:
+    """Log text for HTML: controls made visible, then every `<>&"'` escaped."""
+    return html.escape(safe_text(value), quote=True)
+
+
+CSS = """
+:root { color-scheme: light dark; --bg: #f7f7f8; --card: #ffffff; --fg: #1d1d22; --muted: #6b6b76;
+  --line: #e3e3e8; --views: #a5b4fc; --visitors: #4f46e5; --up: #15803d; --down: #b91c1c; }
+@media (prefers-color-scheme: dark) {
+  :root { --bg: #121217; --card: #1c1c24; --fg: #ececf1; --muted: #9a9aa8; --line: #2e2e3a;
+    --views: #3f4a8a; --visitors: #8b93ff; --up: #4ade80; --down: #f87171; }
+}
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--bg); color: var(--fg);
+  font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+main { max-width: 1100px; margin: 0 auto; padding: 28px 20px 48px; }
+h1 { font-size: 22px; margin: 0 0 2px; }
+h2 { font-size: 15px; margin: 0 0 10px; color: var(--muted); font-weight: 600;
+  text-transform: uppercase; letter-spacing: .04em; }
+.sub { color: var(--muted); margin: 0 0 20px; }
+.cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 12px;
+  margin-bottom: 16px; }
+.card, section { background: var(--card); border: 1px solid var(--line); border-radius: 10px; }
+.card { padding: 12px 14px; }
+.card .label { color: var(--muted); font-size: 13px; }
+.card .value { font-size: 21px; font-weight: 650; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.chg { font-size: 12px; font-weight: 600; margin-left: 6px; color: var(--muted); }
+.card .chg { font-size: 13px; }
+.chg.up { color: var(--up); } .chg.down { color: var(--down); }
+section { padding: 16px 18px; margin-bottom: 16px; overflow-x: auto; }
+@media (max-width: 640px) { .cards { grid-template-columns: repeat(2, 1fr); } }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 16px; }
+.grid section { margin-bottom: 0; }
+.grid { margin-bottom: 16px; }
+svg { display: block; width: 100%; height: auto; }
+svg text { fill: var(--muted); font-size: 13px; }
+svg .grid-line { stroke: var(--line); }
+svg .views { fill: var(--views); } svg .visitors { fill: var(--visitors); }
+.legend { color: var(--muted); font-size: 13px; margin: -4px 0 8px; }
+.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin: 0 4px 0 12px; }
+table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+th, td { padding: 6px 8px; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
+th { color: var(--muted); font-weight: 600; font-size: 13px; }
+th:first-child, td:first-child, .text { text-align: left; }
+td:first-child { white-space: normal; overflow-wrap: anywhere; }
+tr:last-child td { border-bottom: none; }
+.empty { color: var(--muted); }
+footer { color: var(--muted); font-size: 12px; margin-top: 24px; }
+"""
+
+
+def _change_html(current: float, previous: float, worse_when_up: bool = False) -> str:
+    """The change as a small badge: green for better, red for worse (a rising bounce rate is worse)."""
+    text = change(current, previous)
+    kind = "up" if text.startswith("+") or text == "new" else "down" if text.startswith("\u2212") else ""
+    if worse_when_up and kind:
+        kind = "down" if kind == "up" else "up"
+    return f'<span class="chg {kind}">{html.escape(text)}</span>'
+
+
+def _cards(report: dict[str, Any]) -> str:
+    t = report["totals"]
+    before = report.get("compare", {}).get("totals")
+    idle = not t["sessions"]
+    cards = [
+        ("Unique visitors", f"{t['unique_visitors']:,}", "unique_visitors"),
+        ("Page views", f"{t['page_views']:,}", "page_views"),
+        ("Sessions", f"{t['sessions']:,}", "sessions"),
+        ("Bounce rate", NOTHING if idle else f"{t['bounce_rate']:.0%}", "bounce_rate"),
+        (
+            "Average session",
+            NOTHING if idle else duration(t["avg_session_duration"]),
+            "avg_session_duration",
+        ),
+        ("Requests", f"{t['requests']:,}", "requests"),
+        ("Bot requests", f"{t['bot_requests']:,}", "bot_requests"),
+        ("Traffic", human_bytes(t["bytes"]), "bytes"),
+    ]
+    out = []
+    for label, value, key in cards:
+        badge = _change_html(t[key], before[key], key == "bounce_rate") if before is not None else ""
+        out.append(
+            f'<div class="card" data-key="{key}"><div class="label">{label}</div>'
+            f'<div class="value">{value}{badge}</div></div>'
+        )
+    return '<div class="cards">' + "".join(out) + "</div>"
+
+
+def _buckets(days: Sequence[dict[str, Any]]) -> tuple[str, list[tuple[str, int, int]]]:
+    """(unit, [(label, page views, visitors)]): days, weeks from Monday, or months."""
+    if len(days) <= DAILY_BARS:
+        return "day", [(d["date"], int(d["page_views"]), int(d["unique_visitors"])) for d in days]
+    weekly = len(days) <= DAILY_BARS * 7
+    sums: dict[str, list[int]] = {}
+    for d in days:
+        date = dt.date.fromisoformat(d["date"])
+        key = (date - dt.timedelta(days=date.weekday())).isoformat() if weekly else date.strftime("%Y-%m")
+        row = sums.setdefault(key, [0, 0])
+        row[0] += int(d["page_views"])
+        row[1] += int(d["unique_visitors"])
+    return ("week" if weekly else "month"), [(k, pv, uv) for k, (pv, uv) in sorted(sums.items())]
+
+
+def _bar_chart(
+    title: str, labels: list[str], views: list[int], visitors: list[int] | None, tick_every: int
+) -> str:
+    """Bars (page views, and visitors in front when given) as an inline SVG with a top gridline."""
+    width, height, left, bottom, top = 600, 230, 48, 24, 10
+    largest = max([*views, *(visitors or [])], default=0) or 1
+    plot_w, plot_h = width - left - 6, height - top - bottom
+    step = plot_w / max(1, len(labels))
+    bar = min(48.0, max(1.0, step * 0.72))
+    parts = [
+        f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(title)}">',
+        f'<line class="grid-line" x1="{left}" x2="{width - 6}" y1="{top}" y2="{top}"/>',
+        f'<line class="grid-line" x1="{left}" x2="{width - 6}" y1="{top + plot_h}" y2="{top + plot_h}"/>',
+        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{largest:,}</text>',
+        f'<text x="{left - 6}" y="{top + plot_h + 4}" text-anchor="end">0</text>',
+    ]
+    for i, label in enumerate(labels):
+        x = left + i * step + (step - bar) / 2
+        for cls, series in (("views", views), ("visitors", visitors)):
+            if series is None or not series[i]:
+                continue
+            h = series[i] / largest * plot_h
+            tip = f"{_h(label)}: {series[i]:,} {'page views' if cls == 'views' else 'visitors'}"
+            parts.append(
+                f'<rect class="{cls}" x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar:.1f}" '
+                f'height="{h:.1f}" rx="1.5"><title>{tip}</title></rect>'
+            )
+        if i % tick_every == 0:
+            parts.append(
+                f'<text x="{x + bar / 2:.1f}" y="{height - 6}" text-anchor="middle">{_h(label)}</text>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _daily(report: dict[str, Any]) -> str:
+    unit, rows = _buckets(report["days"])
+    if not rows:
+        return '<p class="empty">No days with data in this range.</p>'
+    labels = [r[0][5:] if unit == "day" else r[0] for r in rows]
+    ticks = max(1, -(-len(rows) // 10))
+    legend = (
+        '<p class="legend"><span class="swatch" style="background:var(--visitors)"></span>visitors'
+        '<span class="swatch" style="background:var(--views)"></span>page views'
+        f" &middot; one bar per {unit}</p>"
+    )
+    chart = _bar_chart("Page views and visitors", labels, [r[1] for r in rows], [r[2] for r in rows], ticks)
+    return legend + chart
+
+
+def _hourly(report: dict[str, Any]) -> str:
+    if report.get("hours_omitted"):
+        return f'<p class="empty">{_h(report["hours_omitted"])}</p>'
+    totals = hour_totals(report["hours"])
+    if not any(totals):
+        return '<p class="empty">No page views in this range.</p>'
+    busiest = totals.index(max(totals))
+    zone = _h(zone_label(report, short=True))
+    note = f'<p class="legend">busiest {busiest:02d}:00 {zone}, {max(totals):,} page views</p>'
+    return note + _bar_chart("Page views by hour of day", [f"{h:02d}" for h in range(24)], totals, None, 3)
+
+
+# (key, header, kind): kind "text" is log text, "n" a count, "pct" a rate, "time" seconds.
+Col = tuple[str, str, str]
+
+
+def _table(rows: list[dict[str, Any]], columns: list[Col], previous: list[dict] | None, metric: str) -> str:
+    if not rows:
+        return '<p class="empty">Nothing in this range.</p>'
+    head = "".join(
+        f"<th{' class=text' if kind == 'text' else ''}>{html.escape(header)}</th>"
+        for _, header, kind in columns
+    )
+    body = []
+    for i, row in enumerate(rows):
+        cells = []
+        for key, _, kind in columns:
+            value = row.get(key)
+            idle = row.get("sessions") == 0
+            if kind == "pct":
+                shown = NOTHING if idle else f"{value:.0%}"
+            elif kind == "time":
+                shown = NOTHING if idle or value is None else duration(value)
+            else:
+                shown = _h(cell(value))
+            if key == metric and previous is not None:
+                shown += _change_html(value, previous[i][metric])
+            cells.append(f"<td{' class=text' if kind == 'text' else ''}>{shown}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _section(title: str, body: str) -> str:
+    return f"<section><h2>{html.escape(title)}</h2>{body}</section>"
+
+
+def _breakdowns(report: dict[str, Any]) -> list[str]:
+    """Browsers, OS, devices, countries and not-found paths: a table each that has rows, as in
+    the table report (no change column: `compare` does not cover them)."""
+    browsers = [
+        {**r, "browser": f"{r['browser']} {r['version']}".strip()} for r in report.get("browsers", [])
+    ]
+    countries = [
+        {**r, "country": r["name"] if r["name"] == r["country"] else f"{r['country']} {r['name']}"}
+        for r in report.get("countries", [])
+    ]
+    visitors: list[Col] = [("page_views", "Page views", "n"), ("unique_visitors", "Visitors", "n")]
+    tables: list[tuple[str, list[dict[str, Any]], list[Col]]] = [
+        ("Browsers", browsers, [("browser", "Browser", "text"), *visitors]),
+        ("Operating systems", report.get("os", []), [("os", "OS", "text"), *visitors]),
+        (
+            "Devices",
+            report.get("devices", []),
+            [("device", "Device", "text"), *visitors, ("requests", "Requests", "n")],
+        ),
+        ("Countries", countries, [("country", "Country", "text"), *visitors]),
+        (
+            "Not found (404)",
+            report.get("not_found", []),
+            [("path", "Path", "text"), ("requests", "Requests", "n"), ("bot_requests", "From bots", "n")],
+        ),
+    ]
+    shown = [_section(title, _table(rows, columns, None, "")) for title, rows, columns in tables if rows]
+    return ['<div class="grid">', *shown, "</div>"] if shown else []
+
+
+def report_html(report: dict[str, Any]) -> str:
+    """The whole page, as one string."""
+    compared = report.get("compare")
+    prev = compared or {}
+    who = _h(report["tenant"] or "all tenants")
+    period = f"{report['start']} to {report['end']} ({zone_label(report)})"
+    if compared is not None:
+        period += f", compared with {compared['start']} to {compared['end']}"
+    status_rows = [{"status": k, "requests": v} for k, v in report["status"].items()]
+    status_prev = [{"requests": prev["status"].get(k, 0)} for k in report["status"]] if compared else None
+    sections = [
+        '<div class="grid">',
+        _section("Page views and visitors", _daily(report)),
+        _section("Hour of day", _hourly(report)),
+        "</div>",
+        _section(
+            "Top pages",
+            _table(
+                report["top_pages"],
+                [
+                    ("path", "Page", "text"),
+                    ("views", "Views", "n"),
+                    ("unique_views", "Unique", "n"),
+                    ("entries", "Entries", "n"),
+                    ("exits", "Exits", "n"),
+                    ("avg_time_seconds", "Avg time", "time"),
+                ],
+                prev.get("top_pages"),
+                "views",
+            ),
+        ),
+        '<div class="grid">',
+        _section(
+            "Top referrers",
+            _table(
+                report["top_referrers"],
+                [("source", "Source", "text"), ("visits", "Visits", "n")],
+                prev.get("top_referrers"),
+                "visits",
+            ),
+        ),
+    ]
+    if report.get("top_campaigns"):
+        columns = [
+            ("source", "Source", "text"),
+            ("medium", "Medium", "text"),
+            ("campaign", "Campaign", "text"),
+            ("visits", "Visits", "n"),
+        ]
+        sections.append(
+            _section(
+                "Campaigns", _table(report["top_campaigns"], columns, prev.get("top_campaigns"), "visits")
+            )
+        )
+    sections.append("</div>")
+    if report["content"]:
+        columns = [
+            ("post_id", "Post", "text"),
+            ("views", "Views", "n"),
+            ("unique_views", "Unique", "n"),
+            ("reactions", "Reactions", "n"),
+            ("comments", "Comments", "n"),
+            ("shares", "Shares", "n"),
+            ("avg_read_time", "Avg read time", "time"),
+        ]
+        sections.append(_section("Posts", _table(report["content"], columns, prev.get("content"), "views")))
+    sections += _breakdowns(report)
+    days_columns = [
+        ("date", "Day", "text"),
+        ("page_views", "Page views", "n"),
+        ("unique_visitors", "Visitors", "n"),
+        ("sessions", "Sessions", "n"),
+        ("bounce_rate", "Bounce", "pct"),
+        ("avg_session_duration", "Avg duration", "time"),
+        ("requests", "Requests", "n"),
+    ]
+    sections.append('<div class="grid">')
+    sections.append(
+        _section(
+            "Status codes",
+            _table(
+                status_rows,
+                [("status", "Status", "text"), ("requests", "Requests", "n")],
+                status_prev,
+                "requests",
+            ),
+        )
+    )
+    if "tenants" in report:
+        columns = [
+            ("tenant", "Tenant", "text"),
+            ("page_views", "Page views", "n"),
+            ("unique_visitors", "Visitors", "n"),
+            ("sessions", "Sessions", "n"),
+            ("requests", "Requests", "n"),
+        ]
+        sections.append(_section("Tenants", _table(report["tenants"], columns, None, "")))
+    sections.append("</div>")
+    sections.append(_section("Days", _table(report["days"], days_columns, None, "")))
+    title = f"Rings report: {who}, {report['start']} to {report['end']}"
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title><style>{CSS}</style></head><body><main>"
+        f'<h1>Rings report: {who}</h1><p class="sub">{period}</p>'
+        f"{_cards(report)}{''.join(sections)}"
+        "<footer>Made by Rings from server access logs; no cookies, no IP addresses kept.</footer>"
+        "</main></body></html>\n"
+    )

@@ -1,0 +1,405 @@
+"""`rings serve`: the report as a JSON API, live over WebSocket, and a web dashboard (Starlette).
+
+A thin layer: every number comes from `build_report` (the JSON of `rings report --format json`)
+through `serve_live.Reports`; this module adds routing, errors as JSON, and the browser-facing
+safety rules: loopback unless a token is set, the token in constant time (Bearer header or an
+HttpOnly SameSite=Strict cookie from /login), the Host header checked against the bound name (DNS
+rebinding), the Origin of WebSocket upgrades checked, and nothing that can change state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import ipaddress
+import json
+import re
+import socket
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from rings_cli.core.errors import DamagedStateError, RingsError, UsageError
+from rings_cli.core.state import TENANT_PATTERN, StateDir
+from rings_cli.query.report import DEFAULT_LIMIT, closest, parse_date
+from rings_cli.web.hub import ASKED, METRICS, Hub, Reports, Socket, today
+
+WEB = Path(__file__).resolve().parent / "static"
+ALL = "_all"  # every tenant: no tenant name starts with "_"
+COOKIE = "rings_session"
+MAX_LIMIT = 1000
+_TENANT_RE = re.compile(TENANT_PATTERN)
+_RESERVED = {"api", "analytics", "static", "login"}  # paths of ours, not dashboards
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def is_loopback(host: str) -> bool:
+    """`localhost` and 127.0.0.0/8, ::1; any other name may reach beyond this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_wildcard(host: str) -> bool:
+    return host.strip("[]") in ("0.0.0.0", "::", "")
+
+
+class Policy:
+    """Who may ask: the names the server answers to, and the token (if any)."""
+
+    def __init__(self, host: str, token: str | None, allow_hosts: list[str] | None = None) -> None:
+        if token is not None and not token:
+            raise UsageError("--token is empty")
+        if token is None and not is_loopback(host):
+            raise UsageError(
+                f"--host {host} is reachable from other machines: set a token (--token or RINGS_TOKEN) "
+                "that every request must carry"
+            )
+        self.host = host.strip("[]").lower()
+        self.token = token
+        names = {self.host, *(h.lower() for h in allow_hosts or [])}
+        if is_loopback(host):
+            names |= {"localhost", "127.0.0.1", "::1"}
+        self.names = names
+        # The cookie holds a keyed digest of the token, not the token itself.
+        self.session = (
+            hmac.new(token.encode(), b"rings-session", hashlib.sha256).hexdigest() if token else None
+        )
+
+    def host_ok(self, header: str | None) -> bool:
+        """DNS rebinding: a page from evil.example resolved to us still says Host: evil.example."""
+        if not header:
+            return False
+        name = _host_name(header)
+        if name in self.names:
+            return True
+        if _is_wildcard(self.host):  # bound to every address: any address literal is one of ours
+            try:
+                ipaddress.ip_address(name)
+                return True
+            except ValueError:
+                return False
+        return False
+
+    def origin_ok(self, origin: str | None, host: str) -> bool:
+        """A WebSocket from a browser must come from a page of ours (same host:port)."""
+        if origin is None:
+            return True  # not a browser (browsers always send Origin on a WebSocket)
+        parts = urlsplit(origin)
+        return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
+
+    def authorized(self, headers: Headers, cookies: dict[str, str]) -> bool:
+        if self.token is None:
+            return True
+        auth = headers.get("authorization", "")
+        if auth[:7].lower() == "bearer " and self.token_ok(auth[7:].strip()):
+            return True
+        given = cookies.get(COOKIE, "")
+        return hmac.compare_digest(given.encode(), (self.session or "").encode()) and bool(given)
+
+    def token_ok(self, given: str) -> bool:
+        return self.token is not None and hmac.compare_digest(given.encode(), self.token.encode())
+
+
+def _host_name(header: str) -> str:
+    """`example.com:8080` -> example.com; `[::1]:8080` -> ::1."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1 : header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+class Guard:
+    """ASGI middleware: Host, Origin and token, before any route (HTTP and WebSocket alike)."""
+
+    def __init__(self, app: ASGIApp, policy: Policy) -> None:
+        self.app = app
+        self.policy = policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        ASKED.set(time.monotonic())
+        headers = Headers(scope=scope)
+        host = headers.get("host", "")
+        problem = None
+        if not self.policy.host_ok(host):
+            problem = (400, "this server does not answer to that Host name")
+        elif scope["type"] == "websocket" and not self.policy.origin_ok(headers.get("origin"), host):
+            problem = (403, "WebSocket from another origin")
+        elif scope["path"] != "/login" and not self.policy.authorized(headers, _cookies(headers)):
+            problem = (
+                401,
+                "this server needs its token: Authorization: Bearer TOKEN, or open /login?token=TOKEN",
+            )
+        if problem is None:
+            return await self.app(scope, receive, send)
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})  # before accept: an HTTP 403
+            return
+        response = JSONResponse({"error": problem[1]}, problem[0], headers=_HEADERS)
+        await response(scope, receive, send)
+
+
+def _cookies(headers: Headers) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in headers.get("cookie", "").split(";"):
+        name, _, value = part.strip().partition("=")
+        out.setdefault(name, value)
+    return out
+
+
+class UnknownTenantError(RingsError):
+    """A tenant the state dir holds no data for: a 404."""
+
+
+class Api:
+    """The routes' work: query parameters in, report JSON out."""
+
+    def __init__(self, state: StateDir, policy: Policy) -> None:
+        self.state = state
+        self.policy = policy
+        self.reports = Reports(state)
+        self.hub = Hub(state, self.reports)
+
+    async def tenant(self, name: str | None) -> str | None:
+        """`_all` is None (every tenant); an unknown name is a 404 naming the closest known ones."""
+        if name == ALL:
+            return None
+        known = await self.reports.tenants()
+        if name is None:
+            if len(known) == 1:
+                return known[0]
+            raise UsageError(f"?tenant= is required: known tenants: {', '.join(known) or 'none yet'}")
+        if _TENANT_RE.match(name) and name in known:
+            return name
+        close = closest(name, known)
+        hint = f"; known tenants: {', '.join(close)}" if close else "; no data yet"
+        raise UnknownTenantError(f"no data for tenant {name[:80]!r}{hint}")
+
+    @staticmethod
+    def limit(request: Request | WebSocket) -> int:
+        raw = request.query_params.get("limit")
+        if raw is None:
+            return DEFAULT_LIMIT
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+            raise UsageError(f"limit: {raw[:20]!r} is not a number from 1 to {MAX_LIMIT}")
+        return int(raw)
+
+    @staticmethod
+    def dates(request: Request | WebSocket) -> tuple[str | None, str | None]:
+        start = request.query_params.get("start") or None
+        end = request.query_params.get("end") or None
+        s, e = parse_date(start, "start"), parse_date(end, "end")
+        if s is not None and e is not None and s > e:
+            raise UsageError(f"start {s} is after end {e}")
+        return (s.isoformat() if s else None, e.isoformat() if e else None)
+
+    async def tenants(self, request: Request) -> Response:
+        return _json({"tenants": await self.reports.tenants()})
+
+    async def today(self, request: Request) -> Response:
+        tenant = await self.tenant(self._tenant_name(request))
+        day = today(self.state, tenant).isoformat()  # the tenant's today, in its time zone
+        return _json(await self.reports.report((tenant, day, day, self.limit(request))))
+
+    async def range(self, request: Request) -> Response:
+        tenant = await self.tenant(self._tenant_name(request))
+        start, end = self.dates(request)
+        return _json(await self.reports.report((tenant, start, end, self.limit(request))))
+
+    @staticmethod
+    def _tenant_name(request: Request | WebSocket) -> str | None:
+        return request.path_params.get("tenant", request.query_params.get("tenant"))
+
+    async def live(self, ws: WebSocket) -> None:
+        await ws.accept()
+        try:
+            tenant = await self.tenant(self._tenant_name(ws))
+            start, end = self.dates(ws)
+            key = self.hub.key_for(tenant, start, end, self.limit(ws))
+        except RingsError as e:  # a bad date or tenant; or a damaged file (1011: try again later)
+            code = 4404 if isinstance(e, UnknownTenantError) else 4400 if isinstance(e, UsageError) else 1011
+            await ws.send_json({"type": "error", "error": str(e)})
+            await ws.close(code)
+            return
+        sock = Socket(ws.send_text)
+        try:
+            await self.hub.join(key, sock)
+            while (msg := await ws.receive())["type"] != "websocket.disconnect":
+                text = msg.get("text") or (msg.get("bytes") or b"").decode("utf-8", "replace")
+                await ws.send_text(self._command(sock, text))
+        except (WebSocketDisconnect, RuntimeError):
+            pass  # the dashboard went away
+        except RingsError as e:
+            with contextlib.suppress(Exception):
+                await ws.send_json({"type": "error", "error": str(e)})
+                await ws.close(1011)
+        finally:
+            self.hub.leave(key, sock)
+
+    @staticmethod
+    def _command(sock: Socket, text: str) -> str:
+        """subscribe/unsubscribe: which metrics (report sections, and `events`) this socket gets."""
+        try:
+            msg = json.loads(text)
+            kind, metrics = msg["type"], msg["metrics"]
+            if kind not in ("subscribe", "unsubscribe") or not isinstance(metrics, list):
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            return json.dumps(
+                {"type": "error", "error": 'send {"type": "subscribe"|"unsubscribe", "metrics": [...]}'}
+            )
+        unknown = [str(m)[:40] for m in metrics if m not in METRICS]
+        if unknown:
+            return json.dumps(
+                {"type": "error", "error": f"unknown metrics {unknown}; metrics: {', '.join(METRICS)}"}
+            )
+        if kind == "subscribe":
+            sock.metrics |= set(metrics)
+        else:
+            sock.metrics -= set(metrics)
+        return json.dumps({"type": "subscribed", "metrics": [m for m in METRICS if m in sock.metrics]})
+
+    async def login(self, request: Request) -> Response:
+        if self.policy.token is None:
+            return RedirectResponse("/", 303)
+        if not self.policy.token_ok(request.query_params.get("token", "")):
+            return _json({"error": "wrong token"}, 401)
+        response = RedirectResponse("/", 303, headers=_HEADERS)
+        response.set_cookie(
+            COOKIE, self.policy.session or "", httponly=True, samesite="strict",
+            secure=request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https",
+        )  # fmt: skip
+        return response
+
+    async def page(self, request: Request) -> Response:
+        """`/` (tenant picker) and `/{tenant}` (its dashboard): one page; the script reads the path."""
+        name = request.path_params.get("tenant")
+        if name is not None and (name in _RESERVED or (name != ALL and not _TENANT_RE.match(name))):
+            return _json({"error": "not found"}, 404)
+        return FileResponse(WEB / "index.html", headers=_HEADERS)
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return JSONResponse(data, status, headers=_HEADERS)
+
+
+async def _usage(request: Request, exc: Exception) -> Response:
+    return _json({"error": str(exc)}, 400)
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return _json({"error": str(exc)}, 404)
+
+
+async def _http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return _json({"error": exc.detail}, exc.status_code)
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    """A damaged file or a warehouse held too long: say so (503), never a 500 with a traceback."""
+    return _json({"error": str(exc)}, 503)
+
+
+def create_app(state: StateDir, policy: Policy) -> ASGIApp:
+    api = Api(state, policy)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        watcher = asyncio.create_task(api.hub.run())
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            api.reports.close()
+
+    routes = [
+        Route("/api/tenants", api.tenants),
+        Route("/api/{tenant}/today", api.today),
+        Route("/api/{tenant}/range", api.range),
+        WebSocketRoute("/api/{tenant}/live", api.live),
+        Route("/analytics/today", api.today),
+        Route("/analytics/range", api.range),
+        WebSocketRoute("/analytics/live", api.live),
+        Route("/login", api.login),
+        Mount("/static", StaticFiles(directory=WEB), name="static"),
+        Route("/", api.page),
+        Route("/{tenant}", api.page),
+    ]
+    handlers = {
+        UsageError: _usage,
+        UnknownTenantError: _not_found,
+        HTTPException: _http,
+        DamagedStateError: _unavailable,
+        RingsError: _unavailable,
+    }
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)  # type: ignore[arg-type]
+    app.router.redirect_slashes = False  # /api/ is a 404, not a redirect to a dashboard named "api"
+    return Guard(app, policy)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Listen before saying where: the start line names a port that already accepts."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(512)
+    except OSError as e:
+        sock.close()
+        raise RingsError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket, host: str) -> str:
+    port = sock.getsockname()[1]
+    shown = socket.gethostname() if _is_wildcard(host) else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    return f"http://{shown}:{port}/"
+
+
+def serve(state: StateDir, policy: Policy, sock: socket.socket) -> None:
+    """Run until SIGINT/SIGTERM (uvicorn shuts down cleanly on either)."""
+    import uvicorn  # here, so other commands do not pay for importing it
+
+    config = uvicorn.Config(
+        create_app(state, policy),
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        ws="websockets-sansio",
+        lifespan="on",
+        timeout_graceful_shutdown=3,
+        server_header=False,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
