@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/ruff check rings_cli tests benchmarks sample_data
+	$(BIN)/ruff format --check rings_cli tests benchmarks sample_data
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)

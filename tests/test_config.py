@@ -126,7 +126,9 @@ def test_config_in_state_dir_drives_tenants_events_and_client_ip(tmp_path: Path,
     from rings_cli.source.parse import lines_from_bytes
 
     assert ingest.forced_format is not None
-    frame = ingest._prepare(lines_from_bytes(log.read_bytes()), ingest.forced_format.fresh())
+    frame = ingest.prepare(
+        lines_from_bytes(log.read_bytes()), ingest.forced_format.fresh(), ingest.rejects
+    ).frame
     assert frame.select("tenant", "ip", "event", "post_id", "is_page_view").rows() == [
         ("alice", "203.0.113.50", "post_view", "7", True),
         ("autumn", "203.0.113.1", "reaction", "7", False),

@@ -393,7 +393,7 @@ def erase_tenant(
 
 def retention_cutoffs(config: Config, tenants: Iterable[str], now: dt.datetime) -> list[Selection]:
     """Each tenant with a `keep_days`: its days before its own today - N go (its time zone's today)."""
-    cutoffs = []
+    cutoffs: list[tuple[str, str | None]] = []
     for tenant in sorted(tenants):
         keep = config.keep_days_for(tenant)
         if keep is not None:

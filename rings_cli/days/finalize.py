@@ -1,15 +1,14 @@
 """Finalize: close the tenant-days that ended more than the grace period ago.
 
-Each such tenant-day's DO file gets the seed's daily summary and loses its visitor hashes
-(secure_delete, free pages cut off, then a WAL truncate), the warehouse gets the final totals, and
-the tenant-day's salt is destroyed:
-from then on no hash of it can be linked to anyone, and a line for it is merged as late (counts
-without visitors). When a tenant-day ends is `lifecycle.day_end`'s answer. A tenant-day is
-finalized only once its WAL truncate succeeded; if a reader held the WAL, it stays open for the
-next run. Finalized tenant-days that the warehouse holds clean then move into their month's pack
-(pack.py). Idempotent: a crash half-way is finished by the next run. A damaged DO file is skipped
-and reported; its tenant-day is still closed and its salt destroyed on time (the privacy promise
-does not wait for a repair).
+Each such tenant-day's DO file gets its daily summary (top pages and referrers) and loses its
+visitor hashes (secure_delete, free pages cut off, then a WAL truncate), the warehouse gets the final
+totals, and the tenant-day's salt is destroyed: from then on no hash of it can be linked to anyone,
+and a line for it is merged as late (counts without visitors). When a tenant-day ends is
+`lifecycle.day_end`'s answer. A tenant-day is finalized only once its WAL truncate succeeded; if a
+reader held the WAL, it stays open for the next run. Finalized tenant-days that the warehouse holds
+clean then move into their month's pack (pack.py). Idempotent: a crash half-way is finished by the
+next run. A damaged DO file is skipped and reported; its tenant-day is still closed and its salt
+destroyed on time (the privacy promise does not wait for a repair).
 """
 
 from __future__ import annotations
@@ -57,90 +56,119 @@ def finalize_due(
 ) -> list[str]:
     """Finalize every due tenant-day (`config`: the zones that end them); returns them as
     `tenant/date`. Salts are destroyed only after the warehouse holds the final totals (a busy
-    warehouse raises StateLockedError; run again). Tenant-days whose DO file
-    is damaged are skipped and appended to `damaged` (when
-    given); those whose WAL could not be emptied stay open for the next run. Then (`pack`) every
-    finalized tenant-day the warehouse holds clean moves into its month's pack (pack.py)."""
+    warehouse raises StateLockedError; run again). Tenant-days whose DO file is damaged are skipped
+    and appended to `damaged` (when given); those whose WAL could not be emptied stay open for the
+    next run. Then (`pack`) every finalized tenant-day the warehouse holds clean moves into its
+    month's pack (pack.py). Each flush's result is appended to `flushed` (when given)."""
+    run = _Finalization(state, catalog, now, open_do or {}, pack)
     due = due_days(catalog, now, grace, config)
-    if not due:
-        closed_days = catalog.finalized_days()
-        if any(key in closed_days for key in catalog.dirty()):  # late lines: flush, then pack again
-            result = flush_dirty(state, catalog, open_do, wait=wait)
-            if flushed is not None:
-                flushed.append(result)
-            if damaged is not None:
-                damaged += result.damaged
-        if pack:
-            pack_finalized(state, catalog, open_do)
-        return []
-    salts = SaltStore(state)
-    stamp = now.astimezone(dt.UTC).isoformat(timespec="seconds")
-    closing: set[tuple[str, str]] = set()  # finalized, WAL emptied: to close once in the warehouse
-    skipped: list[DamagedStateError] = []  # damaged: closed all the same once the flush is done
-    lost: list[tuple[str, str]] = []  # their tenant-days
-    closed: set[tuple[str, str]] = set()
-    copies: dict[tuple[str, str], packs.DayCopy] = {}  # what their packs take, read while open
+    result = run.flush_late(wait) if not due else run.close_due(due, wait)
+    if flushed is not None and result is not None:
+        flushed.append(result)
+    if damaged is not None:
+        damaged += run.damaged
+    if pack:
+        pack_finalized(state, catalog, open_do)  # what an earlier run left finalized and unpacked
+    return [label(t, d) for t, d in due if (t, d) in run.closed]
 
-    def finalized() -> Iterator[tuple[tuple[str, str], Snapshot]]:
+
+class _Finalization:
+    """One pass: the due DO files finalized and flushed in one warehouse session, then, chunk by
+    chunk as the warehouse commits them, their salts destroyed, closed in the catalog and packed."""
+
+    def __init__(
+        self,
+        state: StateDir,
+        catalog: Catalog,
+        now: dt.datetime,
+        open_do: dict[tuple[str, str], DoFile],
+        pack: bool,
+    ) -> None:
+        self.state = state
+        self.catalog = catalog
+        self.open_do = open_do
+        self.pack = pack
+        self.stamp = now.astimezone(dt.UTC).isoformat(timespec="seconds")
+        self.salts = SaltStore(state)
+        self.closed: set[tuple[str, str]] = set()  # finalized in the catalog
+        self.damaged: list[DamagedStateError] = []
+        self._closing: set[tuple[str, str]] = set()  # finalized, WAL emptied: to close once flushed
+        self._lost: list[tuple[str, str]] = []  # damaged: closed all the same once the flush is done
+        self._copies: dict[tuple[str, str], packs.DayCopy] = {}  # what their packs take, read while open
+
+    def flush_late(self, wait: float) -> FlushResult | None:
+        """No day is due: only late lines of finalized tenant-days to flush (then packed again)."""
+        closed_days = self.catalog.finalized_days()
+        if not any(key in closed_days for key in self.catalog.dirty()):
+            return None
+        result = flush_dirty(self.state, self.catalog, self.open_do, wait=wait)
+        self.damaged += result.damaged
+        return result
+
+    def close_due(self, due: list[tuple[str, str]], wait: float) -> FlushResult:
+        """Finalize, flush (every dirty tenant-day too, due or not: one warehouse session), close."""
+        result = flush_dirty(
+            self.state,
+            self.catalog,
+            self.open_do,
+            wait=wait,
+            first=self._finalized(due),
+            on_commit=self._committed,
+        )
+        seen = {e.path for e in self.damaged}
+        self.damaged += [e for e in result.damaged if e.path not in seen]
+        # Damaged DO files are closed on time all the same (the privacy promise does not wait for a repair).
+        self._close(sorted(self._closing) + self._lost, last=True)
+        return result
+
+    def _finalized(self, due: list[tuple[str, str]]) -> Iterator[tuple[tuple[str, str], Snapshot]]:
         """Each due DO file opened once: finalized, then read for the flush and for its pack. By
         tenant then date, so that a chunk of the flush holds whole months of a tenant (one pack
         transaction each)."""
         for tenant, date in sorted(due):
-            do = (open_do or {}).pop((tenant, date), None)
+            do = self.open_do.pop((tenant, date), None)
             try:
                 if do is None:
-                    do = open_do_file(state, catalog, tenant, date)
+                    do = open_do_file(self.state, self.catalog, tenant, date)
                 truncated = do.finalize()
                 version = do.version()
                 read = (version, do.snapshot_rows())
                 if truncated:
-                    closing.add((tenant, date))
-                    copy = packs.read_day(do.con, tenant, date, version) if pack else None
+                    self._closing.add((tenant, date))
+                    copy = packs.read_day(do.con, tenant, date, version) if self.pack else None
                     if copy is not None:
-                        copies[(tenant, date)] = copy
+                        self._copies[(tenant, date)] = copy
             except DamagedStateError as e:
-                skipped.append(e)
-                lost.append((tenant, date))
+                self.damaged.append(e)
+                self._lost.append((tenant, date))
                 continue
             finally:
                 if do is not None:
                     do.close()
             yield (tenant, date), read
 
-    def close(keys: list[tuple[str, str]], last: bool = False) -> None:
+    def _committed(self, keys: list[tuple[str, str]]) -> None:
+        """A flush chunk committed: its finalized tenant-days can be closed."""
+        self._close([key for key in keys if key in self._closing])
+        self._closing.difference_update(keys)
+
+    def _close(self, keys: list[tuple[str, str]], last: bool = False) -> None:
         """Tenant-days whose final totals the warehouse holds: salt destroyed, then finalized in
         the catalog (one commit; a crash before it leaves them open, and the next run closes them
         again), then into their month's pack. The last month of these keys may go on in the next
         chunk: it waits for it (unless `last`), so that it is packed in one transaction."""
         for key in keys:
-            salts.destroy(*key)
-        with catalog.con:
-            catalog.con.execute("BEGIN")
+            self.salts.destroy(*key)
+        with self.catalog.con:
+            self.catalog.con.execute("BEGIN")
             for tenant, date in keys:
-                catalog.mark_finalized(tenant, date, stamp)
-        closed.update(keys)
-        done = [(t, d) for t, d in copies if (t, d) in closed]  # (the flush may have read one more)
-        if pack and done:
+                self.catalog.mark_finalized(tenant, date, self.stamp)
+        self.closed.update(keys)
+        done = [key for key in self._copies if key in self.closed]  # the flush may have read one more
+        if self.pack and done:
             held = None if last else max((t, d[:7]) for t, d in done)
             ready = [(t, d) for t, d in done if (t, d[:7]) != held]
-            packs.pack_copies(state, {key: copies.pop(key) for key in ready})
-
-    def committed(keys: list[tuple[str, str]]) -> None:
-        close([key for key in keys if key in closing])
-        closing.difference_update(keys)
-
-    # Every dirty one flushes too, due or not: one warehouse session.
-    result = flush_dirty(state, catalog, open_do, wait=wait, first=finalized(), on_commit=committed)
-    if flushed is not None:
-        flushed.append(result)
-    if damaged is not None:
-        seen = {e.path for e in skipped}
-        damaged += skipped + [e for e in result.damaged if e.path not in seen]
-    # Damaged DO files are closed on time all the same (the privacy promise does not wait for a repair).
-    close(sorted(closing) + lost, last=True)
-    if pack:
-        pack_finalized(state, catalog, open_do)  # what an earlier run left finalized and unpacked
-    return [label(t, d) for t, d in due if (t, d) in closed]
+            packs.pack_copies(self.state, {key: self._copies.pop(key) for key in ready})
 
 
 def finalize_days(

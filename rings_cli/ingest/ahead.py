@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -59,7 +59,7 @@ def give_back_memory() -> None:
         libc.malloc_trim(0)
 
 
-def ahead(items: Iterator[T]) -> Iterator[T]:
+def ahead(items: Iterator[T]) -> Generator[T]:
     """`items`, each computed in one worker thread while the caller works on the one before.
 
     Closing the result early (the caller stopped, or failed) waits for the item being computed,

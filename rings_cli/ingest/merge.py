@@ -81,7 +81,7 @@ class Merger:
 
     def _aggregate(
         self, frame: pl.DataFrame, source: str | None
-    ) -> tuple[BatchTables, pl.DataFrame, dict[tuple[str, str], Look], dict[tuple[str, str], int]]:
+    ) -> tuple[BatchTables, pl.DataFrame, dict[tuple[str, str], _Look], dict[tuple[str, str], int]]:
         """A batch's Polars part of `merge`: its tenant-days listed and looked at, its absorbed
         lines dropped, its deltas aggregated and bounded."""
         if self._closed is None:
@@ -260,8 +260,8 @@ class Merger:
             ]
             kept = []
             for tenant, date in near:
-                paths = counts.filter((pl.col("tenant") == tenant) & (pl.col("date") == date))
-                paths = paths.get_column("path").unique()
+                day_rows = counts.filter((pl.col("tenant") == tenant) & (pl.col("date") == date))
+                paths = day_rows.get_column("path").unique()
                 try:
                     stored, known = self._do_files.open(tenant, date).known_paths(table, paths.to_list())
                 except DamagedStateError as e:
@@ -269,9 +269,9 @@ class Merger:
                     continue
                 if stored + paths.len() <= ROW_LIMIT:
                     continue
-                keep = bound_keys(paths, pl.Series(known, dtype=pl.String), stored, ROW_LIMIT)
+                kept_paths = bound_keys(paths, pl.Series(known, dtype=pl.String), stored, ROW_LIMIT)
                 kept.append(
-                    pl.DataFrame({"path": keep}).with_columns(tenant=pl.lit(tenant), date=pl.lit(date))
+                    pl.DataFrame({"path": kept_paths}).with_columns(tenant=pl.lit(tenant), date=pl.lit(date))
                 )
             if not kept:
                 continue

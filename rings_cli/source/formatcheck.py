@@ -12,11 +12,15 @@ them while another reads most, the run is refused, naming the better format.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
 from rings_cli.core.errors import UsageError
 from rings_cli.source.formats import FORMATS, LogFormat
+from rings_cli.source.inputs import check_source, is_stream, open_source
 from rings_cli.source.parse import Rejects, lines_from_bytes, parse_lines
+from rings_cli.source.tail import HEAD_BYTES, has_data
 
 DETECT_SAMPLE = 200  # lines detection parses with every format
 FORCED_MIN_SHARE = 0.10  # the forced format reads fewer than this share of the sample: suspicious ...
@@ -72,4 +76,64 @@ def check_forced_format(name: str, sample: pl.Series, forced: LogFormat) -> None
     raise UsageError(
         f"{name}: --format {forced.spec} read {read:,} of its first {total:,} lines, "
         f"{best.spec} reads {best_read:,}: use --format {best.spec}"
+    )
+
+
+@dataclass(frozen=True)
+class Input:
+    """One path of a run, checked before any line of the run is read. `head` is the file's first
+    bytes as the check read them: the read starts from it (identity, format) instead of reading it
+    again. A stream (stdin, a FIFO) is read once, so it has no head: its format is detected as its
+    first block comes."""
+
+    path: str
+    name: str
+    size: int | None  # None for a stream
+    head: bytes = b""
+    skip: str | None = None  # why it is not read (no data line yet)
+
+    @property
+    def stream(self) -> bool:
+        return self.size is None
+
+
+def check_inputs(paths: list[str], forced: LogFormat | None) -> list[Input]:
+    """Every path checked before any is read, so that a run is never half done: a missing file,
+    a file whose format cannot be recognised, or one a forced `--format` reads almost none of
+    while another format reads it fails the run here, naming it. A file with no data line yet is
+    kept with a reason to skip it (a damaged archive is read, to report its damage)."""
+    sizes = [check_source(p) for p in paths]  # every missing file before opening any
+    out = []
+    for path, size in zip(paths, sizes, strict=True):
+        if size is None or is_stream(path):
+            out.append(Input(path, "<stdin>" if path == "-" else path, None))
+            continue
+        source = open_source(path)
+        try:
+            head = source.read(HEAD_BYTES)
+        finally:
+            source.close()
+        if not has_data(head):
+            skip = "no data lines yet" if source.damage is None else None
+            out.append(Input(path, source.name, size, head, skip))
+            continue
+        if forced is not None:  # a wrong one would reject every line: refuse it
+            check_head(source.name, head, forced)
+        elif detect(lines_from_bytes(head)) is None:
+            raise unknown_format(source.name)
+        out.append(Input(path, source.name, size, head))
+    return out
+
+
+def check_head(name: str, head: bytes, forced: LogFormat) -> None:
+    """Refuse a forced `--format` that reads almost none of a file's first lines."""
+    if has_data(head):
+        sample = sample_of(whole_lines(head, complete=len(head) < HEAD_BYTES))
+        check_forced_format(name, sample, forced)
+
+
+def unknown_format(name: str) -> UsageError:
+    return UsageError(
+        f"{name}: cannot recognise the log format; "
+        "name it with --format (see README, Formats; `rings formats` lists them)"
     )

@@ -123,7 +123,11 @@ class Block:
 class FileTail:
     """One open file: identified by content, read from its checkpoint, aware of truncation."""
 
-    def __init__(self, path: str, lookup: Callable[[bytes, str], Identified | None]) -> None:
+    def __init__(
+        self, path: str, lookup: Callable[[bytes, str], Identified | None], head: bytes | None = None
+    ) -> None:
+        """`head`: the file's first bytes when the caller has just read them (ingest's input
+        check), so that they are not read again."""
         self.path = path
         self.lookup = lookup
         self.source = open_source(path)
@@ -135,6 +139,7 @@ class FileTail:
         self.position = Checkpoint()
         self._carry = b""
         self._damaged_after: int | None = None  # lines before the damage, when skipping found it
+        self._head = head  # read once, until the file may have grown past it
 
     @property
     def name(self) -> str:
@@ -146,20 +151,26 @@ class FileTail:
             return True
         found = self.lookup(self.head(), self.name)
         if found is None:
+            self._head = None  # no whole data line yet: look again next time
             return False
         self.fingerprint, checkpoint, self.head_complete = found
         self._seek(checkpoint)
         return True
 
-    def head(self) -> bytes:
-        """The file's first bytes (decompressed), for its fingerprint and format detection."""
+    def head(self, fresh: bool = False) -> bytes:
+        """The file's first bytes (decompressed), for its fingerprint and format detection; read
+        once, or again when `fresh` (the file grew while its head was short of HEAD_BYTES)."""
+        if self._head is not None and not fresh:
+            return self._head
         if not self.compressed:
-            return os.pread(self.source.raw.fileno(), HEAD_BYTES, 0)
+            self._head = os.pread(self.source.raw.fileno(), HEAD_BYTES, 0)
+            return self._head
         probe = open_source(self.path)
         try:
-            return probe.read(HEAD_BYTES)  # a damaged archive: what comes before the damage
+            self._head = probe.read(HEAD_BYTES)  # a damaged archive: what comes before the damage
         finally:
             probe.close()
+        return self._head
 
     @property
     def damage(self) -> tuple[str, int] | None:
@@ -195,6 +206,7 @@ class FileTail:
         """After truncation: the file is a new source, to be identified again from byte 0."""
         self.fingerprint = None
         self.head_complete = False
+        self._head = None
         self.source.raw.seek(0)
         self.position = Checkpoint()
         self._carry = b""

@@ -1,9 +1,10 @@
 """Flush: copy every dirty tenant-day's current totals from its DO file into the warehouse.
 
-Idempotent by construction: the warehouse rows of a tenant-day are replaced by a snapshot, so the
-seed's double counting on re-flush cannot happen here. A damaged DO file is skipped (it stays dirty
-and is reported), so one bad file never stops the others; a file older than the warehouse's copy
-(re-created, or restored from an old backup) is damage too, never flushed over the newer copy.
+Idempotent by construction: the warehouse rows of a tenant-day are replaced by a snapshot, never
+added to, so flushing twice (or again after a crash) cannot count anything twice. A damaged DO file
+is skipped (it stays dirty and is reported), so one bad file never stops the others; a file older
+than the warehouse's copy (re-created, or restored from an old backup) is damage too, never flushed
+over the newer copy.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ class FlushResult:
     damaged: list[DamagedStateError] = field(default_factory=list)  # skipped, still dirty
 
 
+# One chunk's rows as they are read: per warehouse table, (tenant, date, column names, rows) of
+# each tenant-day.
+Gathered = dict[str, list[tuple[str, str, list[str], list[tuple[Any, ...]]]]]
+
+
 def flush_dirty(
     state: StateDir,
     catalog: Catalog,
@@ -68,89 +74,119 @@ def flush_dirty(
         return FlushResult()
     # Packed tenant-days (pack.py) are read in their pack, not unpacked (a warehouse rebuild).
     unread = [k for k in dirty if not (taken and k in taken) and k not in (open_do or {})]
-    taken = {**pack.packed_snapshots(state, unread), **(taken or {})}
-    versions: list[tuple[str, str, int]] = []
-    damaged: list[DamagedStateError] = []
-    sent: list[int] = []  # per chunk yielded, its end in `versions`
-    seen: set[tuple[str, str]] = set()  # tenant-days `first` gave
+    plan = _Flush(state, catalog, open_do or {}, {**pack.packed_snapshots(state, unread), **(taken or {})})
+    chunks = plan.chunks(dirty, first or (), on_commit)
+    head = next(chunks, None)  # read before the warehouse is opened: nothing healthy, no write
+    rows = statements = 0
+    if head is not None:
+        rows, statements = warehouse.flush(
+            itertools.chain([head], chunks), wait=wait, on_commit=plan.committed
+        )
+    return FlushResult(tenant_days=len(plan.versions), rows=rows, statements=statements, damaged=plan.damaged)
 
-    def early() -> Iterator[tuple[tuple[str, str], Snapshot | None]]:
-        """The caller's tenant-days, then the other dirty ones (None: to be read here)."""
-        for key, read in first or ():
-            seen.add(key)
+
+class _Flush:
+    """One flush's reading side: the tenant-days in chunks of FLUSH_CHUNK, and which chunk each
+    went in, so that a chunk's commit marks exactly its tenant-days flushed."""
+
+    def __init__(
+        self,
+        state: StateDir,
+        catalog: Catalog,
+        open_do: dict[tuple[str, str], DoFile],
+        taken: dict[tuple[str, str], Snapshot],
+    ) -> None:
+        self.state = state
+        self.catalog = catalog
+        self.open_do = open_do
+        self.taken = taken
+        self.versions: list[tuple[str, str, int]] = []  # every tenant-day read, in order
+        self.damaged: list[DamagedStateError] = []  # skipped: they stay dirty
+        self._ends: list[int] = []  # per chunk handed out, where it ends in `versions`
+        self._done = 0  # chunks committed
+        self._given: set[tuple[str, str]] = set()  # tenant-days the caller's `first` gave
+        self._on_commit: Callable[[list[tuple[str, str]]], None] | None = None
+
+    def chunks(
+        self,
+        dirty: list[tuple[str, str]],
+        first: Iterable[tuple[tuple[str, str], Snapshot]],
+        on_commit: Callable[[list[tuple[str, str]]], None] | None,
+    ) -> Iterator[dict[str, list[pl.DataFrame]]]:
+        """The caller's tenant-days, then the other dirty ones, FLUSH_CHUNK at a time: one frame
+        per table for a whole chunk (not one per DO file), so memory stays bounded however many
+        tenant-days are dirty."""
+        self._on_commit = on_commit
+        gathered: Gathered = {}
+        count = 0
+        for key, given in self._in_order(dirty, first):
+            if count >= FLUSH_CHUNK:
+                yield self._frames(gathered)
+                gathered, count = {}, 0
+            read = self._read(key, given)
+            if read is None:
+                continue
+            version, snapshot = read
+            for table, (names, rows) in snapshot.items():
+                gathered.setdefault(table, []).append((*key, names, rows))
+            self.versions.append((*key, version))
+            count += 1
+        if count:
+            yield self._frames(gathered)
+
+    def _in_order(
+        self, dirty: list[tuple[str, str]], first: Iterable[tuple[tuple[str, str], Snapshot]]
+    ) -> Iterator[tuple[tuple[str, str], Snapshot | None]]:
+        """The caller's tenant-days with their snapshots, then the other dirty ones (None: read here)."""
+        for key, read in first:
+            self._given.add(key)
             yield key, read
         for key in dirty:
-            if key not in seen:
+            if key not in self._given:
                 yield key, None
 
-    def chunks() -> Iterator[dict[str, list[pl.DataFrame]]]:
-        """The snapshots of FLUSH_CHUNK tenant-days at a time: one frame per table for them all
-        (not one per DO file), so memory stays bounded however many tenant-days are dirty."""
-        gathered: dict[str, list[tuple[str, str, list[str], list[tuple[Any, ...]]]]] = {}
-        count = 0
-        for (tenant, date), read in early():
-            if count >= FLUSH_CHUNK:
-                yield send(gathered)
-                gathered, count = {}, 0
-            if read is not None or (taken and (tenant, date) in taken):
-                # consumed: its rows go as they are sent
-                version, snapshot = read if read is not None else taken.pop((tenant, date))  # type: ignore[union-attr]
-                if (flushed := catalog.flushed_version(tenant, date)) is None or version >= flushed:
-                    for table, (names, rows) in snapshot.items():
-                        gathered.setdefault(table, []).append((tenant, date, names, rows))
-                    versions.append((tenant, date, version))
-                    count += 1
-                    continue
-            do = (open_do or {}).get((tenant, date))
-            owned = do is None
-            try:
-                if do is None:
-                    do = open_do_file(state, catalog, tenant, date)
-                version = do.version()
-                flushed = catalog.flushed_version(tenant, date)
-                if flushed is not None and version < flushed:
-                    raise DamagedStateError(
-                        do.path, f"DO file is older than the warehouse's copy (version {version} < {flushed})"
-                    )
-                for table, (names, rows) in do.snapshot_rows().items():
-                    gathered.setdefault(table, []).append((tenant, date, names, rows))
-                versions.append((tenant, date, version))
-                count += 1
-            except DamagedStateError as e:
-                damaged.append(e)
-            finally:
-                if owned and do is not None:
-                    do.close()
-        if count:
-            yield send(gathered)
+    def _read(self, key: tuple[str, str], given: Snapshot | None) -> Snapshot | None:
+        """A tenant-day's version and rows: as given, taken (consumed), or from its DO file; None
+        when the DO file is damaged (noted) or older than what the warehouse holds (damage too)."""
+        if given is None and key in self.taken:
+            given = self.taken.pop(key)  # its rows go as they are sent
+        flushed = self.catalog.flushed_version(*key)
+        if given is not None and (flushed is None or given[0] >= flushed):
+            return given
+        do = self.open_do.get(key)
+        owned = do is None
+        try:
+            if do is None:
+                do = open_do_file(self.state, self.catalog, *key)
+            version = do.version()
+            if flushed is not None and version < flushed:
+                raise DamagedStateError(
+                    do.path, f"DO file is older than the warehouse's copy (version {version} < {flushed})"
+                )
+            return version, do.snapshot_rows()
+        except DamagedStateError as e:
+            self.damaged.append(e)
+            return None
+        finally:
+            if owned and do is not None:
+                do.close()
 
-    def send(
-        gathered: dict[str, list[tuple[str, str, list[str], list[tuple[Any, ...]]]]],
-    ) -> dict[str, list[pl.DataFrame]]:
-        """One chunk's frames; the caller's changed tenant-days in it are marked dirty first."""
-        start = sent[-1] if sent else 0
-        sent.append(len(versions))
-        changed = [(t, d) for t, d, _ in versions[start:] if (t, d) in seen]
+    def _frames(self, gathered: Gathered) -> dict[str, list[pl.DataFrame]]:
+        """One chunk's frames; the caller's tenant-days in it are marked dirty first (the flush
+        may die before it commits: they are flushed again next time)."""
+        start = self._ends[-1] if self._ends else 0
+        self._ends.append(len(self.versions))
+        changed = [(t, d) for t, d, _ in self.versions[start:] if (t, d) in self._given]
         if changed:
-            catalog.mark_dirty(changed)
+            self.catalog.mark_dirty(changed)
         return {table: [frame] for table, frame in snapshot_frames(gathered).items()}
 
-    done = 0  # chunks committed
-
-    def committed() -> None:
+    def committed(self) -> None:
         """A chunk committed in the warehouse: its tenant-days are flushed (a crash before this
         leaves them dirty, flushed again next time: idempotent)."""
-        nonlocal done
-        start = sent[done - 1] if done else 0
-        part = versions[start : sent[done]]
-        done += 1
-        catalog.mark_flushed(part)
-        if on_commit is not None:
-            on_commit([(t, d) for t, d, _ in part])
-
-    rows = statements = 0
-    parts = chunks()
-    head = next(parts, None)  # read before the warehouse is opened: nothing healthy, no write
-    if head is not None:
-        rows, statements = warehouse.flush(itertools.chain([head], parts), wait=wait, on_commit=committed)
-    return FlushResult(tenant_days=len(versions), rows=rows, statements=statements, damaged=damaged)
+        start = self._ends[self._done - 1] if self._done else 0
+        part = self.versions[start : self._ends[self._done]]
+        self._done += 1
+        self.catalog.mark_flushed(part)
+        if self._on_commit is not None:
+            self._on_commit([(t, d) for t, d, _ in part])

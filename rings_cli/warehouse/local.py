@@ -156,7 +156,7 @@ class Warehouse:
             with gate(self.path, wait, create=True) if gated else contextlib.nullcontext():
                 # A writer on one thread: a flush's inserts are small, and each thread's buffers
                 # were ~10 MiB of an ingest's peak (README: Performance).
-                config = {} if read_only else {"threads": 1}
+                config: dict[str, str | bool | int | float | list[str]] = {} if read_only else {"threads": 1}
                 path = str(self.path)
                 con = while_locked(
                     self.path, wait, lambda: duckdb.connect(path, read_only=read_only, config=config)

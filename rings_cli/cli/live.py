@@ -1,0 +1,104 @@
+"""`rings live`: the terminal dashboard of a day, tailing logs itself when given some."""
+
+import contextlib
+import datetime as dt
+from typing import Annotated
+
+import typer
+
+from rings_cli.cli.app import (
+    Console,
+    DebugOption,
+    StateDirOption,
+    TenantOption,
+    _cli_errors,
+    app,
+    load_config,
+)
+from rings_cli.core.defaults import DEFAULT_FLUSH_INTERVAL
+from rings_cli.core.errors import UsageError
+from rings_cli.core.lazy import lazy
+from rings_cli.core.state import StateDir, check_tenant
+
+View = lazy("rings_cli.ui.dashboard", "View")
+dashboard = lazy("rings_cli.ui.dashboard", "dashboard")
+run_dashboard = lazy("rings_cli.ui.dashboard", "run")
+ChangeWatch = lazy("rings_cli.query.live", "ChangeWatch")
+LiveIngest = lazy("rings_cli.query.live", "LiveIngest")
+fetch = lazy("rings_cli.query.live", "fetch")
+parse_date = lazy("rings_cli.query.report", "parse_date")
+
+
+@app.command()
+@_cli_errors
+def live(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Logs to tail and show at once (like `goaccess access.log`); without, show what "
+            "other ingests write.",
+            show_default=False,
+        ),
+    ] = None,
+    tenant: TenantOption = None,
+    date: Annotated[
+        str | None,
+        typer.Option(help="Day to show, YYYY-MM-DD (default: the tenant's today).", show_default=False),
+    ] = None,
+    interval: Annotated[float, typer.Option(help="Seconds between redraws.", min=0.05)] = 0.5,
+    once: Annotated[
+        bool, typer.Option("--once", help="Print one frame and exit (no terminal needed).")
+    ] = False,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="With PATHS: their format, as for ingest.")
+    ] = "auto",
+    flush_interval: Annotated[
+        float, typer.Option("--flush-interval", help="With PATHS: seconds between warehouse flushes.")
+    ] = DEFAULT_FLUSH_INTERVAL,
+    state_dir: StateDirOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Live terminal dashboard of a day (default today), for one tenant or all."""
+    state = StateDir(state_dir)
+    state.check_dir()
+    if tenant is not None:
+        check_tenant(tenant)
+    day = parse_date(date, "--date")
+    console = Console()
+    if not once and not console.is_terminal:
+        raise UsageError("rings live draws on a terminal; use --once to print one frame")
+    feeder = LiveIngest(state, fmt, paths or [], flush_interval) if paths else None
+    view = View(tenant=tenant, pinned=tenant is not None)
+    from rings_cli.enrich.zones import local_today  # only `rings live` needs the zones (Polars)
+
+    config = load_config(None, state)
+    watch = ChangeWatch(state)
+
+    def shown_day() -> dt.date:
+        if day is not None:
+            return day
+        today = local_today(config, view.tenant)  # the tenant's own today (per-site time zones)
+        return feeder.newest_day(today) if feeder is not None else today
+
+    try:
+        if once:
+            if feeder is not None:
+                feeder.read_once()
+            frame = fetch(state, shown_day(), view.tenant)
+            note = feeder.note() if feeder is not None else None
+            console.print(dashboard(frame, console.width, None, view, note=note))
+            return
+        if feeder is not None:
+            feeder.start()
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a dashboard is closed: exit 0
+            run_dashboard(
+                console,
+                load=lambda v: fetch(state, shown_day(), v.tenant),
+                changed=lambda v: watch.changed(shown_day(), v.tenant),
+                view=view,
+                interval=interval,
+                note=feeder.note if feeder is not None else (lambda: None),
+            )
+    finally:
+        if feeder is not None:
+            feeder.stop()

@@ -1,0 +1,66 @@
+"""The stages before the store: a block of raw lines → parsed → enriched requests, one row each.
+
+`Prepare` is a pure function of a block (it reads the configuration and the clock, writes nothing),
+so the read-ahead worker can run it on the next block while the current one merges. Its output is
+a `Parsed`: the frame the count and store stages take (ingest/merge.py), and what the parse counted
+(lines, rejects by reason) for the run's summary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from rings_cli.core.config import Config
+from rings_cli.enrich.classify import classify
+from rings_cli.enrich.events import assign_events
+from rings_cli.enrich.proxies import client_from_xff
+from rings_cli.enrich.tenants import assign_tenants
+from rings_cli.source.formats import LogFormat
+from rings_cli.source.parse import Rejects, parse_lines, reject_implausible_times
+from rings_cli.source.tail import Block
+
+
+@dataclass
+class Parsed:
+    """One block's enriched requests, and what its parse counted, until its merge takes them."""
+
+    frame: pl.DataFrame
+    lines: int  # lines read
+    format_parsed: int  # lines the format parsed, before `too old` and `bad tenant` drop some
+    rejects: Rejects  # this block's own, added to the run's when it is merged
+    block: Block | None = None  # a file's block: where its checkpoint goes
+    fmt: str = ""  # the format's spec
+    position: int = 0  # raw bytes of all inputs read when it was read (progress)
+
+
+@dataclass(frozen=True)
+class Prepare:
+    """source → parse → enrich for one run's settings: which tenant (`--tenant`, or from the host),
+    the zone of times written without an offset, and the clock that bounds plausible times."""
+
+    config: Config
+    tenant: str | None
+    log_timezone: str
+    now: Callable[[], dt.datetime]
+
+    def __call__(self, lines: pl.Series, fmt: LogFormat, rejects: Rejects, first_line: int = 0) -> Parsed:
+        """Lines → requests (one row per accepted line) with `line_no`, each row's line number in
+        its source (`first_line` + its index in the block); every other line is a reject."""
+        frame = parse_lines(lines, fmt, rejects, self.log_timezone)
+        format_parsed = frame.height
+        frame = self.enrich(frame, lines, rejects)
+        frame = frame.with_columns(line_no=pl.col("row").cast(pl.Int64) + first_line)
+        return Parsed(frame.drop("row", "xff", strict=False), lines.len(), format_parsed, rejects)
+
+    def enrich(self, frame: pl.DataFrame, lines: pl.Series, rejects: Rejects) -> pl.DataFrame:
+        """Parsed rows → rows with a plausible time, their client, tenant, class and event."""
+        config = self.config
+        frame = reject_implausible_times(frame, lines, rejects, config.oldest_date, self.now())
+        if config.client_ip == "x-forwarded-for":
+            frame = client_from_xff(frame, config.trusted_proxies)
+        frame = assign_tenants(frame, self.tenant, rejects, config, lines)
+        return assign_events(classify(frame, config.exclude_paths), config)
