@@ -196,7 +196,9 @@ def test_a_user_agent_chosen_as_a_campaign_is_a_warning(state: StateDir, write_l
 
 def test_a_tenant_named_by_an_address_is_a_warning(state: StateDir, write_log) -> None:
     """A site reached by its address logs that address as the Host: the tenant is named by it."""
-    Ingest(state).run([str(write_log([line(vhost="192.0.2.80:80"), line(vhost="alice.example")]))])
+    Ingest(state, direct=False).run(
+        [str(write_log([line(vhost="192.0.2.80:80"), line(vhost="alice.example")]))]
+    )
     code, out = run_audit(state)
     assert code == 0, out
     assert (
@@ -215,7 +217,7 @@ def test_a_tenant_named_by_an_address_is_a_warning(state: StateDir, write_log) -
 
 
 def test_a_salt_that_outlives_its_day_fails(state: StateDir) -> None:
-    Ingest(state).run([str(SAMPLE_LOG)])  # all long past: finalized, salts destroyed
+    Ingest(state, direct=False).run([str(SAMPLE_LOG)])  # all long past: finalized, salts destroyed
     assert audit(state).ok
     leftover = state.salt_path("alice.example", "2025-12-01")
     leftover.parent.mkdir(mode=0o700)
@@ -331,7 +333,7 @@ def test_a_match_across_chunk_boundaries_is_found_whole(tmp_path: Path) -> None:
 
 
 def test_visitor_hashes_left_in_a_finalized_day_fail(state: StateDir) -> None:
-    Ingest(state).run([str(SAMPLE_LOG)])
+    Ingest(state, direct=False).run([str(SAMPLE_LOG)])
     assert unpack(state, *DO)  # its finalized DO file back from its pack, as a late line does
     with closing(sqlite3.connect(state.do_path(*DO))) as con, con:
         con.execute("INSERT INTO views (hash, ts, hour, path) VALUES (123456789, 0, 0, '/')")
@@ -369,3 +371,13 @@ def test_a_busy_warehouse_is_reported_not_a_crash(sample: StateDir) -> None:
         "warehouse.duckdb: busy (a flush held it for 0.2s), its tables were not read; audit again"
     ]
     assert result.stored.warehouse_rows is None
+
+
+def test_a_tenant_named_by_an_address_in_the_warehouse_alone_is_a_warning(state: StateDir, write_log) -> None:
+    """Days written straight to the warehouse (no DO file, no catalog row): their tenant names are
+    tenant names all the same."""
+    Ingest(state).run([str(write_log([line(vhost="192.0.2.80:80"), line(vhost="alice.example")]))])
+    assert not list(state.root.glob("do/**/*.sqlite"))
+    code, out = run_audit(state)
+    assert code == 0, out
+    assert any("daily.tenant holds an IP address: 192.0.2.80 (a tenant name" in w for w in out.splitlines())

@@ -288,16 +288,19 @@ def test_kill_9_at_random_points_then_restart_gives_the_clean_report(tmp_path: P
         "200000",
         str(log),
     ]
+    killed = [*cmd, "--no-finalize"]
     # Kill points by progress, not by time: after the ingest has committed a random share of the
     # lines (somewhere in reading, merging, creating DO files or checkpointing), and once more
-    # after it has merged every line (in its final flush and finalization, if it is still there).
+    # after it has merged every line (in its final flush, if it is still there). The killed runs
+    # keep the days open in DO files (`--no-finalize`); the last run finalizes them, so its report
+    # is compared with a clean run that wrote the same ended days straight to the warehouse.
     rng = random.Random(1)
     targets = sorted(int(len(lines) * rng.uniform(0.03, 0.9)) for _ in range(7))
     killed_mid_run = 0
     for target in [*targets, len(lines) - 1]:
         # At least one batch of this run committed, so no kill lands before start-up is over.
         goal = max(target, absorbed_line(state) + 1)
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(killed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(lambda goal=goal, proc=proc: absorbed_line(state) >= goal or proc.poll() is not None)
         killed_mid_run += proc.poll() is None
         proc.send_signal(signal.SIGKILL)

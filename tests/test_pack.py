@@ -70,7 +70,7 @@ def packed(tmp_path: Path) -> tuple[StateDir, Path, dict]:
     state = StateDir(tmp_path / "state")
     log = tmp_path / "archive.log"
     log.write_text("".join(x + "\n" for x in archive_lines()))
-    summary = Ingest(state, now=LATER).run([str(log)])
+    summary = Ingest(state, now=LATER, direct=False).run([str(log)])
     assert len(summary.finalized) == DAYS
     return state, log, report_json(state, *WINDOW)
 
@@ -111,7 +111,7 @@ def test_a_late_line_for_a_packed_day_counts_once(tmp_path: Path) -> None:
     late.write_text(
         line(ip="192.0.2.99", vhost=T, when="15/Nov/2025:20:00:00 +0000", request="GET /late HTTP/1.1") + "\n"
     )
-    summary = Ingest(state, now=LATER).run([str(late)])
+    summary = Ingest(state, now=LATER, direct=False).run([str(late)])
     assert summary.late_tenant_days == {f"{T}/{day}"}
     assert do_files(state) == []  # unpacked for the line, flushed, packed again in the same run
     assert day in pack_days(pack_path(state, T, "2025-11"))
@@ -121,7 +121,7 @@ def test_a_late_line_for_a_packed_day_counts_once(tmp_path: Path) -> None:
     assert after["totals"]["unique_visitors"] == before["totals"]["unique_visitors"]  # finalized: late
     # Read again (the same file, and a copy under another name): nothing more counts.
     shutil.copy(late, tmp_path / "late-copy.log")
-    Ingest(state, now=LATER).run([str(late), str(tmp_path / "late-copy.log")])
+    Ingest(state, now=LATER, direct=False).run([str(late), str(tmp_path / "late-copy.log")])
     assert report_json(state, *WINDOW) == after
     assert do_files(state) == []
 
@@ -136,7 +136,7 @@ def test_absorbed_marks_survive_packing_when_the_catalog_is_lost(tmp_path: Path)
     assert repair.exit_code == 0, repair.output
     assert f"added {DAYS} packed tenant-days to the catalog" in repair.output
     assert report_json(state, *WINDOW) == before
-    Ingest(state, now=LATER).run([str(log)])  # every line re-read: each day unpacked, adds 0
+    Ingest(state, now=LATER, direct=False).run([str(log)])  # every line re-read: each day unpacked, adds 0
     assert report_json(state, *WINDOW) == before
     assert do_files(state) == [] and len(packs(state)) == 2
     assert audit(state).ok
@@ -148,7 +148,7 @@ def test_a_reread_without_the_catalog_and_without_repair_adds_nothing_to_packed_
     state, log, before = packed(tmp_path)
     for name in ("catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm"):
         (state.root / name).unlink(missing_ok=True)
-    Ingest(state, now=LATER).run([str(log)])
+    Ingest(state, now=LATER, direct=False).run([str(log)])
     assert report_json(state, *WINDOW)["totals"] == before["totals"]
     assert list(state.salts_dir.rglob("*.key")) == []
 
@@ -266,7 +266,7 @@ def test_a_finalization_stopped_between_its_chunks_is_finished_by_the_next_run(
     clean = StateDir(tmp_path / "clean")
     log = tmp_path / "archive.log"
     log.write_text("".join(x + "\n" for x in archive_lines()))
-    Ingest(clean, now=LATER).run([str(log)])
+    Ingest(clean, now=LATER, direct=False).run([str(log)])
     expected = report_json(clean, *WINDOW)
 
     state = StateDir(tmp_path / "state")
@@ -283,7 +283,7 @@ def test_a_finalization_stopped_between_its_chunks_is_finished_by_the_next_run(
 
     monkeypatch.setattr(owner, step, failing)
     with pytest.raises(RuntimeError, match="stopped here"):
-        Ingest(state, now=LATER).run([str(log)])
+        Ingest(state, now=LATER, direct=False).run([str(log)])
     monkeypatch.undo()
     interrupted = report_json(state, *WINDOW)
     interrupted.pop("live_tenant_days")  # days not flushed yet are read in their DO files
@@ -301,7 +301,7 @@ def test_a_finalization_stopped_between_its_chunks_is_finished_by_the_next_run(
         catalog.close()
     assert 0 < closed < DAYS  # the first chunk, maybe the second
 
-    summary = Ingest(state, now=LATER).run([str(log)])  # every line read before: none counts again
+    summary = Ingest(state, now=LATER, direct=False).run([str(log)])  # every line read before: none counts again
     assert report_json(state, *WINDOW) == expected
     assert len(summary.finalized) == DAYS - closed
     assert do_files(state) == [] and packs(state) == ["2025-11.pack.sqlite", "2025-12.pack.sqlite"]

@@ -163,9 +163,9 @@ def test_an_unknown_format_on_stdin_is_one_error_line_and_nothing_written(state:
 def test_a_flush_of_many_tenant_days_goes_in_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = many_blocks(tmp_path)  # 3 tenants x 2 days = 6 tenant-days
     whole, chunked = StateDir(tmp_path / "whole"), StateDir(tmp_path / "chunked")
-    once = [f for f in Ingest(whole).run([str(log)]).flushes if f.tenant_days]
+    once = [f for f in Ingest(whole, direct=False).run([str(log)]).flushes if f.tenant_days]
     monkeypatch.setattr(flush, "FLUSH_CHUNK", 4)
-    summary = Ingest(chunked).run([str(log)])
+    summary = Ingest(chunked, direct=False).run([str(log)])
     results = [f for f in summary.flushes if f.tenant_days]
     assert [f.tenant_days for f in results] == [6]  # finalization's flush took them all
     assert [f.tenant_days for f in once] == [6]

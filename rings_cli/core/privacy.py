@@ -22,6 +22,7 @@ import hmac
 import os
 import secrets
 from pathlib import Path
+from typing import Protocol
 
 import polars as pl
 
@@ -30,6 +31,27 @@ from rings_cli.core.state import StateDir
 
 SALT_BYTES = 32
 SECRET_FILE = "secret.key"  # in the state dir
+
+
+class Salts(Protocol):
+    """Where the salt of a tenant-day comes from (`hash_visitors` asks for one per tenant-day)."""
+
+    def get(self, tenant: str, date: str) -> bytes: ...
+
+
+class MemorySalts:
+    """Salts that live only in memory: for tenant-days written straight to the warehouse as
+    finalized (days/direct.py), so no salt file exists to destroy afterwards."""
+
+    def __init__(self) -> None:
+        self._salts: dict[tuple[str, str], bytes] = {}
+
+    def get(self, tenant: str, date: str) -> bytes:
+        return self._salts.setdefault((tenant, date), secrets.token_bytes(SALT_BYTES))
+
+    def forget(self, tenant: str, date: str) -> None:
+        """The tenant-day's final rows are written: its hashes can never be recomputed."""
+        self._salts.pop((tenant, date), None)
 
 
 class SaltStore:
@@ -145,7 +167,7 @@ except ImportError:  # a Python built without OpenSSL's HMAC
     _hmac_digest = hmac.digest
 
 
-def hash_visitors(visitors: pl.DataFrame, salts: SaltStore) -> pl.DataFrame:
+def hash_visitors(visitors: pl.DataFrame, salts: Salts) -> pl.DataFrame:
     """Replace `ip` and `ua` of each row with `visitor`, the keyed hash of its tenant-day.
 
     `visitors` must have columns date, tenant, ip, ua (one row per distinct visitor is the

@@ -306,14 +306,25 @@ def warehouse_keys(table: Table) -> list[str]:
     return ["tenant", "date", *table.key_names]
 
 
+# The warehouse's own record of the lines in the tenant-days written straight to it, with no DO
+# file (days/direct.py): per tenant-day and source (a file's id, see tail.py), the last line it
+# holds. Written in the same transaction as the rows, so a line read again is known there.
+ABSORBED = "absorbed"
+ABSORBED_KEYS = ["tenant", "date", "source"]
+ABSORBED_DDL = (
+    "CREATE TABLE IF NOT EXISTS absorbed "
+    "(tenant VARCHAR NOT NULL, date DATE NOT NULL, source VARCHAR NOT NULL, line BIGINT NOT NULL)"
+)
+
+
 def duckdb_schema() -> str:
     """The warehouse's tables (and its `schema_version`), as one script."""
-    return (
-        ";\n".join(
-            ["CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", *map(duckdb_ddl, TABLES)]
-        )
-        + ";\n"
-    )
+    statements = [
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+        *map(duckdb_ddl, TABLES),
+        ABSORBED_DDL,
+    ]
+    return ";\n".join(statements) + ";\n"
 
 
 def sqlite_schema() -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from rings_cli.core.config import Config
-from rings_cli.core.privacy import SaltStore, hash_visitors
+from rings_cli.core.privacy import Salts, hash_visitors
 from rings_cli.core.tables import (
     BREAKDOWN_KEYS,
     BREAKDOWN_TABLES,
@@ -45,7 +45,7 @@ class BatchTables:
     views: pl.DataFrame
 
 
-def aggregate(frame: pl.DataFrame, salts: SaltStore | None, config: Config | None = None) -> BatchTables:
+def aggregate(frame: pl.DataFrame, salts: Salts | None, config: Config | None = None) -> BatchTables:
     """A classified batch to its per-tenant-day deltas (`config`: whose hosts are whose, for
     internal referrals; whether breakdowns are counted).
 
@@ -123,9 +123,7 @@ def _count(column: Column) -> pl.Expr:
     raise ValueError(f"unknown count recipe {column.recipe!r} of {column.name}")
 
 
-def _hashed_views(
-    page_views: pl.DataFrame, salts: SaltStore | None, dims: pl.DataFrame | None
-) -> pl.DataFrame:
+def _hashed_views(page_views: pl.DataFrame, salts: Salts | None, dims: pl.DataFrame | None) -> pl.DataFrame:
     """Page-view rows keyed by visitor hash instead of (ip, ua): hash each distinct person once.
     `dims` gives each person's breakdown values (browser, ..., country); None: NULL there."""
     person = [*DAY_KEY, "ip", "ua"]

@@ -348,6 +348,11 @@ def rewrite_warehouse(path: Path, erased: list[tuple[str, str]], wait: float = R
                         f"""INSERT INTO main.{table} BY NAME SELECT *{defaults} FROM old.{table}
                             WHERE (tenant, date) NOT IN (SELECT (tenant, date) FROM erased_keys)"""
                     )
+                if tables.ABSORBED in old_columns:  # the lines of days written straight to it
+                    con.execute(
+                        f"""INSERT INTO main.{tables.ABSORBED} BY NAME SELECT * FROM old.{tables.ABSORBED}
+                            WHERE (tenant, date) NOT IN (SELECT (tenant, date) FROM erased_keys)"""
+                    )
             con.execute("DETACH old")
             con.execute("CHECKPOINT")
         finally:

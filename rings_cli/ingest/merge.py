@@ -86,10 +86,8 @@ class Merger:
         lines dropped, its deltas aggregated and bounded."""
         if self._closed is None:
             self._closed = self.catalog.finalized_days()
-        # The tenant's local date and hour (zones.py): a tenant-day is the tenant's day.
-        frame = with_local_time(frame, self.config or Config()).with_columns(
-            day=pl.col("date").cast(pl.String)
-        )
+        if "day" not in frame.columns:  # the tenant's local date and hour: its day (zones.py)
+            frame = local_day(frame, self.config or Config())
         keys = frame.select("tenant", "day").unique().sort("tenant", "day").rows()
         # Listed (and dirty) before `_look` opens, and maybe creates, their DO files.
         self.catalog.mark_dirty(keys)
@@ -196,6 +194,10 @@ class Merger:
                     continue
             looks[key] = _Look(look, late=key in closed or look.finalized)
         return looks
+
+    @property
+    def do_files(self) -> DoFileCache:
+        return self._do_files
 
     def _new(self, tenant: str, date: str) -> bool:
         """No DO file yet, no pack of its month, and the catalog lets one be made: nothing to look
@@ -315,6 +317,12 @@ class _Look:
 
     stored: Look
     late: bool
+
+
+def local_day(frame: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """Each request's tenant-day: its local `date`, `hour` and `utc_offset` in the tenant's zone,
+    and `day`, that date as text (zones.py: a tenant-day is the tenant's own day)."""
+    return with_local_time(frame, config).with_columns(day=pl.col("date").cast(pl.String))
 
 
 def _spans(frame: pl.DataFrame) -> dict[tuple[str, str], tuple[int, int]]:

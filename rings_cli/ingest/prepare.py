@@ -35,6 +35,7 @@ class Parsed:
     block: Block | None = None  # a file's block: where its checkpoint goes
     fmt: str = ""  # the format's spec
     position: int = 0  # raw bytes of all inputs read when it was read (progress)
+    earliest: dt.datetime | None = None  # the earliest time of its requests (the run's watermark)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,14 @@ class Prepare:
         format_parsed = frame.height
         frame = self.enrich(frame, lines, rejects)
         frame = frame.with_columns(line_no=pl.col("row").cast(pl.Int64) + first_line)
-        return Parsed(frame.drop("row", "xff", strict=False), lines.len(), format_parsed, rejects)
+        earliest = frame.get_column("ts").min() if frame.height else None
+        return Parsed(
+            frame.drop("row", "xff", strict=False),
+            lines.len(),
+            format_parsed,
+            rejects,
+            earliest=earliest if isinstance(earliest, dt.datetime) else None,
+        )
 
     def enrich(self, frame: pl.DataFrame, lines: pl.Series, rejects: Rejects) -> pl.DataFrame:
         """Parsed rows → rows with a plausible time, their client, tenant, class and event."""

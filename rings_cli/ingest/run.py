@@ -25,10 +25,12 @@ from rings_cli.core.config import CLIENT_IP_SOURCES, Config, load_config, normal
 from rings_cli.core.errors import StateLockedError, UsageError
 from rings_cli.core.privacy import SaltStore, state_secret
 from rings_cli.core.state import StateDir, check_tenant
+from rings_cli.days.direct import DirectDays
 from rings_cli.days.finalize import DEFAULT_GRACE
 from rings_cli.ingest.ahead import BATCH_WORK, ahead
 from rings_cli.ingest.merge import DAMAGED, Merger
 from rings_cli.ingest.prepare import Parsed, Prepare
+from rings_cli.ingest.store import Store
 from rings_cli.ingest.summary import IngestSummary, Progress
 from rings_cli.ingest.upkeep import Upkeep
 from rings_cli.source.follow import Follower
@@ -38,6 +40,7 @@ from rings_cli.source.formatcheck import (
     check_head,
     check_inputs,
     detect,
+    in_time_order,
     sample_of,
     unknown_format,
 )
@@ -49,6 +52,7 @@ from rings_cli.store.catalog import Catalog
 from rings_cli.store.docache import DoFileCache
 from rings_cli.store.lifecycle import migrate, migrate_checkpoints
 from rings_cli.warehouse.flush import FlushResult
+from rings_cli.warehouse.local import READ_RETRY_SECONDS, Warehouse
 
 __all__ = ["Ingest", "IngestSummary", "Progress"]
 
@@ -62,7 +66,8 @@ class _Session:
 
     secret: bytes  # the state dir's: keys file identities
     catalog: Catalog
-    merger: Merger
+    store: Store
+    direct: DirectDays
     upkeep: Upkeep
 
 
@@ -84,8 +89,12 @@ class Ingest:
         client_ip: str | None = None,
         keep_rejects: int = 0,
         log_timezone: str = "UTC",
+        direct: bool = True,
     ) -> None:
+        """`direct`: in a batch run, days that have ended go straight to the warehouse
+        (days/direct.py); False sends them through DO files, as follow mode does."""
         self.state = state
+        self.direct = direct
         # Everything the user configured is validated here, before any data moves.
         self.forced_format: LogFormat | None = None if fmt == "auto" else get_format(fmt)
         # Normalised as hosts are (`www.Example.com` is example.com): it names the site.
@@ -116,6 +125,10 @@ class Ingest:
         # Sources read from their first line whose lines so far all failed the format's parse:
         # never checkpointed, so a rerun with the right --format reads them whole.
         self._unparsed: dict[str, tuple[str, str]] = {}  # source id -> (file, format)
+        # Per file (source id): its name and the blocks (start, end) read since its checkpoint, while
+        # days held in memory keep the checkpoint back (see _checkpoint).
+        self._pending: dict[str, tuple[str, list[tuple[Checkpoint, Checkpoint]]]] = {}
+        self._unread: list[Input] = []  # the run's inputs not read yet (the watermark)
 
     def stop(self) -> None:
         """Ask a running ingest to stop after the current batch (signal handlers call this)."""
@@ -129,22 +142,25 @@ class Ingest:
         stdin and FIFOs are read like stdin; files with no data line yet are skipped, with a note.
         """
         started = self.clock()
-        inputs = check_inputs(paths or ["-"], self.forced_format)
-        total = None if any(i.stream for i in inputs) else sum(i.size or 0 for i in inputs)
+        inputs = check_inputs(paths or ["-"], self.forced_format, self.prepare.log_timezone)
         self.summary.skipped += [(i.name, i.skip) for i in inputs if i.skip is not None]
-        with self._open() as session:
+        inputs = in_time_order([i for i in inputs if i.skip is None])
+        total = None if any(i.stream for i in inputs) else sum(i.size or 0 for i in inputs)
+        with self._open(batch=True) as session:
             done = 0  # raw bytes of the inputs read before this one (progress)
-            for item in inputs:
+            for index, item in enumerate(inputs):
                 if self._stopping:
                     break
+                self._unread = inputs[index + 1 :]
                 if item.stream:
                     self._read_stream(item.path, done, total)
-                elif item.skip is None:
+                else:
                     self._read_file(item, done, total)
                     done += item.size or 0
-            if self._stopping:  # finalize only once all input is read
+            if self._stopping:  # days held in memory are dropped: their lines are read again
                 session.upkeep.flush()
             else:
+                self._direct_done(session.direct.complete(None))
                 session.upkeep.after_run()
         self.summary.seconds = self.clock() - started
         return self.summary
@@ -167,7 +183,7 @@ class Ingest:
                     check_head(source.name, source.read(HEAD_BYTES), self.forced_format)
                 finally:
                     source.close()
-        with self._open() as session:
+        with self._open(batch=False) as session:
             last_flush = self.clock()
             try:
                 while not self._stopping:
@@ -201,9 +217,10 @@ class Ingest:
     # --- the session --------------------------------------------------------------------------
 
     @contextmanager
-    def _open(self) -> Iterator[_Session]:
+    def _open(self, batch: bool) -> Iterator[_Session]:
         """Lock, open salts and catalog, migrate an earlier release's layout; always close DO
-        files and record rejects."""
+        files and record rejects. In a `batch` run that finalizes, days that ended before it
+        started go straight to the warehouse (days/direct.py); in follow mode, to DO files."""
         with self.state.ingest_lock():
             salts = SaltStore(self.state)
             secret = state_secret(self.state)
@@ -223,7 +240,15 @@ class Ingest:
                     self.summary,
                     merger.forget_finalized,  # finalization or retention closed tenant-days
                 )
-                self._session = _Session(secret, catalog, merger, upkeep)
+                direct = DirectDays(
+                    Warehouse(self.state.warehouse_path),
+                    self.config,
+                    self.grace or DEFAULT_GRACE,
+                    READ_RETRY_SECONDS,
+                )
+                new_direct = batch and self.direct and self.grace is not None
+                store = Store(merger, direct, catalog, self.config, self.now, new_direct)
+                self._session = _Session(secret, catalog, store, direct, upkeep)
                 yield self._session
             finally:
                 self._session = None
@@ -255,13 +280,14 @@ class Ingest:
         )
         return source, Checkpoint(offset, line), found.complete
 
-    def _format_for(self, tail: FileTail) -> LogFormat:
-        """The file's format: forced or detected from its first lines, primed with its header."""
+    def _format_for(self, tail: FileTail, known: LogFormat | None = None) -> LogFormat:
+        """The file's format: forced, as the input check found it, or detected from its first
+        lines; primed with its header."""
         fmt = self._formats.get(tail.fingerprint or tail.name)
         if fmt is not None:
             return fmt
         head = lines_from_bytes(tail.head())
-        fmt = self.forced_format.fresh() if self.forced_format is not None else detect(head)
+        fmt = self.forced_format.fresh() if self.forced_format is not None else known or detect(head)
         if fmt is None:
             raise unknown_format(tail.name)
         if tail.position.offset > 0:
@@ -281,7 +307,7 @@ class Ingest:
 
             def prepared() -> Generator[Parsed]:  # the worker thread: reads and parses, writes nothing
                 while not self._stopping and (block := tail.read(self.chunk_bytes, final=True)) is not None:
-                    yield self._prepare_block(tail, block, done + tail.source.position())
+                    yield self._prepare_block(tail, block, done + tail.source.position(), item.fmt)
 
             with closing(ahead(prepared())) as items:
                 for parsed in items:
@@ -290,6 +316,7 @@ class Ingest:
                     self._progress(parsed.position, total)
                     if self._stopping:
                         return
+                    self._passed(parsed.earliest)
             if self._stopping:
                 return
             if tail.damage is not None:
@@ -301,9 +328,12 @@ class Ingest:
         finally:
             tail.close()
 
-    def _prepare_block(self, tail: FileTail, block: Block, position: int) -> Parsed:
-        """A block's lines → enriched requests; touches no state (it may run in the worker)."""
-        fmt = self._format_for(tail)
+    def _prepare_block(
+        self, tail: FileTail, block: Block, position: int, known: LogFormat | None = None
+    ) -> Parsed:
+        """A block's lines → enriched requests; touches no state (it may run in the worker).
+        `known`: the file's format as the input check found it."""
+        fmt = self._format_for(tail, known)
         with BATCH_WORK:  # not while the caller aggregates the batch before (ahead.py)
             lines = lines_from_bytes(block.data)
             block.data = b""  # the lines hold the text now: no second copy of it during the merge
@@ -333,9 +363,8 @@ class Ingest:
             if head is not None:
                 session.catalog.grow_head(source, head.length, head.digest)
                 tail.head_complete = head.complete
-        if source in self._held or source in self._unparsed:
-            return
-        session.catalog.save_checkpoint(source, block.end.offset, block.end.line, tail.name, self._stamp())
+        self._pending.setdefault(source, (tail.name, []))[1].append((block.start, block.end))
+        self._checkpoint(source)
 
     # --- streams ---------------------------------------------------------------------------------
 
@@ -376,6 +405,7 @@ class Ingest:
                     self._progress(done, total)
                     if self._stopping:
                         break
+                    self._passed(item.earliest)
             if source.damage is not None and not self._stopping:
                 self.summary.damaged.append((source.name, source.damage, read))
         finally:
@@ -389,12 +419,50 @@ class Ingest:
         self.summary.lines_read += item.lines
         self.summary.parsed += item.lines - item.rejects.total
         self.rejects.absorb(item.rejects)
-        merged = self._active().merger.merge(item.frame, source)
+        merged = self._active().store.add(item.frame, source)
         item.frame = item.frame.clear()  # let the batch go before the next one is taken
         if merged.lost:
             self.rejects.add(DAMAGED, merged.lost)
         self.summary.absorb(merged)
         return merged.complete
+
+    def _checkpoint(self, source: str) -> None:
+        """Save how far a file is read: the end of its last committed block, unless a day still
+        held in memory (days/direct.py) has lines of it; then the start of the earliest block that
+        holds one, so that a run killed now reads them again. Never while a damaged DO file lost
+        some of its lines, or while none of it has parsed."""
+        if source in self._held or source in self._unparsed:
+            return
+        name, blocks = self._pending[source]
+        first = self._active().direct.first_line(source)
+        if first is None:
+            end = blocks[-1][1]
+            del self._pending[source]
+        else:
+            while len(blocks) > 1 and blocks[1][0].line <= first:
+                blocks.pop(0)  # wholly before the first held line: passed for good
+            end = blocks[0][0]
+        self._active().catalog.save_checkpoint(source, end.offset, end.line, name, self._stamp())
+
+    def _passed(self, earliest: dt.datetime | None) -> None:
+        """A block is stored: the days every input has now been read past are written (the
+        watermark: the earliest time of the block just read and the first time of each input not
+        read yet; an input without one, a stream, holds every day until it is read)."""
+        session = self._active()
+        session.direct.write_late()
+        firsts = [i.first for i in self._unread]
+        if earliest is None or any(f is None for f in firsts):
+            return
+        watermark = min([earliest, *(f for f in firsts if f is not None)])
+        self._direct_done(session.direct.complete(watermark))
+
+    def _direct_done(self, written: int) -> None:
+        """Days written straight to the warehouse are finalized days of the run."""
+        if written:  # by date, then tenant, as finalization names its days
+            done = sorted(self._active().direct.written, key=lambda key: (key[1], key[0]))
+            self.summary.finalized = [f"{t}/{d}" for t, d in done]
+            for source in list(self._pending):  # their lines are in the warehouse now
+                self._checkpoint(source)
 
     def _block_rejects(self, name: str) -> Rejects:
         """A block's own rejects (added to the run's when it is stored), keeping raw lines only

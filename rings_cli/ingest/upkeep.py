@@ -70,7 +70,7 @@ class Upkeep:
         # run, DuckDB loaded, is its peak (docs/performance.md).
         self.do_files.close_all()
         give_back_memory()
-        self.summary.finalized = self._finalize(READ_RETRY_SECONDS, record=True)
+        self.summary.finalized += self._finalize(READ_RETRY_SECONDS, record=True)
         self.flush()  # what finalization did not flush (everything, when no day was due)
         self.retention()
 

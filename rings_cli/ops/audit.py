@@ -396,10 +396,11 @@ def audit(state: StateDir, warehouse_wait: float = WAREHOUSE_WAIT) -> AuditResul
         if do.is_final or (tenant, date) in finalized.tenant_days or date in finalized.dates:
             _check_hashes(hashes, path, where, do.views, do.free_pages)
 
+    # The warehouse: its tenant-days count too (days written straight to it have no DO file).
+    stored.warehouse_rows = _scan_warehouse(state, scan, warehouse_wait, tenant_days)
     tenants = {t for t, _ in tenant_days}
     stored.tenants, stored.days = len(tenants), len({d for _, d in tenant_days})
     stored.tenant_days = len(tenant_days)
-    stored.warehouse_rows = _scan_warehouse(state, scan, warehouse_wait)
 
     # Salts.
     finalized.close_dates(tenant_days)
@@ -475,8 +476,12 @@ def _check_hashes(check: Check, path: Path, where: str, left: int, free: int) ->
         )
 
 
-def _scan_warehouse(state: StateDir, scan: _Scan, wait: float) -> dict[str, int] | None:
-    """Text columns and row counts of the warehouse; None when there is none or it stayed busy."""
+def _scan_warehouse(
+    state: StateDir, scan: _Scan, wait: float, tenant_days: set[tuple[str, str]]
+) -> dict[str, int] | None:
+    """Text columns and row counts of the warehouse; None when there is none or it stayed busy.
+    Its tenant-days are added to `tenant_days`, their tenants to the tenant names: a tenant named
+    by an address (a Host header) is a warning here too, as in the catalog."""
     path = state.warehouse_path
     if not path.exists():
         return None
@@ -491,7 +496,11 @@ def _scan_warehouse(state: StateDir, scan: _Scan, wait: float) -> dict[str, int]
                 ).fetchall()
             ]
             for table in tables:
-                counts[table] = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+                counts[table] = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
+            if "daily" in tables:
+                days = con.execute("SELECT DISTINCT tenant, CAST(date AS VARCHAR) FROM daily").fetchall()
+                tenant_days |= {(t, d) for t, d in days}
+                scan.tenants |= {t for t, _ in days}
             columns = con.execute(
                 "SELECT table_name, column_name FROM duckdb_columns() "
                 "WHERE NOT internal AND data_type IN ('VARCHAR', 'JSON', 'BLOB') ORDER BY 1, 2"

@@ -12,6 +12,7 @@ them while another reads most, the run is refused, naming the better format.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import polars as pl
@@ -91,13 +92,15 @@ class Input:
     size: int | None  # None for a stream
     head: bytes = b""
     skip: str | None = None  # why it is not read (no data line yet)
+    first: dt.datetime | None = None  # the earliest time of its first lines (a run reads in that order)
+    fmt: LogFormat | None = None  # as the check found it
 
     @property
     def stream(self) -> bool:
         return self.size is None
 
 
-def check_inputs(paths: list[str], forced: LogFormat | None) -> list[Input]:
+def check_inputs(paths: list[str], forced: LogFormat | None, log_timezone: str = "UTC") -> list[Input]:
     """Every path checked before any is read, so that a run is never half done: a missing file,
     a file whose format cannot be recognised, or one a forced `--format` reads almost none of
     while another format reads it fails the run here, naming it. A file with no data line yet is
@@ -119,10 +122,29 @@ def check_inputs(paths: list[str], forced: LogFormat | None) -> list[Input]:
             continue
         if forced is not None:  # a wrong one would reject every line: refuse it
             check_head(source.name, head, forced)
-        elif detect(lines_from_bytes(head)) is None:
+        fmt = forced.fresh() if forced is not None else detect(lines_from_bytes(head))
+        if fmt is None:
             raise unknown_format(source.name)
-        out.append(Input(path, source.name, size, head))
+        out.append(Input(path, source.name, size, head, None, _first_time(head, fmt, log_timezone), fmt))
     return out
+
+
+def in_time_order(inputs: list[Input]) -> list[Input]:
+    """Files in the order of their first times (a glob of rotated logs is not always in time
+    order), those without one where they were; streams last, in their order: a run reads its
+    inputs as one history, oldest first."""
+    files = [i for i in inputs if not i.stream]
+    timed = iter(sorted((i for i in files if i.first is not None), key=lambda i: i.first or dt.datetime.min))
+    ordered = [next(timed) if i.first is not None else i for i in files]
+    return ordered + [i for i in inputs if i.stream]
+
+
+def _first_time(head: bytes, fmt: LogFormat, log_timezone: str) -> dt.datetime | None:
+    """The earliest time among a file's first whole lines (None when none parses)."""
+    sample = sample_of(whole_lines(head, complete=len(head) < HEAD_BYTES))
+    times = parse_lines(sample, fmt, Rejects(), log_timezone).get_column("ts")
+    first = times.min() if times.len() else None
+    return first if isinstance(first, dt.datetime) else None
 
 
 def check_head(name: str, head: bytes, forced: LogFormat) -> None:

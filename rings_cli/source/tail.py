@@ -118,6 +118,7 @@ class Block:
     first_line: int
     end: Checkpoint  # where the next block starts: save it once the block's effects are committed
     lines: int  # lines in data (the final unterminated one included)
+    start: Checkpoint = Checkpoint()  # where it starts
 
 
 class FileTail:
@@ -231,11 +232,11 @@ class FileTail:
             start = self.position
             n = whole.count(b"\n")
             self.position = Checkpoint(start.offset + cut, start.line + n)
-            return Block(whole, start.line, self.position, n)
+            return Block(whole, start.line, self.position, n, start)
         self._carry = buffer
         if final and buffer and self.source.damage is None:
             self._carry = b""
-            return Block(buffer, self.position.line, self.position, 1)
+            return Block(buffer, self.position.line, self.position, 1, self.position)
         return None
 
     def close(self) -> None:

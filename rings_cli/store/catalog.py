@@ -6,6 +6,7 @@ holds that DO file's version. A crash between the two leaves it dirty, so the ne
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection
 from pathlib import Path
 
@@ -106,6 +107,17 @@ class Catalog:
         packed tenant-day is not missing: `docache.open_do_file` unpacks it first, pack.py.)"""
         version = self.flushed_version(tenant, date)
         return version is None or version < 0
+
+    def listed(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The tenant-days among `keys` that the catalog lists (a DO file's, open or finalized)."""
+        if not keys:
+            return set()
+        rows = self.con.execute(
+            """SELECT d.tenant, d.date FROM days AS d
+               JOIN json_each(?) AS k ON d.tenant = k.value ->> 0 AND d.date = k.value ->> 1""",
+            (json.dumps(keys),),
+        ).fetchall()
+        return {(t, d) for t, d in rows}
 
     def days(self) -> list[tuple[str, str, int]]:
         """Every listed tenant-day with its flushed version."""

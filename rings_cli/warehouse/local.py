@@ -34,7 +34,12 @@ SCHEMA_VERSION = 2
 _SCHEMA = tables.duckdb_schema()  # one definition of every table: tables.py
 
 TABLES = tables.WAREHOUSE_TABLES  # `daily` first
-_KEYS = {t.warehouse_name: tables.warehouse_keys(t) for t in tables.TABLES}
+_KEYS = {t.warehouse_name: tables.warehouse_keys(t) for t in tables.TABLES} | {
+    tables.ABSORBED: tables.ABSORBED_KEYS
+}
+# What a flush replaces per tenant-day: every table, and the record of the lines a day written
+# straight to the warehouse holds (days/direct.py).
+WRITTEN = (*TABLES, tables.ABSORBED)
 # The breakdown tables came after SCHEMA_VERSION 2 without changing it: an older warehouse gains
 # them in place at its next flush (CREATE ... IF NOT EXISTS), keeping every row it has; until
 # then readers see them empty (readpath), and `verify` does not call their absence damage.
@@ -200,7 +205,7 @@ class Warehouse:
                         [f.select("tenant", "date") for frames in snapshots.values() for f in frames]
                     ).unique()
                     con.register("flush_keys", ArrowStream(keys))
-                    for table in TABLES:
+                    for table in WRITTEN:
                         con.execute(
                             f"DELETE FROM {table} WHERE (tenant, date) IN "
                             "(SELECT (tenant, date) FROM flush_keys)"
@@ -239,10 +244,12 @@ class Warehouse:
     @staticmethod
     def _version(con: duckdb.DuckDBPyConnection) -> int | None:
         try:
-            row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+            # fetchall, not fetchone: a result not fetched to its end keeps the connection busy
+            # (DuckDB 2.0), and `register` refuses to run then.
+            rows = con.execute("SELECT max(version) FROM schema_version").fetchall()
         except duckdb.CatalogException:
             return None
-        return row[0] if row else None
+        return rows[0][0] if rows else None
 
     def _ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
         """Create the tables; an older layout is dropped (it is rebuilt from the DO files)."""
@@ -272,9 +279,9 @@ class Warehouse:
             if self._version(con) != SCHEMA_VERSION:
                 raise DamagedStateError(self.path, "warehouse has no Rings schema (or an old one)")
             columns = table_columns(con)
-            for table in TABLES:
+            for table in WRITTEN:
                 # Asked first: a missing `os` would make DuckDB scan Python's `os` module instead.
-                if table in NEWER_TABLES and table not in columns:
+                if (table in NEWER_TABLES or table == tables.ABSORBED) and table not in columns:
                     continue  # made at the next flush (see NEWER_TABLES)
                 try:
                     con.execute(f"SELECT bit_xor(hash(COLUMNS(*))) FROM {table}").fetchall()
@@ -315,6 +322,57 @@ class Warehouse:
                 )
             return dict(zip(names, row, strict=True)), tables
 
+    def held(
+        self, keys: list[tuple[str, str]], wait: float = READ_RETRY_SECONDS
+    ) -> tuple[set[tuple[str, str]], dict[tuple[str, str, str], int]]:
+        """Which of these tenant-days the warehouse holds (a `daily` row), and the last line of each
+        source it holds of them (`absorbed`: days written straight to it, days/direct.py)."""
+        if not keys:
+            return set(), {}
+        frame = _keys_frame(keys)
+        with self.maybe_reader(wait) as con:
+            if con is None:
+                return set(), {}
+            con.register("wanted_keys", ArrowStream(frame))
+            present = con.execute(
+                "SELECT tenant, CAST(date AS VARCHAR) FROM daily SEMI JOIN wanted_keys USING (tenant, date)"
+            ).fetchall()
+            marks: list[tuple[str, str, str, int]] = []
+            if has_table(con, tables.ABSORBED):
+                marks = con.execute(
+                    "SELECT tenant, CAST(date AS VARCHAR), source, line FROM absorbed "
+                    "SEMI JOIN wanted_keys USING (tenant, date)"
+                ).fetchall()
+            con.unregister("wanted_keys")
+        return {(t, d) for t, d in present}, {(t, d, s): int(n) for t, d, s, n in marks}
+
+    def rows_of(
+        self, keys: list[tuple[str, str]], wait: float = READ_RETRY_SECONDS
+    ) -> dict[str, pl.DataFrame]:
+        """Every table's rows of these tenant-days (`date` a string), `absorbed` included."""
+        import polars as pl
+
+        frame = _keys_frame(keys)
+        out: dict[str, pl.DataFrame] = {}
+        with self.maybe_reader(wait) as con:
+            if con is None:
+                return out
+            con.register("wanted_keys", ArrowStream(frame))
+            present = table_columns(con)
+            for table in WRITTEN:
+                if table not in present:
+                    continue
+                cur = con.execute(
+                    f"SELECT * REPLACE (CAST(date AS VARCHAR) AS date) FROM {table} "
+                    "SEMI JOIN wanted_keys USING (tenant, date)"
+                )
+                columns = [d[0] for d in cur.description]
+                out[table] = pl.DataFrame(
+                    cur.fetchall(), schema=columns, orient="row", infer_schema_length=None
+                )
+            con.unregister("wanted_keys")
+        return out
+
     @contextmanager
     def maybe_reader(self, wait: float = READ_RETRY_SECONDS) -> Iterator[duckdb.DuckDBPyConnection | None]:
         """Like `reader`, but yields None when nothing has been flushed yet (no file, no tables)."""
@@ -329,6 +387,14 @@ class Warehouse:
         """A read-only connection, waiting out a flush in progress rather than failing."""
         with self._connect(read_only=True, wait=wait) as con:
             yield con
+
+
+def _keys_frame(keys: list[tuple[str, str]]) -> pl.DataFrame:
+    """(tenant, date) pairs as a frame with a date column, to join in DuckDB."""
+    import polars as pl
+
+    frame = pl.DataFrame(keys, schema={"tenant": pl.String, "date": pl.String}, orient="row")
+    return frame.with_columns(pl.col("date").str.to_date())
 
 
 def _migrate_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -384,5 +450,5 @@ def has_table(con: duckdb.DuckDBPyConnection, table: str, catalog: str | None = 
         "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = $table"
         " AND ($catalog IS NULL OR database_name = $catalog)",
         {"table": table, "catalog": catalog},
-    ).fetchone()
-    return bool(row and row[0])
+    ).fetchall()  # to its end: see `_version`
+    return bool(row and row[0][0])
