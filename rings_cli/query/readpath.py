@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from rings_cli.core import tables
 from rings_cli.core.errors import RingsError
 from rings_cli.core.state import StateDir
+from rings_cli.query.model import Freshness
 from rings_cli.warehouse.local import (
     _SCHEMA,
     IN_PROCESS,
@@ -55,8 +56,8 @@ class ReadInfo:
     as_of: dt.datetime | None = None  # the newest commit included (DO file or warehouse)
     damaged: list[str] = field(default_factory=list)  # DO files that could not be read
 
-    def to_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {
+    def to_dict(self) -> Freshness:
+        out: Freshness = {
             "as_of": self.as_of.isoformat(timespec="seconds") if self.as_of else None,
             "live_tenant_days": len(self.live),
         }
