@@ -42,10 +42,13 @@ if TYPE_CHECKING:
     import duckdb
     import polars as pl  # imported only when a DO file is read: a report of flushed days needs none
 
-try:  # DuckDB's engine without the package's Python relation layer, a third of `rings report`'s
-    import _duckdb as engine  # start-up (the package is imported to scan a Python frame, below)
-except ImportError:  # pragma: no cover - DuckDB before 2.0 keeps its engine inside the package
+if TYPE_CHECKING:  # the engine has the package's API (and types) for what is used here
     import duckdb as engine
+else:
+    try:  # DuckDB's engine without the package's Python relation layer, a third of `rings report`'s
+        import _duckdb as engine  # start-up (the package is imported to scan a Python frame, below)
+    except ImportError:  # pragma: no cover - DuckDB before 2.0 keeps its engine inside the package
+        import duckdb as engine
 
 
 @dataclass
