@@ -491,7 +491,8 @@ def _scan_warehouse(state: StateDir, scan: _Scan, wait: float) -> dict[str, int]
                 ).fetchall()
             ]
             for table in tables:
-                counts[table] = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+                row = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+                counts[table] = row[0] if row else 0
             columns = con.execute(
                 "SELECT table_name, column_name FROM duckdb_columns() "
                 "WHERE NOT internal AND data_type IN ('VARCHAR', 'JSON', 'BLOB') ORDER BY 1, 2"
