@@ -187,7 +187,7 @@ def test_erase_of_days_written_straight_to_the_warehouse_leaves_no_byte(
     ingest(state, tmp_path, direct=True)
     assert not (state.root / "do" / ERASED).exists()
     before = reports(state, OTHERS)
-    code, out, err = erase(state, "--tenant", ERASED, "--yes")
+    code, _, err = erase(state, "--tenant", ERASED, "--yes")
     assert (code, err) == (0, ""), err
     assert scan(state.root, [ERASED, CAROL_OLD_PATH, CAROL_NEW_PATH, CAROL_REFERRER]) == []
     con = duckdb.connect(str(state.warehouse_path), read_only=True)

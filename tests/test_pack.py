@@ -301,7 +301,8 @@ def test_a_finalization_stopped_between_its_chunks_is_finished_by_the_next_run(
         catalog.close()
     assert 0 < closed < DAYS  # the first chunk, maybe the second
 
-    summary = Ingest(state, now=LATER, direct=False).run([str(log)])  # every line read before: none counts again
+    # every line read before: none counts again
+    summary = Ingest(state, now=LATER, direct=False).run([str(log)])
     assert report_json(state, *WINDOW) == expected
     assert len(summary.finalized) == DAYS - closed
     assert do_files(state) == [] and packs(state) == ["2025-11.pack.sqlite", "2025-12.pack.sqlite"]

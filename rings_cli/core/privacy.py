@@ -161,6 +161,11 @@ def _read_salt(path: Path) -> bytes:
     return salt
 
 
+class _HmacDigest(Protocol):
+    def __call__(self, key: bytes, msg: bytes, digest: str) -> bytes: ...
+
+
+_hmac_digest: _HmacDigest  # either of two functions whose stubs type their key differently
 try:  # OpenSSL's one-shot HMAC, called from C by map(): the same bytes as hmac.digest, faster
     from _hashlib import hmac_digest as _hmac_digest
 except ImportError:  # a Python built without OpenSSL's HMAC

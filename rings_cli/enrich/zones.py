@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     import polars as pl
+    from polars.expr.whenthen import ChainedThen, Then
 
 from rings_cli.core.config import SUBDOMAIN, Config, TimezoneEntry, ZoneSpan, normalize_host
 
@@ -112,7 +113,7 @@ def with_local_time(frame: pl.DataFrame, config: Config) -> pl.DataFrame:
         local = _plan(next(iter(plans)))
     else:
         items = list(plans.items())
-        chain = pl.when(pl.col("tenant").is_in(items[0][1])).then(_plan(items[0][0]))
+        chain: Then | ChainedThen = pl.when(pl.col("tenant").is_in(items[0][1])).then(_plan(items[0][0]))
         for spans, tenants in items[1:-1]:
             chain = chain.when(pl.col("tenant").is_in(tenants)).then(_plan(spans))
         local = chain.otherwise(_plan(items[-1][0]))

@@ -9,9 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rings_cli.core.text import csv_cell
+from rings_cli.query.model import Report
 
 CSV_SECTIONS = (
     "days",
@@ -30,22 +32,30 @@ CSV_SECTIONS = (
 )
 
 
-def report_json(report: dict[str, Any]) -> str:
+def report_json(report: Report) -> str:
     """Exact values for machines; `ensure_ascii` writes every control, bidi and non-ASCII
     character as `\\uXXXX`, so no raw control character reaches stdout."""
     return json.dumps(report, indent=2, ensure_ascii=True)
 
 
-def report_csv(report: dict[str, Any], section: str) -> str:
+def report_csv(report: Report, section: str) -> str:
     """One section of the report as CSV (header row included); text cells through `csv_cell`
     (control characters escaped, formula-like cells prefixed with `'`), numbers untouched."""
-    if section == "status":
-        rows: list[dict[str, Any]] = [{"status": k, "requests": v} for k, v in report["status"].items()]
-    else:
-        rows = report.get(section, [])
+    rows = section_rows(report, section)
     out = io.StringIO()
     if rows:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
     return out.getvalue()
+
+
+def section_rows(report: Report, section: str) -> Sequence[Mapping[str, Any]]:
+    """One of CSV_SECTIONS as rows (`status` as rows of status and requests); none for a section
+    the report does not have (`tenants` of one tenant's report)."""
+    if section == "status":
+        return [{"status": k, "requests": v} for k, v in report["status"].items()]
+    rows = report.get(section, [])
+    if not isinstance(rows, list):
+        raise ValueError(f"{section!r} is not one of the report's lists")
+    return rows

@@ -24,6 +24,7 @@ from rings_cli.core.errors import RingsError, StateLockedError
 from rings_cli.core.state import StateDir
 from rings_cli.enrich.zones import zone_on
 from rings_cli.ingest.run import Ingest
+from rings_cli.query.model import Report
 from rings_cli.query.readpath import open_read_only, written_at
 from rings_cli.query.report import build_report, empty_report
 from rings_cli.source.inputs import expand_paths
@@ -38,7 +39,7 @@ class LiveFrame:
 
     date: dt.date
     tenant: str | None
-    report: dict[str, Any]
+    report: Report
     feed: list[dict[str, Any]] = field(default_factory=list)
     read_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from rings_cli.core import tables
 from rings_cli.core.errors import RingsError
 from rings_cli.core.state import StateDir
+from rings_cli.query.model import Freshness
 from rings_cli.warehouse.local import (
     _SCHEMA,
     IN_PROCESS,
@@ -41,10 +42,13 @@ if TYPE_CHECKING:
     import duckdb
     import polars as pl  # imported only when a DO file is read: a report of flushed days needs none
 
-try:  # DuckDB's engine without the package's Python relation layer, a third of `rings report`'s
-    import _duckdb as engine  # start-up (the package is imported to scan a Python frame, below)
-except ImportError:  # pragma: no cover - DuckDB before 2.0 keeps its engine inside the package
+if TYPE_CHECKING:  # the engine has the package's API (and types) for what is used here
     import duckdb as engine
+else:
+    try:  # DuckDB's engine without the package's Python relation layer, a third of `rings report`'s
+        import _duckdb as engine  # start-up (the package is imported to scan a Python frame, below)
+    except ImportError:  # pragma: no cover - DuckDB before 2.0 keeps its engine inside the package
+        import duckdb as engine
 
 
 @dataclass
@@ -55,8 +59,8 @@ class ReadInfo:
     as_of: dt.datetime | None = None  # the newest commit included (DO file or warehouse)
     damaged: list[str] = field(default_factory=list)  # DO files that could not be read
 
-    def to_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {
+    def to_dict(self) -> Freshness:
+        out: Freshness = {
             "as_of": self.as_of.isoformat(timespec="seconds") if self.as_of else None,
             "live_tenant_days": len(self.live),
         }

@@ -1,8 +1,8 @@
 """Report: answer a date-range question from the warehouse, as the contract's JSON structure.
 
 The SQL lives in `queries/*.sql` (one file a section); this module binds parameters and shapes
-rows. It returns plain dicts and lists, so every output format (table, JSON, CSV) renders the
-same numbers.
+rows. It returns plain dicts and lists (typed in model.py: `Report`), so every output format
+(table, JSON, CSV) renders the same numbers.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ import datetime as dt
 import difflib
 import re
 import threading
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from rings_cli.core import defaults
 from rings_cli.core.config import load_config
@@ -22,7 +23,8 @@ from rings_cli.core.errors import UsageError
 from rings_cli.core.state import StateDir
 from rings_cli.enrich.zones import local_today, tenant_zone, zone_changes
 from rings_cli.query.countries import country_name
-from rings_cli.query.readpath import current_view, cursor
+from rings_cli.query.model import Change, Compare, Place, Report, Sections, Totals
+from rings_cli.query.readpath import ReadInfo, current_view, cursor
 
 if TYPE_CHECKING:
     import duckdb
@@ -128,7 +130,7 @@ def build_report(
     today: dt.date | None = None,
     known_tenant: bool = True,
     compare: str | None = None,
-) -> dict[str, Any]:
+) -> Report:
     """The contract's report for `tenant` (None = all) over [start, end], the tenants' own dates
     (zones.py: each tenant's local days, summed by date for all tenants), inclusive.
 
@@ -158,26 +160,25 @@ def build_report(
             raise UsageError(f"--start {start_d} is after --end {end_d}")
         params = {"tenant": tenant, "start": start_d, "end": end_d, "limit": limit}
         wanted = [s for s in SECTIONS if s != "hours" or not _hours_omitted(start_d, end_d)]
-        sections = run_all(con, ["extent", *wanted], params)
-        extent = sections.pop("extent")[0]
+        rows = run_all(con, ["extent", *wanted], params)
+        extent = rows.pop("extent")[0]
         if tenant is None:  # tenants' zones may differ: an all-tenants hour row has no one UTC offset
-            for row in sections.get("hours", []):
+            for row in rows.get("hours", []):
                 row.pop("utc_offset", None)
-        report = _assemble(tenant, start_d, end_d, sections)
+        numbers = _assemble(tenant, start_d, end_d, rows)
         compared = None
         if compare is not None:
             prev_start, prev_end = against or previous_period(start_d, end_d)
-            compared = _compare(con, report, tenant, prev_start, prev_end)
-    report.update(info.to_dict())
-    report["timezone"] = tenant_zone(config, tenant)
+            compared = _compare(con, numbers, tenant, prev_start, prev_end)
+    place: Place = {"timezone": tenant_zone(config, tenant)}
     changes = zone_changes(config, tenant, start_d, end_d)
     if changes:
-        report["timezone_changes"] = changes
+        place["timezone_changes"] = changes
     if extent["first"] is not None:  # where the data is, to say so when the range has none
-        report["data_from"], report["data_to"] = str(extent["first"]), str(extent["last"])
+        place["data_from"], place["data_to"] = str(extent["first"]), str(extent["last"])
     if compared is not None:
-        report["compare"] = compared
-    return report
+        place["compare"] = compared
+    return {**numbers, **info.to_dict(), **place}  # the JSON's keys in this order (model.Report)
 
 
 def parse_compare(value: str | None) -> tuple[dt.date, dt.date] | None:
@@ -212,27 +213,40 @@ COMPARED = {
 
 def _compare(
     con: duckdb.DuckDBPyConnection,
-    report: dict[str, Any],
+    report: Sections,
     tenant: str | None,
     start: dt.date,
     end: dt.date,
-) -> dict[str, Any]:
+) -> Compare:
     """The comparison period's totals and status, and for each top list the previous numbers of
     the rows the report lists (same order; zeros for a row the period did not have)."""
     params = {"tenant": tenant, "start": start, "end": end}
-    totals_row = _run(con, "totals", params)[0]
-    totals = {key: _number(totals_row.get(key), kind) for key, kind in TOTALS.items()}
-    out: dict[str, Any] = {
+    totals = _totals(_run(con, "totals", params)[0])
+    return {
         "start": start.isoformat(),
         "end": end.isoformat(),
         "totals": totals,
-        "change": {key: change_fraction(report["totals"][key], totals[key]) for key in TOTALS},
+        "change": _change(report["totals"], totals),
         "status": {r["status"]: int(r["requests"]) for r in _run(con, "status", params)},
+        "top_pages": _previous_rows(con, "top_pages", params, report["top_pages"]),
+        "top_referrers": _previous_rows(con, "top_referrers", params, report["top_referrers"]),
+        "top_campaigns": _previous_rows(con, "top_campaigns", params, report["top_campaigns"]),
+        "content": _previous_rows(con, "content", params, report["content"]),
     }
-    for section, keys in COMPARED.items():
-        rows = report[section]
-        out[section] = _previous_rows(con, section, params, keys, rows) if rows else []
-    return out
+
+
+def _change(now: Totals, before: Totals) -> Change:
+    """Each total's change against the compared period (`change_fraction`)."""
+    return {
+        "requests": change_fraction(now["requests"], before["requests"]),
+        "page_views": change_fraction(now["page_views"], before["page_views"]),
+        "unique_visitors": change_fraction(now["unique_visitors"], before["unique_visitors"]),
+        "bytes": change_fraction(now["bytes"], before["bytes"]),
+        "bot_requests": change_fraction(now["bot_requests"], before["bot_requests"]),
+        "sessions": change_fraction(now["sessions"], before["sessions"]),
+        "bounce_rate": change_fraction(now["bounce_rate"], before["bounce_rate"]),
+        "avg_session_duration": change_fraction(now["avg_session_duration"], before["avg_session_duration"]),
+    }
 
 
 def change_fraction(current: float, previous: float) -> float | None:
@@ -243,14 +257,17 @@ def change_fraction(current: float, previous: float) -> float | None:
     return round((current - previous) / previous, 6)
 
 
+# A row of a top list (model.py): the previous numbers of a row are a row of the same type.
+Row = TypeVar("Row", bound=Mapping[str, object])
+
+
 def _previous_rows(
-    con: duckdb.DuckDBPyConnection,
-    section: str,
-    params: dict[str, Any],
-    keys: tuple[str, ...],
-    rows: list[dict[str, Any]],
-) -> list[dict[str, Any]]:
+    con: duckdb.DuckDBPyConnection, section: str, params: dict[str, Any], rows: list[Row]
+) -> list[Row]:
     """The section's query over the comparison period, for exactly the given rows."""
+    if not rows:
+        return []
+    keys = COMPARED[section]
     sql = re.sub(r"\s*LIMIT \$limit\s*;?\s*$", "", query(section).strip())
     where = " AND ".join(f"list_contains($k_{k}, q.{k})" for k in keys)
     wrapped = f"SELECT * FROM ({sql}) AS q WHERE {where}"
@@ -262,11 +279,11 @@ def _previous_rows(
         tuple(r[k] for k in keys): _clean(r)
         for r in (dict(zip(names, row, strict=True)) for row in cur.fetchall())
     }
-    out = []
+    out: list[Row] = []
     for row in rows:
         key = tuple(row[k] for k in keys)
         zero = {c: (v * 0 if isinstance(v, int | float) and c not in keys else v) for c, v in row.items()}
-        out.append(found.get(key, zero))
+        out.append(cast(Row, found.get(key, zero)))  # the same query's columns as `row`
     return out
 
 
@@ -283,11 +300,11 @@ def closest(name: str, known: list[str]) -> list[str]:
     return difflib.get_close_matches(name, known, n=3, cutoff=0.5) or known[:3]
 
 
-def empty_report(tenant: str | None, start: dt.date, end: dt.date) -> dict[str, Any]:
-    """The report of a state dir that holds nothing yet: zeros, in the same structure."""
-    report = _assemble(tenant, start, end, {})
-    report.update({"as_of": None, "live_tenant_days": 0})
-    return report
+def empty_report(tenant: str | None, start: dt.date, end: dt.date) -> Report:
+    """The report of a state dir that holds nothing yet: zeros, in the same structure (read from
+    nothing, and without a time zone)."""
+    nowhere: Place = {}
+    return {**_assemble(tenant, start, end, {}), **ReadInfo().to_dict(), **nowhere}
 
 
 def _hours_omitted(start: dt.date, end: dt.date) -> bool:
@@ -308,22 +325,26 @@ def _default_range(
 
 def _assemble(
     tenant: str | None, start: dt.date, end: dt.date, s: dict[str, list[dict[str, Any]]]
-) -> dict[str, Any]:
-    totals = (s.get("totals") or [{}])[0]
-    report: dict[str, Any] = {
+) -> Sections:
+    report: Sections = {
         "tenant": tenant,
         "start": start.isoformat(),
         "end": end.isoformat(),
-        "totals": {key: _number(totals.get(key), kind) for key, kind in TOTALS.items()},
-        "days": [_clean(d) for d in s.get("days", [])],
-        "hours": [_clean(h) for h in s.get("hours", [])],
+        "totals": _totals((s.get("totals") or [{}])[0]),
+        "days": _rows(s, "days"),
+        "hours": _rows(s, "hours"),
         "status": {r["status"]: int(r["requests"]) for r in s.get("status", [])},
-        "top_pages": [_clean(p) for p in s.get("top_pages", [])],
-        "top_referrers": [_clean(r) for r in s.get("top_referrers", [])],
-        "top_campaigns": [_clean(c) for c in s.get("top_campaigns", [])],
-        "content": [_clean(c) for c in s.get("content", [])],
+        "top_pages": _rows(s, "top_pages"),
+        "top_referrers": _rows(s, "top_referrers"),
+        "top_campaigns": _rows(s, "top_campaigns"),
+        "content": _rows(s, "content"),
+        # BREAKDOWN_SECTIONS, in their order
+        "browsers": _rows(s, "browsers"),
+        "os": _rows(s, "os"),
+        "devices": _rows(s, "devices"),
+        "countries": _rows(s, "countries"),
+        "not_found": _rows(s, "not_found"),
     }
-    report.update({name: [_clean(r) for r in s.get(name, [])] for name in BREAKDOWN_SECTIONS})
     for row in report["countries"]:
         row["name"] = country_name(row["country"])
     if _hours_omitted(start, end):
@@ -332,25 +353,36 @@ def _assemble(
             "ask for a shorter range to see them"
         )
     if tenant is None:
-        report["tenants"] = [_clean(t) for t in s.get("tenants", [])]
+        report["tenants"] = _rows(s, "tenants")
     return report
 
 
-# The contract's totals and their types (rates are fractions, durations seconds).
-TOTALS = {
-    "requests": int,
-    "page_views": int,
-    "unique_visitors": int,
-    "bytes": int,
-    "bot_requests": int,
-    "sessions": int,
-    "bounce_rate": float,
-    "avg_session_duration": float,
-}
+def _rows(s: dict[str, list[dict[str, Any]]], name: str) -> list[Any]:
+    """A section's rows, with plain numbers. Their columns are the section's query's, typed where
+    they go (model.py; tests/test_report_model.py checks that the two agree)."""
+    return [_clean(r) for r in s.get(name, [])]
 
 
-def _number(value: Any, kind: type) -> int | float:
-    return round(float(value or 0), 6) if kind is float else int(value or 0)
+def _totals(row: Mapping[str, Any]) -> Totals:
+    """The contract's totals from a row of queries/totals.sql (zeros for what it lacks)."""
+    return {
+        "requests": _int(row.get("requests")),
+        "page_views": _int(row.get("page_views")),
+        "unique_visitors": _int(row.get("unique_visitors")),
+        "bytes": _int(row.get("bytes")),
+        "bot_requests": _int(row.get("bot_requests")),
+        "sessions": _int(row.get("sessions")),
+        "bounce_rate": _float(row.get("bounce_rate")),
+        "avg_session_duration": _float(row.get("avg_session_duration")),
+    }
+
+
+def _int(value: Any) -> int:
+    return int(value or 0)
+
+
+def _float(value: Any) -> float:
+    return round(float(value or 0), 6)
 
 
 def _clean(row: dict[str, Any]) -> dict[str, Any]:

@@ -176,7 +176,7 @@ def parse_lines(lines: pl.Series, fmt: LogFormat, rejects: Rejects, tz: str = UT
     failed = fields.get_column("reject").is_not_null()
     if failed.any():
         line = pl.col("line")
-        reasons = (
+        rejected = (  # the failed lines, with why
             frame.with_columns(reason=fields.get_column("reject"), too_long=too_long)
             .filter(failed)
             .with_columns(
@@ -187,7 +187,7 @@ def parse_lines(lines: pl.Series, fmt: LogFormat, rejects: Rejects, tz: str = UT
                 .otherwise("reason")
             )
         )
-        rejects.add_rows(reasons.get_column("reason"), reasons.get_column("line"))
+        rejects.add_rows(rejected.get_column("reason"), rejected.get_column("line"))
         fields = fields.filter(~failed)
     parsed = _typed(fields, fmt, tz)
     # A line whose time or status does not read is rejected too (status: JSON without one). No

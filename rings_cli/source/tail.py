@@ -73,13 +73,18 @@ def head_of(data: bytes, key: bytes) -> Head | None:
     complete = len(ends) == HEAD_LINES or len(data) - start > HEAD_LIMIT
     prefixes = tuple((end - start, keyed_hash(key, b"head\0" + data[start:end])) for end in ends)
     first = data[start : ends[0] - 1].rstrip(b"\r")
-    return Head(prefixes, complete, legacy_source(key, hashlib.sha256(first).hexdigest()))
+    return Head(prefixes, complete, _legacy_id(key, hashlib.sha256(first).hexdigest()))
 
 
 def legacy_source(key: bytes, unkeyed: str) -> str | None:
     """The source id that replaces an old unkeyed fingerprint; None for anything else."""
     if not _UNKEYED.match(unkeyed):
         return None
+    return _legacy_id(key, unkeyed)
+
+
+def _legacy_id(key: bytes, unkeyed: str) -> str:
+    """The source id of an unkeyed fingerprint (64 hex digits, a SHA-256 of the first line)."""
     return "l:" + keyed_hash(key, b"legacy\0" + unkeyed.encode())
 
 

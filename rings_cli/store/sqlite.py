@@ -127,12 +127,12 @@ def connect(path: Path, state_dir: Path, create: bool = True) -> sqlite3.Connect
         con = sqlite3.connect(
             uri, uri=True, isolation_level=None, check_same_thread=False, factory=_Connection
         )
-    con.rings_path = path  # type: ignore[attr-defined]
-    con.rings_state_dir = state_dir  # type: ignore[attr-defined]
+    con.rings_path = path
+    con.rings_state_dir = state_dir
     return con
 
 
-def wal_image(template: bytes, fill: Callable[[sqlite3.Connection], None]) -> bytes:
+def wal_image(template: bytes, fill: Callable[[sqlite3.Connection], object]) -> bytes:
     """A new database file's bytes: `template` loaded in memory, changed by `fill`, serialized in
     WAL mode (header bytes 18 and 19 are 2, what `journal_mode = WAL` writes), so that it is
     written and synced once, with no connection to the file (DO files and packs)."""

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rings_cli.core.text import safe_text
+from rings_cli.query.model import DayRow, HourRow, Report
 
 VISITORS = "█"  # visitors: the solid part of a day's bar
 VIEWS = "▒"  # page views beyond the visitors: the lighter rest of the bar
@@ -73,7 +74,7 @@ def change(current: float, previous: float) -> str:
     return f"+{pct:,}%" if pct > 0 else f"{MINUS}{-pct:,}%"
 
 
-def _buckets(days: Sequence[dict[str, Any]]) -> tuple[str, list[tuple[str, int, int]]]:
+def _buckets(days: Sequence[DayRow]) -> tuple[str, list[tuple[str, int, int]]]:
     """(what a row is, [(label, page views, visitors)]): days for a month, weeks (from Monday) for
     half a year; more is the sparkline's business."""
     if len(days) <= DAILY_ROWS:
@@ -93,7 +94,7 @@ def _buckets(days: Sequence[dict[str, Any]]) -> tuple[str, list[tuple[str, int, 
     ]
 
 
-def daily_chart(days: Sequence[dict[str, Any]], width: int) -> list[str]:
+def daily_chart(days: Sequence[DayRow], width: int) -> list[str]:
     """Page views and visitors over the range, one bar per day (per week past a month, a sparkline
     past half a year), fitted to `width` columns."""
     if not days:
@@ -131,7 +132,7 @@ def spark(values: Sequence[float]) -> str:
     return "".join(out)
 
 
-def sparkline_chart(days: Sequence[dict[str, Any]], width: int) -> list[str]:
+def sparkline_chart(days: Sequence[DayRow], width: int) -> list[str]:
     """A long range as two sparkline rows (page views, visitors), several days a mark when the days
     do not fit the width."""
     label_w = len("page views")
@@ -151,7 +152,7 @@ def sparkline_chart(days: Sequence[dict[str, Any]], width: int) -> list[str]:
     return [line.rstrip()[:width] for line in lines]
 
 
-def hour_totals(hours: Sequence[dict[str, Any]]) -> list[int]:
+def hour_totals(hours: Sequence[HourRow]) -> list[int]:
     """Page views per hour of day (0-23, the tenants' local hours), summed over the range's days."""
     totals = [0] * 24
     for h in hours:
@@ -159,7 +160,7 @@ def hour_totals(hours: Sequence[dict[str, Any]]) -> list[int]:
     return totals
 
 
-def zone_label(report: dict[str, Any], short: bool = False) -> str:
+def zone_label(report: Report, short: bool = False) -> str:
     """The report's time zone for a title: `America/New_York`, or (all tenants in different zones)
     that each tenant's own local days and hours are summed."""
     zone = safe_text(str(report.get("timezone", "UTC")))
@@ -168,9 +169,7 @@ def zone_label(report: dict[str, Any], short: bool = False) -> str:
     return "local time" if short else "each tenant's local days"
 
 
-def hour_chart(
-    hours: Sequence[dict[str, Any]], width: int, height: int = HOUR_ROWS, zone: str = "UTC"
-) -> list[str]:
+def hour_chart(hours: Sequence[HourRow], width: int, height: int = HOUR_ROWS, zone: str = "UTC") -> list[str]:
     """Page views by hour of day as 24 columns `height` lines tall (eighths of a cell), hours
     labelled every 3 below, the busiest hour named in the title."""
     totals = hour_totals(hours)

@@ -14,9 +14,9 @@ import select
 import sys
 import termios
 import tty
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from rich import box
@@ -27,6 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rings_cli.query.live import LiveFrame
+from rings_cli.query.model import BreakdownRow, Report
 from rings_cli.ui.charts import zone_label
 from rings_cli.ui.render import human_bytes, literal, session_figures
 
@@ -143,7 +144,14 @@ def _list_panel(
     return Panel(table, title=title, title_align="left", box=box.ROUNDED, padding=(0, 1))
 
 
-def panel_makers(frame: LiveFrame, view: View) -> list[tuple[Callable[[int], Panel], int]]:
+# A list panel to be drawn: a function of its row budget, and the rows it has.
+PanelMaker = tuple[Callable[[int], Panel], int]
+# make(title, columns, rows): a list panel's maker (in `panel_makers`).
+MakePanel = Callable[[str, list[tuple[str, str]], list[list[Any]]], PanelMaker]
+Breakdown = TypeVar("Breakdown", bound=BreakdownRow)
+
+
+def panel_makers(frame: LiveFrame, view: View) -> list[PanelMaker]:
     """Every list panel, most important first: a function of its row budget, and the rows it has."""
     r = frame.report
     all_tenants = view.tenant is None
@@ -151,7 +159,9 @@ def panel_makers(frame: LiveFrame, view: View) -> list[tuple[Callable[[int], Pan
     def n(value: int) -> str:
         return f"{value:,}"
 
-    def make(title: str, columns: list[tuple[str, str]], rows: list[list[Any]], selected: int | None = None):
+    def make(
+        title: str, columns: list[tuple[str, str]], rows: list[list[Any]], selected: int | None = None
+    ) -> PanelMaker:
         return (lambda k: _list_panel(title, columns, rows, k, selected)), len(rows)
 
     out = [
@@ -213,21 +223,21 @@ def panel_makers(frame: LiveFrame, view: View) -> list[tuple[Callable[[int], Pan
     return out
 
 
-def _breakdown_panels(r: dict[str, Any], make: Callable[..., Any], n: Callable[[int], str]) -> list[Any]:
+def _breakdown_panels(r: Report, make: MakePanel, n: Callable[[int], str]) -> list[PanelMaker]:
     """Browsers, OS, devices, countries and not-found paths: narrow (a name and two numbers), so
     two share a row at 80 columns; after the panels above, shown as the height allows."""
     views = [("views", "number"), ("uniq", "number")]
 
-    def rows(key: str, label: Callable[[dict[str, Any]], str]) -> list[list[Any]]:
-        return [[literal(label(x)), n(x["page_views"]), n(x["unique_visitors"])] for x in r.get(key, [])]
+    def rows(items: Sequence[Breakdown], label: Callable[[Breakdown], str]) -> list[list[Any]]:
+        return [[literal(label(x)), n(x["page_views"]), n(x["unique_visitors"])] for x in items]
 
     out = [
         make(
             "Browsers",
             [("browser", "text"), *views],
-            rows("browsers", lambda x: f"{x['browser']} {x['version']}".strip()),
+            rows(r["browsers"], lambda x: f"{x['browser']} {x['version']}".strip()),
         ),
-        make("OS", [("os", "text"), *views], rows("os", lambda x: x["os"])),
+        make("OS", [("os", "text"), *views], rows(r["os"], lambda x: x["os"])),
         make(
             "Devices",
             [("device", "text"), *views, ("requests", "number")],
@@ -236,7 +246,7 @@ def _breakdown_panels(r: dict[str, Any], make: Callable[..., Any], n: Callable[[
                 for x in r.get("devices", [])
             ],
         ),
-        make("Countries", [("country", "text"), *views], rows("countries", lambda x: x["name"])),
+        make("Countries", [("country", "text"), *views], rows(r["countries"], lambda x: x["name"])),
     ]
     if r.get("not_found"):
         out.append(

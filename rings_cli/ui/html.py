@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rings_cli.core.text import cell, safe_text
+from rings_cli.query.model import DayRow, Report, TotalKey
 from rings_cli.ui.charts import NOTHING, change, duration, hour_totals, human_bytes, zone_label
 
 DAILY_BARS = 92  # up to this many days, one bar a day; longer ranges by week, then by month
@@ -81,11 +82,11 @@ def _change_html(current: float, previous: float, worse_when_up: bool = False) -
     return f'<span class="chg {kind}">{html.escape(text)}</span>'
 
 
-def _cards(report: dict[str, Any]) -> str:
+def _cards(report: Report) -> str:
     t = report["totals"]
     before = report.get("compare", {}).get("totals")
     idle = not t["sessions"]
-    cards = [
+    cards: list[tuple[str, str, TotalKey]] = [
         ("Unique visitors", f"{t['unique_visitors']:,}", "unique_visitors"),
         ("Page views", f"{t['page_views']:,}", "page_views"),
         ("Sessions", f"{t['sessions']:,}", "sessions"),
@@ -109,7 +110,7 @@ def _cards(report: dict[str, Any]) -> str:
     return '<div class="cards">' + "".join(out) + "</div>"
 
 
-def _buckets(days: Sequence[dict[str, Any]]) -> tuple[str, list[tuple[str, int, int]]]:
+def _buckets(days: Sequence[DayRow]) -> tuple[str, list[tuple[str, int, int]]]:
     """(unit, [(label, page views, visitors)]): days, weeks from Monday, or months."""
     if len(days) <= DAILY_BARS:
         return "day", [(d["date"], int(d["page_views"]), int(d["unique_visitors"])) for d in days]
@@ -159,7 +160,7 @@ def _bar_chart(
     return "".join(parts)
 
 
-def _daily(report: dict[str, Any]) -> str:
+def _daily(report: Report) -> str:
     unit, rows = _buckets(report["days"])
     if not rows:
         return '<p class="empty">No days with data in this range.</p>'
@@ -174,7 +175,7 @@ def _daily(report: dict[str, Any]) -> str:
     return legend + chart
 
 
-def _hourly(report: dict[str, Any]) -> str:
+def _hourly(report: Report) -> str:
     if report.get("hours_omitted"):
         return f'<p class="empty">{_h(report["hours_omitted"])}</p>'
     totals = hour_totals(report["hours"])
@@ -190,7 +191,12 @@ def _hourly(report: dict[str, Any]) -> str:
 Col = tuple[str, str, str]
 
 
-def _table(rows: list[dict[str, Any]], columns: list[Col], previous: list[dict] | None, metric: str) -> str:
+def _table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: list[Col],
+    previous: Sequence[Mapping[str, Any]] | None,
+    metric: str,
+) -> str:
     if not rows:
         return '<p class="empty">Nothing in this range.</p>'
     head = "".join(
@@ -210,7 +216,7 @@ def _table(rows: list[dict[str, Any]], columns: list[Col], previous: list[dict] 
             else:
                 shown = _h(cell(value))
             if key == metric and previous is not None:
-                shown += _change_html(value, previous[i][metric])
+                shown += _change_html(row[metric], previous[i][metric])
             cells.append(f"<td{' class=text' if kind == 'text' else ''}>{shown}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -220,7 +226,7 @@ def _section(title: str, body: str) -> str:
     return f"<section><h2>{html.escape(title)}</h2>{body}</section>"
 
 
-def _breakdowns(report: dict[str, Any]) -> list[str]:
+def _breakdowns(report: Report) -> list[str]:
     """Browsers, OS, devices, countries and not-found paths: a table each that has rows, as in
     the table report (no change column: `compare` does not cover them)."""
     browsers = [
@@ -231,7 +237,7 @@ def _breakdowns(report: dict[str, Any]) -> list[str]:
         for r in report.get("countries", [])
     ]
     visitors: list[Col] = [("page_views", "Page views", "n"), ("unique_visitors", "Visitors", "n")]
-    tables: list[tuple[str, list[dict[str, Any]], list[Col]]] = [
+    tables: list[tuple[str, Sequence[Mapping[str, Any]], list[Col]]] = [
         ("Browsers", browsers, [("browser", "Browser", "text"), *visitors]),
         ("Operating systems", report.get("os", []), [("os", "OS", "text"), *visitors]),
         (
@@ -250,16 +256,15 @@ def _breakdowns(report: dict[str, Any]) -> list[str]:
     return ['<div class="grid">', *shown, "</div>"] if shown else []
 
 
-def report_html(report: dict[str, Any]) -> str:
+def report_html(report: Report) -> str:
     """The whole page, as one string."""
     compared = report.get("compare")
-    prev = compared or {}
     who = _h(report["tenant"] or "all tenants")
     period = f"{report['start']} to {report['end']} ({zone_label(report)})"
     if compared is not None:
         period += f", compared with {compared['start']} to {compared['end']}"
     status_rows = [{"status": k, "requests": v} for k, v in report["status"].items()]
-    status_prev = [{"requests": prev["status"].get(k, 0)} for k in report["status"]] if compared else None
+    status_prev = [{"requests": compared["status"].get(k, 0)} for k in report["status"]] if compared else None
     sections = [
         '<div class="grid">',
         _section("Page views and visitors", _daily(report)),
@@ -277,7 +282,7 @@ def report_html(report: dict[str, Any]) -> str:
                     ("exits", "Exits", "n"),
                     ("avg_time_seconds", "Avg time", "time"),
                 ],
-                prev.get("top_pages"),
+                compared and compared["top_pages"],
                 "views",
             ),
         ),
@@ -287,7 +292,7 @@ def report_html(report: dict[str, Any]) -> str:
             _table(
                 report["top_referrers"],
                 [("source", "Source", "text"), ("visits", "Visits", "n")],
-                prev.get("top_referrers"),
+                compared and compared["top_referrers"],
                 "visits",
             ),
         ),
@@ -301,7 +306,10 @@ def report_html(report: dict[str, Any]) -> str:
         ]
         sections.append(
             _section(
-                "Campaigns", _table(report["top_campaigns"], columns, prev.get("top_campaigns"), "visits")
+                "Campaigns",
+                _table(
+                    report["top_campaigns"], columns, compared and compared.get("top_campaigns"), "visits"
+                ),
             )
         )
     sections.append("</div>")
@@ -315,7 +323,9 @@ def report_html(report: dict[str, Any]) -> str:
             ("shares", "Shares", "n"),
             ("avg_read_time", "Avg read time", "time"),
         ]
-        sections.append(_section("Posts", _table(report["content"], columns, prev.get("content"), "views")))
+        sections.append(
+            _section("Posts", _table(report["content"], columns, compared and compared["content"], "views"))
+        )
     sections += _breakdowns(report)
     days_columns = [
         ("date", "Day", "text"),

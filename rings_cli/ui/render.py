@@ -9,6 +9,7 @@ goes through `safe_text` and into a `Text` cell, never into a markup string (see
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.cells import cell_len
@@ -19,6 +20,7 @@ from rich.text import Span, Text
 from rings_cli.core.defaults import MAX_HOURS_DAYS
 from rings_cli.core.text import cell, plural, safe_text
 from rings_cli.query.export import CSV_SECTIONS, report_csv, report_json  # noqa: F401 - also render's names
+from rings_cli.query.model import Report, TotalKey, Totals
 from rings_cli.ui.charts import (  # duration and human_bytes: shared with the HTML page and `rings live`
     VIEWS,
     VISITORS,
@@ -84,8 +86,8 @@ def format_lines(formats: dict[str, str], shown: int = 3) -> list[str]:
 
 
 def _shown(
-    rows: list[dict[str, Any]], rates: tuple[str, ...] = (), times: tuple[str, ...] = ()
-) -> list[dict]:
+    rows: Sequence[Mapping[str, Any]], rates: tuple[str, ...] = (), times: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
     """Rates as percentages and durations as minutes, for tables only (JSON/CSV keep raw numbers)."""
     out = []
     for row in rows:
@@ -102,7 +104,7 @@ def _shown(
 NOTHING = "\u2013"  # en dash: a rate or an average over nothing (JSON keeps the contract's 0.0)
 
 
-def session_figures(totals: dict[str, Any]) -> tuple[str, str]:
+def session_figures(totals: Totals) -> tuple[str, str]:
     """(bounce rate, average session) as shown in tables: NOTHING when there was no session."""
     if not totals["sessions"]:
         return NOTHING, NOTHING
@@ -156,7 +158,7 @@ def _geometry(widths: list[int]) -> int:
 
 
 def fit_table(
-    title: str, rows: list[dict[str, Any]], columns: list[Column], width: int, cut_first: bool = True
+    title: str, rows: Sequence[Mapping[str, Any]], columns: list[Column], width: int, cut_first: bool = True
 ) -> RenderableType:
     """A table no wider than `width`: short headers, then fewer columns, then a middle-cut first
     column. Cells are log text made safe (`safe_text`) in `Text`, never markup."""
@@ -183,12 +185,13 @@ def fit_table(
         kept.remove(min((c for c in kept if c[3] > 0), key=lambda c: c[3]))
     sizes = widths(short)
     if cut_first and _geometry(sizes) > width:
-        cut_to(max(cell_len(kept[0][2 if short else 1]), sizes[0] - (_geometry(sizes) - width), 6))
+        first_header = kept[0][2] if short else kept[0][1]
+        cut_to(max(cell_len(first_header), sizes[0] - (_geometry(sizes) - width), 6))
     headers = [abbr if short else header for _, header, abbr, _ in kept]
     lefts = [i == 0 or key in _TEXT_COLUMNS for i, (key, *_) in enumerate(kept)]
-    columns = [cells[key] for key, *_ in kept]
-    drawn = table_text(title, headers, lefts, columns, width)
-    return drawn if drawn is not None else rich_table(title, headers, lefts, columns)
+    texts = [cells[key] for key, *_ in kept]
+    drawn = table_text(title, headers, lefts, texts, width)
+    return drawn if drawn is not None else rich_table(title, headers, lefts, texts)
 
 
 def rich_table(title: str, headers: list[str], lefts: list[bool], columns: list[list[str]]) -> Table:
@@ -242,10 +245,10 @@ def table_text(
 
 def _with_change(
     columns: list[Column],
-    rows: list[dict[str, Any]],
-    previous: list[dict[str, Any]] | None,
+    rows: Sequence[Mapping[str, Any]],
+    previous: Sequence[Mapping[str, Any]] | None,
     metric: str,
-) -> tuple[list[Column], list[dict[str, Any]]]:
+) -> tuple[list[Column], Sequence[Mapping[str, Any]]]:
     """With --compare: a `change` column after `metric`, from the previous period's same rows."""
     if previous is None:
         return columns, rows
@@ -254,13 +257,13 @@ def _with_change(
     return [*columns[:at], (CHANGE, "change", "chg", 0), *columns[at:]], out
 
 
-def totals_lines(report: dict[str, Any], width: int) -> list[str]:
+def totals_lines(report: Report, width: int) -> list[str]:
     """The range's totals as `value label` items packed into lines of `width` (with the change
     against the compared period when there is one)."""
     t = report["totals"]
     bounce, average = session_figures(t)
     before = report.get("compare", {}).get("totals")
-    items = [
+    items: list[tuple[str, TotalKey]] = [
         (f"{t['page_views']:,} page views", "page_views"),
         (f"{t['unique_visitors']:,} unique visitors", "unique_visitors"),
         (f"{t['sessions']:,} sessions", "sessions"),
@@ -295,7 +298,7 @@ def _chart_text(lines: list[str]) -> Text:
     return text
 
 
-def report_renderable(report: dict[str, Any], width: int = 80) -> RenderableType:
+def report_renderable(report: Report, width: int = 80) -> RenderableType:
     """The report for a terminal `width` columns wide: totals, a daily and an hour-of-day chart,
     then GoAccess-style tables that shorten, drop or cut columns rather than wrap."""
     who = safe_text(report["tenant"] or "all tenants")
@@ -317,8 +320,8 @@ def report_renderable(report: dict[str, Any], width: int = 80) -> RenderableType
     days = _shown(report["days"], rates=("bounce_rate",), times=("avg_session_duration",))
     parts.append(fit_table("Days", days, _DAY_COLUMNS, width))
     pages = _shown(report["top_pages"], times=("avg_time_seconds",))
-    columns, pages = _with_change(_PAGE_COLUMNS, pages, compared and compared["top_pages"], "views")
-    parts.append(fit_table("Top pages", pages, columns, width))
+    columns, rows = _with_change(_PAGE_COLUMNS, pages, compared and compared["top_pages"], "views")
+    parts.append(fit_table("Top pages", rows, columns, width))
     if report["top_referrers"]:
         columns, rows = _with_change(
             [("source", "source", "source", 0), ("visits", "visits", "visits", 0)],
@@ -342,17 +345,20 @@ def report_renderable(report: dict[str, Any], width: int = 80) -> RenderableType
         parts.append(fit_table("Campaigns", rows, columns, width))
     if report["content"]:
         posts = _shown(report["content"], times=("avg_read_time",))
-        columns, posts = _with_change(_POST_COLUMNS, posts, compared and compared["content"], "views")
-        parts.append(fit_table("Posts", posts, columns, width))
+        columns, rows = _with_change(_POST_COLUMNS, posts, compared and compared["content"], "views")
+        parts.append(fit_table("Posts", rows, columns, width))
     parts += breakdown_tables(report, width)
-    status_rows = [{"status": k, "requests": v} for k, v in report["status"].items()]
+    status = report["status"]
+    status_rows: list[dict[str, object]] = [{"status": k, "requests": v} for k, v in status.items()]
     status_columns: list[Column] = [
         ("status", "status", "status", 0),
         ("requests", "requests", "requests", 0),
     ]
     if compared is not None:
         before = compared["status"]
-        status_rows = [{**r, CHANGE: change(r["requests"], before.get(r["status"], 0))} for r in status_rows]
+        status_rows = [
+            {"status": k, "requests": v, CHANGE: change(v, before.get(k, 0))} for k, v in status.items()
+        ]
         status_columns.append((CHANGE, "change", "chg", 0))
     parts.append(fit_table("Status codes", status_rows, status_columns, width))
     if "tenants" in report:
@@ -360,7 +366,7 @@ def report_renderable(report: dict[str, Any], width: int = 80) -> RenderableType
     return Group(*[p for part in parts for p in (part, Text(""))][:-1])
 
 
-def breakdown_tables(report: dict[str, Any], width: int) -> list[RenderableType]:
+def breakdown_tables(report: Report, width: int) -> list[RenderableType]:
     """Browsers, OS, devices, countries and not-found pages: one table each that has rows."""
     browsers = [
         {**r, "browser": f"{r['browser']} {r['version']}".strip()} for r in report.get("browsers", [])
@@ -373,7 +379,7 @@ def breakdown_tables(report: dict[str, Any], width: int) -> list[RenderableType]
         ("page_views", "page views", "views", 0),
         ("unique_visitors", "unique visitors", "visitors", 1),
     ]
-    sections: list[tuple[str, list[dict[str, Any]], list[Column]]] = [
+    sections: list[tuple[str, Sequence[Mapping[str, Any]], list[Column]]] = [
         ("Browsers", browsers, [("browser", "browser", "browser", 0), *visitors]),
         ("Operating systems", report.get("os", []), [("os", "OS", "OS", 0), *visitors]),
         (

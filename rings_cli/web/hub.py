@@ -33,6 +33,7 @@ from rings_cli.core.errors import RingsError
 from rings_cli.core.state import StateDir
 from rings_cli.enrich.zones import local_today
 from rings_cli.query.live import _stamp, latest_views
+from rings_cli.query.model import Report
 from rings_cli.query.readpath import current_view, dirty_tenant_days
 from rings_cli.query.report import DEFAULT_DAYS, SECTIONS, build_report, empty_report
 
@@ -117,7 +118,7 @@ def today(state: StateDir | None = None, tenant: str | None = None) -> dt.date:
         return dt.datetime.now(dt.UTC).date()
 
 
-def compute_report(state: StateDir, key: Key) -> dict[str, Any]:
+def compute_report(state: StateDir, key: Key) -> Report:
     """`rings report --format json` for `key`; a state dir with nothing yet gives zeros."""
     tenant, start, end, limit = key
     if not state.root.is_dir():
@@ -187,7 +188,7 @@ class Reports:
                 self._entries.popitem(last=False)
         return value
 
-    async def report(self, key: Key, live: bool = False) -> dict[str, Any]:
+    async def report(self, key: Key, live: bool = False) -> Report:
         """`live`: for the WebSocket watcher, whose reads never queue behind the API's."""
         scope = (*key[:3], True)
         return await self._get(("report", *key), scope, lambda: compute_report(self.state, key), live)
@@ -214,7 +215,7 @@ class Group:
 
     sockets: set[Socket] = field(default_factory=set)
     token: tuple | None = None
-    report: dict[str, Any] | None = None
+    report: Report | None = None
     feed: collections.Counter = field(default_factory=collections.Counter)
 
 
@@ -301,7 +302,7 @@ class Hub:
         group.feed = counts
         await self._fan_out(group, changed, new)
 
-    async def _fan_out(self, group: Group, changed: dict[str, Any], new: list[tuple]) -> None:
+    async def _fan_out(self, group: Group, changed: dict[str, object], new: list[tuple]) -> None:
         jobs = []
         for socket in list(group.sockets):
             messages = []

@@ -360,7 +360,7 @@ def create_app(state: StateDir, policy: Policy) -> ASGIApp:
         DamagedStateError: _unavailable,
         RingsError: _unavailable,
     }
-    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)  # type: ignore[arg-type]
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.router.redirect_slashes = False  # /api/ is a 404, not a redirect to a dashboard named "api"
     return Guard(app, policy)
 

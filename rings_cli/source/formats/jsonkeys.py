@@ -86,7 +86,7 @@ def _dtype(keys: list[str]) -> pl.Struct:
         node[leaf] = S
 
     def build(node: dict[str, object]) -> pl.Struct:
-        return pl.Struct({k: build(v) if isinstance(v, dict) else S for k, v in node.items()})  # type: ignore[arg-type]
+        return pl.Struct({k: build(v) if isinstance(v, dict) else S for k, v in node.items()})
 
     return build(tree)
 

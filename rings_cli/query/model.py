@@ -1,0 +1,226 @@
+"""The report's shape: what `build_report` returns and every rendering reads (JSON, CSV, the
+tables, the HTML page, `rings live`, `rings serve`), defined once.
+
+The contract's JSON (CONTRACT.md) with the extra keys Rings adds. Rows carry the columns of their
+query in `queries/` (`queries/days.sql` for `DayRow`, ...; tests/test_report_model.py checks that
+they agree). A key that only some reports have is `NotRequired`: read it with `in` or `.get`.
+
+Types only: this module imports nothing of Rings and no library, so `rings report -f json` pays
+nothing for it. Its annotations are evaluated (no `from __future__ import annotations`), so each
+type's `__required_keys__` and `__optional_keys__` are right at run time too.
+"""
+
+from typing import Literal, NotRequired, TypedDict
+
+# The keys of `Totals` (and of `Change`), for code that picks one by name.
+TotalKey = Literal[
+    "requests",
+    "page_views",
+    "unique_visitors",
+    "bytes",
+    "bot_requests",
+    "sessions",
+    "bounce_rate",
+    "avg_session_duration",
+]
+
+
+class Totals(TypedDict):
+    """The range's totals (queries/totals.sql). Rates are fractions, durations seconds."""
+
+    requests: int
+    page_views: int
+    unique_visitors: int
+    bytes: int
+    bot_requests: int
+    sessions: int
+    bounce_rate: float
+    avg_session_duration: float
+
+
+class Change(TypedDict):
+    """Each total's change against the compared period as a fraction (0.12 is +12%); None when
+    the compared period had none."""
+
+    requests: float | None
+    page_views: float | None
+    unique_visitors: float | None
+    bytes: float | None
+    bot_requests: float | None
+    sessions: float | None
+    bounce_rate: float | None
+    avg_session_duration: float | None
+
+
+class DayRow(TypedDict):
+    """One day of the range, days without data as zeros (queries/days.sql)."""
+
+    date: str  # YYYY-MM-DD, the tenant's own day
+    requests: int
+    page_views: int
+    unique_visitors: int
+    bytes: int
+    sessions: int
+    bounce_rate: float
+    avg_session_duration: float
+
+
+class HourRow(TypedDict):
+    """One hour of a day that saw any request (queries/hours.sql): the tenant's local hour."""
+
+    date: str
+    hour: int
+    utc_offset: NotRequired[int]  # minutes east of UTC; one tenant's report only
+    page_views: int
+    unique_visitors: int
+    requests: int
+    sessions: int
+    bounce_rate: float
+    avg_time_on_page: float
+    posts_created: int
+    comments_created: int
+    reactions_given: int
+
+
+class PageRow(TypedDict):
+    """A page of `top_pages` (queries/top_pages.sql)."""
+
+    path: str
+    views: int
+    unique_views: int
+    entries: int
+    exits: int
+    avg_time_seconds: float
+
+
+class ReferrerRow(TypedDict):
+    """A source of `top_referrers`: sessions by the source of their first page view."""
+
+    source: str
+    visits: int
+
+
+class CampaignRow(TypedDict):
+    """Sessions that arrived with a utm_source (queries/top_campaigns.sql)."""
+
+    source: str
+    medium: str
+    campaign: str
+    visits: int
+
+
+class ContentRow(TypedDict):
+    """A post of `content` (queries/content.sql)."""
+
+    post_id: str
+    views: int
+    unique_views: int
+    reactions: int
+    comments: int
+    shares: int
+    reads_completed: int
+    avg_read_time: float
+
+
+class TenantRow(TypedDict):
+    """One tenant's totals over the range (queries/tenants.sql), in an all-tenants report."""
+
+    tenant: str
+    requests: int
+    page_views: int
+    unique_visitors: int
+    sessions: int
+
+
+class BreakdownRow(TypedDict):
+    """What the rows of browsers, OS, devices and countries all have."""
+
+    page_views: int
+    unique_visitors: int
+    requests: int
+
+
+class BrowserRow(BreakdownRow):
+    browser: str
+    version: str
+
+
+class OsRow(BreakdownRow):
+    os: str
+
+
+class DeviceRow(BreakdownRow):
+    device: str  # desktop, mobile, tablet, bot, other
+
+
+class CountryRow(BreakdownRow):
+    country: str  # ISO 3166-1 alpha-2, or `unknown`
+    name: str  # its English name (countries.py)
+
+
+class NotFoundRow(TypedDict):
+    """A path answered 404 (queries/not_found.sql)."""
+
+    path: str
+    requests: int
+    bot_requests: int
+
+
+class Compare(TypedDict):
+    """`--compare`: the compared period's totals and status, and the previous numbers of the rows
+    each top list shows (same rows, same order; zeros for a row the period did not have)."""
+
+    start: str
+    end: str
+    totals: Totals
+    change: Change
+    status: dict[str, int]
+    top_pages: list[PageRow]
+    top_referrers: list[ReferrerRow]
+    top_campaigns: list[CampaignRow]
+    content: list[ContentRow]
+
+
+class Sections(TypedDict):
+    """The report's numbers over [start, end]: the first keys of a report."""
+
+    tenant: str | None  # None: all tenants
+    start: str
+    end: str
+    totals: Totals
+    days: list[DayRow]
+    hours: list[HourRow]  # empty when `hours_omitted`
+    status: dict[str, int]  # requests by HTTP status
+    top_pages: list[PageRow]
+    top_referrers: list[ReferrerRow]
+    top_campaigns: list[CampaignRow]
+    content: list[ContentRow]
+    browsers: list[BrowserRow]
+    os: list[OsRow]
+    devices: list[DeviceRow]
+    countries: list[CountryRow]
+    not_found: list[NotFoundRow]
+    hours_omitted: NotRequired[str]  # why `hours` is empty: the range is too long for hourly rows
+    tenants: NotRequired[list[TenantRow]]  # all-tenants reports only
+
+
+class Freshness(TypedDict):
+    """Where the numbers were read from (readpath.ReadInfo): the next keys of a report."""
+
+    as_of: str | None  # the newest commit read, ISO 8601; None when there was none
+    live_tenant_days: int  # tenant-days read from their DO files (not yet flushed)
+    damaged: NotRequired[list[str]]  # DO files that could not be read, and what was shown instead
+
+
+class Place(TypedDict, total=False):
+    """The report's time zone and where its data lies: the last keys of a report."""
+
+    timezone: str  # IANA name, or `per tenant`; absent from `empty_report`
+    timezone_changes: list[str]  # a tenant's zone changed inside the range
+    data_from: str  # the first and last day with data (for the tenant), whatever the range
+    data_to: str
+    compare: Compare
+
+
+class Report(Sections, Freshness, Place):
+    """The whole report. Its JSON has the keys in this order: `Sections`, `Freshness`, `Place`."""
