@@ -82,6 +82,19 @@ def test_nothing_of_the_visitors_stays_and_the_state_dir_checks_out(tmp_path: Pa
     assert audit(state).ok
 
 
+def test_the_catalog_names_the_files_whose_lines_only_the_warehouse_holds(state: StateDir) -> None:
+    """A lost warehouse loses such days: the catalog knows which files to read again."""
+    from rings_cli.store.catalog import Catalog
+
+    Ingest(state, now=NOW).run([str(SAMPLE_LOG)])
+    catalog = Catalog(state.catalog_path)
+    try:
+        named = [name for _, name in catalog.direct_sources()]
+    finally:
+        catalog.close()
+    assert named == [str(SAMPLE_LOG)]
+
+
 def test_a_file_read_again_adds_nothing_even_without_its_checkpoint(state: StateDir) -> None:
     """The warehouse records the lines of each day it holds: a re-read (a crash after the write,
     before the checkpoint) is dropped there, not counted twice."""

@@ -116,26 +116,34 @@ def daily_of(out: dict[str, pl.DataFrame], day: pl.DataFrame | None) -> pl.DataF
 
 def _summaries(pages: pl.DataFrame, referrers: pl.DataFrame) -> pl.DataFrame:
     """top_pages and top_referrers per tenant-day, as a DO file's summary writes them."""
-    top_pages = _top(pages, ["views", "path"], ["path", "views", "unique_views"])
-    top_refs = _top(referrers, ["visits", "source"], ["source", "visits"])
-    keys = sorted(set(top_pages) | set(top_refs))
-    return pl.DataFrame(
-        [(t, d, top_pages.get((t, d), "[]"), top_refs.get((t, d), "[]")) for t, d in keys],
-        schema={"tenant": pl.String, "date": pl.String, "top_pages": pl.String, "top_referrers": pl.String},
-        orient="row",
-    )
+    top_pages = _top(pages, ["views", "path"], ["path", "views", "unique_views"], "top_pages")
+    top_refs = _top(referrers, ["visits", "source"], ["source", "visits"], "top_referrers")
+    return top_pages.join(top_refs, on=KEY, how="full", coalesce=True)
 
 
-def _top(frame: pl.DataFrame, order: list[str], columns: list[str]) -> dict[tuple[str, str], str]:
-    """Per tenant-day, `json.dumps` of its first TOP_LIMIT rows by count, then by name (one small
-    loop per tenant-day, never per line)."""
+def _top(frame: pl.DataFrame, order: list[str], columns: list[str], name: str) -> pl.DataFrame:
+    """Per tenant-day, the JSON list of its first TOP_LIMIT rows by count, then by name: the bytes
+    `json.dumps` gives for them (a DO file's summary), its text quoted by json.dumps itself, once
+    per distinct value."""
+    schema = {"tenant": pl.String, "date": pl.String, name: pl.String}
     if frame.is_empty():
-        return {}
+        return pl.DataFrame(schema=schema)
+    text, numbers = columns[0], columns[1:]
     ranked = frame.sort(order, descending=[True, False]).group_by(KEY, maintain_order=True).head(TOP_LIMIT)
-    return {
-        (str(tenant), str(date)): json.dumps(list(part.select(columns).iter_rows(named=True)))
-        for (tenant, date), part in ranked.group_by(KEY, maintain_order=True)
-    }
+    quoted = (
+        ranked.select(text)
+        .unique()
+        .with_columns(_quoted=pl.col(text).map_elements(json.dumps, return_dtype=pl.String))
+    )
+    ranked = ranked.join(quoted, on=text, how="left", maintain_order="left")
+    item = pl.concat_str(
+        pl.lit(f'{{"{text}": '),
+        pl.col("_quoted"),
+        *(part for n in numbers for part in (pl.lit(f', "{n}": '), pl.col(n).cast(pl.Int64).cast(pl.String))),
+        pl.lit("}"),
+    )
+    out = ranked.group_by(KEY, maintain_order=True).agg(item.str.join(", ").alias(name))
+    return out.with_columns(pl.format("[{}]", pl.col(name)).alias(name)).cast(schema)  # type: ignore[arg-type]
 
 
 def _dated(frame: pl.DataFrame) -> pl.DataFrame:

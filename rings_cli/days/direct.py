@@ -28,6 +28,7 @@ from rings_cli.count.final import BOUNDED, KEY, complete, daily_of, final_tables
 from rings_cli.count.sessions import VIEW_SCHEMA
 from rings_cli.enrich.breakdowns import ROW_LIMIT, bound_keys, fold_keys
 from rings_cli.enrich.zones import day_end
+from rings_cli.store.catalog import Catalog
 from rings_cli.warehouse.local import Warehouse
 
 _NO_VIEWS = pl.DataFrame(schema={"tenant": pl.String, "date": pl.String, **VIEW_SCHEMA})
@@ -39,8 +40,11 @@ Day = tuple[str, str]
 class DirectDays:
     """The ended tenant-days of one run that go straight to the warehouse (see the module)."""
 
-    def __init__(self, warehouse: Warehouse, config: Config, grace: dt.timedelta, wait: float) -> None:
+    def __init__(
+        self, warehouse: Warehouse, catalog: Catalog, config: Config, grace: dt.timedelta, wait: float
+    ) -> None:
         self.warehouse = warehouse
+        self.catalog = catalog  # notes which files fed these days (the warehouse is their only copy)
         self.config = config
         self.grace = grace
         self.wait = wait  # for readers to let go of the warehouse
@@ -102,43 +106,41 @@ class DirectDays:
         done = sorted(k for k, end in self._held.items() if watermark is None or end <= watermark)
         if not done:
             return 0
-        self.warehouse.flush(self._chunks(done), wait=self.wait)
+        frames = self._take(done)
+        self.catalog.note_direct(frames[tables.ABSORBED].get_column("source").unique().to_list())
+        self.warehouse.flush(_in_chunks(frames, done), wait=self.wait, new=True)  # none stored: see Store
+        self.written.update(done)
+        self.days_written += len(done)
         return len(done)
 
-    def _chunks(self, done: list[Day]) -> Iterator[dict[str, list[pl.DataFrame]]]:
-        """The final rows of `done`, DAYS_PER_WRITE tenant-days at a time; each chunk's days are let
-        go (their counts, page views and salts) as it is handed over."""
-        for start in range(0, len(done), DAYS_PER_WRITE):
-            keys = done[start : start + DAYS_PER_WRITE]
-            wanted = pl.DataFrame(keys, schema={"tenant": pl.String, "date": pl.String}, orient="row")
-            counts = {
-                name: summed([p.join(wanted, on=KEY, how="semi") for p in parts], _keys(name))
-                for name, parts in self._counts.items()
-                if parts
-            }
-            views = pl.concat([_NO_VIEWS, *(v.join(wanted, on=KEY, how="semi") for v in self._views)])
-            frames = final_tables(counts, views)
-            absorbed = _absorbed([f.join(wanted, on=KEY, how="semi") for f in self._lines])
-            frames[tables.ABSORBED] = _dated(absorbed)
-            self._forget(wanted, keys)
-            self._marks.update(((t, d, s), n) for t, d, s, n in absorbed.iter_rows())
-            self.written.update(keys)
-            self.days_written += len(keys)
-            yield {name: [frame] for name, frame in frames.items()}
+    def _take(self, done: list[Day]) -> dict[str, pl.DataFrame]:
+        """The final rows of `done` (and the record of their lines), which are let go: their
+        counts, page views and salts. Every held frame is split once, whatever the number of days."""
+        wanted = pl.DataFrame(done, schema={"tenant": pl.String, "date": pl.String}, orient="row")
 
-    def _forget(self, wanted: pl.DataFrame, keys: list[Day]) -> None:
-        """Let go of the held data of `keys` (written, or to be written in this chunk)."""
+        def split(frames: list[pl.DataFrame]) -> tuple[pl.DataFrame | None, list[pl.DataFrame]]:
+            if not frames:
+                return None, []
+            whole = pl.concat(frames, how="diagonal_relaxed")
+            taken = whole.join(wanted, on=KEY, how="semi")
+            kept = whole.join(wanted, on=KEY, how="anti")
+            return taken, [kept] if kept.height else []
 
-        def rest(frames: list[pl.DataFrame]) -> list[pl.DataFrame]:
-            return [kept for f in frames if (kept := f.join(wanted, on=KEY, how="anti")).height]
-
-        for parts in self._counts.values():
-            parts[:] = rest(parts)
-        self._views = rest(self._views)
-        self._lines = rest(self._lines)
-        for key in keys:
+        counts: dict[str, pl.DataFrame] = {}
+        for name, parts in self._counts.items():
+            taken, parts[:] = split(parts)
+            if taken is not None:
+                counts[name] = summed([taken], _keys(name))
+        views, self._views = split(self._views)
+        lines, self._lines = split(self._lines)
+        frames = final_tables(counts, views if views is not None else _NO_VIEWS)
+        absorbed = _absorbed([lines] if lines is not None else [])
+        frames[tables.ABSORBED] = _dated(absorbed)
+        self._marks.update(((t, d, s), n) for t, d, s, n in absorbed.iter_rows())
+        for key in done:
             del self._held[key]
             self.salts.forget(*key)
+        return frames
 
     # --- late lines ---------------------------------------------------------------------------------
 
@@ -188,8 +190,25 @@ class DirectDays:
         out[tables.DAY.warehouse_name] = daily_of(out, visitors)
         absorbed = _absorbed([*lines, *([old[tables.ABSORBED]] if tables.ABSORBED in old else [])])
         out[tables.ABSORBED] = absorbed
+        self.catalog.note_direct(absorbed.get_column("source").unique().to_list())
         self._marks.update(((t, d, s), n) for t, d, s, n in absorbed.iter_rows())
         self.warehouse.flush([{name: [_dated(f)] for name, f in out.items()}], wait=self.wait)
+
+
+def _in_chunks(frames: dict[str, pl.DataFrame], done: list[Day]) -> Iterator[dict[str, list[pl.DataFrame]]]:
+    """The rows of `done`, DAYS_PER_WRITE tenant-days a warehouse transaction (DuckDB holds a
+    transaction's rows in memory until it commits)."""
+    chunk = pl.DataFrame(
+        [(t, d, i // DAYS_PER_WRITE) for i, (t, d) in enumerate(done)],
+        schema={"tenant": pl.String, "date": pl.String, "_chunk": pl.Int64},
+        orient="row",
+    ).with_columns(pl.col("date").str.to_date())
+    parts: dict[int, dict[str, list[pl.DataFrame]]] = {}
+    for name, frame in frames.items():
+        for (index,), part in frame.join(chunk, on=KEY).partition_by("_chunk", as_dict=True).items():
+            parts.setdefault(int(index), {})[name] = [part.drop("_chunk")]
+    for index in sorted(parts):
+        yield parts[index]
 
 
 def _keys(table: str) -> list[str]:

@@ -242,6 +242,7 @@ class Ingest:
                 )
                 direct = DirectDays(
                     Warehouse(self.state.warehouse_path),
+                    catalog,
                     self.config,
                     self.grace or DEFAULT_GRACE,
                     READ_RETRY_SECONDS,

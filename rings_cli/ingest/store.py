@@ -13,6 +13,7 @@ becomes late), from the catalog and, for a day the catalog does not list, the wa
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,6 +50,7 @@ class Store:
         self.new_direct = new_direct  # a batch run that finalizes: ended days may go straight
         self._kinds: dict[Day, str] = {}
         self._packed: dict[Path, set[str]] = {}  # the days each pack holds, as read
+        self._files: dict[str, set[str]] = {}  # per tenant, the names in its DO folder, as listed
 
     def add(self, frame: pl.DataFrame, source: str | None) -> Merged:
         """One batch of enriched requests stored; what it stored and lost."""
@@ -93,10 +95,16 @@ class Store:
         return {k: self._kinds[k] for k in keys}
 
     def _has_files(self, tenant: str, date: str) -> bool:
-        """Whether the tenant-day has a DO file, or a pack holds it (each pack read once)."""
+        """Whether the tenant-day has a DO file, or a pack holds it (a tenant's folder listed once,
+        each pack read once)."""
         state = self.merger.do_files.state
-        if state.do_path(tenant, date).exists():
+        if tenant not in self._files:
+            folder = state.root / "do" / tenant
+            self._files[tenant] = {e.name for e in os.scandir(folder)} if folder.is_dir() else set()
+        if f"{date}.sqlite" in self._files[tenant]:
             return True
+        if f"{date[:7]}.pack.sqlite" not in self._files[tenant]:
+            return False
         path = pack_path(state, tenant, date[:7])
         if path not in self._packed:
             try:

@@ -7,7 +7,7 @@ holds that DO file's version. A crash between the two leaves it dirty, so the ne
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 
 from rings_cli.core.errors import DamagedStateError
@@ -66,6 +66,9 @@ class Catalog:
         # Read positions of files, by source id and keyed head hash (see tail.py); never log bytes.
         self.con.execute("PRAGMA secure_delete = ON")  # a replaced hash leaves no copy in free pages
         self.con.execute(_CHECKPOINTS.format(name="checkpoints"))
+        # Files some of whose lines went straight to the warehouse (days/direct.py): the warehouse
+        # is those lines' only copy, so a lost warehouse means reading these files again.
+        self.con.execute("CREATE TABLE IF NOT EXISTS direct_sources (fingerprint TEXT PRIMARY KEY)")
         if not self.legacy_checkpoints():
             self.con.execute(_CHECKPOINTS_INDEX)
 
@@ -256,6 +259,19 @@ class Catalog:
             "UPDATE checkpoints SET head_len = ?, head_hash = ? WHERE fingerprint = ? AND head_len < ?",
             (head_len, head_hash, source, head_len),
         )
+
+    def note_direct(self, sources: Iterable[str]) -> None:
+        """These files' lines are about to go straight to the warehouse (noted before it commits)."""
+        self.con.executemany(
+            "INSERT OR IGNORE INTO direct_sources (fingerprint) VALUES (?)", [(s,) for s in sources]
+        )
+
+    def direct_sources(self) -> list[tuple[str, str]]:
+        """(source id, file name) of every file whose lines went straight to the warehouse."""
+        return self.con.execute(
+            """SELECT d.fingerprint, coalesce(c.name, '') FROM direct_sources AS d
+               LEFT JOIN checkpoints AS c USING (fingerprint) ORDER BY 2"""
+        ).fetchall()
 
     def save_checkpoint(self, fingerprint: str, offset: int, line: int, name: str, at: str) -> None:
         """Record a position of a resolved source; never moves one backwards (a rotated copy may

@@ -182,8 +182,10 @@ class Warehouse:
         chunks: Iterable[dict[str, list[pl.DataFrame]]],
         wait: float = READ_RETRY_SECONDS,
         on_commit: Callable[[], None] | None = None,
+        new: bool = False,
     ) -> tuple[int, int]:
-        """Replace the rows of every tenant-day present in `chunks`, one transaction per chunk.
+        """Replace the rows of every tenant-day present in `chunks`, one transaction per chunk
+        (`new`: the caller knows none of them has a row here yet, so nothing is deleted).
         Chunks come one at a time (flush.py reads FLUSH_CHUNK DO files for each), so a flush of
         many tenant-days never holds all their rows at once. A tenant-day is replaced whole (its
         DELETE and INSERT commit together); a reader may see one chunk's tenant-days new and the
@@ -206,11 +208,12 @@ class Warehouse:
                     ).unique()
                     con.register("flush_keys", ArrowStream(keys))
                     for table in WRITTEN:
-                        con.execute(
-                            f"DELETE FROM {table} WHERE (tenant, date) IN "
-                            "(SELECT (tenant, date) FROM flush_keys)"
-                        )
-                        statements += 1
+                        if not new:
+                            con.execute(
+                                f"DELETE FROM {table} WHERE (tenant, date) IN "
+                                "(SELECT (tenant, date) FROM flush_keys)"
+                            )
+                            statements += 1
                         frames = [f for f in snapshots.get(table, []) if f.height]
                         if not frames:
                             continue
