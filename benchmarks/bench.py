@@ -13,8 +13,10 @@ committed). Per input, each under GNU time (``/usr/bin/time -v``), stdin from /d
 
 Inputs (full sizes; ``--quick`` divides the line counts by 10, ``--tiny`` is a smoke test):
 1M vhost-combined lines over 7 days at 1, 20 and 1,000 tenants (the same lines, only the virtual
-host rewritten), 10M lines at 20 tenants (ten copies of the 1M file, each a week later) and a long
-archive (100k lines of one site over 4,500 days, like a 10-year log).
+host rewritten), the 1,000-tenant lines all in one day, 10M lines at 20 tenants (ten copies of the
+1M file, each a week later), a long archive (100k lines of one site over 4,500 days, like a 10-year
+log) and the same shape made of real lines (the combined logs of ../shared/data/real, re-dated over
+4,661 days; skipped when they are not beside the checkout).
 
 Then: ``rings report`` latency (median of N subprocess runs) on a warehouse of 1 year x 100 tenants
 (built once by Rings' own ingest with finalization, cached), ``rings --help`` (median of 10) and
@@ -29,6 +31,7 @@ It asserts nothing about speed.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import platform
@@ -66,7 +69,7 @@ class Profile:
     report_runs: int
     help_runs: int
     lag_rounds: int
-    measured: tuple[str, ...] = ("1t", "20t", "many", "10m", "archive")
+    measured: tuple[str, ...] = ("1t", "20t", "many", "1day", "10m", "archive", "real")
 
 
 PROFILES = {
@@ -216,10 +219,19 @@ HOST = r"^site(\d+)\.example"
 STAMP_DAY = r"\[(\d{2}/[A-Za-z]{3}/\d{4}):"
 
 
-def derive(src: Path, dst: Path, *, tenants: int | None = None, weeks: int = 1, copies: int = 1) -> None:
+def derive(
+    src: Path,
+    dst: Path,
+    *,
+    tenants: int | None = None,
+    weeks: int = 1,
+    copies: int = 1,
+    one_day: bool = False,
+) -> None:
     """Rewrite a generated file, vectorised with Polars, into `dst` (cached):
 
     `tenants` maps host ``siteN.example`` to ``site{N % tenants}.example`` (same lines, fewer sites);
+    `one_day` moves every line to the first day (its time of day kept): every site's lines in one day;
     `weeks` spreads the rows over that many consecutive weeks ending with the original one (every
     `weeks`-th row to the same week, so each week has every day; weeks written in time order);
     `copies` writes the file that many times, copy k shifted k weeks later.
@@ -244,6 +256,11 @@ def derive(src: Path, dst: Path, *, tenants: int | None = None, weeks: int = 1, 
         new = pl.lit("[") + (day + pl.duration(days=days)).dt.strftime("%d/%b/%Y") + pl.lit(":")
         return pl.when(day.is_not_null()).then(line.str.replace(STAMP_DAY, new)).otherwise(line)
 
+    if one_day:  # then in time order again: the days' lines interleave by their time of day
+        first = day.min()
+        stamp = line.str.extract(r"\[([^\]]+)\]", 1).str.to_datetime("%d/%b/%Y:%H:%M:%S %z", strict=False)
+        df = df.with_columns(shifted((first - day).dt.total_days())).with_columns(_t=stamp)
+        df = df.sort("_t", nulls_last=True, maintain_order=True).drop("_t")
     if weeks > 1:
         week = pl.int_range(pl.len(), dtype=pl.Int64) % weeks
         df = df.with_columns(shifted((week - (weeks - 1)) * 7), week.alias("week"))
@@ -255,6 +272,47 @@ def derive(src: Path, dst: Path, *, tenants: int | None = None, weeks: int = 1, 
             f.write(part["line"].str.join("\n").item() + "\n")
     tmp.replace(dst)
     print(f"  derived in {time.perf_counter() - t0:.1f} s", flush=True)
+
+
+REAL = REPO.parent / "shared" / "data" / "real"  # real public logs, when beside the checkout
+REAL_LOGS = ("elastic-apache-2015/*.gz", "wordpress-2025/*.gz", "farm-nginx/*.gz")  # all combined
+REAL_DAYS = {"full": 4661, "quick": 466, "tiny": 30}  # the 10-year log of issue 26: 4,661 days
+
+
+def name_of(prof: Profile) -> str:
+    return next(k for k, v in PROFILES.items() if v is prof)
+
+
+def real_archive(dst: Path, lines: int, days: int) -> bool:
+    """A long archive made of real lines (../shared/data/real, read here, never copied into the
+    repository): the combined logs' lines, repeated to `lines`, re-dated in order over `days` days
+    from ARCHIVE_START, each keeping its time of day: a real log's mix of agents, bots and paths,
+    in the shape of a 10-year log (many days, few lines each). False when the logs are not there."""
+    sources = sorted(p for pattern in REAL_LOGS for p in REAL.glob(pattern))
+    if not sources:
+        return False
+    if not _stale(dst, *sources):
+        return True
+    import gzip
+
+    import polars as pl
+
+    print(f"deriving {dst.name} from {len(sources)} real logs ...", flush=True)
+    text: list[str] = []
+    for path in sources:
+        with gzip.open(path, "rt", encoding="utf-8", errors="replace") as f:
+            text += [row for row in f.read().splitlines() if row.strip()]
+    rows = (text * (lines // len(text) + 1))[:lines]
+    df = pl.DataFrame({"line": rows})
+    line = pl.col("line")
+    index = pl.int_range(pl.len(), dtype=pl.Int64)
+    new_day = pl.lit(dt.date.fromisoformat(ARCHIVE_START)) + pl.duration(days=index * days // lines)
+    stamp = pl.lit("[") + new_day.dt.strftime("%d/%b/%Y") + pl.lit(":")
+    df = df.with_columns(line.str.replace(STAMP_DAY, stamp))
+    tmp = dst.with_suffix(".tmp")
+    tmp.write_text(df["line"].str.join("\n").item() + "\n", encoding="utf-8")
+    tmp.replace(dst)
+    return True
 
 
 def count_lines(path: Path) -> int:
@@ -291,14 +349,20 @@ def build_inputs(prof: Profile, out: Path) -> tuple[dict[str, Input], Input]:
     big = out / f"vcombined-{n * prof.copies}-20t.log"
     derive(files["20t"][0], big, copies=prof.copies)
     files["10m"] = (big, None, 20, 7 * prof.copies)
+    one_day = out / f"vcombined-{n}-{many}sites-1day.log"
+    derive(base, one_day, one_day=True)
+    files["1day"] = (one_day, None, many, 1)
     a_lines, a_days = prof.archive
     archive = out / f"archive-{a_lines}-{a_days}d.log"
     _generate(archive, a_lines, a_days, ["oldsite.example"], ARCHIVE_START)
     files["archive"] = (archive, None, 1, a_days)
+    real = out / f"archive-real-{a_lines}-{REAL_DAYS[name_of(prof)]}d.log"
+    if real_archive(real, a_lines, REAL_DAYS[name_of(prof)]):
+        files["real"] = (real, None, 1, REAL_DAYS[name_of(prof)])
     inputs = {}
     for key, (path, _, tenants, days) in files.items():
         lines = count_lines(path)
-        what = "long archive" if key == "archive" else "vhost combined"
+        what = {"archive": "long archive", "real": "real lines, long archive"}.get(key, "vhost combined")
         label = f"{_n(lines)} lines, {tenants:,} tenant{'s' * (tenants > 1)}, {days:,} days ({what})"
         inputs[key] = Input(key, label, path, lines, tenants, days)
     w_tenants, weeks = prof.warehouse
@@ -805,7 +869,8 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--quick", action="store_true", help="100k-line inputs (about a minute with fast code)")
     size.add_argument("--tiny", action="store_true", help="a few thousand lines: the smoke test")
     p.add_argument(
-        "--inputs", help="comma-separated subset of 1t,20t,many,10m,archive (default: the profile's)"
+        "--inputs",
+        help="comma-separated subset of 1t,20t,many,1day,10m,archive,real (default: the profile's)",
     )
     p.add_argument("--skip", default="", help=f"comma-separated parts to skip: {','.join(SECTIONS)}")
     p.add_argument("--repeat", type=int, default=1, help="ingest runs per tool and input (median shown)")
@@ -821,7 +886,7 @@ def main(argv: list[str] | None = None) -> int:
     if bad := skip - set(SECTIONS):
         p.error(f"--skip: unknown {', '.join(sorted(bad))}; choose from {', '.join(SECTIONS)}")
     measured = tuple(k.strip() for k in a.inputs.split(",")) if a.inputs else prof.measured
-    if bad := set(measured) - {"1t", "20t", "many", "10m", "archive"}:
+    if bad := set(measured) - {"1t", "20t", "many", "1day", "10m", "archive", "real"}:
         p.error(f"--inputs: unknown {', '.join(sorted(bad))}")
     if "ingest" in skip:
         measured = ()
@@ -855,6 +920,9 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     rows: list[tuple[Input, list[Result]]] = []
     for key in measured:
+        if key not in inputs:
+            print(f"\n== {key}: not built (../shared/data/real is not beside the checkout); skipped")
+            continue
         inp = inputs[key]
         print(f"\n== {inp.label}: {inp.path.name} ({inp.lines:,} lines, {inp.mib:,.1f} MiB)", flush=True)
         results = [bench_rings(rings, inp, a.repeat)]

@@ -3,7 +3,7 @@ modules that use them: `rings --help` and `rings report` import no Polars."""
 
 DEFAULT_FLUSH_INTERVAL = 60.0  # seconds between flushes in follow mode
 DEFAULT_LIMIT = 10  # rows in a report's top lists
-CHUNK_BYTES = 12 * 1024 * 1024  # a batch: README, Performance (Memory) says why this size
+CHUNK_BYTES = 8 * 1024 * 1024  # a batch: docs/performance.md says why this size (memory)
 # Past this many days a report leaves out `hours` (up to 24 rows a day) and says so.
 MAX_HOURS_DAYS = 92
 

@@ -58,7 +58,9 @@ def aggregate(frame: pl.DataFrame, salts: Salts | None, config: Config | None = 
     if "hour" not in frame.columns:  # the tenant's local date and hour (ingest adds them)
         frame = with_local_time(frame, config)
     events = frame.filter(pl.col("event").is_not_null())
-    page_views = with_sources(frame.filter(pl.col("is_page_view")), config)
+    page_views = frame.filter(pl.col("is_page_view"))
+    if "source" not in page_views.columns:  # ingest/prepare.py adds it
+        page_views = with_sources(page_views, config)
     counts: dict[str, pl.DataFrame] = {}
     for table in COUNT_TABLES:
         if table.rows == "custom":

@@ -16,7 +16,6 @@ warehouse already holds (a file read again) is dropped first, so nothing is coun
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import polars as pl
 
@@ -32,7 +31,14 @@ from rings_cli.store.catalog import Catalog
 from rings_cli.warehouse.local import Warehouse
 
 _NO_VIEWS = pl.DataFrame(schema={"tenant": pl.String, "date": pl.String, **VIEW_SCHEMA})
-DAYS_PER_WRITE = 512  # tenant-days whose final rows are made and committed together
+_NO_LINES = pl.DataFrame(
+    schema={"tenant": pl.String, "date": pl.String, "source": pl.String, "first": pl.Int64, "line": pl.Int64}
+)
+LINES = "(lines)"  # beside the tables of a ready day: its lines per source (checkpoints)
+# Final rows wait in memory until they are this big, or the run ends: a run writes few times (each
+# write opens the warehouse; DuckDB loaded mid-run would sit on top of the batches' memory).
+READY_BYTES = 16 * 1024 * 1024
+DAYS_PER_TAKE = 256  # tenant-days whose final rows are made at once (their page views' sessions)
 COMPACT_AFTER = 16  # batches of counts held before they are added up (memory)
 Day = tuple[str, str]
 
@@ -57,6 +63,9 @@ class DirectDays:
         self._lines: list[pl.DataFrame] = []  # tenant, date, source, first, last
         self._marks: dict[tuple[str, str, str], int] = {}  # the warehouse's `absorbed`, as known
         self._late: list[tuple[pl.DataFrame, str | None]] = []  # late lines to add, with their source
+        self._stored: set[Day] | None = None  # the warehouse's tenant-days when the run began
+        # Days whose final rows are made, not written yet: (frames by table, and LINES), keys.
+        self._ready: list[tuple[dict[str, pl.DataFrame], list[Day]]] = []
 
     # --- which days ---------------------------------------------------------------------------------
 
@@ -69,10 +78,15 @@ class DirectDays:
 
     def stored(self, keys: list[Day]) -> set[Day]:
         """The tenant-days among `keys` the warehouse holds (their lines are late from now on);
-        the warehouse's marks of their lines are remembered."""
-        present, marks = self.warehouse.held(keys, self.wait)
-        self._marks.update(marks)
-        return present
+        the warehouse's marks of their lines are remembered. The warehouse's tenant-days are read
+        once a run, then known: this run writes the only new ones."""
+        if self._stored is None:
+            self._stored = self.warehouse.days(self.wait)
+        found = [key for key in keys if key in self._stored or key in self.written]
+        if found:
+            _, marks = self.warehouse.held(found, self.wait)
+            self._marks.update(marks)
+        return set(found)
 
     # --- new days -----------------------------------------------------------------------------------
 
@@ -85,30 +99,48 @@ class DirectDays:
             if (tenant, date) not in self._held:
                 self._held[(tenant, date)] = day_end(self.config, tenant, date) + self.grace
         if source is not None:
-            self._lines.append(_lines(frame, source))
+            self._lines.append(_owned(_lines(frame, source)))
         batch = aggregate(frame.drop("day"), self.salts, self.config)
         for name, counts in batch.counts.items():
             parts = self._counts.setdefault(name, [])
-            parts.append(counts)
+            parts.append(_owned(counts))
             if len(parts) > COMPACT_AFTER:
                 parts[:] = [summed(parts, _keys(name))]
-        self._views.append(batch.views)
+        self._views.append(_owned(batch.views))
 
     def first_line(self, source: str) -> int | None:
-        """The first line of `source` in a day still held: the source's checkpoint must not pass it."""
-        firsts = [f.filter(pl.col("source") == source).get_column("first").min() for f in self._lines]
+        """The first line of `source` in a day not written yet (held, or ready): the source's
+        checkpoint must not pass it."""
+        lines = [*self._lines, *(frames[LINES] for frames, _ in self._ready)]
+        firsts = [f.filter(pl.col("source") == source).get_column("first").min() for f in lines]
         found = [int(n) for n in firsts if isinstance(n, int)]
         return min(found) if found else None
 
     def complete(self, watermark: dt.datetime | None) -> int:
-        """Write every held day that every input has been read past (`watermark`, UTC; None: all
-        inputs are read to their end). Returns how many were written."""
+        """Make the final rows of every held day that every input has been read past
+        (`watermark`, UTC; None: all inputs are read to their end), and write them once they
+        are READY_BYTES, or at `watermark` None. Returns how many days were written."""
         done = sorted(k for k, end in self._held.items() if watermark is None or end <= watermark)
-        if not done:
+        written = 0
+        for start in range(0, len(done), DAYS_PER_TAKE):  # bounded working sets, however many days
+            group = done[start : start + DAYS_PER_TAKE]
+            self._ready.append((self._take(group), group))
+            if sum(f.estimated_size() for frames, _ in self._ready for f in frames.values()) >= READY_BYTES:
+                written += self.write()
+        return written + (self.write() if watermark is None else 0)
+
+    def write(self) -> int:
+        """The ready days into the warehouse, one transaction per group of days as they were made
+        (no copy of their rows), the files they came from noted first in the catalog (the
+        warehouse is their only copy). Returns how many days."""
+        if not self._ready:
             return 0
-        frames = self._take(done)
-        self.catalog.note_direct(frames[tables.ABSORBED].get_column("source").unique().to_list())
-        self.warehouse.flush(_in_chunks(frames, done), wait=self.wait, new=True)  # none stored: see Store
+        done = [key for _, keys in self._ready for key in keys]
+        sources = {s for frames, _ in self._ready for s in frames[LINES].get_column("source").unique()}
+        self.catalog.note_direct(sorted(sources))
+        chunks = ({name: [f] for name, f in frames.items() if name != LINES} for frames, _ in self._ready)
+        self.warehouse.flush(chunks, wait=self.wait, new=True)  # none stored: see Store
+        self._ready = []
         self.written.update(done)
         self.days_written += len(done)
         return len(done)
@@ -136,6 +168,7 @@ class DirectDays:
         frames = final_tables(counts, views if views is not None else _NO_VIEWS)
         absorbed = _absorbed([lines] if lines is not None else [])
         frames[tables.ABSORBED] = _dated(absorbed)
+        frames[LINES] = lines if lines is not None else _NO_LINES
         self._marks.update(((t, d, s), n) for t, d, s, n in absorbed.iter_rows())
         for key in done:
             del self._held[key]
@@ -165,9 +198,11 @@ class DirectDays:
 
     def write_late(self) -> None:
         """Add the queued late lines to the warehouse's rows of their days, in one transaction with
-        their lines' record: counts only (late lines have no visitor), the daily summary anew."""
+        their lines' record: counts only (late lines have no visitor), the daily summary anew.
+        Days ready to be written are written first: their late lines add to what they hold."""
         if not self._late:
             return
+        self.write()
         lines = [_lines(f, s) for f, s in self._late if s is not None]
         frame = pl.concat([f for f, _ in self._late], how="diagonal_relaxed")
         self._late = []
@@ -195,20 +230,11 @@ class DirectDays:
         self.warehouse.flush([{name: [_dated(f)] for name, f in out.items()}], wait=self.wait)
 
 
-def _in_chunks(frames: dict[str, pl.DataFrame], done: list[Day]) -> Iterator[dict[str, list[pl.DataFrame]]]:
-    """The rows of `done`, DAYS_PER_WRITE tenant-days a warehouse transaction (DuckDB holds a
-    transaction's rows in memory until it commits)."""
-    chunk = pl.DataFrame(
-        [(t, d, i // DAYS_PER_WRITE) for i, (t, d) in enumerate(done)],
-        schema={"tenant": pl.String, "date": pl.String, "_chunk": pl.Int64},
-        orient="row",
-    ).with_columns(pl.col("date").str.to_date())
-    parts: dict[int, dict[str, list[pl.DataFrame]]] = {}
-    for name, frame in frames.items():
-        for (index,), part in frame.join(chunk, on=KEY).partition_by("_chunk", as_dict=True).items():
-            parts.setdefault(int(index), {})[name] = [part.drop("_chunk")]
-    for index in sorted(parts):
-        yield parts[index]
+def _owned(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with its text in buffers of its own. A string column filtered or grouped out of a
+    batch may keep pointing into the batch's buffers (Polars' string views), so a few kilobytes
+    held from each batch would keep every batch's text alive: copied, they keep only themselves."""
+    return frame.with_columns(pl.col(pl.String) + pl.lit(""))
 
 
 def _keys(table: str) -> list[str]:

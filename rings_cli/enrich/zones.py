@@ -129,6 +129,14 @@ def with_local_time(frame: pl.DataFrame, config: Config) -> pl.DataFrame:
     )
 
 
+def with_local_day(frame: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """`with_local_time`, and `day`: the local date as text, which names the request's tenant-day
+    (a tenant-day is the tenant's own day)."""
+    import polars as pl
+
+    return with_local_time(frame, config).with_columns(day=pl.col("date").cast(pl.String))
+
+
 def zone_changes(config: Config, tenant: str | None, start: dt.date, end: dt.date) -> list[str]:
     """A note per zone change inside [start, end] (of `tenant`, or of any tenant): the days before
     it are in the old zone, so an hour-of-day chart across it mixes the two."""

@@ -21,7 +21,7 @@ from rings_cli.core.errors import DamagedStateError
 from rings_cli.count.aggregate import BatchTables, aggregate
 from rings_cli.count.sessions import VIEW_SCHEMA, metric_deltas
 from rings_cli.enrich.breakdowns import OTHER, ROW_LIMIT, bound_keys
-from rings_cli.enrich.zones import with_local_time
+from rings_cli.enrich.zones import with_local_day
 from rings_cli.ingest.ahead import BATCH_WORK
 from rings_cli.store.docache import MAX_OPEN_DO_FILES, DoFileCache
 from rings_cli.store.dofile import DayRows, Look
@@ -87,7 +87,7 @@ class Merger:
         if self._closed is None:
             self._closed = self.catalog.finalized_days()
         if "day" not in frame.columns:  # the tenant's local date and hour: its day (zones.py)
-            frame = local_day(frame, self.config or Config())
+            frame = with_local_day(frame, self.config or Config())
         keys = frame.select("tenant", "day").unique().sort("tenant", "day").rows()
         # Listed (and dirty) before `_look` opens, and maybe creates, their DO files.
         self.catalog.mark_dirty(keys)
@@ -317,12 +317,6 @@ class _Look:
 
     stored: Look
     late: bool
-
-
-def local_day(frame: pl.DataFrame, config: Config) -> pl.DataFrame:
-    """Each request's tenant-day: its local `date`, `hour` and `utc_offset` in the tenant's zone,
-    and `day`, that date as text (zones.py: a tenant-day is the tenant's own day)."""
-    return with_local_time(frame, config).with_columns(day=pl.col("date").cast(pl.String))
 
 
 def _spans(frame: pl.DataFrame) -> dict[tuple[str, str], tuple[int, int]]:

@@ -27,7 +27,7 @@ from rings_cli.core.privacy import SaltStore, state_secret
 from rings_cli.core.state import StateDir, check_tenant
 from rings_cli.days.direct import DirectDays
 from rings_cli.days.finalize import DEFAULT_GRACE
-from rings_cli.ingest.ahead import BATCH_WORK, ahead
+from rings_cli.ingest.ahead import BATCH_WORK, ahead, give_back_memory
 from rings_cli.ingest.merge import DAMAGED, Merger
 from rings_cli.ingest.prepare import Parsed, Prepare
 from rings_cli.ingest.store import Store
@@ -129,6 +129,7 @@ class Ingest:
         # days held in memory keep the checkpoint back (see _checkpoint).
         self._pending: dict[str, tuple[str, list[tuple[Checkpoint, Checkpoint]]]] = {}
         self._unread: list[Input] = []  # the run's inputs not read yet (the watermark)
+        self._written = 0  # days written straight to the warehouse, as last seen
 
     def stop(self) -> None:
         """Ask a running ingest to stop after the current batch (signal handlers call this)."""
@@ -160,7 +161,9 @@ class Ingest:
             if self._stopping:  # days held in memory are dropped: their lines are read again
                 session.upkeep.flush()
             else:
-                self._direct_done(session.direct.complete(None))
+                give_back_memory()  # the batches' freed memory, before the warehouse is loaded
+                session.direct.complete(None)
+                self._direct_done()
                 session.upkeep.after_run()
         self.summary.seconds = self.clock() - started
         return self.summary
@@ -452,18 +455,21 @@ class Ingest:
         session = self._active()
         session.direct.write_late()
         firsts = [i.first for i in self._unread]
-        if earliest is None or any(f is None for f in firsts):
-            return
-        watermark = min([earliest, *(f for f in firsts if f is not None)])
-        self._direct_done(session.direct.complete(watermark))
+        if earliest is not None and all(f is not None for f in firsts):
+            session.direct.complete(min([earliest, *(f for f in firsts if f is not None)]))
+        self._direct_done()
 
-    def _direct_done(self, written: int) -> None:
-        """Days written straight to the warehouse are finalized days of the run."""
-        if written:  # by date, then tenant, as finalization names its days
-            done = sorted(self._active().direct.written, key=lambda key: (key[1], key[0]))
-            self.summary.finalized = [f"{t}/{d}" for t, d in done]
-            for source in list(self._pending):  # their lines are in the warehouse now
-                self._checkpoint(source)
+    def _direct_done(self) -> None:
+        """Days written straight to the warehouse are finalized days of the run, and their lines
+        no longer hold their files' checkpoints back."""
+        direct = self._active().direct
+        if direct.days_written == self._written:
+            return
+        self._written = direct.days_written
+        done = sorted(direct.written, key=lambda key: (key[1], key[0]))  # as finalization names them
+        self.summary.finalized = [f"{t}/{d}" for t, d in done]
+        for source in list(self._pending):
+            self._checkpoint(source)
 
     def _block_rejects(self, name: str) -> Rejects:
         """A block's own rejects (added to the run's when it is stored), keeping raw lines only

@@ -22,7 +22,9 @@ import polars as pl
 from rings_cli.core.config import Config
 from rings_cli.core.errors import RingsError
 from rings_cli.days.direct import DirectDays
-from rings_cli.ingest.merge import Merged, Merger, local_day
+from rings_cli.enrich.zones import with_local_day
+from rings_cli.ingest.ahead import BATCH_WORK
+from rings_cli.ingest.merge import Merged, Merger
 from rings_cli.store.catalog import Catalog
 from rings_cli.store.pack import pack_days, pack_path
 
@@ -54,11 +56,18 @@ class Store:
 
     def add(self, frame: pl.DataFrame, source: str | None) -> Merged:
         """One batch of enriched requests stored; what it stored and lost."""
-        frame = local_day(frame, self.config)
+        if "day" not in frame.columns:  # Prepare adds it (the read-ahead worker)
+            frame = with_local_day(frame, self.config)
         keys = sorted(set(frame.select("tenant", "day").unique().iter_rows()))
         kinds = self._kind_of(keys)
         if all(kinds[k] == DO for k in keys):
             return self.merger.merge(frame, source)
+        if all(kinds[k] == DIRECT for k in keys):  # a history import: no split, no copy
+            merged = Merged()
+            with BATCH_WORK:  # the read-ahead worker does not parse meanwhile (ahead.py: memory)
+                self.direct.add(frame, source)
+            _count(merged, frame, late=False)
+            return merged
         table = pl.DataFrame(
             [(t, d, kinds[(t, d)]) for t, d in keys],
             schema={"tenant": pl.String, "day": pl.String, "_kind": pl.String},
@@ -70,7 +79,8 @@ class Store:
         }
         merged = self.merger.merge(parts[DO], source) if DO in parts else Merged()
         if DIRECT in parts:
-            self.direct.add(parts[DIRECT], source)
+            with BATCH_WORK:  # the read-ahead worker does not parse meanwhile (ahead.py: memory)
+                self.direct.add(parts[DIRECT], source)
             _count(merged, parts[DIRECT], late=False)
         if LATE in parts:
             kept = self.direct.add_late(parts[LATE], source)

@@ -47,6 +47,9 @@ NEWER_TABLES = tables.NEWER_TABLES
 
 REBUILD = "`rings check --repair` rebuilds it from the DO files"
 
+# Warehouse files (path, inode) whose schema this process has made current (see _ensure_schema).
+_ENSURED: set[tuple[str, int]] = set()
+
 # How long a reader waits for a flush to release the file before giving up.
 READ_RETRY_SECONDS = 30.0
 
@@ -255,7 +258,15 @@ class Warehouse:
         return rows[0][0] if rows else None
 
     def _ensure_schema(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Create the tables; an older layout is dropped (it is rebuilt from the DO files)."""
+        """Create the tables; an older layout is dropped (it is rebuilt from the DO files). Once
+        per file and process: a file replaced since (erase's rewrite, a repair) has a new inode."""
+        ident = (str(self.path), os.stat(self.path).st_ino)
+        if ident in _ENSURED and self._version(con) == SCHEMA_VERSION:
+            return
+        self._make_schema(con)
+        _ENSURED.add(ident)
+
+    def _make_schema(self, con: duckdb.DuckDBPyConnection) -> None:
         if self._version(con) != SCHEMA_VERSION:
             for table in (*TABLES, "schema_version"):
                 con.execute(f"DROP TABLE IF EXISTS {table}")
@@ -324,6 +335,14 @@ class Warehouse:
                     cur.fetchall(), schema=columns, orient="row", infer_schema_length=None
                 )
             return dict(zip(names, row, strict=True)), tables
+
+    def days(self, wait: float = READ_RETRY_SECONDS) -> set[tuple[str, str]]:
+        """Every tenant-day the warehouse holds (a `daily` row)."""
+        with self.maybe_reader(wait) as con:
+            if con is None:
+                return set()
+            rows = con.execute("SELECT tenant, CAST(date AS VARCHAR) FROM daily").fetchall()
+        return {(t, d) for t, d in rows}
 
     def held(
         self, keys: list[tuple[str, str]], wait: float = READ_RETRY_SECONDS
