@@ -73,6 +73,25 @@ def test_on_real_logs_too(tmp_path: Path) -> None:
     assert warehouse_tables(direct) == warehouse_tables(through)
 
 
+def test_days_held_past_the_memory_budget_go_on_in_do_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tiny budget: held days spill into DO files (salt kept, lines recorded) as the run goes,
+    and the numbers are those of either path; read again, nothing counts twice."""
+    from rings_cli.ingest import store
+
+    monkeypatch.setattr(store, "HELD_BYTES", 20_000)
+    through, spilled = both_ways(tmp_path, [SAMPLE_LOG], chunk=64 * 1024)
+    assert list((spilled.root / "do").glob("**/*.sqlite")), "some days went on in DO files"
+    assert warehouse_tables(spilled) == warehouse_tables(through)
+    before = report_json(spilled)
+    Ingest(spilled, now=NOW, chunk_bytes=64 * 1024).run([str(SAMPLE_LOG)])
+    assert report_json(spilled) == before
+    assert check_state(spilled).ok
+    assert audit(spilled).ok
+    assert not list(spilled.salts_dir.rglob("*.key")), "finalized at the end: their salts are gone"
+
+
 def test_nothing_of_the_visitors_stays_and_the_state_dir_checks_out(tmp_path: Path, state: StateDir) -> None:
     Ingest(state, now=NOW).run([str(SAMPLE_LOG)])
     assert not (state.root / "do").exists() or not any((state.root / "do").iterdir())

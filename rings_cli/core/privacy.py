@@ -53,6 +53,13 @@ class MemorySalts:
         """The tenant-day's final rows are written: its hashes can never be recomputed."""
         self._salts.pop((tenant, date), None)
 
+    def has(self, tenant: str, date: str) -> bool:
+        return (tenant, date) in self._salts
+
+    def pop(self, tenant: str, date: str) -> bytes:
+        """The tenant-day's salt, let go here (it goes on in a file: SaltStore.adopt)."""
+        return self._salts.pop((tenant, date))
+
 
 class SaltStore:
     """Get-or-create the secret salt of a tenant-day; destroy it when the tenant-day is final."""
@@ -68,6 +75,15 @@ class SaltStore:
             _private_dir(path.parent)
             self._cache[key] = load_or_create_key(path)
         return self._cache[key]
+
+    def adopt(self, tenant: str, date: str, salt: bytes) -> None:
+        """Keep a salt made in memory (MemorySalts) as this tenant-day's, in its file: the hashes
+        made with it go on into a DO file (a day held in memory, spilled)."""
+        path = self.state.salt_path(tenant, date)
+        _private_dir(path.parent)
+        if _link_new(path, salt) is None and _read_salt(path) != salt:
+            raise RingsError(f"salt file {path} appeared while its tenant-day was held in memory")
+        self._cache[(tenant, date)] = salt
 
     def exists(self, tenant: str, date: str) -> bool:
         return self.state.salt_path(tenant, date).exists()

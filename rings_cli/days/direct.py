@@ -16,6 +16,7 @@ warehouse already holds (a file read again) is dropped first, so nothing is coun
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -41,6 +42,17 @@ READY_BYTES = 16 * 1024 * 1024
 DAYS_PER_TAKE = 256  # tenant-days whose final rows are made at once (their page views' sessions)
 COMPACT_AFTER = 16  # batches of counts held before they are added up (memory)
 Day = tuple[str, str]
+
+
+@dataclass
+class Spilled:
+    """Held days let go to go on in DO files: what memory held of them."""
+
+    keys: list[Day]
+    counts: dict[str, pl.DataFrame]  # per table, summed (date as text)
+    views: pl.DataFrame  # hashed page views
+    lines: pl.DataFrame | None  # tenant, date, source, first, line
+    salts: dict[Day, bytes]
 
 
 class DirectDays:
@@ -129,6 +141,32 @@ class DirectDays:
                 written += self.write()
         return written + (self.write() if watermark is None else 0)
 
+    def held_bytes(self) -> int:
+        """About how much memory the held days take (their counts, page views and lines)."""
+        frames = [*(p for parts in self._counts.values() for p in parts), *self._views, *self._lines]
+        return int(sum(f.estimated_size() for f in frames))
+
+    def release(self, share: float) -> Spilled | None:
+        """Let go of the held days that end first, about `share` of them, with everything held of
+        them (counts, page views, their lines per source, their salts): they go on in DO files
+        (ingest/store.py), like a day a run meets while it is open."""
+        if not self._held:
+            return None
+        keys = sorted(self._held, key=lambda k: (self._held[k], k))
+        keys = keys[: max(1, int(len(keys) * share))]
+        wanted = pl.DataFrame(keys, schema={"tenant": pl.String, "date": pl.String}, orient="row")
+        counts = {}
+        for name, parts in self._counts.items():
+            taken, parts[:] = _split(parts, wanted)
+            if taken is not None:
+                counts[name] = summed([taken], _keys(name))
+        views, self._views = _split(self._views, wanted)
+        lines, self._lines = _split(self._lines, wanted)
+        salts = {key: self.salts.pop(*key) for key in keys if self.salts.has(*key)}
+        for key in keys:
+            del self._held[key]
+        return Spilled(keys, counts, views if views is not None else _NO_VIEWS, lines, salts)
+
     def write(self) -> int:
         """The ready days into the warehouse, one transaction per group of days as they were made
         (no copy of their rows), the files they came from noted first in the catalog (the
@@ -150,21 +188,13 @@ class DirectDays:
         counts, page views and salts. Every held frame is split once, whatever the number of days."""
         wanted = pl.DataFrame(done, schema={"tenant": pl.String, "date": pl.String}, orient="row")
 
-        def split(frames: list[pl.DataFrame]) -> tuple[pl.DataFrame | None, list[pl.DataFrame]]:
-            if not frames:
-                return None, []
-            whole = pl.concat(frames, how="diagonal_relaxed")
-            taken = whole.join(wanted, on=KEY, how="semi")
-            kept = whole.join(wanted, on=KEY, how="anti")
-            return taken, [kept] if kept.height else []
-
         counts: dict[str, pl.DataFrame] = {}
         for name, parts in self._counts.items():
-            taken, parts[:] = split(parts)
+            taken, parts[:] = _split(parts, wanted)
             if taken is not None:
                 counts[name] = summed([taken], _keys(name))
-        views, self._views = split(self._views)
-        lines, self._lines = split(self._lines)
+        views, self._views = _split(self._views, wanted)
+        lines, self._lines = _split(self._lines, wanted)
         frames = final_tables(counts, views if views is not None else _NO_VIEWS)
         absorbed = _absorbed([lines] if lines is not None else [])
         frames[tables.ABSORBED] = _dated(absorbed)
@@ -228,6 +258,17 @@ class DirectDays:
         self.catalog.note_direct(absorbed.get_column("source").unique().to_list())
         self._marks.update(((t, d, s), n) for t, d, s, n in absorbed.iter_rows())
         self.warehouse.flush([{name: [_dated(f)] for name, f in out.items()}], wait=self.wait)
+
+
+def _split(
+    frames: list[pl.DataFrame], wanted: pl.DataFrame
+) -> tuple[pl.DataFrame | None, list[pl.DataFrame]]:
+    """The rows of the `wanted` tenant-days, and the rest (in one frame): each frame split once."""
+    if not frames:
+        return None, []
+    whole = pl.concat(frames, how="diagonal_relaxed")
+    kept = whole.join(wanted, on=KEY, how="anti")
+    return whole.join(wanted, on=KEY, how="semi"), [kept] if kept.height else []
 
 
 def _owned(frame: pl.DataFrame) -> pl.DataFrame:

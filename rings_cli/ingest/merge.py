@@ -20,6 +20,7 @@ from rings_cli.core.config import Config
 from rings_cli.core.errors import DamagedStateError
 from rings_cli.count.aggregate import BatchTables, aggregate
 from rings_cli.count.sessions import VIEW_SCHEMA, metric_deltas
+from rings_cli.days.direct import Spilled
 from rings_cli.enrich.breakdowns import OTHER, ROW_LIMIT, bound_keys
 from rings_cli.enrich.zones import with_local_day
 from rings_cli.ingest.ahead import BATCH_WORK
@@ -104,6 +105,33 @@ class Merger:
         self._bound(batch, looks)  # paths past the day's row limit count as "(other)", views too
         return batch, frame, looks, last_lines
 
+    def adopt(self, spilled: Spilled) -> Merged:
+        """Days held in memory (days/direct.py), given DO files instead: their counts, page views
+        and the record of their lines in one transaction each, their salts kept in files (the
+        hashes go on). From then on they are days of DO files like any other."""
+        result = self._result = Merged()
+        keys = spilled.keys
+        self.catalog.mark_dirty(keys)
+        for (tenant, date), salt in spilled.salts.items():
+            self.salts.adopt(tenant, date, salt)
+        batch = BatchTables(counts=spilled.counts, views=spilled.views)
+        looks = {key: _Look(NEW_FILE, late=False) for key in keys}
+        self._bound(batch, looks)
+        before = pl.DataFrame(schema={"tenant": pl.String, "date": pl.String, **VIEW_SCHEMA})
+        rows = _day_rows(batch, metric_deltas(before, batch.views) if batch.views.height else {})
+        marks: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        if spilled.lines is not None:
+            for tenant, date, source, line in (
+                spilled.lines.group_by("tenant", "date", "source").agg(pl.col("line").max()).iter_rows()
+            ):
+                marks.setdefault((tenant, date), []).append((source, int(line)))
+        for key in self._in_turn([k for k in keys if k in rows]):
+            try:
+                self._do_files.open(*key).merge(rows[key], marks.get(key, []))
+            except DamagedStateError as e:
+                self._damaged(*key, e)
+        return result
+
     def forget_finalized(self) -> None:
         """Finalization (or retention) changed tenant-days: read the catalog's list again before
         the next merge, and look at each DO file again."""
@@ -163,7 +191,7 @@ class Merger:
         rows = _day_rows(batch, deltas)
         result = self._result
         for key in self._in_turn([k for k in keys if k in rows and k not in self._damaged_days]):
-            absorbed = (source, last_lines[key]) if source is not None else None
+            absorbed = [(source, last_lines[key])] if source is not None else []
             look = looks[key]
             try:
                 do = self._do_files.open(*key)

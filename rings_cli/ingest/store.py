@@ -29,6 +29,8 @@ from rings_cli.store.catalog import Catalog
 from rings_cli.store.pack import pack_days, pack_path
 
 DO, DIRECT, LATE = "do", "direct", "late"
+HELD_BYTES = 64 * 1024 * 1024  # days held in memory past this much: some go on in DO files
+SPILL_SHARE = 0.5  # of the held days, the ones that end first
 Day = tuple[str, str]
 
 
@@ -67,6 +69,7 @@ class Store:
             with BATCH_WORK:  # the read-ahead worker does not parse meanwhile (ahead.py: memory)
                 self.direct.add(frame, source)
             _count(merged, frame, late=False)
+            self._spill(merged)
             return merged
         table = pl.DataFrame(
             [(t, d, kinds[(t, d)]) for t, d in keys],
@@ -82,10 +85,23 @@ class Store:
             with BATCH_WORK:  # the read-ahead worker does not parse meanwhile (ahead.py: memory)
                 self.direct.add(parts[DIRECT], source)
             _count(merged, parts[DIRECT], late=False)
+            self._spill(merged)
         if LATE in parts:
             kept = self.direct.add_late(parts[LATE], source)
             _count(merged, kept, late=True)
         return merged
+
+    def _spill(self, merged: Merged) -> None:
+        """Past HELD_BYTES of days held in memory, the ones that end first go on in DO files:
+        memory stays bounded however long days wait for the other inputs (two servers' logs read
+        one after the other) and however big a day is."""
+        while self.direct.held_bytes() > HELD_BYTES:
+            spilled = self.direct.release(SPILL_SHARE)
+            if spilled is None:
+                return
+            with BATCH_WORK:
+                merged.damaged += self.merger.adopt(spilled).damaged
+            self._kinds.update(dict.fromkeys(spilled.keys, DO))
 
     def _kind_of(self, keys: list[Day]) -> dict[Day, str]:
         """Where each tenant-day lives; asked of the catalog and the warehouse once a session."""

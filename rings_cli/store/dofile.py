@@ -296,13 +296,14 @@ class DoFile:
     def merge(
         self,
         rows: DayRows,
-        absorbed: tuple[str, int] | None = None,
+        absorbed: Sequence[tuple[str, int]] = (),
         late: bool = False,
         finalized: bool | None = None,
     ) -> None:
         """Add one batch's ready rows (counts and visitor-metric deltas, page views); all or nothing.
 
-        `absorbed` (source fingerprint, last line number of the batch in this day) commits with
+        `absorbed` ((source fingerprint, last line number of the batch in this day), one per
+        source) commits with
         the counts, so after a crash a re-read line is recognised per DO file. A `late` batch is
         for a finalized tenant-day: it adds only the counts that need no visitor identity (no
         `views`, no `day` delta), and the daily summary is written again. One statement per
@@ -311,8 +312,8 @@ class DoFile:
         con = self.con
         self._fresh = False
         with self._transaction():
-            if absorbed is not None:
-                con.execute(
+            if absorbed:  # usually one mark; several for days held in memory, then spilled here
+                con.executemany(
                     """INSERT INTO absorbed (source, line) VALUES (?, ?)
                        ON CONFLICT (source) DO UPDATE SET line = max(line, excluded.line)""",
                     absorbed,
