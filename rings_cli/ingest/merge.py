@@ -52,6 +52,7 @@ class Merged:
     tenant_days: set[tuple[str, str]] = field(default_factory=set)
     late_tenant_days: set[str] = field(default_factory=set)  # `tenant/date`
     damaged: list[str] = field(default_factory=list)  # one line per DO file found damaged
+    do_files: int = 0  # DO files merged into (to be synced before the batch's checkpoint)
 
     @property
     def complete(self) -> bool:
@@ -128,6 +129,7 @@ class Merger:
         for key in self._in_turn([k for k in keys if k in rows]):
             try:
                 self._do_files.open(*key).merge(rows[key], marks.get(key, []))
+                result.do_files += 1
             except DamagedStateError as e:
                 self._damaged(*key, e)
         return result
@@ -200,6 +202,7 @@ class Merger:
                 self._damaged(*key, e)
                 continue
             self._remember(key, source, look.stored, rows[key], last_lines[key])
+            result.do_files += 1
             result.tenant_days.add(key)
             if look.late:
                 result.late_tenant_days.add(label(*key))

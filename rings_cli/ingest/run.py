@@ -51,6 +51,7 @@ from rings_cli.source.tail import HEAD_BYTES, Block, Checkpoint, FileTail, Ident
 from rings_cli.store.catalog import Catalog
 from rings_cli.store.docache import DoFileCache
 from rings_cli.store.lifecycle import migrate, migrate_checkpoints
+from rings_cli.store.sqlite import sync_filesystem
 from rings_cli.warehouse.flush import FlushResult
 from rings_cli.warehouse.local import READ_RETRY_SECONDS, Warehouse
 
@@ -425,6 +426,8 @@ class Ingest:
         self.rejects.absorb(item.rejects)
         merged = self._active().store.add(item.frame, source)
         item.frame = item.frame.clear()  # let the batch go before the next one is taken
+        if merged.do_files:  # durable before the checkpoint that says these lines were read
+            sync_filesystem(self.state.root)
         if merged.lost:
             self.rejects.add(DAMAGED, merged.lost)
         self.summary.absorb(merged)

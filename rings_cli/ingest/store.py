@@ -100,7 +100,9 @@ class Store:
             if spilled is None:
                 return
             with BATCH_WORK:
-                merged.damaged += self.merger.adopt(spilled).damaged
+                adopted = self.merger.adopt(spilled)
+            merged.damaged += adopted.damaged
+            merged.do_files += adopted.do_files
             self._kinds.update(dict.fromkeys(spilled.keys, DO))
 
     def _kind_of(self, keys: list[Day]) -> dict[Day, str]:

@@ -178,7 +178,7 @@ class DoFile:
             path.parent.mkdir(parents=True, exist_ok=True)
         if create and not existed:
             with storage.translating(path, path.parent.parent.parent):
-                create_file(path, tenant, date)
+                create_file(path, tenant, date, sync=False)  # synced with its batch
             self._has_views = False  # and every table is there: made by _install_schema just now
             self._fresh = True
         # <state>/do/<tenant>/<date>.sqlite: a full disk is reported for the whole state dir.
@@ -191,7 +191,11 @@ class DoFile:
 
     def _open(self, create: bool, existed: bool) -> None:
         self.con.execute("PRAGMA journal_mode = WAL")
-        self.con.execute("PRAGMA synchronous = NORMAL")
+        # No sync per commit nor per checkpoint: many open days (1,000 sites in follow mode) would
+        # cost syncs per file and batch. The ingest syncs the file system once per batch before it
+        # checkpoints the batch's lines (sqlite.sync_filesystem), so a power loss loses at most
+        # merges whose lines are read again.
+        self.con.execute("PRAGMA synchronous = OFF")
         self.con.execute("PRAGMA cache_size = -64")  # KiB: up to 64 files are open at once (docache)
         self.con.execute(
             "PRAGMA secure_delete = ON"
@@ -511,11 +515,16 @@ def _add_key(con: sqlite3.Connection, table: tables.Table, column: str) -> None:
 
 
 def create_file(
-    path: Path, tenant: str, date: str, fill: Callable[[sqlite3.Connection], None] | None = None
+    path: Path,
+    tenant: str,
+    date: str,
+    fill: Callable[[sqlite3.Connection], None] | None = None,
+    sync: bool = True,
 ) -> None:
     """Make a new DO file of this tenant-day in one write (sqlite.create_atomically): every table,
-    already in WAL mode. `fill` writes rows in the same transaction (pack.py unpacking a day)."""
-    storage.create_atomically(path, _filled(tenant, date, fill))  # made in memory: no journal, no lock
+    already in WAL mode. `fill` writes rows in the same transaction (pack.py unpacking a day).
+    Made in memory (no journal, no lock); `sync` False leaves the sync to the ingest's batch."""
+    storage.create_atomically(path, _filled(tenant, date, fill), sync=sync)
 
 
 def _filled(tenant: str, date: str, fill: Callable[[sqlite3.Connection], None] | None) -> bytes:

@@ -8,7 +8,10 @@ every statement, fetch and commit is covered without a try in each method.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno
+import functools
 import os
 import sqlite3
 import tempfile
@@ -147,13 +150,14 @@ def wal_image(template: bytes, fill: Callable[[sqlite3.Connection], object]) -> 
     return bytes(data)
 
 
-def create_atomically(path: Path, data: bytes) -> None:
+def create_atomically(path: Path, data: bytes, sync: bool = True) -> None:
     """Make a new file whole under a temporary name, synced, then link it into place.
 
     A reader globbing the folder (`rings report`, `rings live`, a test) then never sees a file
     without its tables. The file has the state dir's mode (0600, or 0640 when group-readable) from
     its first byte. If another creator links first, its file wins (os.link never replaces) and ours
-    is dropped. Written, then synced once: creating many files costs one fsync each.
+    is dropped. Written, then synced once (`sync`); a DO file is not synced here: the ingest syncs
+    the file system once per batch, before it checkpoints the batch's lines (`sync_filesystem`).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".creating", dir=path.parent)
@@ -163,7 +167,8 @@ def create_atomically(path: Path, data: bytes) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
         os.close(fd)
         fd = -1
         try:
@@ -183,6 +188,29 @@ def create_atomically(path: Path, data: bytes) -> None:
 
 def table_names(con: sqlite3.Connection) -> set[str]:
     return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def sync_filesystem(path: Path) -> None:
+    """Everything written to the file system of `path` (the state dir) on disk, in one call
+    (Linux syncfs; elsewhere a global sync): what a batch wrote to its DO files, salts and folders
+    is durable before the checkpoint that says its lines were read."""
+    libc = _libc()
+    if libc is not None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if libc.syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    os.sync()
+
+
+@functools.cache
+def _libc() -> Any:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
 
 
 def fsync_dir(path: Path) -> None:
