@@ -217,15 +217,20 @@ class Group:
     token: tuple | None = None
     report: Report | None = None
     feed: collections.Counter = field(default_factory=collections.Counter)
+    failing: bool = False  # its last update failed (said once; the next commit tries again)
 
 
 def event_key(row: dict[str, Any]) -> tuple:
-    return (row["time"].isoformat(), row["tenant"], row["path"], row["source"])
+    """A page view of the feed, in a total order: two views of one path in one second, one with a
+    source and one without, compare (None sorts after every source, never against it)."""
+    source = row["source"]
+    return (row["time"].isoformat(), row["tenant"], row["path"], source is None, source or "")
 
 
-def event_json(key: tuple) -> dict[str, str]:
+def event_json(key: tuple) -> dict[str, str | None]:
     """A page view as the dashboard sees it: where and when, never who."""
-    time, tenant, path, source = key
+    time, tenant, path, no_source, source = key
+    source = None if no_source else source
     return {"time": time, "tenant": tenant, "path": path, "source": source}
 
 
@@ -280,12 +285,18 @@ class Hub:
         """Poll forever (until cancelled); every watched report is checked at once each tick."""
         while True:
             await asyncio.sleep(self.poll)
+            groups = list(self.groups.values())
             ticks = [self._tick(key, group) for key, group in list(self.groups.items())]
-            for result in await asyncio.gather(*ticks, return_exceptions=True):
+            for group, result in zip(
+                groups, await asyncio.gather(*ticks, return_exceptions=True), strict=True
+            ):
                 # Whatever one report's read raised (a flush held the warehouse too long, a damaged
-                # file, a disk error), the watcher goes on: its sockets get the next tick's news.
-                if isinstance(result, Exception) and not isinstance(result, RingsError):
+                # file, a disk error), the watcher goes on: its sockets get the next commit's news.
+                # A failure is said once, not at every commit while it lasts.
+                failed = isinstance(result, Exception) and not isinstance(result, RingsError)
+                if failed and not group.failing:
                     _log.warning("live update failed: %s: %s", type(result).__name__, result)
+                group.failing = failed
 
     async def _tick(self, key: Key, group: Group) -> None:
         token = await self.reports.quick(lambda: freshness(self.state, *self._resolved(key)[:3]))
