@@ -10,16 +10,14 @@ Every string from a log (paths, sources, campaigns, post ids, tenants) goes thro
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rings_cli.core.text import cell, safe_text
-from rings_cli.query.model import DayRow, Report, TotalKey
+from rings_cli.query.model import Report, TotalKey
+from rings_cli.query.periods import periods
 from rings_cli.ui.charts import NOTHING, change, duration, hour_totals, human_bytes, zone_label
-
-DAILY_BARS = 92  # up to this many days, one bar a day; longer ranges by week, then by month
 
 
 def _h(value: Any) -> str:
@@ -110,21 +108,6 @@ def _cards(report: Report) -> str:
     return '<div class="cards">' + "".join(out) + "</div>"
 
 
-def _buckets(days: Sequence[DayRow]) -> tuple[str, list[tuple[str, int, int]]]:
-    """(unit, [(label, page views, visitors)]): days, weeks from Monday, or months."""
-    if len(days) <= DAILY_BARS:
-        return "day", [(d["date"], int(d["page_views"]), int(d["unique_visitors"])) for d in days]
-    weekly = len(days) <= DAILY_BARS * 7
-    sums: dict[str, list[int]] = {}
-    for d in days:
-        date = dt.date.fromisoformat(d["date"])
-        key = (date - dt.timedelta(days=date.weekday())).isoformat() if weekly else date.strftime("%Y-%m")
-        row = sums.setdefault(key, [0, 0])
-        row[0] += int(d["page_views"])
-        row[1] += int(d["unique_visitors"])
-    return ("week" if weekly else "month"), [(k, pv, uv) for k, (pv, uv) in sorted(sums.items())]
-
-
 def _bar_chart(
     title: str, labels: list[str], views: list[int], visitors: list[int] | None, tick_every: int
 ) -> str:
@@ -161,10 +144,13 @@ def _bar_chart(
 
 
 def _daily(report: Report) -> str:
-    unit, rows = _buckets(report["days"])
+    unit, periods_ = periods(report["days"])
+    rows = [(p["date"], int(p["page_views"]), int(p["unique_visitors"])) for p in periods_]
     if not rows:
         return '<p class="empty">No days with data in this range.</p>'
-    labels = [r[0][5:] if unit == "day" else r[0] for r in rows]
+    # Days within one year read as MM-DD; weeks and months keep their year.
+    one_year = len({r[0][:4] for r in rows}) == 1
+    labels = [r[0][5:] if unit == "day" and one_year else r[0] for r in rows]
     ticks = max(1, -(-len(rows) // 10))
     legend = (
         '<p class="legend"><span class="swatch" style="background:var(--visitors)"></span>visitors'
@@ -327,8 +313,9 @@ def report_html(report: Report) -> str:
             _section("Posts", _table(report["content"], columns, compared and compared["content"], "views"))
         )
     sections += _breakdowns(report)
+    unit, period_rows = periods(report["days"])
     days_columns = [
-        ("date", "Day", "text"),
+        ("date", {"day": "Day", "week": "Week from", "month": "Month"}[unit], "text"),
         ("page_views", "Page views", "n"),
         ("unique_visitors", "Visitors", "n"),
         ("sessions", "Sessions", "n"),
@@ -358,7 +345,8 @@ def report_html(report: Report) -> str:
         ]
         sections.append(_section("Tenants", _table(report["tenants"], columns, None, "")))
     sections.append("</div>")
-    sections.append(_section("Days", _table(report["days"], days_columns, None, "")))
+    title_of = {"day": "Days", "week": "Weeks", "month": "Months"}[unit]
+    sections.append(_section(title_of, _table(period_rows, days_columns, None, "")))
     title = f"Rings report: {who}, {report['start']} to {report['end']}"
     return (
         "<!DOCTYPE html>\n"

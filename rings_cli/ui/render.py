@@ -21,6 +21,7 @@ from rings_cli.core.defaults import MAX_HOURS_DAYS
 from rings_cli.core.text import cell, plural, safe_text
 from rings_cli.query.export import CSV_SECTIONS, report_csv, report_json  # noqa: F401 - also render's names
 from rings_cli.query.model import Report, TotalKey, Totals
+from rings_cli.query.periods import periods
 from rings_cli.ui.charts import (  # duration and human_bytes: shared with the HTML page and `rings live`
     VIEWS,
     VISITORS,
@@ -317,8 +318,13 @@ def report_renderable(report: Report, width: int = 80) -> RenderableType:
         )
     elif report["totals"]["page_views"]:
         parts.append(_chart_text(hour_chart(report["hours"], width, zone=zone_label(report, short=True))))
-    days = _shown(report["days"], rates=("bounce_rate",), times=("avg_session_duration",))
-    parts.append(fit_table("Days", days, _DAY_COLUMNS, width))
+    # A long range by week or month (query/periods.py); JSON and CSV keep one row a day.
+    unit, period_rows = periods(report["days"])
+    days = _shown(period_rows, rates=("bounce_rate",), times=("avg_session_duration",))
+    first = {"day": "date", "week": "week from", "month": "month"}[unit]
+    day_columns = [("date", first, first, 0), *_DAY_COLUMNS[1:]]
+    title = {"day": "Days", "week": "Weeks", "month": "Months"}[unit]
+    parts.append(fit_table(title, days, day_columns, width))
     pages = _shown(report["top_pages"], times=("avg_time_seconds",))
     columns, rows = _with_change(_PAGE_COLUMNS, pages, compared and compared["top_pages"], "views")
     parts.append(fit_table("Top pages", rows, columns, width))
