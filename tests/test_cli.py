@@ -35,7 +35,7 @@ def test_ingest_text_summary_and_quiet(state: StateDir, write_log) -> None:
     text = run_cli("ingest", "--state-dir", str(state.root), str(log))
     assert "Read 1 line: 1 parsed, 0 rejected" in text.stdout
     assert "1 request, 1 page view, 0 bot requests" in text.stdout
-    assert "1 tenant, 1 day, in" in text.stdout
+    assert "1 tenant (default), 1 day, in" in text.stdout
     quiet = run_cli("ingest", "--state-dir", str(state.root), "--quiet", str(log))
     assert quiet.exit_code == 0 and quiet.stdout == ""
 

@@ -82,6 +82,16 @@ def ingest(
         int, typer.Option("--rejects-limit", min=0, help="At most this many lines.")
     ] = 1000,
     tenant: TenantOption = None,
+    tenant_from_path: Annotated[
+        str | None,
+        typer.Option(
+            "--tenant-from-path",
+            metavar="REGEX",
+            help="Name each file's site from its path: a regex with a group (?P<tenant>...), "
+            "e.g. '/(?P<tenant>[^/]+)\\.access\\.log'.",
+            show_default=False,
+        ),
+    ] = None,
     state_dir: StateDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
@@ -143,6 +153,7 @@ def ingest(
             state,
             fmt=fmt,
             tenant=tenant,
+            tenant_from_path=tenant_from_path,
             config=settings,
             client_ip=client_ip,
             keep_rejects=rejects_limit if rejects is not None else 0,

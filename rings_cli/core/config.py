@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fnmatch
 import ipaddress
+import os
 import re
 import zoneinfo
 from dataclasses import dataclass, field
@@ -49,6 +51,7 @@ _TOP_KEYS = {
     "timezone",
     "timezones",
     "breakdowns",
+    "files",
 }
 # Lines dated before this are rejected as `too old` (no web server logged before 1990); a 1900 or
 # 0001 timestamp is a broken clock or a forged field, and would otherwise become a day of its own.
@@ -135,6 +138,16 @@ class Config:
     timezone: str = "UTC"  # the default zone of a tenant-day (zones.py)
     timezones: tuple[TimezoneEntry, ...] = ()  # `[timezones]`, in file order
     breakdowns: bool = True  # browsers, OS, devices, countries counted (false: skipped entirely)
+    files: tuple[tuple[str, str], ...] = ()  # `[files]`: (path glob, tenant), in file order
+
+    def file_tenant(self, path: str) -> str | None:
+        """The tenant `[files]` gives a log file by its path (the first glob that matches), if any.
+        A glob matches the path as given or as an absolute path."""
+        absolute = os.path.abspath(path)
+        for pattern, tenant in self.files:
+            if fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(absolute, pattern):
+                return tenant
+        return None
 
     def keep_days_for(self, tenant: str) -> int | None:
         """How many days back a tenant's data is kept (its own value, else the global one)."""
@@ -205,6 +218,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     keep_days, keep_by_tenant = _keep_days(data.get("keep_days"))
     timezone = check_zone(_string(data, "timezone", "UTC"), "timezone")
     timezones = _timezones(data.get("timezones", {}))
+    files = _files(data.get("files", {}))
     breakdowns = data.get("breakdowns", True)
     if not isinstance(breakdowns, bool):
         raise UsageError("breakdowns must be true or false")
@@ -224,7 +238,25 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         timezone=timezone,
         timezones=timezones,
         breakdowns=breakdowns,
+        files=files,
     )
+
+
+def _files(table: object) -> tuple[tuple[str, str], ...]:
+    """`[files]`: "path glob" = "tenant", one site per log file (nginx's default format names no
+    host). A glob should cover the rotated names too ("/var/log/nginx/shop.*")."""
+    if not isinstance(table, dict):
+        raise UsageError('[files] must be a table of "path glob" = "tenant"')
+    out = []
+    for pattern, tenant in table.items():
+        if not isinstance(tenant, str) or not re.match(TENANT_PATTERN, normalize_host(tenant)):
+            raise UsageError(
+                f"[files] {pattern!r} = {tenant!r}: not a valid tenant name ([a-z0-9][a-z0-9._-]{{0,62}})"
+            )
+        if not pattern:
+            raise UsageError("[files]: an empty path glob")
+        out.append((pattern, normalize_host(tenant)))
+    return tuple(out)
 
 
 def check_zone(name: object, where: str) -> str:

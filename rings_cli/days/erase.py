@@ -291,6 +291,11 @@ def _erase_catalog(catalog: Catalog, todo: ErasePlan, wait: float) -> None:
             columns = {r[1] for r in con.execute(f'PRAGMA table_info("{table}")')}
             if "tenant" not in columns:
                 continue
+            if table == "checkpoints":  # a file's tenant ([files]) goes; its position stays
+                con.executemany(
+                    "UPDATE checkpoints SET tenant = NULL WHERE tenant = ?", [(t,) for t in todo.whole]
+                )
+                continue
             if "date" in columns:
                 con.executemany(
                     f'DELETE FROM "{table}" WHERE tenant = ? AND date = ?', [tuple(k) for k in todo.days]

@@ -49,12 +49,20 @@ class Prepare:
     log_timezone: str
     now: Callable[[], dt.datetime]
 
-    def __call__(self, lines: pl.Series, fmt: LogFormat, rejects: Rejects, first_line: int = 0) -> Parsed:
+    def __call__(
+        self,
+        lines: pl.Series,
+        fmt: LogFormat,
+        rejects: Rejects,
+        first_line: int = 0,
+        file_tenant: str | None = None,
+    ) -> Parsed:
         """Lines → requests (one row per accepted line) with `line_no`, each row's line number in
-        its source (`first_line` + its index in the block); every other line is a reject."""
+        its source (`first_line` + its index in the block); every other line is a reject.
+        `file_tenant`: the site of the whole file (`[files]`, `--tenant-from-path`)."""
         frame = parse_lines(lines, fmt, rejects, self.log_timezone)
         format_parsed = frame.height
-        frame = self.enrich(frame, lines, rejects)
+        frame = self.enrich(frame, lines, rejects, file_tenant)
         frame = frame.with_columns(line_no=pl.col("row").cast(pl.Int64) + first_line)
         earliest = frame.get_column("ts").min() if frame.height else None
         return Parsed(
@@ -65,13 +73,16 @@ class Prepare:
             earliest=earliest if isinstance(earliest, dt.datetime) else None,
         )
 
-    def enrich(self, frame: pl.DataFrame, lines: pl.Series, rejects: Rejects) -> pl.DataFrame:
-        """Parsed rows → rows with a plausible time, their client, tenant, class and event."""
+    def enrich(
+        self, frame: pl.DataFrame, lines: pl.Series, rejects: Rejects, file_tenant: str | None = None
+    ) -> pl.DataFrame:
+        """Parsed rows → rows with a plausible time, their client, tenant, class and event. The
+        tenant: `--tenant`, else the file's, else the line's host (rings.toml `[tenants]`)."""
         config = self.config
         frame = reject_implausible_times(frame, lines, rejects, config.oldest_date, self.now())
         if config.client_ip == "x-forwarded-for":
             frame = client_from_xff(frame, config.trusted_proxies)
-        frame = assign_tenants(frame, self.tenant, rejects, config, lines)
+        frame = assign_tenants(frame, self.tenant or file_tenant, rejects, config, lines)
         frame = assign_events(classify(frame, config.exclude_paths), config)
         # The tenant's local day and hour: here, in the read-ahead worker, not in the count stage
         # (the run's critical path).

@@ -14,6 +14,7 @@ optional callback, the result is an `IngestSummary`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 import time
 from collections.abc import Callable, Collection, Generator, Iterator
@@ -91,9 +92,12 @@ class Ingest:
         keep_rejects: int = 0,
         log_timezone: str = "UTC",
         direct: bool = True,
+        tenant_from_path: str | None = None,
     ) -> None:
         """`direct`: in a batch run, days that have ended go straight to the warehouse
-        (days/direct.py); False sends them through DO files, as follow mode does."""
+        (days/direct.py); False sends them through DO files, as follow mode does.
+        `tenant_from_path`: a regex whose group `tenant`, found in a log file's path, names its
+        site (after `--tenant`, before rings.toml `[files]`)."""
         self.state = state
         self.direct = direct
         # Everything the user configured is validated here, before any data moves.
@@ -111,6 +115,8 @@ class Ingest:
         )
         # The stages before the store; the zone is of log times written without an offset.
         self.prepare = Prepare(self.config, tenant, check_timezone(log_timezone), self.now)
+        self.tenant_from_path = _path_pattern(tenant_from_path)
+        self._file_tenants: dict[str, str | None] = {}  # source id -> its file's tenant
         self.on_progress = on_progress
         self.chunk_bytes = chunk_bytes
         self.clock = clock
@@ -147,6 +153,9 @@ class Ingest:
         inputs = check_inputs(paths or ["-"], self.forced_format, self.prepare.log_timezone)
         self.summary.skipped += [(i.name, i.skip) for i in inputs if i.skip is not None]
         inputs = in_time_order([i for i in inputs if i.skip is None])
+        for item in inputs:  # a path that names no valid tenant fails the run before it reads
+            if not item.stream:
+                self._tenant_by_path(item.path)
         total = None if any(i.stream for i in inputs) else sum(i.size or 0 for i in inputs)
         with self._open(batch=True) as session:
             done = 0  # raw bytes of the inputs read before this one (progress)
@@ -194,7 +203,8 @@ class Ingest:
                     got = False
                     for tail, block in follower.poll(self.chunk_bytes):
                         got = True
-                        self._commit(tail, self._prepare_block(tail, block, 0))
+                        site = self._file_tenant(tail)
+                        self._commit(tail, self._prepare_block(tail, block, 0, None, site))
                         if self._stopping:
                             break
                     if self.clock() - last_flush >= flush_interval:
@@ -307,12 +317,13 @@ class Ingest:
         tail = FileTail(item.path, self._identify, head=item.head)
         try:
             tail.identify()
+            site = self._file_tenant(tail)
             start = tail.position.line  # the checkpoint it continues from
             blocks = 0
 
             def prepared() -> Generator[Parsed]:  # the worker thread: reads and parses, writes nothing
                 while not self._stopping and (block := tail.read(self.chunk_bytes, final=True)) is not None:
-                    yield self._prepare_block(tail, block, done + tail.source.position(), item.fmt)
+                    yield self._prepare_block(tail, block, done + tail.source.position(), item.fmt, site)
 
             with closing(ahead(prepared())) as items:
                 for parsed in items:
@@ -334,15 +345,20 @@ class Ingest:
             tail.close()
 
     def _prepare_block(
-        self, tail: FileTail, block: Block, position: int, known: LogFormat | None = None
+        self,
+        tail: FileTail,
+        block: Block,
+        position: int,
+        known: LogFormat | None = None,
+        site: str | None = None,
     ) -> Parsed:
         """A block's lines → enriched requests; touches no state (it may run in the worker).
-        `known`: the file's format as the input check found it."""
+        `known`: the file's format as the input check found it; `site`: the file's tenant."""
         fmt = self._format_for(tail, known)
         with BATCH_WORK:  # not while the caller aggregates the batch before (ahead.py)
             lines = lines_from_bytes(block.data)
             block.data = b""  # the lines hold the text now: no second copy of it during the merge
-            parsed = self.prepare(lines, fmt, self._block_rejects(tail.name), block.first_line)
+            parsed = self.prepare(lines, fmt, self._block_rejects(tail.name), block.first_line, site)
         return replace(parsed, block=block, fmt=fmt.spec, position=position)
 
     def _commit(self, tail: FileTail, item: Parsed) -> None:
@@ -474,6 +490,33 @@ class Ingest:
         for source in list(self._pending):
             self._checkpoint(source)
 
+    def _file_tenant(self, tail: FileTail) -> str | None:
+        """The site of a whole file: the one it was first read with (kept when rotation renames
+        it), else `--tenant-from-path`, else rings.toml `[files]`; None: each line's host decides.
+        `--tenant` wins over all (Prepare)."""
+        source = tail.fingerprint
+        if self.prepare.tenant is not None or source is None:
+            return None
+        if source not in self._file_tenants:
+            catalog = self._active().catalog
+            tenant = catalog.file_tenant(source) or self._tenant_by_path(tail.path)
+            if tenant is not None:
+                catalog.set_file_tenant(source, tenant)
+            self._file_tenants[source] = tenant
+        return self._file_tenants[source]
+
+    def _tenant_by_path(self, path: str) -> str | None:
+        if self.tenant_from_path is not None and (found := self.tenant_from_path.search(path)):
+            name = normalize_host(found["tenant"] or "")
+            try:
+                return check_tenant(name)
+            except UsageError:
+                raise UsageError(
+                    f"--tenant-from-path: {path} gives {name!r}, not a valid tenant name "
+                    "([a-z0-9][a-z0-9._-]{0,62})"
+                ) from None
+        return self.config.file_tenant(path)
+
     def _block_rejects(self, name: str) -> Rejects:
         """A block's own rejects (added to the run's when it is stored), keeping raw lines only
         while the run's `--rejects` file still wants some."""
@@ -485,3 +528,16 @@ class Ingest:
 
     def _stamp(self) -> str:
         return self.now().astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def _path_pattern(pattern: str | None) -> re.Pattern[str] | None:
+    """`--tenant-from-path`: a regex with a named group `tenant`, checked before any data moves."""
+    if pattern is None:
+        return None
+    try:
+        compiled = re.compile(pattern)
+    except re.error as e:
+        raise UsageError(f"--tenant-from-path: bad regex {pattern!r}: {e}") from None
+    if "tenant" not in compiled.groupindex:
+        raise UsageError("--tenant-from-path needs a named group (?P<tenant>...)")
+    return compiled

@@ -22,7 +22,8 @@ _CHECKPOINTS = """CREATE TABLE IF NOT EXISTS {name} (
      offset INTEGER NOT NULL,
      line INTEGER NOT NULL,
      name TEXT NOT NULL,
-     updated TEXT NOT NULL)"""
+     updated TEXT NOT NULL,
+     tenant TEXT)"""
 _CHECKPOINTS_INDEX = "CREATE INDEX IF NOT EXISTS checkpoints_by_head ON checkpoints (head_hash)"
 
 
@@ -71,6 +72,8 @@ class Catalog:
         self.con.execute("CREATE TABLE IF NOT EXISTS direct_sources (fingerprint TEXT PRIMARY KEY)")
         if not self.legacy_checkpoints():
             self.con.execute(_CHECKPOINTS_INDEX)
+            if "tenant" not in {r[1] for r in self.con.execute("PRAGMA table_info(checkpoints)")}:
+                self.con.execute("ALTER TABLE checkpoints ADD COLUMN tenant TEXT")  # an earlier release's
 
     def mark_dirty(self, keys: list[tuple[str, str]]) -> None:
         with self.con:
@@ -197,7 +200,9 @@ class Catalog:
                 new = rekey(old)
                 if new is not None:  # head_len 0: known by its first line only, until seen again
                     self.con.execute(
-                        """INSERT OR IGNORE INTO checkpoints_keyed VALUES (?, 0, ?, ?, ?, ?, ?)""",
+                        """INSERT OR IGNORE INTO checkpoints_keyed
+                           (fingerprint, head_len, head_hash, offset, line, name, updated)
+                           VALUES (?, 0, ?, ?, ?, ?, ?)""",
                         (new, new, offset, line, name, updated),
                     )
             self.con.execute("DROP TABLE checkpoints")
@@ -244,7 +249,8 @@ class Catalog:
             if taken or source in exclude:
                 source = new_id
             self.con.execute(
-                "INSERT INTO checkpoints VALUES (?, ?, ?, 0, 0, ?, ?)",
+                """INSERT INTO checkpoints (fingerprint, head_len, head_hash, offset, line, name, updated)
+                   VALUES (?, ?, ?, 0, 0, ?, ?)""",
                 (source, head_len, head_hash, name, at),
             )
             return source, 0, 0
@@ -272,6 +278,15 @@ class Catalog:
             """SELECT d.fingerprint, coalesce(c.name, '') FROM direct_sources AS d
                LEFT JOIN checkpoints AS c USING (fingerprint) ORDER BY 2"""
         ).fetchall()
+
+    def file_tenant(self, source: str) -> str | None:
+        """The tenant a file was first read with (`[files]`, `--tenant-from-path`): kept when
+        rotation renames it."""
+        row = self.con.execute("SELECT tenant FROM checkpoints WHERE fingerprint = ?", (source,)).fetchone()
+        return row[0] if row else None
+
+    def set_file_tenant(self, source: str, tenant: str) -> None:
+        self.con.execute("UPDATE checkpoints SET tenant = ? WHERE fingerprint = ?", (tenant, source))
 
     def save_checkpoint(self, fingerprint: str, offset: int, line: int, name: str, at: str) -> None:
         """Record a position of a resolved source; never moves one backwards (a rotated copy may

@@ -40,6 +40,15 @@ def literal(value: object, style: str = "") -> Text:
     return Text(safe_text(value), style=style)
 
 
+def _named(tenants: list[str], shown: int = 10) -> str:
+    """` (a, b, c)`: which tenants a run saw, the first `shown` of them, then how many more."""
+    if not tenants:
+        return ""
+    names = ", ".join(safe_text(t) for t in tenants[:shown])
+    more = f" and {len(tenants) - shown:,} more" if len(tenants) > shown else ""
+    return f" ({names}{more})"
+
+
 def summary_text(summary: dict[str, Any]) -> str:
     """The one-paragraph ingest summary a person reads after a run."""
     rejected = summary["rejected"]
@@ -51,8 +60,8 @@ def summary_text(summary: dict[str, Any]) -> str:
         + (f" ({reasons})" if reasons else ""),
         f"{plural(summary['requests'], 'request')}, {plural(summary['page_views'], 'page view')}, "
         f"{plural(summary['bot_requests'], 'bot request')}",
-        f"{plural(len(summary['tenants']), 'tenant')}, {plural(len(summary['days']), 'day')}, "
-        f"in {summary['seconds']:.2f} s ({rate:,.0f} lines/s)",
+        f"{plural(len(summary['tenants']), 'tenant')}{_named(summary['tenants'])}, "
+        f"{plural(len(summary['days']), 'day')}, in {summary['seconds']:.2f} s ({rate:,.0f} lines/s)",
     ]
     if already and not summary["lines_read"]:  # nothing new anywhere: not a run of zeros
         lines = []
