@@ -109,3 +109,21 @@ def test_erase_forgets_a_files_tenant_and_keeps_its_position(tmp_path: Path, sta
     assert rows == [(None, 2)]  # nothing names her; the file is still known as read
     again = run_cli("ingest", "--state-dir", str(state.root), "--tenant-from-path", pattern, str(log))
     assert "already read up to line 2" in again.stdout
+
+
+def test_the_summary_suggests_the_site_a_no_host_log_links_from(tmp_path: Path, state: StateDir) -> None:
+    """Its pages link to each other and load their assets: the referring host of the log's own
+    paths is the site; the summary says so (and names the way to use it)."""
+    rows = [line(ip=f"10.0.{i // 200}.{i % 200}", request="GET / HTTP/1.1") for i in range(30)]
+    rows += [
+        line(ip=f"10.1.0.{i}", request="GET /style.css HTTP/1.1", referrer="https://www.mysite.example/")
+        for i in range(30)
+    ]
+    rows += [line(ip="10.2.0.1", referrer="https://news.example/some/story")] * 5
+    log = write(tmp_path / "access.log", rows)
+    result = run_cli("ingest", "--state-dir", str(state.root), str(log))
+    assert "mysite.example looks like this site" in result.stdout
+    assert "--tenant mysite.example" in result.stdout
+    other = StateDir(tmp_path / "other")
+    named = run_cli("ingest", "--state-dir", str(other.root), "--tenant", "mysite.example", str(log))
+    assert "looks like this site" not in named.stdout

@@ -82,3 +82,32 @@ def with_sources(frame: pl.DataFrame, config: Config | None = None) -> pl.DataFr
         medium=pl.when(utm.is_not_null()).then(_no_ip(_param("utm_medium")).fill_null("")),
         campaign=pl.when(utm.is_not_null()).then(_no_ip(_param("utm_campaign")).fill_null("")),
     ).drop("_ref_host")
+
+
+# The path of a referrer URL (after its host), without query or fragment.
+_REF_PATH = r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*(/[^?#]*)"
+
+
+def own_host_candidates(frame: pl.DataFrame) -> pl.DataFrame:
+    """For lines that name no host and went to `default`: per referring host, how many requests it
+    referred and how many of those from a path this log itself serves. A host that mostly refers
+    from the log's own paths is most likely the site itself (its pages link to each other and load
+    their assets), which the summary suggests as the tenant. (host, referrals, own)."""
+    empty = pl.DataFrame(schema={"host": pl.String, "referrals": pl.UInt32, "own": pl.UInt32})
+    if "vhost" in frame.columns and frame.get_column("vhost").drop_nulls().len():
+        return empty
+    rows = frame.filter((pl.col("tenant") == "default") & pl.col("referrer").is_not_null())
+    if rows.is_empty():
+        return empty
+    served = frame.get_column("path").drop_nulls().unique()
+    ref = pl.col("referrer")
+    return (
+        rows.select(
+            host=_bare_host(ref.str.extract(_HOST, 1)),
+            own=ref.str.extract(_REF_PATH, 1).is_in(served.implode()).fill_null(False),
+        )
+        .drop_nulls("host")
+        .group_by("host")
+        .agg(referrals=pl.len(), own=pl.col("own").sum().cast(pl.UInt32))
+        .select("host", "referrals", "own")
+    )

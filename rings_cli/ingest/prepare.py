@@ -18,6 +18,7 @@ from rings_cli.core.config import Config
 from rings_cli.enrich.classify import classify
 from rings_cli.enrich.events import assign_events
 from rings_cli.enrich.proxies import client_from_xff
+from rings_cli.enrich.referrers import own_host_candidates
 from rings_cli.enrich.tenants import assign_tenants
 from rings_cli.enrich.zones import with_local_day
 from rings_cli.source.formats import LogFormat
@@ -37,6 +38,7 @@ class Parsed:
     fmt: str = ""  # the format's spec
     position: int = 0  # raw bytes of all inputs read when it was read (progress)
     earliest: dt.datetime | None = None  # the earliest time of its requests (the run's watermark)
+    own_hosts: pl.DataFrame | None = None  # lines without a host: who refers from their own paths
 
 
 @dataclass(frozen=True)
@@ -65,12 +67,14 @@ class Prepare:
         frame = self.enrich(frame, lines, rejects, file_tenant)
         frame = frame.with_columns(line_no=pl.col("row").cast(pl.Int64) + first_line)
         earliest = frame.get_column("ts").min() if frame.height else None
+        own_hosts = own_host_candidates(frame) if self.tenant is None and file_tenant is None else None
         return Parsed(
             frame.drop("row", "xff", strict=False),
             lines.len(),
             format_parsed,
             rejects,
             earliest=earliest if isinstance(earliest, dt.datetime) else None,
+            own_hosts=own_hosts,
         )
 
     def enrich(

@@ -439,6 +439,8 @@ class Ingest:
         rejects into the summary; False when a damaged DO file lost some of them."""
         self.summary.lines_read += item.lines
         self.summary.parsed += item.lines - item.rejects.total
+        if item.own_hosts is not None and item.own_hosts.height:
+            self.summary.count_own_hosts(item.own_hosts.iter_rows())
         self.rejects.absorb(item.rejects)
         merged = self._active().store.add(item.frame, source)
         item.frame = item.frame.clear()  # let the batch go before the next one is taken

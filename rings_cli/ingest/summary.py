@@ -6,11 +6,15 @@ counts, each merge's `Merged`, each flush's `FlushResult`, finalization's closed
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from rings_cli.core.text import plural
 from rings_cli.ingest.merge import Merged
 from rings_cli.warehouse.flush import FlushResult
+
+OWN_MIN = 20  # referrals from the log's own paths before a host is taken for the site itself
+OWN_SHARE = 0.5  # ... and the share of its referrals they must be
 
 
 @dataclass
@@ -48,6 +52,7 @@ class IngestSummary:
     damaged: list[tuple[str, str, int]] = field(default_factory=list)  # (file, problem, whole lines before)
     already_read: list[tuple[str, int]] = field(default_factory=list)  # (file, line): nothing new after it
     unparsed: list[tuple[str, str, int]] = field(default_factory=list)  # (file, format, lines): none parsed
+    own_hosts: dict[str, list[int]] = field(default_factory=dict)  # host -> [referrals, own] (own_host)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -73,7 +78,27 @@ class IngestSummary:
             "already_read": [{"file": f, "line": n} for f, n in self.already_read],
             "unparsed": [{"file": f, "format": fmt, "lines": n} for f, fmt, n in self.unparsed],
             "warnings": self.warnings(),
+            "own_host": self.own_host(),
         }
+
+    def count_own_hosts(self, rows: Iterable[tuple[str, int, int]]) -> None:
+        """Referring hosts of lines without a host: (host, referrals, from the log's own paths)."""
+        for host, referrals, own in rows:
+            seen = self.own_hosts.setdefault(host, [0, 0])
+            seen[0] += referrals
+            seen[1] += own
+
+    def own_host(self) -> str | None:
+        """The host that looks like the site of a log whose lines name none: it refers most, and
+        mostly from paths the log itself serves (OWN_SHARE), at least OWN_MIN times."""
+        if self.tenants != {"default"}:
+            return None
+        found = [
+            (own, host)
+            for host, (total, own) in self.own_hosts.items()
+            if own >= OWN_MIN and own > OWN_SHARE * total
+        ]
+        return max(found)[1] if found else None
 
     def absorb(self, merged: Merged) -> None:
         """One merge's lines and tenant-days (its lost lines are rejects: the run counts them)."""
@@ -106,4 +131,16 @@ class IngestSummary:
             "so a run with the right --format reads it whole"
             for f, fmt, n in self.unparsed
         ]
-        return skipped + damaged + unparsed + [f"damaged state: {problem}" for problem in self.damaged_state]
+        hint = []
+        if (own := self.own_host()) is not None:
+            hint.append(
+                f"note: {own} looks like this site (its lines name no host, so they went to `default`): "
+                f"--tenant {own}, or [files] in rings.toml"
+            )
+        return (
+            skipped
+            + damaged
+            + unparsed
+            + [f"damaged state: {problem}" for problem in self.damaged_state]
+            + hint
+        )
