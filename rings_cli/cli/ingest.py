@@ -189,12 +189,28 @@ def ingest(
     if as_json or quiet:  # the text summary carries them otherwise
         for warning in summary.warnings():
             stderr.print(warning, markup=False, highlight=False, soft_wrap=True)
+    if summary.interrupted:  # the contract's exit code of a batch ingest stopped by Ctrl-C
+        stderr.print(
+            f"Interrupted: {summary.committed():,} lines committed; run again to continue",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(130)
 
 
 @contextlib.contextmanager
 def _stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
-    """SIGINT and SIGTERM ask the ingest to stop cleanly (commit, flush, exit 0), not to die."""
-    handler = lambda *_: stop()  # noqa: E731
+    """SIGINT and SIGTERM ask the ingest to stop cleanly after the batch in hand (a batch run
+    exits 130, follow mode flushes and exits 0); a second one stops at once (the batch's
+    transactions roll back: its lines are read again next run)."""
+    asked: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        if asked:
+            raise KeyboardInterrupt
+        asked.append(signum)
+        stop()
+
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield

@@ -16,6 +16,7 @@ warehouse already holds (a file read again) is dropped first, so nothing is coun
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
 import polars as pl
@@ -39,6 +40,7 @@ LINES = "(lines)"  # beside the tables of a ready day: its lines per source (che
 # Final rows wait in memory until they are this big, or the run ends: a run writes few times (each
 # write opens the warehouse; DuckDB loaded mid-run would sit on top of the batches' memory).
 READY_BYTES = 16 * 1024 * 1024
+READY_SECONDS = 10.0  # ... or until the first of them has waited this long
 DAYS_PER_TAKE = 256  # tenant-days whose final rows are made at once (their page views' sessions)
 COMPACT_AFTER = 16  # batches of counts held before they are added up (memory)
 Day = tuple[str, str]
@@ -76,8 +78,10 @@ class DirectDays:
         self._marks: dict[tuple[str, str, str], int] = {}  # the warehouse's `absorbed`, as known
         self._late: list[tuple[pl.DataFrame, str | None]] = []  # late lines to add, with their source
         self._stored: set[Day] | None = None  # the warehouse's tenant-days when the run began
+        self._held_lines: dict[Day, int] = {}  # requests held per day (what a stop drops)
         # Days whose final rows are made, not written yet: (frames by table, and LINES), keys.
         self._ready: list[tuple[dict[str, pl.DataFrame], list[Day]]] = []
+        self._ready_since = 0.0  # when the first of them was made (time.monotonic)
 
     # --- which days ---------------------------------------------------------------------------------
 
@@ -107,9 +111,10 @@ class DirectDays:
         counts and hashed page views are held until the days are complete."""
         if frame.is_empty():
             return
-        for tenant, date in frame.select("tenant", "day").unique().iter_rows():
+        for tenant, date, n in frame.group_by("tenant", "day").len().iter_rows():
             if (tenant, date) not in self._held:
                 self._held[(tenant, date)] = day_end(self.config, tenant, date) + self.grace
+            self._held_lines[(tenant, date)] = self._held_lines.get((tenant, date), 0) + n
         if source is not None:
             self._lines.append(_owned(_lines(frame, source)))
         batch = aggregate(frame.drop("day"), self.salts, self.config)
@@ -136,10 +141,19 @@ class DirectDays:
         written = 0
         for start in range(0, len(done), DAYS_PER_TAKE):  # bounded working sets, however many days
             group = done[start : start + DAYS_PER_TAKE]
+            if not self._ready:
+                self._ready_since = time.monotonic()
             self._ready.append((self._take(group), group))
             if sum(f.estimated_size() for frames, _ in self._ready for f in frames.values()) >= READY_BYTES:
                 written += self.write()
-        return written + (self.write() if watermark is None else 0)
+        # Written at the end, or once READY_SECONDS old: a long import's checkpoints move on.
+        waited = self._ready and time.monotonic() - self._ready_since >= READY_SECONDS
+        return written + (self.write() if watermark is None or waited else 0)
+
+    def held_requests(self) -> int:
+        """Requests of days held or ready, not written yet: a run stopped now drops them (their
+        lines are read again next time: the checkpoints stayed before them)."""
+        return sum(self._held_lines.values())
 
     def held_bytes(self) -> int:
         """About how much memory the held days take (their counts, page views and lines)."""
@@ -165,6 +179,7 @@ class DirectDays:
         salts = {key: self.salts.pop(*key) for key in keys if self.salts.has(*key)}
         for key in keys:
             del self._held[key]
+            self._held_lines.pop(key, None)
         return Spilled(keys, counts, views if views is not None else _NO_VIEWS, lines, salts)
 
     def write(self) -> int:
@@ -179,6 +194,8 @@ class DirectDays:
         chunks = ({name: [f] for name, f in frames.items() if name != LINES} for frames, _ in self._ready)
         self.warehouse.flush(chunks, wait=self.wait, new=True)  # none stored: see Store
         self._ready = []
+        for key in done:
+            self._held_lines.pop(key, None)
         self.written.update(done)
         self.days_written += len(done)
         return len(done)

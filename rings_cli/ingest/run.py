@@ -168,8 +168,12 @@ class Ingest:
                 else:
                     self._read_file(item, done, total)
                     done += item.size or 0
-            if self._stopping:  # days held in memory are dropped: their lines are read again
-                session.upkeep.flush()
+            if self._stopping:
+                # Stopped (Ctrl-C): nothing more. Days held in memory are dropped (their files'
+                # checkpoints stayed before them: read again next run); dirty DO files stay dirty
+                # (readers read them; the next run flushes them).
+                self.summary.interrupted = True
+                self.summary.dropped = session.direct.held_requests()
             else:
                 give_back_memory()  # the batches' freed memory, before the warehouse is loaded
                 session.direct.complete(None)

@@ -53,6 +53,8 @@ class IngestSummary:
     already_read: list[tuple[str, int]] = field(default_factory=list)  # (file, line): nothing new after it
     unparsed: list[tuple[str, str, int]] = field(default_factory=list)  # (file, format, lines): none parsed
     own_hosts: dict[str, list[int]] = field(default_factory=dict)  # host -> [referrals, own] (own_host)
+    interrupted: bool = False  # a batch run stopped before its end (Ctrl-C): run it again
+    dropped: int = 0  # requests of days held in memory when it stopped: read again next run
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -79,7 +81,13 @@ class IngestSummary:
             "unparsed": [{"file": f, "format": fmt, "lines": n} for f, fmt, n in self.unparsed],
             "warnings": self.warnings(),
             "own_host": self.own_host(),
+            "interrupted": self.interrupted,
+            "committed": self.committed(),
         }
+
+    def committed(self) -> int:
+        """Lines whose effects are stored (a stopped run's held days' are not: read again)."""
+        return self.lines_read - self.dropped
 
     def count_own_hosts(self, rows: Iterable[tuple[str, int, int]]) -> None:
         """Referring hosts of lines without a host: (host, referrals, from the log's own paths)."""
