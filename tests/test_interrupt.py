@@ -100,3 +100,15 @@ def test_a_second_sigint_stops_at_once(tmp_path: Path) -> None:
     again = subprocess.run([*cmd, "-q", str(log)], capture_output=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert report_json(state, *WHOLE) == report_json(clean, *WHOLE)
+
+
+def test_progress_names_its_phase_and_knows_the_total_from_the_start(tmp_path: Path) -> None:
+    """Long work never looks stuck (issue 28, item 5): the total is known before the first batch
+    is read, and the end of a run says what it does."""
+    log = history(tmp_path, copies=2)
+    seen = []
+    Ingest(StateDir(tmp_path / "s"), chunk_bytes=65536, on_progress=seen.append).run([str(log)])
+    assert seen[0].bytes_total == log.stat().st_size and seen[0].phase == "reading"
+    phases = [p.phase for p in seen]
+    assert phases.index("finalizing and flushing") > max(i for i, p in enumerate(phases) if p == "reading")
+    assert any(p.startswith("writing ") and p.endswith(" days") for p in phases)

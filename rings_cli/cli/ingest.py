@@ -228,6 +228,7 @@ class _progress_bar:  # noqa: N801 - used as a context manager, reads like a fun
         self.enabled = enabled
         self.progress = Progress(
             TextColumn("[bold]ingest"),
+            TextColumn("{task.fields[phase]}", markup=False),  # reading; then writing, finalizing
             BarColumn(),
             DownloadColumn(),
             TextColumn("{task.fields[lines]:,} lines"),
@@ -236,7 +237,7 @@ class _progress_bar:  # noqa: N801 - used as a context manager, reads like a fun
             console=console,
             transient=True,
         )
-        self.task = self.progress.add_task("ingest", total=None, lines=0, rate=0.0)
+        self.task = self.progress.add_task("ingest", total=None, lines=0, rate=0.0, phase="starting")
 
     def __enter__(self) -> "Callable[[IngestProgress], None] | None":
         if not self.enabled:
@@ -252,6 +253,7 @@ class _progress_bar:  # noqa: N801 - used as a context manager, reads like a fun
             total=p.bytes_total,
             lines=p.lines,
             rate=p.lines / elapsed if elapsed else 0.0,
+            phase=p.phase,
         )
 
     def __exit__(self, *_: object) -> None:

@@ -150,6 +150,10 @@ class DirectDays:
         waited = self._ready and time.monotonic() - self._ready_since >= READY_SECONDS
         return written + (self.write() if watermark is None or waited else 0)
 
+    def held_days(self) -> int:
+        """Days held in memory or ready, not written yet."""
+        return len(self._held) + sum(len(keys) for _, keys in self._ready)
+
     def held_requests(self) -> int:
         """Requests of days held or ready, not written yet: a run stopped now drops them (their
         lines are read again next time: the checkpoints stayed before them)."""

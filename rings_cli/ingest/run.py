@@ -137,6 +137,7 @@ class Ingest:
         self._pending: dict[str, tuple[str, list[tuple[Checkpoint, Checkpoint]]]] = {}
         self._unread: list[Input] = []  # the run's inputs not read yet (the watermark)
         self._written = 0  # days written straight to the warehouse, as last seen
+        self._last = Progress(0, None, 0)  # the last progress reported
 
     def stop(self) -> None:
         """Ask a running ingest to stop after the current batch (signal handlers call this)."""
@@ -159,6 +160,7 @@ class Ingest:
         total = None if any(i.stream for i in inputs) else sum(i.size or 0 for i in inputs)
         with self._open(batch=True) as session:
             done = 0  # raw bytes of the inputs read before this one (progress)
+            self._progress(0, total)  # the total at once: never "0/?" while the first batch reads
             for index, item in enumerate(inputs):
                 if self._stopping:
                     break
@@ -176,8 +178,10 @@ class Ingest:
                 self.summary.dropped = session.direct.held_requests()
             else:
                 give_back_memory()  # the batches' freed memory, before the warehouse is loaded
+                self._phase(f"writing {session.direct.held_days():,} days")
                 session.direct.complete(None)
                 self._direct_done()
+                self._phase("finalizing and flushing")
                 session.upkeep.after_run()
         self.summary.seconds = self.clock() - started
         return self.summary
@@ -529,8 +533,14 @@ class Ingest:
         return Rejects(keep=self.rejects.keep, source=name)
 
     def _progress(self, position: int, total: int | None) -> None:
+        self._last = Progress(position, total, self.summary.lines_read)
         if self.on_progress:
-            self.on_progress(Progress(position, total, self.summary.lines_read))
+            self.on_progress(self._last)
+
+    def _phase(self, phase: str) -> None:
+        """The end of a run, named: what it does after its last batch."""
+        if self.on_progress:
+            self.on_progress(replace(self._last, lines=self.summary.lines_read, phase=phase))
 
     def _stamp(self) -> str:
         return self.now().astimezone(dt.UTC).isoformat(timespec="seconds")

@@ -19,11 +19,13 @@ OWN_SHARE = 0.5  # ... and the share of its referrals they must be
 
 @dataclass
 class Progress:
-    """Where a run is: raw bytes read of all inputs (total when known) and lines so far."""
+    """Where a run is: raw bytes read of all inputs (total when known), lines so far, and what it
+    is doing (`reading`, then `writing N days`, `finalizing`, `flushing` at its end)."""
 
     bytes_done: int
     bytes_total: int | None
     lines: int
+    phase: str = "reading"
 
 
 @dataclass
