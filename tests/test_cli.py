@@ -146,3 +146,11 @@ def test_every_command_and_option_is_documented() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for name in group.commands:  # type: ignore[attr-defined]
         assert f"rings {name}" in readme, f"README does not document `rings {name}`"
+
+
+def test_shell_completion_is_on() -> None:
+    """Typer's completion (issue 28): `rings --show-completion bash` prints the script to source
+    (named after the program: `python -m rings_cli` here)."""
+    proc = run_rings("--show-completion", "bash")
+    assert proc.returncode == 0, proc.stderr
+    assert b"_completion() {" in proc.stdout and b"complete " in proc.stdout

@@ -96,7 +96,7 @@ app = typer.Typer(
     help="Rings: privacy-first web analytics from server access logs.\n\n"
     "Start with `rings ingest access.log`, then `rings report` (or `rings live`).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion, --show-completion (Typer's shell completion)
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
