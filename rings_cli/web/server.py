@@ -33,6 +33,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from rings_cli.core import bounds
 from rings_cli.core.errors import DamagedStateError, RingsError, UsageError
 from rings_cli.core.state import TENANT_PATTERN, StateDir
 from rings_cli.query.report import DEFAULT_LIMIT, closest, parse_date
@@ -41,7 +42,7 @@ from rings_cli.web.hub import ASKED, METRICS, Hub, Reports, Socket, today
 WEB = Path(__file__).resolve().parent / "static"
 ALL = "_all"  # every tenant: no tenant name starts with "_"
 COOKIE = "rings_session"
-MAX_LIMIT = 1000
+MAX_LIMIT = 1000  # rows in a top list: a server's answers stay small (`rings report` allows more)
 _TENANT_RE = re.compile(TENANT_PATTERN)
 _RESERVED = {"api", "analytics", "static", "login"}  # paths of ours, not dashboards
 _HEADERS = {
@@ -203,11 +204,7 @@ class Api:
     @staticmethod
     def limit(request: Request | WebSocket) -> int:
         raw = request.query_params.get("limit")
-        if raw is None:
-            return DEFAULT_LIMIT
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-            raise UsageError(f"limit: {raw[:20]!r} is not a number from 1 to {MAX_LIMIT}")
-        return int(raw)
+        return DEFAULT_LIMIT if raw is None else bounds.whole_number(raw, "limit", 1, MAX_LIMIT)
 
     @staticmethod
     def dates(request: Request | WebSocket) -> tuple[str | None, str | None]:
