@@ -128,6 +128,19 @@ def test_options_out_of_bounds_are_one_line_and_exit_2(
     assert result.stdout == b""
 
 
+@pytest.mark.parametrize("keep", ["keep_days = 99999999999", '[keep_days]\n"t1.example" = 3650000'])
+def test_a_retention_of_a_million_days_is_a_config_error(sample: StateDir, tmp_path: Path, keep) -> None:
+    import shutil
+
+    state = StateDir(tmp_path / "state")
+    shutil.copytree(sample.root, state.root)
+    (state.root / "rings.toml").write_text(keep + "\n")
+    for command in (["gc"], ["ingest", str(tmp_path / "none.log")]):
+        (tmp_path / "none.log").write_text("")
+        err = one_line(run_rings(*command, "--state-dir", str(state.root)), 2)
+        assert "keep_days" in err and "from 1 to 36500 (100 years)" in err, err
+
+
 def test_bounds_of_values_from_outside() -> None:
     assert bounds.whole_number("10", "n", 1, 10) == 10
     assert bounds.seconds("0.5", "s", 0.05, 1) == 0.5

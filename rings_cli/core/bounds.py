@@ -9,6 +9,7 @@ that comes from the environment: the open-file limit a run needs (`ensure_open_f
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import re
@@ -80,6 +81,7 @@ def ensure_open_files(need: int = MIN_OPEN_FILES) -> None:
         return
     target = 1024 if hard == resource.RLIM_INFINITY else min(hard, 1024)
     if target > soft:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        with contextlib.suppress(ValueError, OSError):  # not allowed here: the check below says so
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     if (open_files_limit() or need) < need:
         raise OutOfFilesError(need)
