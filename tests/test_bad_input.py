@@ -205,3 +205,64 @@ def test_globs_and_rotated_sets_oldest_first(tmp_path: Path) -> None:
     assert report_json(state, "--start", "2025-12-01", "--end", "2025-12-04")["totals"]["page_views"] == 4
     missing = run_cli("ingest", "--state-dir", str(state.root), str(tmp_path / "nothing*.log"))
     assert missing.exit_code == 2 and "no file matches" in missing.stderr
+
+
+# --- issue 25, item 10: sizes, statuses and lone surrogates -----------------------------------
+
+
+def test_negative_and_fractional_sizes_are_bad_sizes_in_every_grammar() -> None:
+    """A size that is a number but no size is `bad size`, as docs/state-dir.md says, not a line
+    that does not fit (`unparseable`): in CLF and in custom formats alike."""
+    sizes = ["-1", "1.5", "+7", "512", "-", "1.0"]
+    data = "".join(line(size=s) + "\n" for s in sizes).encode()
+    for spec in ("combined", 'apache:%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'):
+        frame, rejects = parse(data, spec)
+        assert rejects.counts == {"bad size": 2}, spec  # -1 and 1.5
+        assert sorted(frame.get_column("bytes").to_list()) == [0, 1, 7, 512], spec
+
+
+def _json_line(**fields: object) -> str:
+    base: dict[str, object] = {
+        "ip": "203.0.113.9",
+        "host": "example.com",
+        "path": "/",
+        "status": 200,
+        "user_agent": "Mozilla/5.0",
+        "date": "2025-12-01T10:00:00+00:00",
+    }
+    return json.dumps({**base, **fields})
+
+
+def test_a_status_that_is_no_status_is_a_bad_status() -> None:
+    statuses: list[object] = [-200, "-200", 2000, "200.5", "abc", 200, 200.0, "404", " 304 ", 0]
+    data = "".join(_json_line(status=s) + "\n" for s in statuses).encode()
+    frame, rejects = parse(data, "json")
+    assert rejects.counts == {"bad status": 5}
+    # (JSON's 200.0 is the number 200: the decoder gives it as "200")
+    assert sorted(frame.get_column("status").to_list()) == [0, 200, 200, 304, 404]
+    no_status = (_json_line(status="-") + "\n").encode()  # none written: as before
+    assert parse(no_status, "json")[1].counts == {"unparseable": 1}
+
+
+def test_a_lone_surrogate_in_a_json_field_keeps_the_line() -> None:
+    """`\\udfff` (a lone UTF-16 surrogate, escaped) is text any client can send: the line counts,
+    the surrogate read as U+FFFD like undecodable bytes; pairs are the characters they encode, and
+    an escaped backslash before `u` stays text."""
+    raw = [
+        _json_line(user_agent="Mozilla/5.0 X").replace(" X", " \\udfff"),
+        _json_line(user_agent="Mozilla/5.0 X").replace(" X", " \\ud800"),
+        _json_line(path="/X").replace("/X", "/\\ud83d\\ude00"),
+        _json_line(user_agent="Mozilla/5.0 \\udfff"),  # json.dumps escapes the backslash
+    ]
+    frame, rejects = parse("".join(r + "\n" for r in raw).encode(), "json")
+    assert rejects.counts == {}
+    assert frame.get_column("ua").to_list() == [
+        "Mozilla/5.0 \ufffd",
+        "Mozilla/5.0 \ufffd",
+        "Mozilla/5.0",
+        "Mozilla/5.0 \\udfff",
+    ]
+    assert frame.get_column("target").to_list()[2] == "/\U0001f600"
+    caddy = JSON_LINE.replace('"Mozilla/5.0"', '"Mozilla/5.0 \\udfff"')
+    frame, rejects = parse((caddy + "\n").encode(), "caddy")
+    assert rejects.counts == {} and frame.get_column("ua").to_list() == ["Mozilla/5.0 \ufffd"]

@@ -112,7 +112,7 @@ def test_breakdown_panels_show_browsers_countries_and_404s(server: Server, tmp_p
 def test_tenant_picker_lists_every_tenant(server: Server, tmp_path: Path) -> None:
     dom = chromium(tmp_path, f"http://127.0.0.1:{server.port}/", "--dump-dom").stdout
     for tenant in ("alice.example", "bob.example", "carol.example", "_all"):
-        assert f'href="/{tenant}"' in dom
+        assert f'href="/site/{tenant}"' in dom
 
 
 @pytest.mark.parametrize("size", ["1280,1000", "390,900"])  # a desktop and a phone

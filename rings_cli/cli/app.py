@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from rings_cli import __version__
-from rings_cli.core.errors import DiskFullError, RingsError, is_disk_full
+from rings_cli.core import bounds
+from rings_cli.core.errors import (
+    DiskFullError,
+    OutOfFilesError,
+    RingsError,
+    UsageError,
+    is_disk_full,
+    is_out_of_files,
+)
 from rings_cli.core.lazy import lazy
 from rings_cli.core.state import StateDir
 from rings_cli.core.text import safe_text
@@ -123,6 +131,30 @@ GraceOption = Annotated[
     typer.Option(help="Finalize tenant-days that ended this long ago: seconds, or 90m, 1h, 2d."),
 ]
 
+
+def _checked(check: Callable[[str], Any]) -> Callable[[Any], Any]:
+    """An option's parser: the library's bounds check (core/bounds.py), its UsageError given to
+    Click as a bad value, so the error names the option (one line, exit 2)."""
+
+    def parse(value: Any) -> Any:
+        try:
+            return check(str(value))
+        except UsageError as e:
+            raise typer.BadParameter(str(e)) from None
+
+    return parse
+
+
+def whole_number(low: int, high: int) -> Callable[[Any], int]:
+    """An integer option's parser: ASCII digits from `low` to `high`."""
+    return _checked(lambda text: bounds.whole_number(text, None, low, high))
+
+
+def seconds(low: float, high: float) -> Callable[[Any], float]:
+    """A seconds option's parser: ASCII digits, an optional decimal point, from `low` to `high`."""
+    return _checked(lambda text: bounds.seconds(text, None, low, high))
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -153,12 +185,15 @@ def _cli_errors(func: F) -> F:
 
 def _disk_full_as_error(func: Callable[..., Any], args: Any, kwargs: dict[str, Any]) -> Any:
     """A full disk anywhere (SQLite, DuckDB, the OS) is one line naming the state dir: nothing is
-    lost, since every write is a transaction, so the same command rerun with space is exact."""
+    lost, since every write is a transaction, so the same command rerun with space is exact. So is
+    the open-file limit reached anywhere (the OS's EMFILE, DuckDB's words for it)."""
     try:
         return func(*args, **kwargs)
-    except DiskFullError:
+    except (DiskFullError, OutOfFilesError):
         raise
     except Exception as e:
+        if is_out_of_files(e):
+            raise OutOfFilesError() from e
         if not is_disk_full(e):
             raise
         raise DiskFullError(StateDir(kwargs.get("state_dir")).root) from e

@@ -20,8 +20,19 @@ from rings_cli.cli.app import (
     app,
     load_config,
     normalize_host,
+    seconds,
+    whole_number,
 )
-from rings_cli.core.defaults import CHUNK_BYTES, DEFAULT_FLUSH_INTERVAL
+from rings_cli.core.bounds import ensure_open_files
+from rings_cli.core.defaults import (
+    CHUNK_BYTES,
+    DEFAULT_FLUSH_INTERVAL,
+    MAX_BATCH_BYTES,
+    MAX_FLUSH_INTERVAL,
+    MAX_REJECTS,
+    MIN_BATCH_BYTES,
+    MIN_FLUSH_INTERVAL,
+)
 from rings_cli.core.lazy import lazy
 from rings_cli.core.state import StateDir, check_tenant
 
@@ -79,7 +90,13 @@ def ingest(
         ),
     ] = None,
     rejects_limit: Annotated[
-        int, typer.Option("--rejects-limit", min=0, help="At most this many lines.")
+        int,
+        typer.Option(
+            "--rejects-limit",
+            parser=whole_number(0, MAX_REJECTS),
+            metavar="N",
+            help="At most this many lines.",
+        ),
     ] = 1000,
     tenant: TenantOption = None,
     tenant_from_path: Annotated[
@@ -107,11 +124,22 @@ def ingest(
         ),
     ] = False,
     flush_interval: Annotated[
-        float, typer.Option("--flush-interval", help="With --follow: seconds between warehouse flushes.")
+        float,
+        typer.Option(
+            "--flush-interval",
+            parser=seconds(MIN_FLUSH_INTERVAL, MAX_FLUSH_INTERVAL),
+            metavar="S",
+            help="With --follow: seconds between warehouse flushes.",
+        ),
     ] = DEFAULT_FLUSH_INTERVAL,
     batch_bytes: Annotated[
         int,
-        typer.Option("--batch-bytes", help="Bytes read per batch: more is faster, less uses less memory."),
+        typer.Option(
+            "--batch-bytes",
+            parser=whole_number(MIN_BATCH_BYTES, MAX_BATCH_BYTES),
+            metavar="N",
+            help="Bytes read per batch: more is faster, less uses less memory.",
+        ),
     ] = CHUNK_BYTES,
     log_timezone: Annotated[
         str,
@@ -124,14 +152,11 @@ def ingest(
     debug: DebugOption = False,
 ) -> None:
     """Read access logs into the state dir, flush them to the warehouse, finalize ended days."""
-    if flush_interval <= 0:
-        raise typer.BadParameter("must be more than 0", param_hint="--flush-interval")
-    if batch_bytes < 4096:
-        raise typer.BadParameter("must be at least 4096", param_hint="--batch-bytes")
     if follow and (not paths or "-" in paths):
         raise typer.BadParameter("--follow tails files; pipe stdin without --follow", param_hint="PATHS")
     if tenant is not None:
         tenant = check_tenant(normalize_host(tenant))  # `www.Example.com` is example.com, as in report
+    ensure_open_files()  # a limit too low for the run is one line before anything is read
     state = StateDir(state_dir)
     state.check_dir()
     settings = load_config(config, state)

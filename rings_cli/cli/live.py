@@ -14,8 +14,16 @@ from rings_cli.cli.app import (
     _cli_errors,
     app,
     load_config,
+    seconds,
 )
-from rings_cli.core.defaults import DEFAULT_FLUSH_INTERVAL
+from rings_cli.core.bounds import ensure_open_files
+from rings_cli.core.defaults import (
+    DEFAULT_FLUSH_INTERVAL,
+    MAX_FLUSH_INTERVAL,
+    MAX_REDRAW,
+    MIN_FLUSH_INTERVAL,
+    MIN_REDRAW,
+)
 from rings_cli.core.errors import UsageError
 from rings_cli.core.lazy import lazy
 from rings_cli.core.state import StateDir, check_tenant
@@ -45,7 +53,10 @@ def live(
         str | None,
         typer.Option(help="Day to show, YYYY-MM-DD (default: the tenant's today).", show_default=False),
     ] = None,
-    interval: Annotated[float, typer.Option(help="Seconds between redraws.", min=0.05)] = 0.5,
+    interval: Annotated[
+        float,
+        typer.Option(parser=seconds(MIN_REDRAW, MAX_REDRAW), metavar="S", help="Seconds between redraws."),
+    ] = 0.5,
     once: Annotated[
         bool, typer.Option("--once", help="Print one frame and exit (no terminal needed).")
     ] = False,
@@ -53,12 +64,20 @@ def live(
         str, typer.Option("--format", "-f", help="With PATHS: their format, as for ingest.")
     ] = "auto",
     flush_interval: Annotated[
-        float, typer.Option("--flush-interval", help="With PATHS: seconds between warehouse flushes.")
+        float,
+        typer.Option(
+            "--flush-interval",
+            parser=seconds(MIN_FLUSH_INTERVAL, MAX_FLUSH_INTERVAL),
+            metavar="S",
+            help="With PATHS: seconds between warehouse flushes.",
+        ),
     ] = DEFAULT_FLUSH_INTERVAL,
     state_dir: StateDirOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Live terminal dashboard of a day (default today), for one tenant or all."""
+    if paths:
+        ensure_open_files()  # it ingests: a limit too low for that is one line before anything is read
     state = StateDir(state_dir)
     state.check_dir()
     if tenant is not None:

@@ -13,8 +13,9 @@ from rings_cli.cli.app import (
     _cli_errors,
     app,
     normalize_host,
+    whole_number,
 )
-from rings_cli.core.defaults import DEFAULT_LIMIT
+from rings_cli.core.defaults import DEFAULT_LIMIT, MAX_LIMIT
 from rings_cli.core.lazy import lazy
 from rings_cli.core.state import StateDir, check_tenant
 from rings_cli.core.text import safe_text
@@ -39,7 +40,12 @@ def report(
     fmt: Annotated[
         str, typer.Option("--format", "-f", metavar="FORMAT", help="table, json, csv or html.")
     ] = "table",
-    limit: Annotated[int, typer.Option(min=1, metavar="N", help="Rows in top lists.")] = DEFAULT_LIMIT,
+    limit: Annotated[
+        int,
+        typer.Option(
+            parser=whole_number(1, MAX_LIMIT), metavar="N", help=f"Rows in top lists (1 to {MAX_LIMIT:,})."
+        ),
+    ] = DEFAULT_LIMIT,
     compare: Annotated[
         str | None,
         typer.Option(

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from rings_cli.cli.app import DebugOption, StateDirOption, _cli_errors, app
+from rings_cli.cli.app import DebugOption, StateDirOption, _cli_errors, app, whole_number
+from rings_cli.core.bounds import ensure_open_files
 from rings_cli.core.state import StateDir
 
 
@@ -17,7 +18,9 @@ def serve(
     host: Annotated[
         str, typer.Option(help="Address to listen on; anything but loopback needs a token.")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8080,
+    port: Annotated[
+        int, typer.Option(parser=whole_number(0, 65535), metavar="PORT", help="Port (0: any free one).")
+    ] = 8080,
     token: Annotated[
         str | None,
         typer.Option(
@@ -41,6 +44,7 @@ def serve(
     from rings_cli.web.server import Policy, bind, url_of
     from rings_cli.web.server import serve as run_server
 
+    ensure_open_files()  # a socket for each client, and the reads' files
     state = StateDir(state_dir)
     state.check_dir()
     policy = Policy(host, token, allow_host)

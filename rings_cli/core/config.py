@@ -308,6 +308,9 @@ def _zone_span(value: object, where: str) -> ZoneSpan:
     return ZoneSpan(check_zone(value["zone"], where), since)
 
 
+MAX_KEEP_DAYS = 36500  # 100 years: counted back from today, a longer one would be no date at all
+
+
 def _keep_days(raw: object) -> tuple[int | None, dict[str, int]]:
     """`keep_days = 90` (every tenant), or a `[keep_days]` table: `"alice" = 30`, and `"*" = 90`
     for the others (TOML cannot have both a number and a table under one key)."""
@@ -317,8 +320,10 @@ def _keep_days(raw: object) -> tuple[int | None, dict[str, int]]:
     by_tenant: dict[str, int] = {}
     for name, days in table.items():
         where = "keep_days" if not isinstance(raw, dict) else f"[keep_days] {name!r}"
-        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-            raise UsageError(f"{where} must be a whole number of days, at least 1, not {days!r}")
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_KEEP_DAYS:
+            raise UsageError(
+                f"{where} must be a whole number of days from 1 to {MAX_KEEP_DAYS} (100 years), not {days!r}"
+            )
         if name != "*" and not re.match(TENANT_PATTERN, name):
             raise UsageError(f'{where}: not a valid tenant name ([a-z0-9][a-z0-9._-]{{0,62}}) or "*"')
         by_tenant[name] = days

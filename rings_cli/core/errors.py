@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 
 
@@ -41,6 +42,51 @@ class DiskFullError(RingsError):
             f"disk full writing to {state_dir}; nothing is lost: free space and run the same command again"
         )
         self.state_dir = state_dir
+
+
+class OutOfFilesError(RingsError):
+    """The process reached its limit of open files (`ulimit -n`): nothing is lost (every write is
+    a transaction), and the same command with a higher limit goes on where this one stopped."""
+
+    def __init__(self, need: int | None = None) -> None:
+        limit = open_files_limit()
+        shown = "the open-file limit was reached"
+        if limit:
+            shown = f"the open-file limit (ulimit -n) is {limit:,}"
+        raise_it = "raise it (e.g. ulimit -n 1024)"
+        if need is not None:  # found before the run: nothing was done
+            message = f"{shown}, too low: this command needs at least {need}; {raise_it}"
+        else:
+            message = f"too many open files: {shown}; {raise_it} and run the same command again"
+        super().__init__(message)
+
+
+def open_files_limit() -> int | None:
+    """The process's soft limit on open files, None when it has none."""
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def is_out_of_files(error: BaseException) -> bool:
+    """EMFILE/ENFILE from the OS or in DuckDB's words; SQLite only says it cannot open a file, so
+    for SQLite this is asked while the error's descriptors are still held (`out_of_descriptors`)."""
+    if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE):
+        return True
+    if isinstance(error, sqlite3.Error):
+        return getattr(error, "sqlite_errorname", "") == "SQLITE_CANTOPEN" and out_of_descriptors()
+    return "too many open files" in str(error).lower()
+
+
+def out_of_descriptors() -> bool:
+    """Whether this process is at its open-file limit now: opening /dev/null fails."""
+    try:
+        fd = os.open(os.devnull, os.O_RDONLY)
+    except OSError as e:
+        return e.errno in (errno.EMFILE, errno.ENFILE)
+    os.close(fd)
+    return False
 
 
 def is_disk_full(error: BaseException) -> bool:

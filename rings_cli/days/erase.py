@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from rings_cli.core import tables
+from rings_cli.core import bounds, tables
 from rings_cli.core.config import CONFIG_NAME, Config
-from rings_cli.core.errors import RingsError, StateLockedError, UsageError
+from rings_cli.core.errors import RingsError, StateLockedError
 from rings_cli.core.lazy import lazy_module
 from rings_cli.core.state import StateDir, check_tenant
 from rings_cli.enrich.zones import local_today
@@ -100,12 +100,7 @@ class ErasePlan:
 
 def parse_before(text: str | None) -> str | None:
     """`--before DATE`: a calendar date, YYYY-MM-DD."""
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise UsageError(f"--before: {text!r} is not a date (YYYY-MM-DD)") from None
+    return None if text is None else bounds.date(text, "--before").isoformat()
 
 
 # A selection: (tenant, before) — every day of `tenant` strictly before `before` (None: all of them).

@@ -32,14 +32,20 @@ from rings_cli.warehouse.local import READ_RETRY_SECONDS
 
 DEFAULT_GRACE = dt.timedelta(hours=1)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# The longest grace period: a day's end plus the grace must stay a date (100 years already
+# finalizes nothing: `--no-finalize` says so more plainly).
+MAX_GRACE = dt.timedelta(days=36500)
 
 
 def parse_duration(text: str, option: str) -> dt.timedelta:
-    """`3600`, `90m`, `1h`, `2d` → timedelta."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    """`3600`, `90m`, `1h`, `2d` → timedelta, in ASCII digits, at most MAX_GRACE."""
+    match = re.fullmatch(r"\s*([0-9]{1,20}(?:\.[0-9]{1,20})?)\s*([smhd]?)\s*", text)
     if not match:
-        raise UsageError(f"{option}: {text!r} is not a duration (e.g. 3600, 90m, 1h, 2d)")
-    return dt.timedelta(seconds=float(match[1]) * _UNITS[match[2] or "s"])
+        raise UsageError(f"{option}: {text[:24]!r} is not a duration (e.g. 3600, 90m, 1h, 2d)")
+    seconds = float(match[1]) * _UNITS[match[2] or "s"]
+    if seconds > MAX_GRACE.total_seconds():
+        raise UsageError(f"{option}: {text[:24]!r} is longer than {MAX_GRACE.days}d (100 years)")
+    return dt.timedelta(seconds=seconds)
 
 
 def finalize_due(

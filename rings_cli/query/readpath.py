@@ -35,6 +35,7 @@ from rings_cli.warehouse.local import (
     TABLES,
     gate,
     table_columns,
+    warehouse_failure,
     while_locked,
 )
 
@@ -206,7 +207,18 @@ def current_view(
         else:  # the warehouse's tables as they are: named straight, no views to bind (4 ms)
             con.execute(f"SET search_path = '{WAREHOUSE_TABLES}'")
         info.as_of = max(newest) if newest else None
-        yield con, info
+        try:
+            yield con, info
+        except engine.Error as e:  # a damaged block of the warehouse shows only when a query reads it
+            raise _read_failure(e, state.warehouse_path if attached else None) from e
+
+
+def _read_failure(error: duckdb.Error, warehouse: Path | None) -> RingsError:
+    """What a DuckDB error in a report's query means: the warehouse's damage or full disk
+    (`warehouse_failure`: `rings check --repair` rebuilds it), else one line naming the read."""
+    failure = warehouse_failure(error, warehouse) if warehouse is not None else None
+    where = f" of {warehouse}" if warehouse is not None else ""
+    return failure or RingsError(f"a read{where} failed: {str(error).splitlines()[0][:200]}")
 
 
 def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:

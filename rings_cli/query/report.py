@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from rings_cli.core import defaults
+from rings_cli.core import bounds, defaults
 from rings_cli.core.config import load_config
 from rings_cli.core.errors import UsageError
 from rings_cli.core.state import StateDir
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import duckdb
 
 DEFAULT_LIMIT = defaults.DEFAULT_LIMIT
+MAX_LIMIT = defaults.MAX_LIMIT
 # What visitors use and where they come from (breakdowns.py); JSON keys of the same names.
 BREAKDOWN_SECTIONS = ("browsers", "os", "devices", "countries", "not_found")
 DEFAULT_DAYS = 7
@@ -65,12 +66,8 @@ def query(name: str) -> str:
 
 
 def parse_date(value: str | None, option: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+    """A date option or query parameter (None when absent): YYYY-MM-DD, 0001-01-01 to 9999-12-31."""
+    return None if value is None else bounds.date(value, option)
 
 
 def _run(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -138,8 +135,7 @@ def build_report(
     closest known ones (`rings live` waits for a new tenant's data instead). With `compare`
     (`previous`, or `START:END`), the report gains a `compare` key: that period's totals, their
     change, and the previous numbers of the rows in each top list."""
-    if limit < 1:
-        raise UsageError("--limit must be at least 1")
+    limit = bounds.whole_number(limit, "--limit", 1, MAX_LIMIT)
     start_d, end_d = parse_date(start, "--start"), parse_date(end, "--end")
     if start_d is not None and end_d is not None and start_d > end_d:
         raise UsageError(f"--start {start_d} is after --end {end_d}")
@@ -197,9 +193,12 @@ def parse_compare(value: str | None) -> tuple[dt.date, dt.date] | None:
 
 
 def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
-    """The period of the same length that ends the day before `start`."""
-    length = end - start + dt.timedelta(days=1)
-    return start - length, start - dt.timedelta(days=1)
+    """The period of the same length that ends the day before `start` (a usage error when it would
+    begin before 0001-01-01, where Python's dates begin)."""
+    length = (end - start).days + 1
+    if (start - bounds.FIRST_DAY).days < length:
+        raise UsageError(f"--compare: no period of {length:,} days before {start}; compare with START:END")
+    return bounds.shift(start, -length), bounds.shift(start, -1)
 
 
 # Top lists compared row by row, and the columns that name a row.
@@ -315,11 +314,11 @@ def _default_range(
     start: dt.date | None, end: dt.date | None, today: dt.date | None
 ) -> tuple[dt.date, dt.date]:
     """With one bound given, a 7-day window from it; with none (and no data), the last 7 days."""
-    span = dt.timedelta(days=DEFAULT_DAYS - 1)
-    if end is None:
-        end = start + span if start is not None else (today or dt.datetime.now(dt.UTC).date())
+    span = DEFAULT_DAYS - 1
+    if end is None:  # (the week stops at 9999-12-31 and 0001-01-01)
+        end = bounds.shift(start, span) if start is not None else (today or dt.datetime.now(dt.UTC).date())
     if start is None:
-        start = end - span
+        start = bounds.shift(end, -span)
     return start, end
 
 

@@ -27,10 +27,12 @@ BAD_TIMESTAMP = "bad timestamp"
 BAD_TENANT = "bad tenant"
 TOO_LONG = "too long"
 BAD_SIZE = "bad size"
+BAD_STATUS = "bad status"
 FUTURE = "future"
 TOO_OLD = "too old"
 __all__ = [
     "BAD_SIZE",
+    "BAD_STATUS",
     "BAD_TENANT",
     "BAD_TIMESTAMP",
     "EMPTY",
@@ -198,6 +200,8 @@ def parse_lines(lines: pl.Series, fmt: LogFormat, rejects: Rejects, tz: str = UT
     reason = (
         pl.when(pl.col("ts").is_null())
         .then(pl.lit(BAD_TIMESTAMP))
+        .when(pl.col(BAD_STATUS_COLUMN))
+        .then(pl.lit(BAD_STATUS))
         .when(pl.col("status").is_null() & dashes)
         .then(pl.lit(NO_REQUEST))
         .when(pl.col("status").is_null())
@@ -215,7 +219,7 @@ def parse_lines(lines: pl.Series, fmt: LogFormat, rejects: Rejects, tz: str = UT
         )
         rejects.add_rows(reasons.filter(bad), sampled)
         parsed = parsed.filter(~bad)
-    return parsed
+    return parsed.drop(BAD_STATUS_COLUMN)
 
 
 def _typed(fields: pl.DataFrame, fmt: LogFormat, tz: str = UTC) -> pl.DataFrame:
@@ -244,7 +248,7 @@ def _typed(fields: pl.DataFrame, fmt: LogFormat, tz: str = UTC) -> pl.DataFrame:
         "ip": ip.fill_null(""),
         "method": method,
         "target": target,
-        "status": col("status").cast(pl.Int32, strict=False),
+        "status": _status(col("status")),
         "bytes": _size(col("bytes")),
         "referrer": col("referrer"),
         "ua": col("ua", "").fill_null(""),
@@ -254,11 +258,30 @@ def _typed(fields: pl.DataFrame, fmt: LogFormat, tz: str = UTC) -> pl.DataFrame:
     }
     if "row" in names:
         exprs["row"] = pl.col("row")
+    exprs[BAD_STATUS_COLUMN] = _bad_status(col("status"))
     parsed = fields.lazy().select(**exprs).cast(PARSED_SCHEMA).collect()  # type: ignore[arg-type]
     absolute = parsed.get_column("target").str.starts_with("http")
     if absolute.any():
         parsed = _split_absolute(parsed)
     return parsed
+
+
+# Set on a row whose status is written but is no status: parse_lines rejects it as `bad status`.
+BAD_STATUS_COLUMN = "_bad_status"
+
+
+def _status(raw: pl.Expr) -> pl.Expr:
+    """An HTTP status: a whole number of one to three ASCII digits (0 to 999); `-`, empty or absent
+    is none (null: `unparseable`, or `no request`); anything else (`-200`, `200.5`, `2000`) is
+    null too, and `_bad_status` says why."""
+    text = raw.str.strip_chars()
+    return pl.when(text.str.contains(r"^[0-9]{1,3}$")).then(text.cast(pl.Int32, strict=False))
+
+
+def _bad_status(raw: pl.Expr) -> pl.Expr:
+    text = raw.str.strip_chars()
+    written = text.is_not_null() & (text != "") & (text != "-")
+    return written & ~text.str.contains(r"^[0-9]{1,3}$")
 
 
 def _size(raw: pl.Expr) -> pl.Expr:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 
 MOST_OPEN = 64
+RESERVED_FILES = 32  # a run's descriptors besides DO files (18 measured when the first one opens)
 
 
 def open_do_file(state: StateDir, catalog: Catalog, tenant: str, date: str) -> DoFile:
@@ -36,20 +37,21 @@ def open_do_file(state: StateDir, catalog: Catalog, tenant: str, date: str) -> D
 
 
 def _max_open() -> int:
-    """DO files held open at once: 3 descriptors each (database, WAL, shared memory), within the
-    process's soft limit however many tenant-days a batch touches, and 64 at most: each open
-    SQLite connection keeps about 0.27 MiB (schema, prepared statements, page cache), and 256
-    open held 70 MiB of an ingest's peak. A batch touches a few dozen tenant-days at 20 sites;
-    at thousands, every one is reopened per batch whether 64 or 256 stay open."""
+    """DO files held open at once: 3 descriptors each (database, WAL, shared memory), within what
+    the process's soft limit leaves beside the rest of a run (RESERVED_FILES) however many
+    tenant-days a batch touches, and 64 at most: each open SQLite connection keeps about 0.27 MiB
+    (schema, prepared statements, page cache), and 256 open held 70 MiB of an ingest's peak. A
+    batch touches a few dozen tenant-days at 20 sites; at thousands, every one is reopened per batch
+    whether 64 or 256 stay open. (`rings ingest` needs a limit of 64 at least: bounds.py.)"""
     try:
         import resource
 
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     except (ImportError, OSError, ValueError):
-        return 64
+        return MOST_OPEN
     if soft == resource.RLIM_INFINITY:
         return MOST_OPEN
-    return max(16, min(MOST_OPEN, (soft - 64) // 3))
+    return max(1, min(MOST_OPEN, (soft - RESERVED_FILES) // 3))
 
 
 MAX_OPEN_DO_FILES = _max_open()

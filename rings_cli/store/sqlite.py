@@ -1,9 +1,10 @@
 """SQLite at the storage boundary: errors become what the user can act on.
 
 A file that is not (or no longer) a usable database of ours becomes `DamagedStateError` naming it;
-a full disk becomes `DiskFullError` naming the state dir. Anything else (locked, cannot open, I/O
-error) is not damage to the file and passes unchanged. DoFile and Catalog connect through here, so
-every statement, fetch and commit is covered without a try in each method.
+a full disk becomes `DiskFullError` naming the state dir, the open-file limit `OutOfFilesError`.
+Anything else (locked, cannot open, I/O error) is not damage to the file and passes unchanged.
+DoFile and Catalog connect through here, so every statement, fetch and commit is covered without a
+try in each method.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rings_cli.core.errors import DamagedStateError, DiskFullError, RingsError, is_disk_full
+from rings_cli.core.errors import (
+    DamagedStateError,
+    DiskFullError,
+    OutOfFilesError,
+    RingsError,
+    is_disk_full,
+    is_out_of_files,
+)
 from rings_cli.core.state import process_umask
 
 _DAMAGE_CODES = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
@@ -32,6 +40,8 @@ def sqlite_failure(error: sqlite3.Error, path: Path, state_dir: Path) -> RingsEr
     """The RingsError a SQLite error means for `path`, or None when it is not about the file."""
     if is_disk_full(error):
         return DiskFullError(state_dir)
+    if is_out_of_files(error):  # "unable to open database file" at the open-file limit
+        return OutOfFilesError()
     name = getattr(error, "sqlite_errorname", "") or ""
     text = str(error)
     if name.startswith(_DAMAGE_CODES) or (not name and type(error) is sqlite3.DatabaseError):

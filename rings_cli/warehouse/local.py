@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rings_cli.core import tables
-from rings_cli.core.errors import DamagedStateError, DiskFullError, RingsError, StateLockedError, is_disk_full
+from rings_cli.core.errors import (
+    DamagedStateError,
+    DiskFullError,
+    OutOfFilesError,
+    RingsError,
+    StateLockedError,
+    is_disk_full,
+    is_out_of_files,
+)
 from rings_cli.core.lazy import lazy_module
 from rings_cli.warehouse.arrow import ArrowStream
 
@@ -75,6 +83,8 @@ def warehouse_failure(error: duckdb.Error, path: Path) -> RingsError | None:
     """The RingsError a DuckDB error means for the warehouse at `path`, or None."""
     if is_disk_full(error):
         return DiskFullError(path.parent)
+    if is_out_of_files(error):
+        return OutOfFilesError()
     if _is_damage(error):
         detail = str(error).splitlines()[0][:200]
         return DamagedStateError(path, f"damaged warehouse ({detail}); {REBUILD}")

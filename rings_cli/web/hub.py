@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from rings_cli.core import bounds
 from rings_cli.core.config import CONFIG_NAME, Config, load_config
 from rings_cli.core.errors import RingsError
 from rings_cli.core.state import StateDir
@@ -78,13 +79,13 @@ def freshness(
 
 def _window(start: str | None, end: str | None) -> tuple[str, str]:
     """The days a report can read: the range, a week from one bound, or (no bound) any day."""
-    span = dt.timedelta(days=DEFAULT_DAYS - 1)
+    span = DEFAULT_DAYS - 1
     if start is None and end is None:
         return ("0000-00-00", "9999-99-99")
-    if end is None:
-        end = (dt.date.fromisoformat(start) + span).isoformat()  # type: ignore[arg-type]
+    if end is None:  # (the week stops at 9999-12-31 and 0001-01-01, as the report's does)
+        end = bounds.shift(dt.date.fromisoformat(start), span).isoformat()  # type: ignore[arg-type]
     if start is None:
-        start = (dt.date.fromisoformat(end) - span).isoformat()
+        start = bounds.shift(dt.date.fromisoformat(end), -span).isoformat()
     return (start, end)
 
 
@@ -122,9 +123,9 @@ def compute_report(state: StateDir, key: Key) -> Report:
     """`rings report --format json` for `key`; a state dir with nothing yet gives zeros."""
     tenant, start, end, limit = key
     if not state.root.is_dir():
-        day = today(state, tenant)
-        return empty_report(tenant, dt.date.fromisoformat(start) if start else day,
-                            dt.date.fromisoformat(end) if end else day)  # fmt: skip
+        day = today(state, tenant).isoformat()
+        first, last = _window(start, end) if start or end else (day, day)
+        return empty_report(tenant, dt.date.fromisoformat(first), dt.date.fromisoformat(last))
     return build_report(state, tenant=tenant, start=start, end=end, limit=limit)
 
 

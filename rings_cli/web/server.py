@@ -3,8 +3,12 @@
 A thin layer: every number comes from `build_report` (the JSON of `rings report --format json`)
 through `serve_live.Reports`; this module adds routing, errors as JSON, and the browser-facing
 safety rules: loopback unless a token is set, the token in constant time (Bearer header or an
-HttpOnly SameSite=Strict cookie from /login), the Host header checked against the bound name (DNS
-rebinding), the Origin of WebSocket upgrades checked, and nothing that can change state.
+HttpOnly SameSite=Strict cookie from /login), wrong tokens limited per client (limits.py), the Host
+header checked against the bound name (DNS rebinding), the Origin of WebSocket upgrades checked,
+requests that take too long to arrive closed (limits.py), and nothing that can change state.
+
+A tenant's dashboard is `/site/{tenant}` for every tenant name, and `/{tenant}` too unless the name
+is one of the server's own first path segments (RESERVED): no dashboard path collides with a route.
 """
 
 from __future__ import annotations
@@ -33,17 +37,23 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from rings_cli.core import bounds
 from rings_cli.core.errors import DamagedStateError, RingsError, UsageError
 from rings_cli.core.state import TENANT_PATTERN, StateDir
 from rings_cli.query.report import DEFAULT_LIMIT, closest, parse_date
 from rings_cli.web.hub import ASKED, METRICS, Hub, Reports, Socket, today
+from rings_cli.web.limits import DeadlineProtocol, FailedTokens
 
 WEB = Path(__file__).resolve().parent / "static"
 ALL = "_all"  # every tenant: no tenant name starts with "_"
 COOKIE = "rings_session"
-MAX_LIMIT = 1000
+MAX_LIMIT = 1000  # rows in a top list: a server's answers stay small (`rings report` allows more)
 _TENANT_RE = re.compile(TENANT_PATTERN)
-_RESERVED = {"api", "analytics", "static", "login"}  # paths of ours, not dashboards
+# First path segments that are the server's, never a dashboard at `/{tenant}` (those tenants'
+# dashboards are at `/site/{tenant}`, as every tenant's is).
+RESERVED = frozenset({"api", "analytics", "login", "static", "share", "metrics", "healthz"})
+SITE = "/site/"  # every tenant's dashboard: /site/{tenant}
+NEEDS_TOKEN = "this server needs its token: Authorization: Bearer TOKEN, or open /login?token=TOKEN"
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
     "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
@@ -112,16 +122,30 @@ class Policy:
         return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
 
     def authorized(self, headers: Headers, cookies: dict[str, str]) -> bool:
-        if self.token is None:
+        if self.token is None or self.cookie_ok(cookies):
             return True
-        auth = headers.get("authorization", "")
-        if auth[:7].lower() == "bearer " and self.token_ok(auth[7:].strip()):
-            return True
+        given = bearer(headers)
+        return given is not None and self.token_ok(given)
+
+    def cookie_ok(self, cookies: dict[str, str]) -> bool:
+        """The session cookie /login set (a keyed digest of the token)."""
         given = cookies.get(COOKIE, "")
         return hmac.compare_digest(given.encode(), (self.session or "").encode()) and bool(given)
 
     def token_ok(self, given: str) -> bool:
         return self.token is not None and hmac.compare_digest(given.encode(), self.token.encode())
+
+
+def bearer(headers: Headers) -> str | None:
+    """The token of an `Authorization: Bearer TOKEN` header, None without one."""
+    auth = headers.get("authorization", "")
+    return auth[7:].strip() if auth[:7].lower() == "bearer " else None
+
+
+def client_of(scope: Scope) -> str:
+    """The client's address (behind a reverse proxy: the proxy's)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 def _host_name(header: str) -> str:
@@ -135,9 +159,10 @@ def _host_name(header: str) -> str:
 class Guard:
     """ASGI middleware: Host, Origin and token, before any route (HTTP and WebSocket alike)."""
 
-    def __init__(self, app: ASGIApp, policy: Policy) -> None:
+    def __init__(self, app: ASGIApp, policy: Policy, failures: FailedTokens) -> None:
         self.app = app
         self.policy = policy
+        self.failures = failures
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -145,23 +170,44 @@ class Guard:
         ASKED.set(time.monotonic())
         headers = Headers(scope=scope)
         host = headers.get("host", "")
-        problem = None
+        problem: tuple[int, str, int | None] | None = None
         if not self.policy.host_ok(host):
-            problem = (400, "this server does not answer to that Host name")
+            problem = (400, "this server does not answer to that Host name", None)
         elif scope["type"] == "websocket" and not self.policy.origin_ok(headers.get("origin"), host):
-            problem = (403, "WebSocket from another origin")
-        elif scope["path"] != "/login" and not self.policy.authorized(headers, _cookies(headers)):
-            problem = (
-                401,
-                "this server needs its token: Authorization: Bearer TOKEN, or open /login?token=TOKEN",
-            )
+            problem = (403, "WebSocket from another origin", None)
+        elif scope["path"] != "/login":
+            problem = self._token_problem(scope, headers)
         if problem is None:
             return await self.app(scope, receive, send)
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})  # before accept: an HTTP 403
             return
-        response = JSONResponse({"error": problem[1]}, problem[0], headers=_HEADERS)
+        status, message, wait = problem
+        response = _json({"error": message}, status, retry_after=wait)
         await response(scope, receive, send)
+
+    def _token_problem(self, scope: Scope, headers: Headers) -> tuple[int, str, int | None] | None:
+        """None when the request may pass; a wrong Bearer token counts against its client, which
+        past its allowance gets a 429 (Retry-After) without the token being compared at all."""
+        policy = self.policy
+        if policy.token is None or policy.cookie_ok(_cookies(headers)):
+            return None
+        given = bearer(headers)
+        if given is None:
+            return (401, NEEDS_TOKEN, None)
+        client = client_of(scope)
+        wait = self.failures.retry_after(client)
+        if wait is not None:  # refused uncompared; and the try counts: keep guessing, stay refused
+            self.failures.failed(client)
+            return (429, too_many(wait), wait)
+        if policy.token_ok(given):
+            return None
+        self.failures.failed(client)
+        return (401, NEEDS_TOKEN, None)
+
+
+def too_many(wait: int) -> str:
+    return f"too many wrong tokens from this address; try again in {wait} s"
 
 
 def _cookies(headers: Headers) -> dict[str, str]:
@@ -179,9 +225,10 @@ class UnknownTenantError(RingsError):
 class Api:
     """The routes' work: query parameters in, report JSON out."""
 
-    def __init__(self, state: StateDir, policy: Policy) -> None:
+    def __init__(self, state: StateDir, policy: Policy, failures: FailedTokens) -> None:
         self.state = state
         self.policy = policy
+        self.failures = failures
         self.reports = Reports(state)
         self.hub = Hub(state, self.reports)
 
@@ -203,11 +250,7 @@ class Api:
     @staticmethod
     def limit(request: Request | WebSocket) -> int:
         raw = request.query_params.get("limit")
-        if raw is None:
-            return DEFAULT_LIMIT
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-            raise UsageError(f"limit: {raw[:20]!r} is not a number from 1 to {MAX_LIMIT}")
-        return int(raw)
+        return DEFAULT_LIMIT if raw is None else bounds.whole_number(raw, "limit", 1, MAX_LIMIT)
 
     @staticmethod
     def dates(request: Request | WebSocket) -> tuple[str | None, str | None]:
@@ -287,7 +330,15 @@ class Api:
     async def login(self, request: Request) -> Response:
         if self.policy.token is None:
             return RedirectResponse("/", 303)
-        if not self.policy.token_ok(request.query_params.get("token", "")):
+        client = client_of(request.scope)
+        wait = self.failures.retry_after(client)
+        if wait is not None:  # past its allowance of wrong tokens: this one is not even compared
+            self.failures.failed(client)
+            return _json({"error": too_many(wait)}, 429, retry_after=wait)
+        given = request.query_params.get("token")
+        if given is None or not self.policy.token_ok(given):
+            if given is not None:
+                self.failures.failed(client)
             return _json({"error": "wrong token"}, 401)
         response = RedirectResponse("/", 303, headers=_HEADERS)
         response.set_cookie(
@@ -297,15 +348,18 @@ class Api:
         return response
 
     async def page(self, request: Request) -> Response:
-        """`/` (tenant picker) and `/{tenant}` (its dashboard): one page; the script reads the path."""
+        """`/` (tenant picker), `/site/{tenant}` and `/{tenant}` (its dashboard): one page; the
+        script reads the path. `/{tenant}` is no dashboard for a RESERVED name."""
         name = request.path_params.get("tenant")
-        if name is not None and (name in _RESERVED or (name != ALL and not _TENANT_RE.match(name))):
+        reserved = name in RESERVED and not request.url.path.startswith(SITE)
+        if name is not None and (reserved or (name != ALL and not _TENANT_RE.match(name))):
             return _json({"error": "not found"}, 404)
         return FileResponse(WEB / "index.html", headers=_HEADERS)
 
 
-def _json(data: Any, status: int = 200) -> Response:
-    return JSONResponse(data, status, headers=_HEADERS)
+def _json(data: Any, status: int = 200, retry_after: int | None = None) -> Response:
+    headers = _HEADERS if retry_after is None else {**_HEADERS, "Retry-After": str(retry_after)}
+    return JSONResponse(data, status, headers=headers)
 
 
 async def _usage(request: Request, exc: Exception) -> Response:
@@ -327,7 +381,8 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
 
 
 def create_app(state: StateDir, policy: Policy) -> ASGIApp:
-    api = Api(state, policy)
+    failures = FailedTokens()
+    api = Api(state, policy, failures)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -351,6 +406,7 @@ def create_app(state: StateDir, policy: Policy) -> ASGIApp:
         Route("/login", api.login),
         Mount("/static", StaticFiles(directory=WEB), name="static"),
         Route("/", api.page),
+        Route(SITE + "{tenant}", api.page),
         Route("/{tenant}", api.page),
     ]
     handlers = {
@@ -362,7 +418,7 @@ def create_app(state: StateDir, policy: Policy) -> ASGIApp:
     }
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.router.redirect_slashes = False  # /api/ is a 404, not a redirect to a dashboard named "api"
-    return Guard(app, policy)
+    return Guard(app, policy, failures)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -398,6 +454,7 @@ def serve(state: StateDir, policy: Policy, sock: socket.socket) -> None:
         log_level="warning",
         access_log=False,
         ws="websockets-sansio",
+        http=DeadlineProtocol,  # h11, with header and body deadlines (limits.py)
         lifespan="on",
         timeout_graceful_shutdown=3,
         server_header=False,

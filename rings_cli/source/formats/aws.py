@@ -7,7 +7,7 @@ bytes are `sent_bytes`. The client field is `address:port`.
 
 from __future__ import annotations
 
-from rings_cli.source.formats.base import ISO, RegexFormat, quoted
+from rings_cli.source.formats.base import ISO, SIZE, RegexFormat, quoted
 
 _TAIL = r"(?:\s.*)?$"
 
@@ -16,7 +16,7 @@ def _grammar(escaped: bool, alb: bool) -> str:
     head = r"^\S+ (?P<time>\S+) \S+ " if alb else r"^(?P<time>\S+) \S+ "
     return (
         head
-        + r"(?P<ip>\S+) \S+ \S+ \S+ \S+ (?P<status>\d{3}|-) \S+ \S+ (?P<bytes>\d+|-) "
+        + rf"(?P<ip>\S+) \S+ \S+ \S+ \S+ (?P<status>\d{{3}}|-) \S+ \S+ (?P<bytes>{SIZE}) "
         + quoted("request", escaped)
         + " "
         + quoted("ua", escaped)

@@ -53,6 +53,11 @@ ANY = "any"
 CLF_TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
 UTC = "UTC"
 
+# A response size as the grammars read it: `-`, or a number with a sign or a fraction, so that the
+# parser can call a negative or fractional size (`-1`, `1.5`) a `bad size`, not a line that does
+# not fit (parse.py's `_size` decides what a size may be).
+SIZE = r"-|[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
+
 UNPARSEABLE = "unparseable"
 # A load balancer's or storage service's line for something that was not an HTTP request (an ELB
 # TCP listener's `"- - - "`, an S3 lifecycle action): no method, no status. Not a broken line.

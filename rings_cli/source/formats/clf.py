@@ -10,7 +10,7 @@ parenthesised field after the time (Gandi's `(0 s)`, the time taken).
 
 from __future__ import annotations
 
-from rings_cli.source.formats.base import CLF, RegexFormat, quoted
+from rings_cli.source.formats.base import CLF, SIZE, RegexFormat, quoted
 
 _VHOST = r"(?P<vhost>[^\s:]+(?::\d+)?) +"
 _EXTRA = r"(?:\s.*)?$"
@@ -21,7 +21,7 @@ def _grammar(vhost: bool, agent: bool, escaped: bool, tail: str = _EXTRA) -> str
     head = (
         r"(?P<ip>\S+) +\S+ +\S+ +\[(?P<time>[^\]]+)\] +(?:\([^()\"]*\) +)?"
         + quoted("request", escaped)
-        + r" +(?P<status>\d{3}) +(?P<bytes>\d+|-)"
+        + rf" +(?P<status>\d{{3}}) +(?P<bytes>{SIZE})"
     )
     agent_fields = " +" + quoted("referrer", escaped) + " +" + quoted("ua", escaped) + tail
     return "^" + (_VHOST if vhost else "") + head + (agent_fields if agent else r"\s*$")

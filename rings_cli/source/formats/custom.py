@@ -16,12 +16,12 @@ import re
 from dataclasses import dataclass
 
 from rings_cli.core.errors import UsageError
-from rings_cli.source.formats.base import CLF, EPOCH_MS, EPOCH_S, ISO, RegexFormat
+from rings_cli.source.formats.base import CLF, EPOCH_MS, EPOCH_S, ISO, SIZE, RegexFormat
 
 _CLF_TIME = r"\d{1,2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}"
 _ISO_TIME = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
 _STATUS = r"\d{3}"
-_BYTES = r"\d+|-"
+_BYTES = SIZE
 
 
 @dataclass(frozen=True)

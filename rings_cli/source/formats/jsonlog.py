@@ -8,8 +8,11 @@ until the bad lines are isolated, so garbage costs O(bad lines x log n) decodes,
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -38,9 +41,48 @@ def _struct(**fields: pl.DataType | type[pl.DataType]) -> pl.Struct:
 def decode(lines: pl.Series, dtype: pl.Struct) -> pl.DataFrame:
     """Decode every line against `dtype`; lines that are not such JSON objects become all-null rows."""
     looks = lines.str.contains(r"^\s*\{.*\}\s*$").fill_null(False)
-    candidates = pl.select(pl.when(looks).then(lines)).to_series()
+    candidates = _without_lone_surrogates(pl.select(pl.when(looks).then(lines)).to_series())
     out = _decode_isolating(candidates, dtype)
     return out.struct.unnest().with_columns(_ok=looks & out.is_not_null())
+
+
+# A JSON escape of a UTF-16 surrogate: half of a pair (an emoji written `\ud83d\ude00`), or alone.
+_SURROGATE_ESCAPE = r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(lines: pl.Series) -> pl.Series:
+    """Lines whose JSON escapes a surrogate without its pair (`"ua": "\\udfff"`: any client can
+    send that) get U+FFFD in its place, as undecodable bytes do, so the line still counts: the
+    decoder refuses a lone low surrogate (the whole line, unparseable) and reads a lone high one
+    as NUL. Only lines with a surrogate escape are looked at, one at a time (few: most loggers
+    write UTF-8 as it is); pairs stay the characters they encode."""
+    marked = lines.str.contains(_SURROGATE_ESCAPE).fill_null(False)
+    if not marked.any():
+        return lines
+    rows = marked.arg_true()
+    fixed = [_replace_lone_surrogates(text) for text in lines.gather(rows).to_list()]
+    return lines.scatter(rows, pl.Series(fixed, dtype=pl.String))
+
+
+def _replace_lone_surrogates(text: str) -> str:
+    """One JSON line with its lone surrogates as U+FFFD (Python's decoder joins the pairs and keeps
+    a lone one as it is); a line that is no JSON at all stays as it was, for the decoder to refuse."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+    return json.dumps(_replaced(value), ensure_ascii=False)
+
+
+def _replaced(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_replaced(k): _replaced(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replaced(v) for v in value]
+    return value
 
 
 def _decode_isolating(lines: pl.Series, dtype: pl.Struct) -> pl.Series:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from rings_cli.source.formats.base import CLF_LOCAL, EPOCH_S, NO_REQUEST, UTC, RegexFormat, quoted
+from rings_cli.source.formats.base import CLF_LOCAL, EPOCH_S, NO_REQUEST, SIZE, UTC, RegexFormat, quoted
 
 _PREFIX = r"^(?:.*?\s)?"  # syslog's date, host and `haproxy[pid]: `, or nothing
 _CLIENT = (
@@ -28,7 +28,7 @@ _CONNS = r"\d+/\d+/\d+/\d+/\+?\d+ \d+/\d+"
 
 def _haproxy(escaped: bool) -> str:
     http = (
-        r"(?:[+-]?\d+/){3,4}[+-]?\d+ (?P<status>\d{3}) \+?(?P<bytes>\d+) \S+ \S+ \S{4} "
+        rf"(?:[+-]?\d+/){{3,4}}[+-]?\d+ (?P<status>\d{{3}}) \+?(?P<bytes>{SIZE}) \S+ \S+ \S{{4}} "
         + _CONNS
         + r"(?: \{(?P<captured>[^}]*)\})?(?: \{[^}]*\})? "
         + quoted("request", escaped)
@@ -78,7 +78,7 @@ HAPROXY = HaproxyFormat(
 
 _SQUID = (
     r"^\s*(?P<time>\d+(?:\.\d+)?) +-?\d+ +(?P<ip>\S+) +[A-Za-z_]+(?::\S+)?/(?P<status>\d{3}) +"
-    r"(?P<bytes>\d+|-) +(?P<method>[A-Za-z_-]+) +(?P<target>\S+) +\S+ +\S+/\S+ +\S+(?:\s.*)?$"
+    rf"(?P<bytes>{SIZE}) +(?P<method>[A-Za-z_-]+) +(?P<target>\S+) +\S+ +\S+/\S+ +\S+(?:\s.*)?$"
 )
 SQUID = RegexFormat(
     name="squid",

@@ -20,7 +20,16 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from rings_cli.source.formats.base import CLF, EPOCH_US, UNPARSEABLE, UTC, LogFormat, RegexFormat, quoted
+from rings_cli.source.formats.base import (
+    CLF,
+    EPOCH_US,
+    SIZE,
+    UNPARSEABLE,
+    UTC,
+    LogFormat,
+    RegexFormat,
+    quoted,
+)
 from rings_cli.source.formats.w3c import COMMENT
 
 _ENDPOINT = r"(?:^|\.)(?:amazonaws\.com|googleapis\.com)(?::\d+)?\.?$"
@@ -38,7 +47,7 @@ def _s3(escaped: bool) -> str:
     return (
         r"^(?P<owner>\S+) (?P<bucket>\S+) \[(?P<time>[^\]]+)\] (?P<ip>\S+) \S+ \S+ [A-Z][A-Z0-9_.]* \S+ "
         + q("request")
-        + r" (?P<status>\d{3}|-) \S+ (?P<bytes>\d+|-) \S+ \S+ \S+ "
+        + rf" (?P<status>\d{{3}}|-) \S+ (?P<bytes>{SIZE}) \S+ \S+ \S+ "
         + q("referrer")
         + " "
         + q("ua")

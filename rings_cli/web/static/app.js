@@ -49,7 +49,7 @@ applyTheme(localStorage.getItem("rings-theme"));
 
 // ---- state -------------------------------------------------------------------------------------
 const page = {
-  tenant: null,           // from the path: "/alice.example" -> "alice.example"; "_all" is every site
+  tenant: null,           // from the path: "/site/alice.example" (or "/alice.example") -> "alice.example"; "_all" is every site
   report: null,
   ws: null,
   retry: 1000,
@@ -57,6 +57,8 @@ const page = {
 };
 
 function apiPath(tenant) { return "/api/" + encodeURIComponent(tenant); }
+// A tenant's dashboard: under /site/ for every name (`/api`, `/login`... are the server's own paths).
+function sitePath(tenant) { return "/site/" + encodeURIComponent(tenant); }
 
 async function getJSON(url) {
   const r = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
@@ -232,7 +234,7 @@ function render() {
     table($("tenants"), [
       { key: "tenant", label: "Site" }, { key: "page_views", label: "Page views", fmt: num },
       { key: "unique_visitors", label: "Visitors", fmt: num }, { key: "requests", label: "Requests", fmt: num },
-    ], r.tenants, "No sites", (row) => "/" + encodeURIComponent(row.tenant) + location.search);
+    ], r.tenants, "No sites", (row) => sitePath(row.tenant) + location.search);
   }
   $("asof").textContent = r.as_of ? "Data as of " + r.as_of.replace("T", " ") : "";
 }
@@ -317,7 +319,7 @@ async function tenantsInto(select, current) {
     select.append(o);
   }
   select.hidden = false;
-  select.onchange = () => { location.href = "/" + encodeURIComponent(select.value) + location.search; };
+  select.onchange = () => { location.href = sitePath(select.value) + location.search; };
   return tenants;
 }
 
@@ -327,7 +329,7 @@ async function showPicker() {
   const list = $("tenant-list"); list.replaceChildren();
   $("picker-note").textContent = tenants.length ? "Pick a site." : "Nothing ingested yet: run `rings ingest`, then reload.";
   for (const t of (tenants.length > 1 ? ["_all", ...tenants] : tenants)) {
-    const li = el("li"), a = el("a", { href: "/" + encodeURIComponent(t) }, t === "_all" ? "All sites" : t);
+    const li = el("li"), a = el("a", { href: sitePath(t) }, t === "_all" ? "All sites" : t);
     a.append(el("span", { class: "muted" }, t === "_all" ? "every site together" : "dashboard"));
     li.append(a); list.append(li);
   }
@@ -366,7 +368,8 @@ function main() {
   for (const b of document.querySelectorAll("[data-days]")) {
     b.onclick = () => go(utcToday(Number(b.dataset.days) - 1), utcToday(0));
   }
-  const part = decodeURIComponent(location.pathname.split("/")[1] || "");
+  const parts = location.pathname.split("/");  // "/site/T" or "/T"
+  const part = decodeURIComponent((parts.length === 3 && parts[1] === "site" ? parts[2] : parts[1]) || "");
   if (!part) { showPicker(); return; }
   page.tenant = part;
   document.title = (part === "_all" ? "All sites" : part) + " · Rings";
