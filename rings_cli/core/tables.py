@@ -133,7 +133,7 @@ DAY = Table(
         visitor("sessions"),
         visitor("bounces"),
         visitor("duration_total", REAL),
-        summary("top_pages"),  # JSON, written at finalization (the seed's daily summary)
+        summary("top_pages"),  # JSON, written at finalization (the daily summary)
         summary("top_referrers"),  # likewise
     ),
     rows="custom",

@@ -113,10 +113,6 @@ class Rejects:
         out.flush()
 
     @property
-    def wants_samples(self) -> bool:
-        return len(self.samples) < self.keep
-
-    @property
     def total(self) -> int:
         return sum(self.counts.values())
 

@@ -1,6 +1,6 @@
-"""The DO file: one SQLite database per tenant-day, our stand-in for the seed's AnalyticsDO.
+"""The DO file: one SQLite database per tenant-day, the stand-in for a Durable Object.
 
-It holds the day's running totals (the seed's hourly, pages, referrers, content tables, plus
+It holds the day's running totals (hourly, pages, referrers, content tables, plus
 status, campaigns and a one-row `day` summary) and, until the day is finalized, `views`: one row
 per page view keyed by visitor hash, which makes uniques and sessions exact across batches and
 runs. Every batch merges in one transaction, so a DO file is always a consistent picture of some
@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS views (
   utc_offset INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS views_by_hash ON views (hash);
--- The seed's visitors table, derived rather than stored twice.
+-- A visitors table, derived rather than stored twice.
 CREATE VIEW IF NOT EXISTS visitors AS
   SELECT hash, min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS page_views
   FROM views GROUP BY hash;
@@ -368,7 +368,7 @@ class DoFile:
         return self._compact()
 
     def _write_summary(self) -> None:
-        """The seed's daily summary: top pages and referrers, as JSON in the `day` row."""
+        """The daily summary: top pages and referrers, as JSON in the `day` row."""
         top_pages = self.con.execute(
             "SELECT path, views, unique_views FROM pages ORDER BY views DESC, path LIMIT ?",
             (TOP_LIMIT,),

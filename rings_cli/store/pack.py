@@ -477,11 +477,3 @@ def packed_snapshots(state: StateDir, keys: Iterable[tuple[str, str]]) -> dict[t
         finally:
             con.close()
     return out
-
-
-def packs_of(state: StateDir, tenant: str) -> list[tuple[Path, str]]:
-    """(path, month) of every pack of a tenant."""
-    folder = state.root / "do" / tenant
-    if not folder.is_dir():
-        return []
-    return [(p, m[1]) for p in sorted(folder.iterdir()) if (m := PACK_FILE.match(p.name))]

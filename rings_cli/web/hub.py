@@ -245,7 +245,7 @@ class Hub:
         self.groups: dict[Key, Group] = {}
 
     def key_for(self, tenant: str | None, start: str | None, end: str | None, limit: int) -> Key:
-        """No range: today (the seed's live view); the day is looked up again each tick."""
+        """No range: today (a live view); the day is looked up again each tick."""
         if start is None and end is None:
             return (tenant, None, None, limit)
         start, end = _window(start, end)  # one bound: a week from it, as in the report
