@@ -76,6 +76,7 @@ class IngestSummary:
             "late_lines": self.late_lines,
             "late_tenant_days": sorted(self.late_tenant_days),
             "damaged_state": self.damaged_state,
+            "flush_retries": self.flush_retries,
             "seconds": round(self.seconds, 3),
             "skipped": [{"file": f, "reason": why} for f, why in self.skipped],
             "damaged": [{"file": f, "problem": why, "after_line": n} for f, why, n in self.damaged],

@@ -72,6 +72,11 @@ def summary_text(summary: dict[str, Any]) -> str:
             f"({', '.join(safe_text(d) for d in late)}): their requests and page views are counted, "
             "their visitors could not be (uniques, sessions and referrer visits stay as finalized)"
         )
+    if retries := summary.get("flush_retries"):
+        lines.append(
+            f"{plural(retries, 'flush attempt')} put off while readers held the warehouse; "
+            "a later one wrote their days"
+        )
     lines += format_lines(summary["formats"])
     lines += [safe_text(w) for w in summary.get("warnings", [])]
     return "\n".join(lines)
