@@ -192,9 +192,10 @@ def bot_reason(ua: str | None, referrer: str | None = None, when: datetime | Non
         return reason
     if is_spam(referrer):
         return "referrer spam"
-    if ua and ua != "-" and when is not None and (made := release(ua)) is not None:
-        if (when.year * 12 + when.month) - (made[0] * 12 + made[1]) > 60:
-            return "outdated browser"
+    made = release(ua) if ua and ua != "-" and when is not None else None
+    months = (when.year * 12 + when.month) - (made[0] * 12 + made[1]) if when and made else 0
+    if months > 60:
+        return "outdated browser"
     return None
 
 
@@ -547,7 +548,8 @@ def reference_sessions(
         req = page_path(parsed.request)
         target = request_target(parsed.request)
         status = int(parsed.status)
-        if is_bot(parsed.ua, parsed.referrer, parsed.when) or req is None or target is None or req[0] != "GET":
+        bot = is_bot(parsed.ua, parsed.referrer, parsed.when)
+        if bot or req is None or target is None or req[0] != "GET":
             continue
         if not (200 <= status <= 299 or status == 304) or not is_page(req[1]):
             continue
