@@ -155,6 +155,19 @@ def crawler_pattern() -> str:
     return "|".join(f"(?:{p})" for p in patterns)
 
 
+@cache
+def load_detector() -> None:
+    """Import device-detector and load its bot list (bots.yml and its prefilter's words): on the
+    main thread, before the read-ahead worker starts (ingest/ahead.py). Its YAML parser (yaml-rs, a
+    Rust extension) crashed the process when it first ran in the worker thread."""
+    from device_detector.parser.device.bot import Bot
+    from device_detector.utils import clean_ua
+
+    parser = Bot(clean_ua("Mozilla/5.0", "mozilla/5.0"), None)
+    parser.parse()  # the prefilter's words and the apps' details
+    _ = parser.regex_list  # the bot regexes, which the prefilter let it skip for this agent
+
+
 def detector_bot(ua: str) -> bool:
     """device-detector's bot test alone (an Aho-Corasick prefilter, then bots.yml's regexes). A
     failure inside it (hostile input) is no verdict: not a bot."""
