@@ -26,7 +26,7 @@ from rings_cli.core.tables import BREAKDOWN_KEYS
 from rings_cli.count.sessions import VIEW_SCHEMA
 from rings_cli.store import sqlite as storage
 
-SCHEMA_VERSION = 3  # 3: hourly keyed by (hour, utc_offset); see _install_schema
+SCHEMA_VERSION = 4  # 3: hourly keyed by (hour, utc_offset); 4: bots, definitions; see _install_schema
 TOP_LIMIT = 10
 # A finalized tenant-day is a few rows in each of ~20 tables and indexes, one page each at least:
 # 1 KiB pages keep such a file near 20 KB (4 KiB pages: ~80 KB), and cost little on busy days.

@@ -196,3 +196,18 @@ def hour_chart(hours: Sequence[HourRow], width: int, height: int = HOUR_ROWS, zo
     ticks = "".join(f"{h:02d}".ljust(col * step) for h in range(0, 24, step))
     lines.append(" " * axis_w + ticks.rstrip())
     return [line[:width] for line in lines]
+
+
+def definitions_note(report: Report) -> str:
+    """What a range that spans a change of the definitions says about it (empty when it does not):
+    each version's days, and what it counted."""
+    changed = report.get("definitions_changed")
+    if not changed:
+        return ""
+    parts = [
+        f"{row['first']} to {row['last']}: definitions {row['version']} ({row['changes']})" for row in changed
+    ]
+    return (
+        "Note: the definitions changed within this range; days keep the numbers they were counted "
+        "with, so days before and after the change do not compare exactly. " + "; ".join(parts) + "."
+    )

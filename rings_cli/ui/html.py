@@ -17,7 +17,15 @@ from typing import Any
 from rings_cli.core.text import cell, safe_text
 from rings_cli.query.model import Report, TotalKey
 from rings_cli.query.periods import periods
-from rings_cli.ui.charts import NOTHING, change, duration, hour_totals, human_bytes, zone_label
+from rings_cli.ui.charts import (
+    NOTHING,
+    change,
+    definitions_note,
+    duration,
+    hour_totals,
+    human_bytes,
+    zone_label,
+)
 
 
 def _h(value: Any) -> str:
@@ -335,6 +343,14 @@ def report_html(report: Report) -> str:
             ),
         )
     )
+    if report["totals"]["bot_requests"]:
+        bots = [{"reason": k, "requests": v} for k, v in report["bots"].items()]
+        sections.append(
+            _section(
+                "Bot requests (not page views)",
+                _table(bots, [("reason", "Reason", "text"), ("requests", "Requests", "n")], None, ""),
+            )
+        )
     if "tenants" in report:
         columns = [
             ("tenant", "Tenant", "text"),
@@ -348,12 +364,13 @@ def report_html(report: Report) -> str:
     title_of = {"day": "Days", "week": "Weeks", "month": "Months"}[unit]
     sections.append(_section(title_of, _table(period_rows, days_columns, None, "")))
     title = f"Rings report: {who}, {report['start']} to {report['end']}"
+    note = f'<p class="sub">{_h(definitions_note(report))}</p>' if report.get("definitions_changed") else ""
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{title}</title><style>{CSS}</style></head><body><main>"
-        f'<h1>Rings report: {who}</h1><p class="sub">{period}</p>'
+        f'<h1>Rings report: {who}</h1><p class="sub">{period}</p>{note}'
         f"{_cards(report)}{''.join(sections)}"
         "<footer>Made by Rings from server access logs; no cookies, no IP addresses kept.</footer>"
         "</main></body></html>\n"
