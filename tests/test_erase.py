@@ -489,3 +489,41 @@ def test_keep_days_in_follow_mode(state: StateDir, tmp_path: Path) -> None:
             proc.wait()
     assert scan(state.root, ["ancient-page"]) == []
     assert warehouse_rows(state, "true")["daily"] == 3
+
+
+# --- symbolic links ---------------------------------------------------------------------------------
+
+
+def test_no_command_follows_a_symbolic_link_out_of_the_state_dir(state: StateDir, tmp_path: Path) -> None:
+    """A linked `do/<tenant>`: erase used to delete every file in the link's target, then fail.
+    Every command that writes refuses in one line, before touching anything; check names the link
+    and its repair refuses too; audit fails on it; nothing behind the link changes."""
+    ingest(state, tmp_path)
+    outside = tmp_path / "elsewhere"
+    (state.root / "do" / ERASED).rename(outside)
+    (outside / "precious.txt").write_text("not Rings'")
+    (state.root / "do" / ERASED).symlink_to(outside)
+    behind = snapshot(outside)
+    link = state.root / "do" / ERASED
+    expected = (
+        f"Error: {link} is a symbolic link (to {outside}): Rings never follows a link in its state dir; "
+        "move what it points to into the state dir, or remove the link\n"
+    )
+    for args in (
+        ("erase", "--tenant", ERASED, "--yes"),
+        ("erase", "--tenant", ERASED, "--dry-run"),
+        ("gc",),
+        ("finalize",),
+        ("ingest", "-q", str(tmp_path / "access.log")),
+        ("check", "--repair"),
+    ):
+        result = run_rings(*args, "--state-dir", str(state.root))
+        assert (result.returncode, result.stderr.decode()) == (1, expected), args
+    assert snapshot(outside) == behind and link.is_symlink()
+    checked = run_rings("check", "--state-dir", str(state.root))
+    assert checked.returncode == 1
+    assert f"{link}: a symbolic link (to {outside})" in checked.stdout.decode()
+    audited = run_rings("audit", "--state-dir", str(state.root))
+    assert audited.returncode == 1
+    assert f"do/{ERASED}: a symbolic link (to {outside}); not followed" in audited.stdout.decode()
+    assert snapshot(outside) == behind

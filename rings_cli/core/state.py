@@ -22,6 +22,9 @@ from pathlib import Path
 from rings_cli.core.errors import RingsError, StateLockedError, UsageError
 
 TENANT_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+# The one entry that may be a symbolic link: the operator's own config (config.CONFIG_NAME), which
+# Rings only reads. Anything else linked could take a write or a delete out of the state dir.
+_LINK_ALLOWED = ("rings.toml",)
 _TENANT_RE = re.compile(TENANT_PATTERN)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -99,7 +102,8 @@ class StateDir:
         self.root.mkdir(mode=self.dir_mode, parents=True, exist_ok=True)
         (self.root / "do").mkdir(mode=self.dir_mode, exist_ok=True)
         self.salts_dir.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(self.salts_dir, 0o700)
+        if not self.salts_dir.is_symlink():  # a link is refused by the lock (refuse_links), not followed
+            os.chmod(self.salts_dir, 0o700)
         if stat.S_IMODE(self.root.stat().st_mode) != self.dir_mode:
             self._set_modes()  # new, made by an earlier version, or group_readable switched
         return self
@@ -149,9 +153,35 @@ class StateDir:
             raise ValueError(f"bad date {date!r}")
         return self.salts_dir / f"{date}.key"
 
+    def links(self) -> list[Path]:
+        """Symbolic links inside the state dir (not its root, which may be one), never followed:
+        an erase through a linked `do/<tenant>` would delete the files of the link's target."""
+        found: list[Path] = []
+        folders = [self.root]
+        while folders:
+            try:
+                entries = list(os.scandir(folders.pop()))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for entry in entries:
+                if entry.is_symlink():
+                    if not (entry.name in _LINK_ALLOWED and Path(entry.path).parent == self.root):
+                        found.append(Path(entry.path))
+                elif entry.is_dir(follow_symlinks=False):
+                    folders.append(Path(entry.path))
+        return sorted(found)
+
+    def refuse_links(self) -> None:
+        """Stop, in one line, before anything could follow a link out of the state dir."""
+        found = self.links()
+        if found:
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+            raise RingsError(link_problem(found[0]) + more)
+
     @contextmanager
     def ingest_lock(self) -> Iterator[None]:
-        """Hold the single-writer lock for the duration of an ingest; a second ingest fails fast."""
+        """Hold the single-writer lock for the duration of an ingest; a second ingest fails fast.
+        Every command that writes takes it, so none starts while the state dir holds a link."""
         self.ensure()
         fd = os.open(self.root / "ingest.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -161,6 +191,19 @@ class StateDir:
                 raise StateLockedError(
                     f"another `rings ingest` is running on {self.root} (ingest.lock is held)"
                 ) from None
+            self.refuse_links()
             yield
         finally:
             os.close(fd)
+
+
+def link_problem(path: Path) -> str:
+    """What a symbolic link in the state dir is, in one line."""
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    return (
+        f"{path} is a symbolic link (to {target}): Rings never follows a link in its state dir; "
+        "move what it points to into the state dir, or remove the link"
+    )

@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 from rings_cli.core.config import CONFIG_NAME, load_config
 from rings_cli.core.errors import RingsError, StateLockedError
 from rings_cli.core.state import TENANT_PATTERN, StateDir
+from rings_cli.core.text import safe_text
 from rings_cli.ops.shapes import IP, UA, find_shapes, scan_file
 from rings_cli.warehouse.local import Warehouse
 
@@ -355,7 +356,7 @@ def audit(state: StateDir, warehouse_wait: float = WAREHOUSE_WAIT) -> AuditResul
     scan.tenants = {p.name for p in (state.root / "do").glob("*") if p.is_dir()}
     # Catalog: finalized tenant-days (and dates, of an earlier release), tenant-days, checkpoints;
     # its own text columns.
-    if state.catalog_path.exists():
+    if state.catalog_path.exists() and not state.catalog_path.is_symlink():
         where = _rel(state, state.catalog_path)
         try:
             catalog = _read_sqlite(state.catalog_path, _read_catalog)
@@ -373,6 +374,8 @@ def audit(state: StateDir, warehouse_wait: float = WAREHOUSE_WAIT) -> AuditResul
 
     # DO files.
     for path in sorted((state.root / "do").glob("*/*.sqlite")):
+        if not _inside(state, path):
+            continue  # behind a symbolic link: never followed (the bytes check fails on the link)
         where = _rel(state, path)
         if _PACK_FILE.match(path.name):
             _audit_pack(state, path, where, scan, hashes, stored, finalized, tenant_days)
@@ -483,7 +486,7 @@ def _scan_warehouse(
     Its tenant-days are added to `tenant_days`, their tenants to the tenant names: a tenant named
     by an address (a Host header) is a warning here too, as in the catalog."""
     path = state.warehouse_path
-    if not path.exists():
+    if not path.exists() or path.is_symlink():
         return None
     where = _rel(state, path)
     try:
@@ -532,7 +535,11 @@ def _scan_bytes(state: StateDir, scan: _Scan) -> tuple[Check, int, int]:
     for path in _files(state.root):
         where = _rel(state, path)
         if path.is_symlink():
-            check.warnings.append(f"{where}: a symbolic link; not followed")
+            if path != state.root / CONFIG_NAME:
+                check.failures.append(
+                    f"{where}: a symbolic link (to {safe_text(os.readlink(path))}); not followed, so "
+                    "what it points to is not audited (and no command runs while it is there)"
+                )
             continue
         if path == state.root / CONFIG_NAME:
             check.notes.append(f"{where}: your configuration, not scanned (it may name proxies)")
@@ -566,6 +573,16 @@ def _explained(text: str, live: bytes, texts: set[str]) -> bool:
     core = text.encode().removesuffix(b" (")
     name_length = core.find(b"/")
     return any(core[i:] in live for i in range(max(1, name_length - 1)))
+
+
+def _inside(state: StateDir, path: Path) -> bool:
+    """No folder between the state dir and `path` is a symbolic link (nor `path` itself)."""
+    for part in [path, *path.parents]:
+        if part == state.root:
+            return True
+        if part.is_symlink():
+            return False
+    return True
 
 
 def _files(root: Path) -> Iterator[Path]:

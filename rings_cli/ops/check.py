@@ -30,7 +30,7 @@ from pathlib import Path
 from rings_cli.core.config import CONFIG_NAME
 from rings_cli.core.errors import DamagedStateError, RingsError
 from rings_cli.core.privacy import SALT_BYTES, destroy_key
-from rings_cli.core.state import TENANT_PATTERN, StateDir
+from rings_cli.core.state import TENANT_PATTERN, StateDir, link_problem
 from rings_cli.store.catalog import Catalog
 from rings_cli.store.dofile import DoFile
 from rings_cli.store.pack import PACK_FILE, verify
@@ -51,6 +51,7 @@ _TOP_FILES = {
     CONFIG_NAME,
 }
 _DAMAGED = ".damaged-"  # files moved aside by a repair: kept for the user, not a problem
+_UNLINK = "move what it points to into the state dir, or remove it (`--repair` refuses while it is there)"
 
 
 @dataclass
@@ -113,6 +114,9 @@ def check_state(state: StateDir, repair: bool = False, now: dt.datetime | None =
 
 def _inspect(state: StateDir, problems: list[Problem]) -> _Facts:
     facts = _Facts()
+    for link in state.links():  # never followed: what lies behind one is not looked at
+        what = link_problem(link).removeprefix(f"{link} is ").split("; ")[0]
+        problems.append(Problem(link, what, _UNLINK))
     _inspect_root(state, problems)
     _inspect_do_files(state, facts, problems)
     _inspect_catalog(state, facts, problems)
@@ -126,6 +130,8 @@ def _inspect(state: StateDir, problems: list[Problem]) -> _Facts:
 def _inspect_root(state: StateDir, problems: list[Problem]) -> None:
     """Top-level entries: ours (and their SQLite side files, and files a repair moved aside), or stray."""
     for path in sorted(state.root.iterdir()):
+        if path.is_symlink():
+            continue  # reported (see _inspect)
         if path.name in ("do", "salts") and path.is_dir():
             continue
         name = path.name
@@ -138,6 +144,8 @@ def _inspect_root(state: StateDir, problems: list[Problem]) -> None:
 
 def _inspect_catalog(state: StateDir, facts: _Facts, problems: list[Problem]) -> None:
     path = state.catalog_path
+    if path.is_symlink():
+        return
     if not path.exists():
         if facts.do_files or facts.do_damaged or facts.packed:
             problems.append(
@@ -166,13 +174,17 @@ def _inspect_catalog(state: StateDir, facts: _Facts, problems: list[Problem]) ->
 def _inspect_do_files(state: StateDir, facts: _Facts, problems: list[Problem]) -> None:
     """Every file under do/: DO files are opened and checked, anything else is stray."""
     do_root = state.root / "do"
-    if not do_root.is_dir():
+    if not do_root.is_dir() or do_root.is_symlink():
         return
     for tenant_dir in sorted(do_root.iterdir()):
+        if tenant_dir.is_symlink():
+            continue
         if not tenant_dir.is_dir() or not re.match(TENANT_PATTERN, tenant_dir.name):
             problems.append(_stray(tenant_dir))
             continue
         for path in sorted(tenant_dir.iterdir()):
+            if path.is_symlink():
+                continue
             if (packed := PACK_FILE.match(path.name)) is not None:
                 _inspect_pack(path, tenant_dir.name, packed[1], facts, problems)
                 continue
@@ -286,6 +298,8 @@ def _inspect_listing(state: StateDir, facts: _Facts, problems: list[Problem]) ->
 
 def _inspect_warehouse(state: StateDir, facts: _Facts, problems: list[Problem]) -> None:
     warehouse = Warehouse(state.warehouse_path)
+    if warehouse.path.is_symlink():
+        return
     if not warehouse.exists():
         if any(version >= 0 for _, _, version in facts.listed):
             facts.warehouse_missing = True
@@ -314,7 +328,7 @@ def _inspect_salts(state: StateDir, facts: _Facts, problems: list[Problem]) -> N
     """`salts/<tenant>/<date>.key`, and an earlier release's `salts/<date>.key` (the next ingest
     moves it): a salt whose tenant-day (or, the old kind, every tenant-day of its date) is
     finalized should be gone; anything else there is stray."""
-    if not state.salts_dir.is_dir():
+    if not state.salts_dir.is_dir() or state.salts_dir.is_symlink():
         return
     usable = state.catalog_path.exists() and not facts.catalog_damaged
     closed = facts.finalized if usable else facts.do_finalized | set(facts.packed)
@@ -324,8 +338,12 @@ def _inspect_salts(state: StateDir, facts: _Facts, problems: list[Problem]) -> N
         else set(facts.do_files) | set(facts.do_damaged) | set(facts.packed)
     )
     for path in sorted(state.salts_dir.iterdir()):
-        if path.is_dir() and not path.is_symlink() and re.match(TENANT_PATTERN, path.name):
+        if path.is_symlink():
+            continue
+        if path.is_dir() and re.match(TENANT_PATTERN, path.name):
             for salt in sorted(path.iterdir()):
+                if salt.is_symlink():
+                    continue
                 match = _SALT_FILE.match(salt.name)
                 if match is None:
                     problems.append(_stray(salt))
