@@ -51,6 +51,11 @@ _TOP_FILES = {
     CONFIG_NAME,
 }
 _DAMAGED = ".damaged-"  # files moved aside by a repair: kept for the user, not a problem
+# Temporary names of files being made whole before they are linked into place: a DO file or an
+# unpacked day (sqlite.create_atomically), a salt or the secret (privacy._link_new).
+_CREATING = re.compile(r"^\..+\.creating(-wal|-shm)?$")
+_KEY_TMP = re.compile(r"^\..+\.key\.\d+\.[0-9a-f]{8}$")
+_ERASING = ("warehouse.duckdb.erasing", "warehouse.duckdb.erasing.wal")  # erase.REWRITE_SUFFIX
 _UNLINK = "move what it points to into the state dir, or remove it (`--repair` refuses while it is there)"
 
 
@@ -94,6 +99,7 @@ class _Facts:
     warehouse_missing: bool = False
     stale_salts: list[Path] = field(default_factory=list)
     loose_modes: list[Path] = field(default_factory=list)
+    leftovers: list[Path] = field(default_factory=list)  # half-made files of a process that stopped
 
 
 def check_state(state: StateDir, repair: bool = False, now: dt.datetime | None = None) -> CheckResult:
@@ -117,7 +123,7 @@ def _inspect(state: StateDir, problems: list[Problem]) -> _Facts:
     for link in state.links():  # never followed: what lies behind one is not looked at
         what = link_problem(link).removeprefix(f"{link} is ").split("; ")[0]
         problems.append(Problem(link, what, _UNLINK))
-    _inspect_root(state, problems)
+    _inspect_root(state, facts, problems)
     _inspect_do_files(state, facts, problems)
     _inspect_catalog(state, facts, problems)
     _inspect_listing(state, facts, problems)
@@ -127,7 +133,7 @@ def _inspect(state: StateDir, problems: list[Problem]) -> _Facts:
     return facts
 
 
-def _inspect_root(state: StateDir, problems: list[Problem]) -> None:
+def _inspect_root(state: StateDir, facts: _Facts, problems: list[Problem]) -> None:
     """Top-level entries: ours (and their SQLite side files, and files a repair moved aside), or stray."""
     for path in sorted(state.root.iterdir()):
         if path.is_symlink():
@@ -138,6 +144,18 @@ def _inspect_root(state: StateDir, problems: list[Problem]) -> None:
         if name in _TOP_FILES or _DAMAGED in name:
             continue
         if any(name == f"catalog.sqlite{s}" for s in _SQLITE_SIDE):
+            continue
+        if name in _ERASING:
+            problems.append(
+                Problem(
+                    path,
+                    "left by a `rings erase` (or retention) that was stopped: the tenant-days it "
+                    "was deleting are still there",
+                    "run the same `rings erase` (or `rings gc`) again: it finishes the erase",
+                )
+            )
+            continue
+        if _leftover(path, facts, problems):
             continue
         problems.append(_stray(path))
 
@@ -190,15 +208,9 @@ def _inspect_do_files(state: StateDir, facts: _Facts, problems: list[Problem]) -
                 continue
             match = _DO_FILE.match(path.name)
             if match is None:
-                if ".creating" in path.name:
-                    problems.append(
-                        Problem(
-                            path,
-                            "left by an ingest stopped while it created a DO file (holds no counts)",
-                            "delete it",
-                        )
-                    )
-                elif not _companion(path, _DO_FILE) and not _companion(path, PACK_FILE):
+                if _leftover(path, facts, problems):
+                    continue
+                if not _companion(path, _DO_FILE) and not _companion(path, PACK_FILE):
                     problems.append(_stray(path))
                 continue
             key = (tenant_dir.name, match[1])
@@ -345,12 +357,16 @@ def _inspect_salts(state: StateDir, facts: _Facts, problems: list[Problem]) -> N
                 if salt.is_symlink():
                     continue
                 match = _SALT_FILE.match(salt.name)
+                if match is None and _leftover(salt, facts, problems):
+                    continue
                 if match is None:
                     problems.append(_stray(salt))
                 else:
                     _inspect_salt(salt, (path.name, match[1]) in closed, facts, problems)
             continue
         match = _SALT_FILE.match(path.name)
+        if match is None and _leftover(path, facts, problems):
+            continue
         if match is None or not path.is_file():
             problems.append(_stray(path))
             continue
@@ -395,6 +411,20 @@ def _inspect_modes(state: StateDir, facts: _Facts, problems: list[Problem]) -> N
             )
 
 
+def _leftover(path: Path, facts: _Facts, problems: list[Problem]) -> bool:
+    """A file a process was making when it stopped (never linked into place, so nothing uses it):
+    reported, and removed by the repair."""
+    if _CREATING.match(path.name):
+        what = "a DO file (or an unpacked day) cut short while it was made: it holds nothing in use"
+    elif _KEY_TMP.match(path.name):
+        what = "a key (a salt or the secret) cut short while it was made: nothing uses it"
+    else:
+        return False
+    facts.leftovers.append(path)
+    problems.append(Problem(path, what, "`rings check --repair` removes it"))
+    return True
+
+
 def _stray(path: Path) -> Problem:
     return Problem(path, "stray file: not a Rings file", "move it out of the state dir if you need it")
 
@@ -429,6 +459,12 @@ def _repair(state: StateDir, facts: _Facts, result: CheckResult, now: dt.datetim
         done.append(f"moved {old_warehouse.path.name} aside")
     for path in [*facts.do_damaged.values(), *facts.damaged_packs]:
         done.append(f"moved {_move_aside(path, stamp)} aside")
+    for path in facts.leftovers:
+        if _KEY_TMP.match(path.name):
+            destroy_key(path)
+        else:
+            path.unlink(missing_ok=True)
+        done.append(f"removed {path} (cut short while it was made)")
     catalog = Catalog(state.catalog_path)
     try:
         _repair_listing(state, facts, catalog, old_warehouse, result)

@@ -1,0 +1,93 @@
+"""`rings check --repair` (issue 25): what a stopped process left is finished or removed, a full
+disk is never taken for damage, and a repair that restores an older state than the checkpoints
+claim rolls them back, so that the lines are read again exactly once, and says so."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from rings_cli.core.state import StateDir
+from tests.conftest import line, report_json, run_rings
+
+DAY1 = "01/Dec/2025:{h:02d}:00:00 +0000"
+
+
+@pytest.fixture(autouse=True)
+def owner_umask() -> Iterator[None]:
+    """Files the tests plant are owner-only, so no mode problem is reported that they did not mean."""
+    old = os.umask(0o077)
+    yield
+    os.umask(old)
+
+
+def day_lines(tenant: str, n: int, hour: int = 10, first_ip: int = 1, day: str = DAY1) -> list[str]:
+    return [
+        line(
+            ip=f"203.0.113.{first_ip + i}",
+            when=day.format(h=hour),
+            request=f"GET /p{i} HTTP/1.1",
+            vhost=tenant,
+        )
+        for i in range(n)
+    ]
+
+
+def ingest(state: StateDir, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return run_rings("ingest", "--state-dir", str(state.root), "-f", "vcombined", "--json", *args)
+
+
+def check(state: StateDir, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return run_rings("check", "--state-dir", str(state.root), *args)
+
+
+@pytest.fixture
+def two_tenants(state: StateDir, write_log) -> StateDir:
+    """alice (3 views) and bob (2 views) on one open day, flushed."""
+    log = write_log(day_lines("alice", 3) + day_lines("bob", 2), "one.log")
+    result = ingest(state, str(log), "--no-finalize")
+    assert result.returncode == 0, result.stderr
+    return state
+
+
+# --- what a stopped process left ----------------------------------------------------------------
+
+
+def test_files_cut_short_while_made_are_reported_and_removed_by_repair(two_tenants: StateDir) -> None:
+    state = two_tenants
+    before = report_json(state)
+    creating = state.root / "do" / "alice" / ".2025-12-02.sqlite.k2j4x9.creating"
+    creating.write_bytes(b"SQLite format 3\0" + b"\0" * 100)
+    key = state.salts_dir / "alice" / ".2025-12-02.key.4242.0badcafe"
+    key.write_bytes(b"\1" * 32)
+    out = check(state).stdout.decode()
+    assert f"{creating}: a DO file (or an unpacked day) cut short while it was made" in out
+    assert f"{key}: a key (a salt or the secret) cut short while it was made" in out
+    assert out.endswith("2 problems\n")
+
+    repaired = check(state, "--repair")
+    assert repaired.returncode == 0, repaired.stdout
+    assert f"repaired: removed {creating} (cut short while it was made)" in repaired.stdout.decode()
+    assert repaired.stdout.decode().endswith("OK\n")
+    assert not creating.exists() and not key.exists()
+    assert report_json(state) == before
+
+
+def test_an_erase_stopped_part_way_is_erases_own_file_finished_by_running_it_again(
+    two_tenants: StateDir,
+) -> None:
+    state = two_tenants
+    erasing = state.root / "warehouse.duckdb.erasing"
+    erasing.write_bytes(state.warehouse_path.read_bytes()[:8192])  # the new warehouse, half built
+    out = check(state).stdout.decode()
+    assert f"{erasing}: left by a `rings erase` (or retention) that was stopped" in out
+    assert "run the same `rings erase` (or `rings gc`) again: it finishes the erase" in out
+    assert "stray" not in out
+    erased = run_rings("erase", "--state-dir", str(state.root), "--tenant", "bob", "--yes")
+    assert erased.returncode == 0, erased.stderr
+    assert not erasing.exists()
+    assert check(state).returncode == 0
+    assert [t["tenant"] for t in report_json(state)["tenants"]] == ["alice"]
