@@ -5,8 +5,10 @@ claim rolls them back, so that the lines are read again exactly once, and says s
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +93,82 @@ def test_an_erase_stopped_part_way_is_erases_own_file_finished_by_running_it_aga
     assert not erasing.exists()
     assert check(state).returncode == 0
     assert [t["tenant"] for t in report_json(state)["tenants"]] == ["alice"]
+
+
+# --- a full disk ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 16 MiB tmpfs (needs root and mount rights; skipped, saying why, where there are none)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def fill(disk: Path) -> Path:
+    """Take every free byte of the disk with one file; returns it (delete it to free the space)."""
+    filler = disk / "filler"
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_full_disk_is_never_taken_for_damage_and_nothing_is_moved(
+    full_disk: Path, tmp_path: Path, write_log
+) -> None:
+    """Healthy packs, DO files, catalog and warehouse on a disk with no room left: check and repair
+    stop with the one disk-full line (SQLite cannot make a -shm file there: it said "disk I/O
+    error", and check called the packs damaged and moved them aside)."""
+    made = StateDir(tmp_path / "made")
+    logs = write_log(day_lines("alice", 3) + day_lines("bob", 2), "one.log")
+    later = write_log(day_lines("alice", 2, day="02/Dec/2025:{h:02d}:00:00 +0000"), "two.log")
+    assert ingest(made, str(logs), str(later), "--no-finalize").returncode == 0
+    assert run_rings("finalize", "--state-dir", str(made.root), "--grace", "0s").returncode == 0
+    state = StateDir(full_disk / "state")
+    shutil.copytree(made.root, state.root, symlinks=True)
+    assert list(state.root.glob("do/*/*.pack.sqlite")) and state.warehouse_path.exists()
+    before = report_json(state)
+    names = sorted(str(p) for p in state.root.rglob("*"))
+    filler = fill(full_disk)
+    expected = (
+        f"Error: disk full writing to {state.root}; nothing is lost: free space and run the same "
+        "command again\n"
+    )
+    for args in ((), ("--repair",)):
+        result = check(state, *args)
+        assert (result.returncode, result.stdout, result.stderr.decode()) == (1, b"", expected), args
+    assert sorted(str(p) for p in state.root.rglob("*")) == names  # nothing renamed, nothing made
+    filler.unlink()
+    assert check(state).stdout.decode() == "OK\n"
+    assert report_json(state) == before
+
+
+def test_a_pack_read_on_a_full_disk_is_disk_full_not_damage(
+    full_disk: Path, tmp_path: Path, write_log
+) -> None:
+    """At the storage boundary itself: SQLite's I/O error where no room is left is DiskFullError."""
+    from rings_cli.core.errors import DiskFullError
+    from rings_cli.store.pack import verify
+
+    made = StateDir(tmp_path / "made")
+    assert ingest(made, str(write_log(day_lines("alice", 3), "one.log")), "--no-finalize").returncode == 0
+    assert run_rings("finalize", "--state-dir", str(made.root), "--grace", "0s").returncode == 0
+    state = StateDir(full_disk / "state")
+    shutil.copytree(made.root, state.root, symlinks=True)
+    fill(full_disk)
+    with pytest.raises(DiskFullError):
+        verify(state.root / "do" / "alice" / "2025-12.pack.sqlite", "alice", "2025-12")

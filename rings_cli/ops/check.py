@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rings_cli.core.config import CONFIG_NAME
-from rings_cli.core.errors import DamagedStateError, RingsError
+from rings_cli.core.errors import DamagedStateError, DiskFullError, RingsError, out_of_space
 from rings_cli.core.privacy import SALT_BYTES, destroy_key
 from rings_cli.core.state import TENANT_PATTERN, StateDir, link_problem
 from rings_cli.store.catalog import Catalog
@@ -109,6 +109,8 @@ def check_state(state: StateDir, repair: bool = False, now: dt.datetime | None =
         problem = "is not a directory" if state.root.exists() else "does not exist"
         result.problems.append(Problem(state.root, f"state dir {problem}", "check --state-dir"))
         return result
+    if out_of_space(state.root):  # what fails then is no damage: nothing is judged, nothing moved
+        raise DiskFullError(state.root)
     facts = _inspect(state, result.problems)
     if repair and result.problems:
         with state.ingest_lock():
@@ -446,6 +448,8 @@ def _quick_check(con: object, path: Path) -> None:
 
 
 def _repair(state: StateDir, facts: _Facts, result: CheckResult, now: dt.datetime) -> None:
+    if out_of_space(state.root):  # filled up since the inspection: rename nothing
+        raise DiskFullError(state.root)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     done = result.repaired
     if facts.catalog_damaged:
