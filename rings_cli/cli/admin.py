@@ -153,6 +153,8 @@ def check(
         typer.echo(f"repaired: {action}")
     for lost in result.lost:
         typer.echo(f"lost: {lost}: no DO file and no warehouse copy")
+    for todo in result.todo:
+        typer.echo(f"to do: {todo}")
     for p in result.problems:
         typer.echo(f"{p.path}: {p.problem}; repair: {p.repair}")
     n = len(result.problems)

@@ -24,13 +24,25 @@ import datetime as dt
 import os
 import re
 import stat
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rings_cli.core.config import CONFIG_NAME
 from rings_cli.core.errors import DamagedStateError, DiskFullError, RingsError, out_of_space
-from rings_cli.core.privacy import SALT_BYTES, destroy_key
+from rings_cli.core.privacy import (
+    SALT_BYTES,
+    SALT_MISSING,
+    SECRET_FILE,
+    SECRET_LOST,
+    damaged_salt,
+    destroy_key,
+    new_secret,
+    read_secret,
+    secret_check,
+)
 from rings_cli.core.state import TENANT_PATTERN, StateDir, link_problem
+from rings_cli.ops.recover import find_files_again
 from rings_cli.store.catalog import Catalog
 from rings_cli.store.dofile import DoFile
 from rings_cli.store.pack import PACK_FILE, verify
@@ -56,6 +68,10 @@ _DAMAGED = ".damaged-"  # files moved aside by a repair: kept for the user, not 
 _CREATING = re.compile(r"^\..+\.creating(-wal|-shm)?$")
 _KEY_TMP = re.compile(r"^\..+\.key\.\d+\.[0-9a-f]{8}$")
 _ERASING = ("warehouse.duckdb.erasing", "warehouse.duckdb.erasing.wal")  # erase.REWRITE_SUFFIX
+_CLOSE = (
+    "`rings check --repair` closes the tenant-day early (finalized: its counts stay; its later lines "
+    "count as late, without their visitors)"
+)
 _UNLINK = "move what it points to into the state dir, or remove it (`--repair` refuses while it is there)"
 
 
@@ -76,6 +92,7 @@ class CheckResult:
     problems: list[Problem] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)  # "tenant date" that no file or warehouse holds
+    todo: list[str] = field(default_factory=list)  # what the user must do after a repair
 
     @property
     def ok(self) -> bool:
@@ -92,14 +109,20 @@ class _Facts:
     do_files: dict[tuple[str, str], Path] = field(default_factory=dict)  # usable ones
     do_damaged: dict[tuple[str, str], Path] = field(default_factory=dict)
     do_finalized: set[tuple[str, str]] = field(default_factory=set)  # tenant-days with a finalized DO file
+    do_hashed: set[tuple[str, str]] = field(default_factory=set)  # open DO files holding visitor hashes
     packed: dict[tuple[str, str], Path] = field(default_factory=dict)  # tenant-days in a usable pack
     damaged_packs: list[Path] = field(default_factory=list)
 
     warehouse_damaged: bool = False
     warehouse_missing: bool = False
     stale_salts: list[Path] = field(default_factory=list)
+    lost_salts: set[tuple[str, str]] = field(default_factory=set)  # open, hashed, salt missing/damaged
+    damaged_salts: list[Path] = field(default_factory=list)  # of tenant-days that hold no hash yet
     loose_modes: list[Path] = field(default_factory=list)
     leftovers: list[Path] = field(default_factory=list)  # half-made files of a process that stopped
+    secret_recorded: str | None = None  # the catalog's check of the state secret
+    knows_files: bool = False  # the catalog has checkpoints keyed by a state secret
+    secret_lost: bool = False  # missing, damaged, or not the one of the checkpoints
 
 
 def check_state(state: StateDir, repair: bool = False, now: dt.datetime | None = None) -> CheckResult:
@@ -130,6 +153,7 @@ def _inspect(state: StateDir, problems: list[Problem]) -> _Facts:
     _inspect_catalog(state, facts, problems)
     _inspect_listing(state, facts, problems)
     _inspect_warehouse(state, facts, problems)
+    _inspect_secret(state, facts, problems)
     _inspect_salts(state, facts, problems)
     _inspect_modes(state, facts, problems)
     return facts
@@ -180,6 +204,8 @@ def _inspect_catalog(state: StateDir, facts: _Facts, problems: list[Problem]) ->
             _quick_check(catalog.con, path)
             facts.listed = catalog.days()
             facts.finalized = catalog.finalized_days()
+            facts.secret_recorded = catalog.secret_check()
+            facts.knows_files = catalog.knows_files()
         finally:
             catalog.close()
     except DamagedStateError as e:
@@ -217,7 +243,7 @@ def _inspect_do_files(state: StateDir, facts: _Facts, problems: list[Problem]) -
                 continue
             key = (tenant_dir.name, match[1])
             try:
-                finalized = _check_do_file(path, *key)
+                finalized, hashed = _check_do_file(path, *key)
             except DamagedStateError as e:
                 facts.do_damaged[key] = path
                 problems.append(
@@ -231,6 +257,8 @@ def _inspect_do_files(state: StateDir, facts: _Facts, problems: list[Problem]) -
             facts.do_files[key] = path
             if finalized:
                 facts.do_finalized.add(key)
+            elif hashed:
+                facts.do_hashed.add(key)
 
 
 def _inspect_pack(path: Path, tenant: str, month: str, facts: _Facts, problems: list[Problem]) -> None:
@@ -251,8 +279,9 @@ def _inspect_pack(path: Path, tenant: str, month: str, facts: _Facts, problems: 
         facts.packed.setdefault((tenant, date), path)
 
 
-def _check_do_file(path: Path, tenant: str, date: str) -> bool:
-    """Open without creating anything; returns whether the tenant-day is finalized."""
+def _check_do_file(path: Path, tenant: str, date: str) -> tuple[bool, bool]:
+    """Open without creating anything; returns whether the tenant-day is finalized, and whether
+    it holds visitor hashes (made with its salt)."""
     do = DoFile(path, tenant, date, create=False)
     try:
         _quick_check(do.con, path)
@@ -260,7 +289,7 @@ def _check_do_file(path: Path, tenant: str, date: str) -> bool:
         if found != (tenant, date):
             raise DamagedStateError(path, f"holds {found[0]} {found[1]}, not the tenant-day of its name")
         do.snapshot()  # every table the flush reads is there
-        return do.finalized
+        return do.finalized, bool(do.stored_views_count())
     finally:
         do.close()
 
@@ -338,6 +367,34 @@ def _inspect_warehouse(state: StateDir, facts: _Facts, problems: list[Problem]) 
         )
 
 
+def _inspect_secret(state: StateDir, facts: _Facts, problems: list[Problem]) -> None:
+    """The state secret keys the file checkpoints: missing, damaged or another one, no file read
+    before is recognised, and ingest refuses to run (catalog.identity_secret)."""
+    path = state.root / SECRET_FILE
+    if path.is_symlink():
+        return
+    try:
+        key = read_secret(state)
+    except DamagedStateError as e:
+        problem = e.problem
+    else:
+        if key is None and facts.knows_files:
+            problem = f"state secret missing: {SECRET_LOST}"
+        elif key is not None and facts.secret_recorded not in (None, secret_check(key)):
+            problem = f"state secret is not the one the file checkpoints were made with: {SECRET_LOST}"
+        else:
+            return
+    facts.secret_lost = True
+    problems.append(
+        Problem(
+            path,
+            f"{problem}; `rings ingest` refuses to run",
+            "`rings check --repair` makes a new one and recognises again the files it finds where "
+            "their checkpoints last saw them (it names the others: do not read them again)",
+        )
+    )
+
+
 def _inspect_salts(state: StateDir, facts: _Facts, problems: list[Problem]) -> None:
     """`salts/<tenant>/<date>.key`, and an earlier release's `salts/<date>.key` (the next ingest
     moves it): a salt whose tenant-day (or, the old kind, every tenant-day of its date) is
@@ -364,7 +421,8 @@ def _inspect_salts(state: StateDir, facts: _Facts, problems: list[Problem]) -> N
                 if match is None:
                     problems.append(_stray(salt))
                 else:
-                    _inspect_salt(salt, (path.name, match[1]) in closed, facts, problems)
+                    day = (path.name, match[1])
+                    _inspect_salt(salt, day in closed, facts, problems, day)
             continue
         match = _SALT_FILE.match(path.name)
         if match is None and _leftover(path, facts, problems):
@@ -374,9 +432,16 @@ def _inspect_salts(state: StateDir, facts: _Facts, problems: list[Problem]) -> N
             continue
         tenants = {t for t, d in days if d == match[1]}
         _inspect_salt(path, bool(tenants) and all((t, match[1]) in closed for t in tenants), facts, problems)
+    for tenant, date in sorted(facts.do_hashed - closed):
+        path = state.salt_path(tenant, date)
+        if not path.exists() and not state.legacy_salt_path(date).exists():
+            facts.lost_salts.add((tenant, date))
+            problems.append(Problem(path, f"{SALT_MISSING}; `rings ingest` sets its lines aside", _CLOSE))
 
 
-def _inspect_salt(path: Path, stale: bool, facts: _Facts, problems: list[Problem]) -> None:
+def _inspect_salt(
+    path: Path, stale: bool, facts: _Facts, problems: list[Problem], day: tuple[str, str] | None = None
+) -> None:
     if stale:
         facts.stale_salts.append(path)
         problems.append(
@@ -384,13 +449,19 @@ def _inspect_salt(path: Path, stale: bool, facts: _Facts, problems: list[Problem
                 path, "salt of a finalized tenant-day still present", "`rings check --repair` destroys it"
             )
         )
-    elif path.stat().st_size != SALT_BYTES:
+    elif (size := path.stat().st_size) != SALT_BYTES:
+        if day is not None and day in facts.do_hashed:
+            facts.lost_salts.add(day)
+            problems.append(
+                Problem(path, f"{damaged_salt(size)}; `rings ingest` sets its lines aside", _CLOSE)
+            )
+            return
+        facts.damaged_salts.append(path)
         problems.append(
             Problem(
                 path,
-                f"damaged salt ({path.stat().st_size} bytes, not {SALT_BYTES})",
-                "remove it by hand: that tenant-day's later visitors get new hashes "
-                "(uniques may count twice)",
+                damaged_salt(size),
+                "`rings check --repair` destroys it (no visitor hash was made with it; a new one is made)",
             )
         )
 
@@ -469,9 +540,21 @@ def _repair(state: StateDir, facts: _Facts, result: CheckResult, now: dt.datetim
         else:
             path.unlink(missing_ok=True)
         done.append(f"removed {path} (cut short while it was made)")
+    if facts.secret_lost and (state.root / SECRET_FILE).exists():
+        done.append(f"moved {_move_aside(state.root / SECRET_FILE, stamp).name} aside")
     catalog = Catalog(state.catalog_path)
     try:
+        if facts.secret_lost:
+            key = new_secret(state)
+            catalog.set_secret_check(secret_check(key))
+            found = find_files_again(catalog, key)
+            done += found.done
+            result.todo += found.todo
         _repair_listing(state, facts, catalog, old_warehouse, result)
+        _close_early(state, facts, catalog, result)
+        for path in facts.damaged_salts:
+            destroy_key(path)
+            done.append(f"destroyed the damaged salt {_salt_day(state, path)} (no visitor hash used it)")
         for path in facts.stale_salts:
             destroy_key(path)
             if path.parent != state.salts_dir:
@@ -531,6 +614,28 @@ def _repair_listing(
             result.repaired.append(f"forgot {tenant} {date}: no DO file and no warehouse copy (lost)")
         else:
             result.repaired.append(f"forgot {tenant} {date} (listed, never written)")
+
+
+def _close_early(state: StateDir, facts: _Facts, catalog: Catalog, result: CheckResult) -> None:
+    """Open tenant-days whose salt is lost: finalized now (summary kept, hashes deleted), so no new
+    salt ever counts their visitors twice; their later lines are late (counts, no visitors)."""
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    for tenant, date in sorted(facts.lost_salts):
+        if (tenant, date) not in facts.do_files:
+            continue
+        do = DoFile(facts.do_files[(tenant, date)], tenant, date, create=False)
+        try:
+            while not do.finalize():
+                time.sleep(0.05)  # a reader kept the WAL: its hashes may be there until it lets go
+        finally:
+            do.close()
+        destroy_key(state.salt_path(tenant, date))
+        catalog.mark_dirty([(tenant, date)])
+        catalog.mark_finalized(tenant, date, stamp)
+        result.repaired.append(
+            f"closed {tenant}/{date} early: its salt was lost, so its later visitors cannot be told "
+            "from those it holds; its later lines count as late (requests and page views, no visitors)"
+        )
 
 
 def _restore(path: Path, tenant: str, date: str, version: int, warehouses: list[Warehouse]) -> bool:

@@ -279,6 +279,10 @@ class DoFile:
             return []
         return self.con.execute(_STORED_VIEWS, (self.tenant, self.date, json.dumps(visitors))).fetchall()
 
+    def stored_views_count(self) -> int:
+        """Page views held with their visitor's hash (0 once finalized)."""
+        return int(self.con.execute("SELECT count(*) FROM views").fetchone()[0])
+
     def known_paths(self, table: str, paths: list[str]) -> tuple[int, list[str]]:
         """How many rows `table` (pages, not_found) holds, and which of `paths` it has: what
         breakdowns.bound_keys needs when a batch may take a tenant-day past its row limit."""
