@@ -4,6 +4,8 @@ claim rolls them back, so that the lines are read again exactly once, and says s
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -172,3 +174,88 @@ def test_a_pack_read_on_a_full_disk_is_disk_full_not_damage(
     fill(full_disk)
     with pytest.raises(DiskFullError):
         verify(state.root / "do" / "alice" / "2025-12.pack.sqlite", "alice", "2025-12")
+
+
+# --- repair never hides loss ---------------------------------------------------------------------
+
+
+def corrupt(path: Path) -> None:
+    for side in ("-wal", "-shm"):
+        Path(f"{path}{side}").unlink(missing_ok=True)
+    path.write_bytes(b"this is not a database\n" * 100)
+
+
+def test_a_damaged_do_file_with_unflushed_follow_merges_is_read_again_exactly_once(
+    tmp_path: Path, state: StateDir
+) -> None:
+    """Follow mode merged lines after the last flush, then was killed; the DO file is damaged.
+    The repair restores the last flush and rolls the file's checkpoint back to just past the
+    lines that flush holds, and says so; reading the file again counts the rest once."""
+    from tests.test_follow import Follow, append, do_requests, now_line
+
+    log = tmp_path / "access.log"
+    append(log, [now_line(i) for i in range(30)])
+    first = run_rings("ingest", "--state-dir", str(state.root), "--no-finalize", str(log))
+    assert first.returncode == 0, first.stderr  # flushed: 30 requests
+    append(log, [now_line(i) for i in range(30, 50)])
+    follower = Follow(state, str(log), flush_interval="3600")  # no flush before it is killed
+    try:
+        follower.until(lambda: do_requests(state) == 50)
+    finally:
+        follower.kill()
+    (path,) = list(state.root.glob("do/*/*.sqlite"))
+    corrupt(path)
+
+    repaired = check(state, "--repair")
+    out = repaired.stdout.decode()
+    assert repaired.returncode == 0, out
+    assert f"repaired: restored {path} from the warehouse's last flush" in out
+    assert f"to do: read again: {log} (from line 30; its checkpoint is rolled back)" in out
+    assert out.endswith("OK\n")
+    assert report_json(state)["totals"]["requests"] == 30  # what the flush held
+    again = run_rings("ingest", "--state-dir", str(state.root), "--json", "--no-finalize", str(log))
+    summary = json.loads(again.stdout)
+    assert (summary["lines_read"], summary["requests"], summary["late_lines"]) == (20, 20, 20)
+    totals = report_json(state)["totals"]
+    assert (totals["requests"], totals["page_views"]) == (50, 50)
+    rerun = json.loads(run_rings("ingest", "--state-dir", str(state.root), "--json", str(log)).stdout)
+    assert rerun["lines_read"] == 0
+
+
+def test_a_lost_warehouse_rolls_back_the_files_whose_days_went_straight_to_it(
+    tmp_path: Path, state: StateDir, write_log
+) -> None:
+    """Ended days went straight to the warehouse (no DO file): a damaged warehouse is rebuilt from
+    the DO files and packs, which do not have them; the files that fed them are read again from
+    their start, and every line counts once (the open day's DO file skips what it holds)."""
+    old = [*day_lines("alice", 4), *day_lines("bob", 3)]
+    today = dt.datetime.now(dt.UTC).strftime("%d/%b/%Y:{h:02d}:00:00 +0000")
+    log = write_log(old + day_lines("alice", 2, hour=0, day=today), "mixed.log")
+    assert ingest(state, str(log)).returncode == 0
+    before = report_json(state, "--start", "2025-11-01", "--end", "2099-12-31")
+    assert before["totals"]["requests"] == 9
+    assert not (state.root / "do" / "bob").exists()  # bob's day went straight to the warehouse
+    size = state.warehouse_path.stat().st_size
+    with open(state.warehouse_path, "r+b") as f:  # every block after DuckDB's headers: checksums fail
+        f.seek(12288)
+        f.write(b"\xab" * (size - 12288))
+
+    repaired = check(state, "--repair")
+    out = repaired.stdout.decode()
+    assert repaired.returncode == 0, out
+    assert f"to do: read again: {log} (from its start; its checkpoint is rolled back)" in out
+    assert "days written straight to the warehouse" in out
+    again = json.loads(ingest(state, str(log)).stdout)
+    assert again["lines_read"] == 9
+    assert report_json(state, "--start", "2025-11-01", "--end", "2099-12-31") == before
+
+
+def test_a_lost_warehouse_with_days_from_standard_input_says_they_are_lost(state: StateDir) -> None:
+    lines = "".join(x + "\n" for x in day_lines("alice", 3)).encode()
+    streamed = run_rings("ingest", "--state-dir", str(state.root), "-f", "vcombined", "-", input=lines)
+    assert streamed.returncode == 0, streamed.stderr
+    state.warehouse_path.unlink()
+    checked = check(state)
+    assert checked.returncode == 1 and f"{state.warehouse_path}: warehouse missing" in checked.stdout.decode()
+    out = check(state, "--repair").stdout.decode()
+    assert "to do: lost: days written straight to the warehouse from standard input" in out

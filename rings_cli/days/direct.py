@@ -28,7 +28,7 @@ from rings_cli.count.final import BOUNDED, KEY, complete, daily_of, final_tables
 from rings_cli.count.sessions import VIEW_SCHEMA
 from rings_cli.enrich.breakdowns import ROW_LIMIT, bound_keys, fold_keys
 from rings_cli.enrich.zones import day_end
-from rings_cli.store.catalog import Catalog
+from rings_cli.store.catalog import STDIN_SOURCE, Catalog
 from rings_cli.warehouse.local import Warehouse
 
 _NO_VIEWS = pl.DataFrame(schema={"tenant": pl.String, "date": pl.String, **VIEW_SCHEMA})
@@ -57,6 +57,7 @@ class DirectDays:
         self._lines: list[pl.DataFrame] = []  # tenant, date, source, first, last
         self._marks: dict[tuple[str, str, str], int] = {}  # the warehouse's `absorbed`, as known
         self._late: list[tuple[pl.DataFrame, str | None]] = []  # late lines to add, with their source
+        self._streamed = False  # some held lines came from standard input
 
     # --- which days ---------------------------------------------------------------------------------
 
@@ -86,6 +87,8 @@ class DirectDays:
                 self._held[(tenant, date)] = day_end(self.config, tenant, date) + self.grace
         if source is not None:
             self._lines.append(_lines(frame, source))
+        else:
+            self._streamed = True  # nothing could read these lines again: say so if they are lost
         batch = aggregate(frame.drop("day"), self.salts, self.config)
         for name, counts in batch.counts.items():
             parts = self._counts.setdefault(name, [])
@@ -107,7 +110,8 @@ class DirectDays:
         if not done:
             return 0
         frames = self._take(done)
-        self.catalog.note_direct(frames[tables.ABSORBED].get_column("source").unique().to_list())
+        sources = frames[tables.ABSORBED].get_column("source").unique().to_list()
+        self.catalog.note_direct([*sources, *([STDIN_SOURCE] if self._streamed else [])])
         self.warehouse.flush(_in_chunks(frames, done), wait=self.wait, new=True)  # none stored: see Store
         self.written.update(done)
         self.days_written += len(done)
@@ -169,6 +173,7 @@ class DirectDays:
         if not self._late:
             return
         lines = [_lines(f, s) for f, s in self._late if s is not None]
+        streamed = [STDIN_SOURCE] if any(s is None for _, s in self._late) else []
         frame = pl.concat([f for f, _ in self._late], how="diagonal_relaxed")
         self._late = []
         keys = sorted(set(frame.select("tenant", "day").unique().iter_rows()))
@@ -190,7 +195,7 @@ class DirectDays:
         out[tables.DAY.warehouse_name] = daily_of(out, visitors)
         absorbed = _absorbed([*lines, *([old[tables.ABSORBED]] if tables.ABSORBED in old else [])])
         out[tables.ABSORBED] = absorbed
-        self.catalog.note_direct(absorbed.get_column("source").unique().to_list())
+        self.catalog.note_direct([*absorbed.get_column("source").unique().to_list(), *streamed])
         self._marks.update(((t, d, s), n) for t, d, s, n in absorbed.iter_rows())
         self.warehouse.flush([{name: [_dated(f)] for name, f in out.items()}], wait=self.wait)
 

@@ -217,13 +217,19 @@ def _plan_pack(
 
 
 def _named_checkpoints(catalog: Catalog, tenants: list[str], count_only: bool) -> int:
-    """File checkpoints whose name (a log file's path) contains one of these tenant names."""
-    where = " OR ".join("instr(name, ?) > 0" for _ in tenants)
+    """File checkpoints whose name or path (a log file's) contains one of these tenant names."""
+    columns = {r[1] for r in catalog.con.execute("PRAGMA table_info(checkpoints)")}
+    paths = "path" in columns  # a catalog of an earlier release has no `path` until opened
+    where = " OR ".join(
+        "instr(name, ?) > 0" + (" OR instr(coalesce(path, ''), ?) > 0" if paths else "") for _ in tenants
+    )
+    values = [t for t in tenants for _ in range(2 if paths else 1)]
     if count_only:
-        row = catalog.con.execute(f"SELECT count(*) FROM checkpoints WHERE {where}", tenants).fetchone()
+        row = catalog.con.execute(f"SELECT count(*) FROM checkpoints WHERE {where}", values).fetchone()
         return int(row[0]) if row else 0
+    blank = ", path = NULL" if paths else ""
     return catalog.con.execute(
-        f"UPDATE checkpoints SET name = ? WHERE {where}", [ERASED_NAME, *tenants]
+        f"UPDATE checkpoints SET name = ?{blank} WHERE {where}", [ERASED_NAME, *values]
     ).rowcount
 
 

@@ -42,7 +42,8 @@ from rings_cli.core.privacy import (
     secret_check,
 )
 from rings_cli.core.state import TENANT_PATTERN, StateDir, link_problem
-from rings_cli.ops.recover import find_files_again
+from rings_cli.core.tables import ABSORBED
+from rings_cli.ops.recover import Restored, find_files_again, roll_back
 from rings_cli.store.catalog import Catalog
 from rings_cli.store.dofile import DoFile
 from rings_cli.store.pack import PACK_FILE, verify
@@ -68,6 +69,10 @@ _DAMAGED = ".damaged-"  # files moved aside by a repair: kept for the user, not 
 _CREATING = re.compile(r"^\..+\.creating(-wal|-shm)?$")
 _KEY_TMP = re.compile(r"^\..+\.key\.\d+\.[0-9a-f]{8}$")
 _ERASING = ("warehouse.duckdb.erasing", "warehouse.duckdb.erasing.wal")  # erase.REWRITE_SUFFIX
+_REBUILD = (
+    "`rings check --repair` rebuilds it from the DO files and packs, and rolls back the checkpoints "
+    "of the files whose days went straight to it, to be read again"
+)
 _CLOSE = (
     "`rings check --repair` closes the tenant-day early (finalized: its counts stay; its later lines "
     "count as late, without their visitors)"
@@ -123,6 +128,7 @@ class _Facts:
     secret_recorded: str | None = None  # the catalog's check of the state secret
     knows_files: bool = False  # the catalog has checkpoints keyed by a state secret
     secret_lost: bool = False  # missing, damaged, or not the one of the checkpoints
+    direct: bool = False  # some days went straight to the warehouse (only it holds their lines)
 
 
 def check_state(state: StateDir, repair: bool = False, now: dt.datetime | None = None) -> CheckResult:
@@ -206,6 +212,7 @@ def _inspect_catalog(state: StateDir, facts: _Facts, problems: list[Problem]) ->
             facts.finalized = catalog.finalized_days()
             facts.secret_recorded = catalog.secret_check()
             facts.knows_files = catalog.knows_files()
+            facts.direct = bool(catalog.direct_sources())
         finally:
             catalog.close()
     except DamagedStateError as e:
@@ -344,15 +351,9 @@ def _inspect_warehouse(state: StateDir, facts: _Facts, problems: list[Problem]) 
     if warehouse.path.is_symlink():
         return
     if not warehouse.exists():
-        if any(version >= 0 for _, _, version in facts.listed):
+        if facts.direct or any(version >= 0 for _, _, version in facts.listed):
             facts.warehouse_missing = True
-            problems.append(
-                Problem(
-                    warehouse.path,
-                    "warehouse missing",
-                    "`rings check --repair` rebuilds it from the DO files",
-                )
-            )
+            problems.append(Problem(warehouse.path, "warehouse missing", _REBUILD))
         return
     try:
         warehouse.verify()
@@ -362,7 +363,7 @@ def _inspect_warehouse(state: StateDir, facts: _Facts, problems: list[Problem]) 
             Problem(
                 warehouse.path,
                 e.problem.removesuffix(f"; {REBUILD}"),
-                "`rings check --repair` moves it aside and rebuilds it from the DO files",
+                _REBUILD.replace("rebuilds it", "moves it aside and rebuilds it", 1),
             )
         )
 
@@ -550,7 +551,12 @@ def _repair(state: StateDir, facts: _Facts, result: CheckResult, now: dt.datetim
             found = find_files_again(catalog, key)
             done += found.done
             result.todo += found.todo
-        _repair_listing(state, facts, catalog, old_warehouse, result)
+        restored = _repair_listing(state, facts, catalog, old_warehouse, result)
+        lost = [(t, d) for t, d in (day.split(" ") for day in result.lost)]
+        direct = catalog.direct_sources() if facts.warehouse_damaged or facts.warehouse_missing else []
+        rolled = roll_back(catalog, restored, lost, direct)
+        done += rolled.done
+        result.todo += rolled.todo
         _close_early(state, facts, catalog, result)
         for path in facts.damaged_salts:
             destroy_key(path)
@@ -578,9 +584,12 @@ def _repair(state: StateDir, facts: _Facts, result: CheckResult, now: dt.datetim
 
 def _repair_listing(
     state: StateDir, facts: _Facts, catalog: Catalog, old_warehouse: Warehouse | None, result: CheckResult
-) -> None:
-    """Catalog and DO files agree again: unlisted files added, lost files restored or forgotten."""
+) -> dict[tuple[str, str], Restored]:
+    """Catalog and DO files agree again: unlisted files added, lost files restored or forgotten.
+    Returns the tenant-days restored from a warehouse copy, with what that copy holds."""
     listed = {(t, d): v for t, d, v in catalog.days()}
+    epochs = catalog.flushed_epochs()
+    restored: dict[tuple[str, str], Restored] = {}
     unlisted = [key for key in facts.do_files if key not in listed]
     if unlisted:
         catalog.mark_dirty(unlisted)
@@ -602,7 +611,9 @@ def _repair_listing(
         if (tenant, date) in facts.do_files or (tenant, date) in facts.packed:
             continue
         path = state.do_path(tenant, date)
-        if version >= 0 and _restore(path, tenant, date, version, warehouses):
+        marks = _restore(path, tenant, date, version, warehouses) if version >= 0 else None
+        if marks is not None:
+            restored[(tenant, date)] = Restored(epochs.get((tenant, date)), marks)
             catalog.mark_dirty([(tenant, date)])
             result.repaired.append(
                 f"restored {path} from the warehouse's last flush (finalized: its visitor hashes are gone)"
@@ -614,6 +625,7 @@ def _repair_listing(
             result.repaired.append(f"forgot {tenant} {date}: no DO file and no warehouse copy (lost)")
         else:
             result.repaired.append(f"forgot {tenant} {date} (listed, never written)")
+    return restored
 
 
 def _close_early(state: StateDir, facts: _Facts, catalog: Catalog, result: CheckResult) -> None:
@@ -638,8 +650,11 @@ def _close_early(state: StateDir, facts: _Facts, catalog: Catalog, result: Check
         )
 
 
-def _restore(path: Path, tenant: str, date: str, version: int, warehouses: list[Warehouse]) -> bool:
-    """Write a finalized DO file from the first warehouse that still has the tenant-day."""
+def _restore(
+    path: Path, tenant: str, date: str, version: int, warehouses: list[Warehouse]
+) -> dict[str, int] | None:
+    """Write a finalized DO file from the first warehouse that still has the tenant-day; returns
+    the lines that copy holds (source -> last line), None when no warehouse has it."""
     for warehouse in warehouses:
         try:
             copy = warehouse.tenant_day(tenant, date)
@@ -653,8 +668,11 @@ def _restore(path: Path, tenant: str, date: str, version: int, warehouses: list[
             do.restore(tables, daily, version)
         finally:
             do.close()
-        return True
-    return False
+        marks = tables.get(ABSORBED)
+        return (
+            {} if marks is None else {str(s): int(n) for s, n in marks.select("source", "line").iter_rows()}
+        )
+    return None
 
 
 def _salt_day(state: StateDir, path: Path) -> str:

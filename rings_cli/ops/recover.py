@@ -25,7 +25,7 @@ from pathlib import Path
 from rings_cli.core.errors import RingsError
 from rings_cli.source.inputs import open_source
 from rings_cli.source.tail import HEAD_BYTES, head_of
-from rings_cli.store.catalog import Catalog, KnownFile
+from rings_cli.store.catalog import STDIN_SOURCE, Catalog, KnownFile
 
 SHOWN = 10  # files named in one line; the rest are counted
 
@@ -115,3 +115,78 @@ def _candidates(known: KnownFile, folders: dict[Path, list[os.DirEntry[str]]]) -
 def _few(names: list[str]) -> str:
     shown = ", ".join(names[:SHOWN])
     return shown + (f" and {len(names) - SHOWN:,} more" if len(names) > SHOWN else "")
+
+
+Day = tuple[str, str]
+
+
+@dataclass
+class Restored:
+    """A tenant-day a repair restored from a warehouse copy: the flush epoch of that copy (None:
+    flushed by an earlier release, which kept no record of the lines) and the lines it holds,
+    per source, the last one."""
+
+    epoch: int | None
+    marks: dict[str, int]
+
+
+def roll_back(
+    catalog: Catalog, restored: dict[Day, Restored], lost: list[Day], direct: list[tuple[str, str]]
+) -> Recovered:
+    """Roll back the checkpoints of the files whose lines what was restored may lack (see the
+    module): for a restored tenant-day, every file saved since its copy's flush, to just past the
+    last line the copy holds of it; for a tenant-day lost whole, every file, to its start; for the
+    days written straight to a lost warehouse (`direct`: source id and name), their files, to their
+    start. Each file is named with the line it will be read from."""
+    out = Recovered()
+    files = {known.source: known for known in catalog.known_files()}
+    start: dict[str, int] = {}  # source -> the line to read it again from
+    why: dict[str, set[str]] = {}
+
+    def back(source: str, line: int, reason: str) -> None:
+        known = files.get(source)
+        if known is not None and known.line > line:
+            start[source] = min(start.get(source, line), line)
+            why.setdefault(source, set()).add(reason)
+
+    for (tenant, date), copy in sorted(restored.items()):
+        if copy.epoch is None:
+            continue
+        for known in files.values():
+            if known.epoch is not None and known.epoch >= copy.epoch:  # saved since that flush
+                back(known.source, copy.marks.get(known.source, -1) + 1, f"{tenant}/{date}")
+    for tenant, date in lost:
+        for source in files:
+            back(source, 0, f"{tenant}/{date}")
+    streamed = False
+    for source, _ in direct:
+        streamed |= source == STDIN_SOURCE
+        back(source, 0, "days written straight to the warehouse")
+    if streamed:
+        out.todo.append(
+            "lost: days written straight to the warehouse from standard input: no checkpoint knows "
+            "those lines, so they cannot be read again exactly"
+        )
+    unmarked = sorted(f"{t}/{d}" for (t, d), copy in restored.items() if copy.epoch is None)
+    if unmarked and start:
+        out.todo.append(
+            f"lost: lines merged into {', '.join(unmarked)} after their last flush, if any: that flush, by "
+            "an earlier release, kept no record of the lines it holds, so no file can be read again "
+            "exactly; checkpoints are left as they are"
+        )
+        return out
+    if unmarked:
+        out.todo.append(
+            f"lines merged into {', '.join(unmarked)} after their last flush (by an earlier release), "
+            "if any, are lost"
+        )
+    for source, line in sorted(start.items(), key=lambda item: files[item[0]].name):
+        catalog.roll_back(source, line)
+        known = files[source]
+        where = "its start" if line == 0 else f"line {line:,}"
+        out.todo.append(
+            f"read again: {known.name} (from {where}; its checkpoint is rolled back): lines of "
+            f"{', '.join(sorted(why[source]))} that were read from it are not all held any more; the "
+            "next `rings ingest` of it counts each of them once (lines held elsewhere are skipped)"
+        )
+    return out

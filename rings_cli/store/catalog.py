@@ -39,6 +39,7 @@ _NEWER_COLUMNS = {  # added to a catalog of an earlier release when it is opened
     "days": ("flushed_epoch INTEGER",),
 }
 _EPOCH = "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'epoch')"
+STDIN_SOURCE = "-"  # in direct_sources: some lines came from standard input (no checkpoint)
 UNKNOWN_OFFSET = -1  # a checkpoint's offset after a rollback to a line: found by counting lines
 
 

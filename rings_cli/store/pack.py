@@ -450,6 +450,8 @@ def _snapshot(con: sqlite3.Connection, date: str) -> dict[str, tuple[list[str], 
             sql = f"SELECT {', '.join(table.names)} FROM {table.name} WHERE date = ?1"
         cur = con.execute(sql, (date,))
         out[table.warehouse_name] = ([d[0] for d in cur.description], cur.fetchall())
+    marks = con.execute("SELECT source, line FROM absorbed WHERE date = ?", (date,)).fetchall()
+    out[tables.ABSORBED] = (["source", "line"], marks)  # the lines it holds, as a DO file's flush
     return out
 
 
