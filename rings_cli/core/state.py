@@ -25,6 +25,10 @@ TENANT_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 # The one entry that may be a symbolic link: the operator's own config (config.CONFIG_NAME), which
 # Rings only reads. Anything else linked could take a write or a delete out of the state dir.
 _LINK_ALLOWED = ("rings.toml",)
+# Writers hold BACKUP_LOCK shared; `rings backup` holds it exclusive while it copies, and holds
+# BACKUP_WANTED exclusive from before it asks, which tells an ingest to let go (yield_to_backup).
+BACKUP_LOCK = "backup.lock"
+BACKUP_WANTED = "backup.wanted"
 _TENANT_RE = re.compile(TENANT_PATTERN)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -67,6 +71,7 @@ class StateDir:
     def __init__(self, root: Path | str | None = None, group_readable: bool = False) -> None:
         self.root = Path(root) if root is not None else default_state_dir()
         self.group_readable = group_readable
+        self._backup_fds: tuple[int, int] | None = None  # held by a writer: lock, wanted
 
     @property
     def dir_mode(self) -> int:
@@ -116,7 +121,7 @@ class StateDir:
                 continue
             if path.is_dir():
                 os.chmod(path, self.dir_mode)
-            elif path.suffix in (".key", ".lock") or path.name == "ingest.lock":
+            elif path.suffix in (".key", ".lock") or path.name in ("ingest.lock", BACKUP_WANTED):
                 os.chmod(path, 0o600)
             else:
                 os.chmod(path, self.file_mode)
@@ -192,9 +197,54 @@ class StateDir:
                     f"another `rings ingest` is running on {self.root} (ingest.lock is held)"
                 ) from None
             self.refuse_links()
-            yield
+            with self._writing():
+                yield
         finally:
             os.close(fd)
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A writer holds backup.lock shared: it waits while a backup copies, and a backup waits
+        for it to yield between two steps (`yield_to_backup`) or to end."""
+        lock = os.open(self.root / BACKUP_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        wanted = os.open(self.root / BACKUP_WANTED, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH)
+            self._backup_fds = (lock, wanted)
+            yield
+        finally:
+            self._backup_fds = None
+            os.close(wanted)
+            os.close(lock)
+
+    def yield_to_backup(self) -> None:
+        """Between two steps of a writer (each leaves the state dir whole): if a backup is waiting,
+        let it copy, and go on when it is done. One non-blocking lock call when none is."""
+        if self._backup_fds is None:
+            return
+        lock, wanted = self._backup_fds
+        try:
+            fcntl.flock(wanted, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(wanted, fcntl.LOCK_SH)  # returns when the backup is done (or died)
+            fcntl.flock(wanted, fcntl.LOCK_UN)
+            fcntl.flock(lock, fcntl.LOCK_SH)
+        else:
+            fcntl.flock(wanted, fcntl.LOCK_UN)
+
+    @contextmanager
+    def backup_lock(self) -> Iterator[None]:
+        """For `rings backup`: no writer changes anything while it is held (see `_writing`)."""
+        wanted = os.open(self.root / BACKUP_WANTED, os.O_RDWR | os.O_CREAT, 0o600)
+        lock = os.open(self.root / BACKUP_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(wanted, fcntl.LOCK_EX)  # one backup at a time; writers see it waiting
+            fcntl.flock(lock, fcntl.LOCK_EX)  # each writer lets go at its next step
+            yield
+        finally:
+            os.close(lock)
+            os.close(wanted)
 
 
 def link_problem(path: Path) -> str:

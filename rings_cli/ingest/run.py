@@ -189,12 +189,14 @@ class Ingest:
             last_flush = self.clock()
             try:
                 while not self._stopping:
+                    self.state.yield_to_backup()  # every step of the last poll is done
                     got = False
                     for tail, block in follower.poll(self.chunk_bytes):
                         got = True
                         self._commit(tail, self._prepare_block(tail, block, 0))
                         if self._stopping:
                             break
+                        self.state.yield_to_backup()  # a poll under steady writes may not end soon
                     if self.clock() - last_flush >= flush_interval:
                         last_flush = self.clock()
                         try:
@@ -320,6 +322,7 @@ class Ingest:
                     if self._stopping:
                         return
                     self._passed(parsed.earliest)
+                    self.state.yield_to_backup()  # the block is stored and checkpointed
             if self._stopping:
                 return
             if tail.damage is not None:
@@ -410,6 +413,7 @@ class Ingest:
                     if self._stopping:
                         break
                     self._passed(item.earliest)
+                    self.state.yield_to_backup()
             if source.damage is not None and not self._stopping:
                 self.summary.damaged.append((source.name, source.damage, read))
         finally:

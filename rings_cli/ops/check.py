@@ -61,6 +61,8 @@ _TOP_FILES = {
     "warehouse.duckdb.gate",  # the flush-priority gate (warehouse.gate)
     "secret.key",  # keys file identities (tail.py)
     "ingest.lock",
+    "backup.lock",  # writers and `rings backup` (state.backup_lock)
+    "backup.wanted",
     CONFIG_NAME,
 }
 _DAMAGED = ".damaged-"  # files moved aside by a repair: kept for the user, not a problem
