@@ -72,6 +72,11 @@ def _plan_text(todo: "ErasePlan", root: Path, verb: str) -> str:
         *(f"  from pack {p.relative_to(root)}: {len(d)} days" for p, d in todo.packed.items()),
         f"  warehouse rows: {rows:,}" + (f" ({per_table})" if per_table else ""),
         f"  catalog rows: {todo.catalog_rows}",
+        *(
+            f"  set aside by a repair: {p.relative_to(root)}: "
+            + ("its rows of these days" if what == "rows" else "cannot be read, so the whole file")
+            for p, what in todo.set_aside.items()
+        ),
         f"  file checkpoints: all kept; {todo.checkpoints} naming the tenant become {ERASED_NAME!r}",
     ]
     return "\n".join(safe_text(line) for line in "\n".join(lines).splitlines())
