@@ -14,6 +14,7 @@ optional callback, the result is an `IngestSummary`.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import secrets
 import time
@@ -24,7 +25,7 @@ from dataclasses import dataclass, replace
 from rings_cli.core import defaults
 from rings_cli.core.config import CLIENT_IP_SOURCES, Config, load_config, normalize_host
 from rings_cli.core.errors import StateLockedError, UsageError
-from rings_cli.core.privacy import SaltStore, state_secret
+from rings_cli.core.privacy import SaltStore
 from rings_cli.core.state import StateDir, check_tenant
 from rings_cli.days.direct import DirectDays
 from rings_cli.days.finalize import DEFAULT_GRACE
@@ -49,7 +50,7 @@ from rings_cli.source.formats import LogFormat, check_timezone, get_format
 from rings_cli.source.inputs import CHUNK_BYTES, iter_chunks, open_source
 from rings_cli.source.parse import Rejects, lines_from_bytes, parse_lines
 from rings_cli.source.tail import HEAD_BYTES, Block, Checkpoint, FileTail, Identified, head_of, legacy_source
-from rings_cli.store.catalog import Catalog
+from rings_cli.store.catalog import Catalog, identity_secret
 from rings_cli.store.docache import DoFileCache
 from rings_cli.store.lifecycle import migrate, migrate_checkpoints
 from rings_cli.store.sqlite import sync_filesystem
@@ -138,6 +139,7 @@ class Ingest:
         self._unread: list[Input] = []  # the run's inputs not read yet (the watermark)
         self._written = 0  # days written straight to the warehouse, as last seen
         self._last = Progress(0, None, 0)  # the last progress reported
+        self._where: dict[str, tuple[int, int, str]] = {}  # per source: device, inode, path read
 
     def stop(self) -> None:
         """Ask a running ingest to stop after the current batch (signal handlers call this)."""
@@ -208,6 +210,7 @@ class Ingest:
             last_flush = self.clock()
             try:
                 while not self._stopping:
+                    self.state.yield_to_backup()  # every step of the last poll is done
                     got = False
                     for tail, block in follower.poll(self.chunk_bytes):
                         got = True
@@ -215,6 +218,7 @@ class Ingest:
                         self._commit(tail, self._prepare_block(tail, block, 0, None, site))
                         if self._stopping:
                             break
+                        self.state.yield_to_backup()  # a poll under steady writes may not end soon
                     if self.clock() - last_flush >= flush_interval:
                         last_flush = self.clock()
                         try:
@@ -245,9 +249,9 @@ class Ingest:
         started go straight to the warehouse (days/direct.py); in follow mode, to DO files."""
         with self.state.ingest_lock():
             salts = SaltStore(self.state)
-            secret = state_secret(self.state)
             catalog = Catalog(self.state.catalog_path)
             try:
+                secret = identity_secret(self.state, catalog)  # refused before anything is read
                 migrate(self.state, catalog)  # salts of an earlier release: per tenant-day now
                 migrate_checkpoints(self.state, catalog, lambda old: legacy_source(secret, old))
                 self._do_files.catalog = catalog
@@ -341,6 +345,7 @@ class Ingest:
                     if self._stopping:
                         return
                     self._passed(parsed.earliest)
+                    self.state.yield_to_backup()  # the block is stored and checkpointed
             if self._stopping:
                 return
             if tail.damage is not None:
@@ -393,6 +398,7 @@ class Ingest:
                 session.catalog.grow_head(source, head.length, head.digest)
                 tail.head_complete = head.complete
         self._pending.setdefault(source, (tail.name, []))[1].append((block.start, block.end))
+        self._where[source] = (*tail.inode, os.path.abspath(tail.path))
         self._checkpoint(source)
 
     # --- streams ---------------------------------------------------------------------------------
@@ -435,6 +441,7 @@ class Ingest:
                     if self._stopping:
                         break
                     self._passed(item.earliest)
+                    self.state.yield_to_backup()
             if source.damage is not None and not self._stopping:
                 self.summary.damaged.append((source.name, source.damage, read))
         finally:
@@ -475,7 +482,8 @@ class Ingest:
             while len(blocks) > 1 and blocks[1][0].line <= first:
                 blocks.pop(0)  # wholly before the first held line: passed for good
             end = blocks[0][0]
-        self._active().catalog.save_checkpoint(source, end.offset, end.line, name, self._stamp())
+        where = self._where.get(source)
+        self._active().catalog.save_checkpoint(source, end.offset, end.line, name, self._stamp(), where)
 
     def _passed(self, earliest: dt.datetime | None) -> None:
         """A block is stored: the days every input has now been read past are written (the

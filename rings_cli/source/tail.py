@@ -187,6 +187,9 @@ class FileTail:
         return self.source.damage, lines
 
     def _seek(self, checkpoint: Checkpoint) -> None:
+        if checkpoint.offset < 0:  # rolled back to a line by `rings check --repair`: count lines
+            self._skip_lines(checkpoint.line)
+            return
         if self.compressed:
             remaining, lines = checkpoint.offset, 0
             while remaining > 0:
@@ -201,6 +204,37 @@ class FileTail:
             self.source.raw.seek(checkpoint.offset)
         self.position = checkpoint
         self._carry = b""
+
+    def _skip_lines(self, lines: int) -> None:
+        """Start after the first `lines` lines (after all whole lines, when it has fewer)."""
+        consumed = end = count = 0  # bytes read, just past the last newline counted, lines
+        rest = b""  # what follows that newline in the bytes read
+        while count < lines:
+            chunk = self.source.read(_SKIP_CHUNK)
+            if not chunk:
+                break
+            need = lines - count
+            newlines = chunk.count(b"\n")
+            if newlines < need:
+                count += newlines
+                if newlines:
+                    cut = chunk.rindex(b"\n")
+                    end, rest = consumed + cut + 1, chunk[cut + 1 :]
+                else:
+                    rest += chunk
+            else:
+                cut = -1
+                for _ in range(need):
+                    cut = chunk.index(b"\n", cut + 1)
+                count, end, rest = lines, consumed + cut + 1, chunk[cut + 1 :]
+            consumed += len(chunk)
+        if not self.compressed:  # plain: read on from just past the last line skipped
+            self.source.raw.seek(end)
+            rest = b""
+        if self.source.damage is not None:
+            self._damaged_after = count
+        self.position = Checkpoint(end, count)
+        self._carry = rest
 
     def truncated(self) -> bool:
         """True when a plain file became shorter than what was read (copytruncate)."""

@@ -70,11 +70,13 @@ Snapshot = tuple[int, dict[str, tuple[list[str], list[tuple[Any, ...]]]]]
 
 
 def snapshot_rows(
-    con: sqlite3.Connection, current: bool = False
+    con: sqlite3.Connection, current: bool = False, marks: bool = False
 ) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
     """SNAPSHOT_QUERIES on an open DO file connection: per table, its column names and rows.
     A flush of many tenant-days gathers these and makes one frame per table (`snapshot_frames`).
-    `current`: the file is known to have every table and column of this release (no need to look)."""
+    `current`: the file is known to have every table and column of this release (no need to look).
+    `marks`: with the lines it holds (`absorbed`), which a flush keeps beside the counts, so that a
+    DO file restored from the warehouse knows which lines it holds (`rings check --repair`)."""
     out = {}
     present = None if current else storage.table_names(con)
     for table, sql in SNAPSHOT_QUERIES.items():
@@ -88,6 +90,11 @@ def snapshot_rows(
                     sql = sql.replace(f" {column},", f" {tables.key_default(name, column)} AS {column},", 1)
         cur = con.execute(sql)
         out[table] = ([d[0] for d in cur.description], cur.fetchall())
+    if marks:
+        out[tables.ABSORBED] = (
+            ["source", "line"],
+            con.execute("SELECT source, line FROM absorbed").fetchall(),
+        )
     return out
 
 
@@ -283,6 +290,10 @@ class DoFile:
             return []
         return self.con.execute(_STORED_VIEWS, (self.tenant, self.date, json.dumps(visitors))).fetchall()
 
+    def stored_views_count(self) -> int:
+        """Page views held with their visitor's hash (0 once finalized)."""
+        return int(self.con.execute("SELECT count(*) FROM views").fetchone()[0])
+
     def known_paths(self, table: str, paths: list[str]) -> tuple[int, list[str]]:
         """How many rows `table` (pages, not_found) holds, and which of `paths` it has: what
         breakdowns.bound_keys needs when a batch may take a tenant-day past its row limit."""
@@ -348,7 +359,7 @@ class DoFile:
 
     def snapshot_rows(self) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
         """The day's current totals as rows (see `snapshot_frames`)."""
-        return snapshot_rows(self.con, self._current)
+        return snapshot_rows(self.con, self._current, marks=True)
 
     def finalize(self) -> bool:
         """Write the daily summary, delete every visitor hash, and make sure no byte of them remains.
@@ -401,7 +412,8 @@ class DoFile:
         return busy == 0
 
     def restore(self, frames: dict[str, pl.DataFrame], day: dict[str, Any], version: int) -> None:
-        """Refill a new, empty file with a warehouse copy of its totals, then finalize it.
+        """Refill a new, empty file with a warehouse copy of its totals (and of the lines it holds,
+        `absorbed`, when the copy has them), then finalize it.
 
         `rings check --repair` uses it for a DO file lost after a flush: the counts come back,
         the visitor hashes cannot, so the tenant-day can only be closed (later lines are `late`:
