@@ -175,6 +175,23 @@ class Ingest:
         """Tail files and globs until `stop()`: merge new lines as they come, flush every
         `flush_interval` seconds (only dirty tenant-days), finalize days as they end."""
         started = self.clock()
+        with self.following(patterns, flush_interval, on_flush) as step:
+            while not self._stopping:
+                if not step() and not self._stopping:
+                    self._sleep(poll)
+        self.summary.seconds = self.clock() - started
+        return self.summary
+
+    @contextmanager
+    def following(
+        self,
+        patterns: list[str],
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+        on_flush: Callable[[FlushResult], None] | None = None,
+    ) -> Iterator[Callable[[], bool]]:
+        """Follow mode one poll at a time (`follow` loops over it; tests step it): `step()` reads
+        what every file added, commits it, flushes when due, and says whether it read anything.
+        Leaving the block closes the files and flushes."""
         follower = Follower(patterns, self._identify)
         if self.forced_format is not None:  # the files there now: a wrong forced format is refused at once
             for path in follower.paths():
@@ -185,34 +202,36 @@ class Ingest:
                     source.close()
         with self._open(batch=False) as session:
             last_flush = self.clock()
+
+            def step() -> bool:
+                nonlocal last_flush
+                got = False
+                for tail, block in follower.poll(self.chunk_bytes):
+                    got = True
+                    self._commit(tail, self._prepare_block(tail, block, 0))
+                    if self._stopping:
+                        break
+                self.summary.polls += 1
+                if self.clock() - last_flush >= flush_interval:
+                    last_flush = self.clock()
+                    try:
+                        result = session.upkeep.tick(self.clock())
+                    except StateLockedError:
+                        # Readers held the warehouse: the tenant-days stay dirty (and readable
+                        # from their DO files); the next tick flushes them.
+                        self.summary.flush_retries += 1
+                        return True  # look again at once, as after a read
+                    if on_flush and result.tenant_days:
+                        on_flush(result)
+                return got
+
             try:
-                while not self._stopping:
-                    got = False
-                    for tail, block in follower.poll(self.chunk_bytes):
-                        got = True
-                        self._commit(tail, self._prepare_block(tail, block, 0))
-                        if self._stopping:
-                            break
-                    if self.clock() - last_flush >= flush_interval:
-                        last_flush = self.clock()
-                        try:
-                            result = session.upkeep.tick(self.clock())
-                        except StateLockedError:
-                            # Readers held the warehouse: the tenant-days stay dirty (and readable
-                            # from their DO files); the next tick flushes them.
-                            self.summary.flush_retries += 1
-                            continue
-                        if on_flush and result.tenant_days:
-                            on_flush(result)
-                    if not got and not self._stopping:
-                        self._sleep(poll)
+                yield step
             finally:
                 follower.close()
                 result = session.upkeep.flush()
                 if on_flush and result.tenant_days:
                     on_flush(result)
-        self.summary.seconds = self.clock() - started
-        return self.summary
 
     # --- the session --------------------------------------------------------------------------
 
