@@ -36,6 +36,7 @@ from rings_cli.ingest.upkeep import Upkeep
 from rings_cli.source.follow import Follower
 from rings_cli.source.formatcheck import (
     Input,
+    UnknownFormatError,
     check_forced_format,
     check_head,
     check_inputs,
@@ -192,10 +193,13 @@ class Ingest:
         """Follow mode one poll at a time (`follow` loops over it; tests step it): `step()` reads
         what every file added, commits it, flushes when due, and says whether it read anything.
         Leaving the block closes the files and flushes."""
-        follower = Follower(patterns, self._identify)
+        follower = Follower(patterns, self._identify, self._confirm, self.clock)
         if self.forced_format is not None:  # the files there now: a wrong forced format is refused at once
             for path in follower.paths():
-                source = open_source(path)
+                try:
+                    source = open_source(path)
+                except (OSError, UsageError):
+                    continue  # gone since the glob
                 try:
                     check_head(source.name, source.read(HEAD_BYTES), self.forced_format)
                 finally:
@@ -208,7 +212,14 @@ class Ingest:
                 got = False
                 for tail, block in follower.poll(self.chunk_bytes):
                     got = True
-                    self._commit(tail, self._prepare_block(tail, block, 0))
+                    try:
+                        parsed = self._prepare_block(tail, block, 0)
+                    except UnknownFormatError as e:  # not a log Rings knows: left until it changes
+                        follower.set_aside(tail)
+                        if (tail.name, e.why) not in self.summary.skipped:
+                            self.summary.skipped.append((tail.name, e.why))
+                        continue
+                    self._commit(tail, parsed)
                     if self._stopping:
                         break
                 self.summary.polls += 1
@@ -288,17 +299,47 @@ class Ingest:
 
     # --- files: identity, format, read, commit --------------------------------------------------
 
-    def _identify(self, head: bytes, name: str, exclude: Collection[str] = ()) -> Identified | None:
-        """A file's source id and checkpoint, found by its head (see tail.py); None without one.
-        Ids in `exclude` are not this file's (see follow.py)."""
+    def _identify(
+        self,
+        head: bytes,
+        name: str,
+        exclude: Collection[str] = (),
+        avoid: Collection[str] = (),
+        create: bool = True,
+    ) -> Identified | None:
+        """A file's source id and checkpoint, found by its head (see tail.py); None without one
+        (or, without `create`, when it is no file seen before). Ids in `exclude` are not this
+        file's, those in `avoid` only if nothing else fits (see follow.py)."""
         session = self._active()
         found = head_of(head, session.secret)
         if found is None:
             return None
-        source, offset, line = session.catalog.resolve(
-            found.prefixes, found.legacy, secrets.token_hex(16), name, self._stamp(), exclude
+        got = session.catalog.resolve(
+            found.prefixes,
+            found.legacy,
+            secrets.token_hex(16),
+            name,
+            self._stamp(),
+            exclude,
+            avoid,
+            found.complete,
+            create,
         )
-        return source, Checkpoint(offset, line), found.complete
+        if got is None:
+            return None
+        source, offset, line, new = got
+        return Identified(source, Checkpoint(offset, line), found.complete, new)
+
+    def _confirm(self, tail: FileTail) -> bool:
+        """Whether a file whose short head has grown is still the source it was taken for; if so,
+        it is known by the longer head from now on (tail and catalog)."""
+        found = head_of(tail.head(), self._active().secret)
+        if found is None or tail.fingerprint is None:
+            return False
+        if not self._active().catalog.matches(tail.fingerprint, found.prefixes, found.complete):
+            return False
+        tail.learn(found.complete)
+        return True
 
     def _format_for(self, tail: FileTail, known: LogFormat | None = None) -> LogFormat:
         """The file's format: forced, as the input check found it, or detected from its first
@@ -377,12 +418,8 @@ class Ingest:
             # A damaged tenant-day lost lines: keep this file's checkpoint where it is, so a run
             # after `rings check --repair` reads them again (other DO files skip what they hold).
             self._held.add(source)
-        session = self._active()
-        if not tail.head_complete and not tail.compressed:  # it grew: know it by more of its head
-            head = head_of(tail.head(fresh=True), session.secret)
-            if head is not None:
-                session.catalog.grow_head(source, head.length, head.digest)
-                tail.head_complete = head.complete
+        if tail.check() == "grown":  # know it by more of its head (if the new lines are still its own)
+            self._confirm(tail)
         self._pending.setdefault(source, (tail.name, []))[1].append((block.start, block.end))
         self._checkpoint(source)
 
