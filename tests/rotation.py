@@ -33,7 +33,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rings_cli.core.state import StateDir
@@ -45,7 +45,10 @@ REPLAY = "RINGS_ROTATION_SEED"  # run only this schedule (tests/test_rotation.py
 MODES = ("create", "copy", "copytruncate")
 FIRST_DAY = dt.date(2025, 12, 1)
 WINDOW = dt.date(2025, 11, 30)  # lines written between a copytruncate's copy and its truncate
-POLL = 0.01  # the threaded follower's poll interval (the stepped one's clock advances by it)
+POLL = 0.01  # the threaded follower's poll interval
+STEP = 0.1  # how far the stepped follower's clock moves at each poll (a 1 s flush: every 10 polls)
+NOW = dt.datetime(2026, 1, 15, 12, tzinfo=dt.UTC)  # every day of a schedule has ended by then
+FINALIZE_GRACE = dt.timedelta(hours=1)
 DEADLINE = float(os.environ.get("RINGS_ROTATION_DEADLINE", "120"))  # s to catch up: slow, not red
 
 
@@ -64,12 +67,13 @@ class Plan:
     keep: int  # logrotate's `rotate N`
     rotations: int
     flush_interval: float
+    finalize: bool  # the days have ended: finalized as the follower flushes, their lines then late
 
     @classmethod
     def draw(cls, seed: int) -> Plan:
         rnd = random.Random(f"plan {seed}")
         compress = rnd.random() < 0.5
-        return cls(
+        plan = cls(
             seed=seed,
             driver=rnd.choice(["stepped", "threaded"]),
             mode=rnd.choice(MODES),
@@ -79,19 +83,23 @@ class Plan:
             olddir=rnd.random() < 0.3,
             glob=rnd.random() < 0.5,
             keep=rnd.randint(1, 4),
-            rotations=rnd.randint(2, 6),
-            flush_interval=rnd.choice([0.3, 60.0]),
+            rotations=rnd.randint(2, 5),
+            flush_interval=rnd.choice([1.0, 60.0]),
+            finalize=rnd.random() < 0.25,
         )
+        # Finalization runs with the flushes: one a second (stepped: every 10 polls).
+        return replace(plan, flush_interval=1.0) if plan.finalize else plan
 
     def __str__(self) -> str:
         options = [self.mode, f"rotate {self.keep}"]
         options += [
             name for name in ("compress", "delaycompress", "dateext", "olddir") if getattr(self, name)
         ]
+        flush = f"flush every {self.flush_interval} s" + (", finalizing" if self.finalize else "")
         followed = "'access.log*'" if self.glob else "access.log"
         return (
             f"seed {self.seed}: {self.driver} follower of {followed}{' and old/' if self.olddir else ''}, "
-            f"{self.rotations} rotations ({', '.join(options)}), flush every {self.flush_interval} s"
+            f"{self.rotations} rotations ({', '.join(options)}), {flush}"
         )
 
 
@@ -150,7 +158,14 @@ class Schedule:
         self.actions: list[str] = []
         self.server = open(self.live, "ab", buffering=0)  # noqa: SIM115 - the web server's log, O_APPEND
         self.clock = FakeClock() if plan.driver == "stepped" else None
-        self.ingest = Ingest(self.state, grace=None, clock=self.clock or time.monotonic)
+        # The format named (detection is tested elsewhere, and costs a quarter of a second a file).
+        self.ingest = Ingest(
+            self.state,
+            fmt="combined",
+            grace=FINALIZE_GRACE if plan.finalize else None,
+            now=NOW,
+            clock=self.clock or time.monotonic,
+        )
         self._step: Callable[[], bool] | None = None
         self._thread: threading.Thread | None = None
         self._error: str | None = None
@@ -165,7 +180,7 @@ class Schedule:
 
     def poll(self) -> None:
         assert self._step is not None and self.clock is not None
-        self.clock.now += POLL
+        self.clock.now += STEP
         self._step()
 
     def _follow(self) -> None:
@@ -205,20 +220,24 @@ class Schedule:
     # --- what the follower has counted ----------------------------------------------------------
 
     def merged(self) -> dict[str, int]:
-        """Requests per day in the DO files (what `rings live` reads) so far."""
-        out: dict[str, int] = {}
+        """Requests per day in the DO files and packs (finalized days) so far."""
+        out: Counter[str] = Counter()
         for path in sorted((self.state.root / "do").glob("*/*.sqlite")):
+            packed = path.name.endswith(".pack.sqlite")
             try:
                 con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
                 try:
-                    out[path.stem] = con.execute("SELECT coalesce(sum(requests), 0) FROM hourly").fetchone()[
-                        0
-                    ]
+                    if packed:
+                        out.update(dict(con.execute("SELECT date, sum(requests) FROM hourly GROUP BY date")))
+                    else:
+                        out[path.stem] += con.execute(
+                            "SELECT coalesce(sum(requests), 0) FROM hourly"
+                        ).fetchone()[0]
                 finally:
                     con.close()
             except sqlite3.Error:
-                out[path.stem] = -1  # still being made: not there yet
-        return out
+                pass  # being made, or moved into a pack: not counted yet
+        return dict(out)
 
     def caught_up(self) -> bool:
         merged = self.merged()
@@ -412,7 +431,7 @@ class Schedule:
             outcome.problems.append(f"{day}: {counted[day]} counted, none written")
         files = sorted(str(p) for p in self.logs.rglob("access.log*") if p.is_file())
         if files:
-            again = Ingest(self.state, grace=None).run(files)
+            again = Ingest(self.state, fmt="combined", grace=None, now=NOW).run(files)
             outcome.again = again.requests
             if again.requests:
                 outcome.problems.append(f"a batch ingest of the files left afterwards added {again.requests}")

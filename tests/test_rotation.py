@@ -21,7 +21,7 @@ from rings_cli.warehouse.local import Warehouse
 from tests.conftest import line
 from tests.rotation import run_schedule, seeds
 
-SCHEDULES = int(os.environ.get("RINGS_ROTATION_SCHEDULES", "60"))
+SCHEDULES = int(os.environ.get("RINGS_ROTATION_SCHEDULES", "50"))
 
 
 @pytest.mark.parametrize("seed", seeds(SCHEDULES))
@@ -136,3 +136,47 @@ def test_a_file_gone_between_the_glob_and_its_opening_never_stops_the_follower(
         step()
         step()
     assert per_day(state) == {"2025-12-01": 10}
+
+
+def test_a_file_followed_by_name_reads_its_new_rotated_names_but_not_its_history(
+    tmp_path: Path, state: StateDir
+) -> None:
+    """`--follow access.log`: the rotated files already beside it are history nobody asked for; the
+    copy copytruncate makes while following holds lines of access.log, read from it."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    live = logs / "access.log"
+    (logs / "access.log.1").write_text(day_block(1, 40))  # history, there before
+    (logs / "access.log.2.gz").write_bytes(gzip.compress(day_block(2, 40).encode()))
+    live.write_text(day_block(3, 30))
+    ingest = Ingest(state, grace=None)
+    with ingest.following([str(live)], flush_interval=3600) as step:
+        step()
+        with open(live, "a") as f:
+            f.write(day_block(4, 25))  # written, not read yet, when copytruncate comes
+        os.rename(logs / "access.log.1", logs / "access.log.2")
+        shutil.copyfile(live, logs / "access.log.1")
+        live.write_bytes(b"")
+        with open(live, "a") as f:
+            f.write(day_block(5, 10))
+        for _ in range(3):
+            step()
+    assert per_day(state) == {"2025-12-03": 30, "2025-12-04": 25, "2025-12-05": 10}
+
+
+def test_a_file_that_is_no_log_is_set_aside_and_the_follower_goes_on(tmp_path: Path, state: StateDir) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    live = logs / "access.log"
+    live.write_text(day_block(1, 10))
+    ingest = Ingest(state, grace=None)
+    with ingest.following([str(logs / "*")], flush_interval=3600) as step:
+        step()
+        (logs / "notes.txt").write_text("".join(f"note number {i}\n" for i in range(20)))
+        step()
+        with open(live, "a") as f:
+            f.write(day_block(2, 5))
+        step()
+        step()
+    assert per_day(state) == {"2025-12-01": 10, "2025-12-02": 5}
+    assert ingest.summary.skipped == [(str(logs / "notes.txt"), "cannot recognise the log format")]
