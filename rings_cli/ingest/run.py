@@ -120,6 +120,7 @@ class Ingest:
         self.rejects = Rejects(keep=keep_rejects)  # by reason, and the first `keep_rejects` lines
         self._stopping = False
         self._formats: dict[str, LogFormat] = {}  # per source, detected once (W3C keeps its header)
+        self._unknown: dict[str, int] = {}  # per source no format read: the head's length then
         self._do_files = DoFileCache(state)  # the catalog is set when a session opens it
         self._session: _Session | None = None
         self._held: set[str] = set()  # sources whose checkpoint must not advance (damaged state)
@@ -347,9 +348,13 @@ class Ingest:
         fmt = self._formats.get(tail.fingerprint or tail.name)
         if fmt is not None:
             return fmt
-        head = lines_from_bytes(tail.head())
+        raw = tail.head()
+        if self._unknown.get(tail.fingerprint or tail.name) == len(raw):
+            raise unknown_format(tail.name)  # the same first lines as last time: no new detection
+        head = lines_from_bytes(raw)
         fmt = self.forced_format.fresh() if self.forced_format is not None else known or detect(head)
         if fmt is None:
+            self._unknown[tail.fingerprint or tail.name] = len(raw)
             raise unknown_format(tail.name)
         if tail.position.offset > 0:
             parse_lines(head, fmt, Rejects())  # resuming mid-file: let the format read its header
