@@ -170,7 +170,8 @@ def test_a_file_that_is_no_log_is_set_aside_and_the_follower_goes_on(tmp_path: P
     live = logs / "access.log"
     live.write_text(day_block(1, 10))
     ingest = Ingest(state, grace=None)
-    with ingest.following([str(logs / "*")], flush_interval=3600) as step:
+    notes: list[str] = []
+    with ingest.following([str(logs / "*")], flush_interval=3600, on_skip=notes.append) as step:
         step()
         (logs / "notes.txt").write_text("".join(f"note number {i}\n" for i in range(20)))
         step()
@@ -180,3 +181,4 @@ def test_a_file_that_is_no_log_is_set_aside_and_the_follower_goes_on(tmp_path: P
         step()
     assert per_day(state) == {"2025-12-01": 10, "2025-12-02": 5}
     assert ingest.summary.skipped == [(str(logs / "notes.txt"), "cannot recognise the log format")]
+    assert notes == [f"skipped: {logs / 'notes.txt'}: cannot recognise the log format (read once it changes)"]

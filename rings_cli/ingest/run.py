@@ -173,11 +173,13 @@ class Ingest:
         flush_interval: float = DEFAULT_FLUSH_INTERVAL,
         poll: float = POLL_SECONDS,
         on_flush: Callable[[FlushResult], None] | None = None,
+        on_skip: Callable[[str], None] | None = None,
     ) -> IngestSummary:
         """Tail files and globs until `stop()`: merge new lines as they come, flush every
-        `flush_interval` seconds (only dirty tenant-days), finalize days as they end."""
+        `flush_interval` seconds (only dirty tenant-days), finalize days as they end. `on_skip`
+        hears of a file set aside (its summary warning, as it happens)."""
         started = self.clock()
-        with self.following(patterns, flush_interval, on_flush) as step:
+        with self.following(patterns, flush_interval, on_flush, on_skip) as step:
             while not self._stopping:
                 if not step() and not self._stopping:
                     self._sleep(poll)
@@ -190,6 +192,7 @@ class Ingest:
         patterns: list[str],
         flush_interval: float = DEFAULT_FLUSH_INTERVAL,
         on_flush: Callable[[FlushResult], None] | None = None,
+        on_skip: Callable[[str], None] | None = None,
     ) -> Iterator[Callable[[], bool]]:
         """Follow mode one poll at a time (`follow` loops over it; tests step it): `step()` reads
         what every file added, commits it, flushes when due, and says whether it read anything.
@@ -219,6 +222,8 @@ class Ingest:
                         follower.set_aside(tail)
                         if (tail.name, e.why) not in self.summary.skipped:
                             self.summary.skipped.append((tail.name, e.why))
+                            if on_skip:
+                                on_skip(f"skipped: {tail.name}: {e.why} (read once it changes)")
                         continue
                     self._commit(tail, parsed)
                     if self._stopping:
