@@ -38,6 +38,7 @@ from rings_cli.ingest.upkeep import Upkeep
 from rings_cli.source.follow import Follower
 from rings_cli.source.formatcheck import (
     Input,
+    UnknownFormatError,
     check_forced_format,
     check_head,
     check_inputs,
@@ -127,6 +128,7 @@ class Ingest:
         self.rejects = Rejects(keep=keep_rejects)  # by reason, and the first `keep_rejects` lines
         self._stopping = False
         self._formats: dict[str, LogFormat] = {}  # per source, detected once (W3C keeps its header)
+        self._unknown: dict[str, int] = {}  # per source no format read: the head's length then
         self._do_files = DoFileCache(state)  # the catalog is set when a session opens it
         self._session: _Session | None = None
         self._held: set[str] = set()  # sources whose checkpoint must not advance (damaged state)
@@ -194,51 +196,84 @@ class Ingest:
         flush_interval: float = DEFAULT_FLUSH_INTERVAL,
         poll: float = POLL_SECONDS,
         on_flush: Callable[[FlushResult], None] | None = None,
+        on_skip: Callable[[str], None] | None = None,
     ) -> IngestSummary:
         """Tail files and globs until `stop()`: merge new lines as they come, flush every
-        `flush_interval` seconds (only dirty tenant-days), finalize days as they end."""
+        `flush_interval` seconds (only dirty tenant-days), finalize days as they end. `on_skip`
+        hears of a file set aside (its summary warning, as it happens)."""
         started = self.clock()
-        follower = Follower(patterns, self._identify)
+        with self.following(patterns, flush_interval, on_flush, on_skip) as step:
+            while not self._stopping:
+                if not step() and not self._stopping:
+                    self._sleep(poll)
+        self.summary.seconds = self.clock() - started
+        return self.summary
+
+    @contextmanager
+    def following(
+        self,
+        patterns: list[str],
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+        on_flush: Callable[[FlushResult], None] | None = None,
+        on_skip: Callable[[str], None] | None = None,
+    ) -> Iterator[Callable[[], bool]]:
+        """Follow mode one poll at a time (`follow` loops over it; tests step it): `step()` reads
+        what every file added, commits it, flushes when due, and says whether it read anything.
+        Leaving the block closes the files and flushes."""
+        follower = Follower(patterns, self._identify, self._confirm, self.clock)
         if self.forced_format is not None:  # the files there now: a wrong forced format is refused at once
             for path in follower.paths():
-                source = open_source(path)
+                try:
+                    source = open_source(path)
+                except (OSError, UsageError):
+                    continue  # gone since the glob
                 try:
                     check_head(source.name, source.read(HEAD_BYTES), self.forced_format)
                 finally:
                     source.close()
         with self._open(batch=False) as session:
             last_flush = self.clock()
+
+            def step() -> bool:
+                nonlocal last_flush
+                self.state.yield_to_backup()  # every step of the last poll is done
+                got = False
+                for tail, block in follower.poll(self.chunk_bytes):
+                    got = True
+                    try:
+                        parsed = self._prepare_block(tail, block, 0, None, self._file_tenant(tail))
+                    except UnknownFormatError as e:  # not a log Rings knows: left until it changes
+                        follower.set_aside(tail)
+                        if (tail.name, e.why) not in self.summary.skipped:
+                            self.summary.skipped.append((tail.name, e.why))
+                            if on_skip:
+                                on_skip(f"skipped: {tail.name}: {e.why} (read once it changes)")
+                        continue
+                    self._commit(tail, parsed)
+                    if self._stopping:
+                        break
+                    self.state.yield_to_backup()
+                self.summary.polls += 1
+                if self.clock() - last_flush >= flush_interval:
+                    last_flush = self.clock()
+                    try:
+                        result = session.upkeep.tick(self.clock())
+                    except StateLockedError:
+                        # Readers held the warehouse: the tenant-days stay dirty (and readable
+                        # from their DO files); the next tick flushes them.
+                        self.summary.flush_retries += 1
+                        return True  # look again at once, as after a read
+                    if on_flush and result.tenant_days:
+                        on_flush(result)
+                return got
+
             try:
-                while not self._stopping:
-                    self.state.yield_to_backup()  # every step of the last poll is done
-                    got = False
-                    for tail, block in follower.poll(self.chunk_bytes):
-                        got = True
-                        site = self._file_tenant(tail)
-                        self._commit(tail, self._prepare_block(tail, block, 0, None, site))
-                        if self._stopping:
-                            break
-                        self.state.yield_to_backup()  # a poll under steady writes may not end soon
-                    if self.clock() - last_flush >= flush_interval:
-                        last_flush = self.clock()
-                        try:
-                            result = session.upkeep.tick(self.clock())
-                        except StateLockedError:
-                            # Readers held the warehouse: the tenant-days stay dirty (and readable
-                            # from their DO files); the next tick flushes them.
-                            self.summary.flush_retries += 1
-                            continue
-                        if on_flush and result.tenant_days:
-                            on_flush(result)
-                    if not got and not self._stopping:
-                        self._sleep(poll)
+                yield step
             finally:
                 follower.close()
                 result = session.upkeep.flush()
                 if on_flush and result.tenant_days:
                     on_flush(result)
-        self.summary.seconds = self.clock() - started
-        return self.summary
 
     # --- the session --------------------------------------------------------------------------
 
@@ -295,17 +330,47 @@ class Ingest:
 
     # --- files: identity, format, read, commit --------------------------------------------------
 
-    def _identify(self, head: bytes, name: str, exclude: Collection[str] = ()) -> Identified | None:
-        """A file's source id and checkpoint, found by its head (see tail.py); None without one.
-        Ids in `exclude` are not this file's (see follow.py)."""
+    def _identify(
+        self,
+        head: bytes,
+        name: str,
+        exclude: Collection[str] = (),
+        avoid: Collection[str] = (),
+        create: bool = True,
+    ) -> Identified | None:
+        """A file's source id and checkpoint, found by its head (see tail.py); None without one
+        (or, without `create`, when it is no file seen before). Ids in `exclude` are not this
+        file's, those in `avoid` only if nothing else fits (see follow.py)."""
         session = self._active()
         found = head_of(head, session.secret)
         if found is None:
             return None
-        source, offset, line = session.catalog.resolve(
-            found.prefixes, found.legacy, secrets.token_hex(16), name, self._stamp(), exclude
+        got = session.catalog.resolve(
+            found.prefixes,
+            found.legacy,
+            secrets.token_hex(16),
+            name,
+            self._stamp(),
+            exclude,
+            avoid,
+            found.complete,
+            create,
         )
-        return source, Checkpoint(offset, line), found.complete
+        if got is None:
+            return None
+        source, offset, line, new = got
+        return Identified(source, Checkpoint(offset, line), found.complete, new)
+
+    def _confirm(self, tail: FileTail) -> bool:
+        """Whether a file whose short head has grown is still the source it was taken for; if so,
+        it is known by the longer head from now on (tail and catalog)."""
+        found = head_of(tail.head(), self._active().secret)
+        if found is None or tail.fingerprint is None:
+            return False
+        if not self._active().catalog.matches(tail.fingerprint, found.prefixes, found.complete):
+            return False
+        tail.learn(found.complete)
+        return True
 
     def _format_for(self, tail: FileTail, known: LogFormat | None = None) -> LogFormat:
         """The file's format: forced, as the input check found it, or detected from its first
@@ -313,9 +378,13 @@ class Ingest:
         fmt = self._formats.get(tail.fingerprint or tail.name)
         if fmt is not None:
             return fmt
-        head = lines_from_bytes(tail.head())
+        raw = tail.head()
+        if self._unknown.get(tail.fingerprint or tail.name) == len(raw):
+            raise unknown_format(tail.name)  # the same first lines as last time: no new detection
+        head = lines_from_bytes(raw)
         fmt = self.forced_format.fresh() if self.forced_format is not None else known or detect(head)
         if fmt is None:
+            self._unknown[tail.fingerprint or tail.name] = len(raw)
             raise unknown_format(tail.name)
         if tail.position.offset > 0:
             parse_lines(head, fmt, Rejects())  # resuming mid-file: let the format read its header
@@ -391,12 +460,8 @@ class Ingest:
             # A damaged tenant-day lost lines: keep this file's checkpoint where it is, so a run
             # after `rings check --repair` reads them again (other DO files skip what they hold).
             self._held.add(source)
-        session = self._active()
-        if not tail.head_complete and not tail.compressed:  # it grew: know it by more of its head
-            head = head_of(tail.head(fresh=True), session.secret)
-            if head is not None:
-                session.catalog.grow_head(source, head.length, head.digest)
-                tail.head_complete = head.complete
+        if tail.check() == "grown":  # know it by more of its head (if the new lines are still its own)
+            self._confirm(tail)
         self._pending.setdefault(source, (tail.name, []))[1].append((block.start, block.end))
         self._where[source] = (*tail.inode, os.path.abspath(tail.path))
         self._checkpoint(source)

@@ -48,6 +48,7 @@ class IngestSummary:
     expired: list[str] = field(default_factory=list)  # tenant/date deleted by retention (keep_days)
     damaged_state: list[str] = field(default_factory=list)  # one line per state file that could not be used
     flush_retries: int = 0  # follow-mode flushes put off to the next tick (warehouse busy)
+    polls: int = 0  # follow mode: times every file was looked at (not in the printed summary)
     flushes: list[FlushResult] = field(default_factory=list)
     seconds: float = 0.0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why): nothing read

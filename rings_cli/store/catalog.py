@@ -60,6 +60,16 @@ class KnownFile:
     epoch: int | None
 
 
+# Every whole-line prefix of a file's known head (its keyed hash): a short file that is the beginning
+# of a known head (a copy of a small file whose original grew since) is found by it.
+_PREFIXES = """CREATE TABLE IF NOT EXISTS head_prefixes (
+     fingerprint TEXT NOT NULL,
+     head_len INTEGER NOT NULL,
+     head_hash TEXT NOT NULL,
+     PRIMARY KEY (fingerprint, head_len))"""
+_PREFIXES_INDEX = "CREATE INDEX IF NOT EXISTS head_prefixes_by_hash ON head_prefixes (head_hash)"
+
+
 class Catalog:
     """A small SQLite table of tenant-days."""
 
@@ -100,6 +110,8 @@ class Catalog:
         # Read positions of files, by source id and keyed head hash (see tail.py); never log bytes.
         self.con.execute("PRAGMA secure_delete = ON")  # a replaced hash leaves no copy in free pages
         self.con.execute(_CHECKPOINTS.format(name="checkpoints"))
+        self.con.execute(_PREFIXES)
+        self.con.execute(_PREFIXES_INDEX)
         # Files some of whose lines went straight to the warehouse (days/direct.py): the warehouse
         # is those lines' only copy, so a lost warehouse means reading these files again.
         self.con.execute("CREATE TABLE IF NOT EXISTS direct_sources (fingerprint TEXT PRIMARY KEY)")
@@ -271,16 +283,22 @@ class Catalog:
         name: str,
         at: str,
         exclude: Collection[str] = (),
-    ) -> tuple[str, int, int]:
-        """(source id, offset, line) of the file whose head has these prefixes (see tail.Head).
+        avoid: Collection[str] = (),
+        complete: bool = True,
+        create: bool = True,
+    ) -> tuple[str, int, int, bool] | None:
+        """(source id, offset, line, new) of the file whose head has these prefixes (see tail.Head).
 
         The checkpoint taken on the longest of them wins, and learns the whole head, so that a
-        file which merely begins like it is told apart from then on. A file never seen before is
-        recorded at once, before any of its lines is merged, so that after a crash the DO files'
-        `absorbed` marks still name it. Its id is its head's keyed hash, so that when the catalog is
-        lost and rebuilt (`rings check --repair`), a file whose head was whole when first read gets
-        the same id again and each DO file still skips what it holds; `new_id` (random) only when
-        that id is taken. Ids in `exclude` are known not to be it.
+        file which merely begins like it is told apart from then on. A head that may still grow
+        (not `complete`) and is itself the beginning of a longer known head is that file (a copy
+        of its first lines), unless its next lines tell otherwise (see `matches`). A file never seen
+        before is recorded at once, before any of its lines is merged, so that after a crash the DO
+        files' `absorbed` marks still name it. Its id is its head's keyed hash, so that when the
+        catalog is lost and rebuilt (`rings check --repair`), a file whose head was whole when first
+        read gets the same id again and each DO file still skips what it holds; `new_id` (random)
+        only when that id is taken. Ids in `exclude` are known not to be it; those in `avoid` are
+        taken only when nothing else fits. Without `create`, None for a file never seen.
         """
         head_len, head_hash = prefixes[-1]
         wanted = [h for _, h in prefixes] + [legacy]
@@ -295,28 +313,76 @@ class Catalog:
             for r in rows
             if ((r[1], r[2]) in known or (r[1] == 0 and r[2] == legacy)) and r[0] not in exclude
         ]
+        if not matches and not complete:
+            rows = self.con.execute(
+                """SELECT c.fingerprint, c.head_len, c.head_hash, c.offset, c.line
+                   FROM head_prefixes AS p JOIN checkpoints AS c USING (fingerprint)
+                   WHERE p.head_hash = ? AND p.head_len = ? AND c.head_len > ?""",
+                (head_hash, head_len, head_len),
+            ).fetchall()
+            matches = [r for r in rows if r[0] not in exclude]
+        matches = [r for r in matches if r[0] not in avoid] or matches
         if not matches:
+            if not create:
+                return None
             source = "h:" + head_hash
             taken = self.con.execute("SELECT 1 FROM checkpoints WHERE fingerprint = ?", (source,)).fetchone()
-            if taken or source in exclude:
+            if taken or source in exclude or source in avoid:
                 source = new_id
-            self.con.execute(
-                f"""INSERT INTO checkpoints
-                    (fingerprint, head_len, head_hash, offset, line, name, updated, epoch)
-                    VALUES (?, ?, ?, 0, 0, ?, ?, {_EPOCH})""",
-                (source, head_len, head_hash, name, at),
-            )
-            return source, 0, 0
-        source, known_len, _, offset, line = max(matches, key=lambda r: (r[1], r[3]))
-        if known_len < head_len:
-            self.grow_head(source, head_len, head_hash)
-        return source, offset, line
+            with self.con:
+                self.con.execute("BEGIN")
+                self.con.execute(
+                    f"""INSERT INTO checkpoints
+                        (fingerprint, head_len, head_hash, offset, line, name, updated, epoch)
+                        VALUES (?, ?, ?, 0, 0, ?, ?, {_EPOCH})""",
+                    (source, head_len, head_hash, name, at),
+                )
+                self._learn_prefixes(source, prefixes)
+            return source, 0, 0, True
+        source, _, _, offset, line = max(matches, key=lambda r: (r[1], r[3]))
+        self.grow_head(source, prefixes)  # longer, or (a copy of its beginning) its prefixes only
+        return source, offset, line, False
 
-    def grow_head(self, source: str, head_len: int, head_hash: str) -> None:
-        """The file grew since its head was taken: know it by the longer head from now on."""
-        self.con.execute(
-            "UPDATE checkpoints SET head_len = ?, head_hash = ? WHERE fingerprint = ? AND head_len < ?",
-            (head_len, head_hash, source, head_len),
+    def matches(self, source: str, prefixes: tuple[tuple[int, str], ...], complete: bool) -> bool:
+        """Whether a file known as `source`, whose head has grown to these prefixes, is still that
+        file: its known head is one of them (the head is learnt, if longer), or, while the head
+        may still grow, the head is the beginning of the known one. False: another file, that
+        only began like it."""
+        row = self.con.execute(
+            "SELECT head_len, head_hash FROM checkpoints WHERE fingerprint = ?", (source,)
+        ).fetchone()
+        if row is None:
+            return False
+        if row[0] == 0 or tuple(row) in set(prefixes):  # 0: an id of an earlier release (first line)
+            self.grow_head(source, prefixes)
+            return True
+        if complete:
+            return False
+        head_len, head_hash = prefixes[-1]
+        return (
+            self.con.execute(
+                "SELECT 1 FROM head_prefixes WHERE fingerprint = ? AND head_len = ? AND head_hash = ?",
+                (source, head_len, head_hash),
+            ).fetchone()
+            is not None
+        )
+
+    def grow_head(self, source: str, prefixes: tuple[tuple[int, str], ...]) -> None:
+        """The file grew since its head was taken: know it by the longer head from now on (and by
+        each of its prefixes)."""
+        head_len, head_hash = prefixes[-1]
+        with self.con:
+            self.con.execute("BEGIN")
+            self.con.execute(
+                "UPDATE checkpoints SET head_len = ?, head_hash = ? WHERE fingerprint = ? AND head_len < ?",
+                (head_len, head_hash, source, head_len),
+            )
+            self._learn_prefixes(source, prefixes)
+
+    def _learn_prefixes(self, source: str, prefixes: tuple[tuple[int, str], ...]) -> None:
+        self.con.executemany(
+            "INSERT OR IGNORE INTO head_prefixes (fingerprint, head_len, head_hash) VALUES (?, ?, ?)",
+            [(source, n, h) for n, h in prefixes],
         )
 
     def note_direct(self, sources: Iterable[str]) -> None:
