@@ -19,7 +19,7 @@ from typing import Any
 
 from rings_cli.core.defaults import EVENT_TYPES
 from rings_cli.core.errors import UsageError
-from rings_cli.core.state import TENANT_PATTERN, StateDir
+from rings_cli.core.state import TENANT_PATTERN, StateDir, WarehouseSetting
 
 # Login, admin and scanner endpoints: requests, never page views (rings.toml `exclude_paths`
 # replaces this list; README, Definitions). Case-insensitive.
@@ -49,7 +49,10 @@ _TOP_KEYS = {
     "timezone",
     "timezones",
     "breakdowns",
+    "warehouse",
+    "shard",
 }
+WAREHOUSE_KINDS = ("duckdb", "postgres")
 # Lines dated before this are rejected as `too old` (no web server logged before 1990); a 1900 or
 # 0001 timestamp is a broken clock or a forged field, and would otherwise become a day of its own.
 DEFAULT_OLDEST_DATE = dt.date(1990, 1, 1)
@@ -117,6 +120,26 @@ class HostPattern:
 
 
 @dataclass(frozen=True)
+class Shard:
+    """`shard = "K/N"`: this ingest host owns the tenants whose stable hash falls in shard K of N
+    (1 <= K <= N); every host of a fleet has the same N (enrich/tenants.py: shard_of)."""
+
+    index: int
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def parse_shard(value: object, where: str = "shard") -> Shard:
+    """`"2/4"` → Shard(2, 4); anything else is a usage error naming `where`."""
+    match = re.fullmatch(r"\s*(\d{1,4})\s*/\s*(\d{1,4})\s*", value) if isinstance(value, str) else None
+    if match is None or not 1 <= int(match[1]) <= int(match[2]):
+        raise UsageError(f'{where} must be "K/N" with 1 <= K <= N (e.g. "2/4"), not {value!r}')
+    return Shard(int(match[1]), int(match[2]))
+
+
+@dataclass(frozen=True)
 class Config:
     """The validated configuration; `Config()` is the default (no file)."""
 
@@ -135,6 +158,8 @@ class Config:
     timezone: str = "UTC"  # the default zone of a tenant-day (zones.py)
     timezones: tuple[TimezoneEntry, ...] = ()  # `[timezones]`, in file order
     breakdowns: bool = True  # browsers, OS, devices, countries counted (false: skipped entirely)
+    warehouse: WarehouseSetting = field(default_factory=WarehouseSetting)  # `[warehouse]`
+    shard: Shard | None = None  # `shard = "2/4"`: the tenants this ingest host owns (None: all)
 
     def keep_days_for(self, tenant: str) -> int | None:
         """How many days back a tenant's data is kept (its own value, else the global one)."""
@@ -208,6 +233,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     breakdowns = data.get("breakdowns", True)
     if not isinstance(breakdowns, bool):
         raise UsageError("breakdowns must be true or false")
+    shard = parse_shard(data["shard"]) if "shard" in data else None
     return Config(
         path=path,
         hosts=hosts,
@@ -224,7 +250,52 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         timezone=timezone,
         timezones=timezones,
         breakdowns=breakdowns,
+        warehouse=_warehouse(data.get("warehouse", {}), shard),
+        shard=shard,
     )
+
+
+def _warehouse(table: object, shard: Shard | None = None) -> WarehouseSetting:
+    """`[warehouse]`: kind = "duckdb" (the state dir's file, the default) or "postgres" with a
+    `dsn` (libpq's connection string or URI), checked here, before any data moves."""
+    if not isinstance(table, dict):
+        raise UsageError('[warehouse] must be a table: kind = "postgres", dsn = "..."')
+    unknown = set(table) - {"kind", "dsn"}
+    if unknown:
+        raise UsageError(f"[warehouse]: unknown key {sorted(unknown)[0]!r} (known: dsn, kind)")
+    kind = table.get("kind", "duckdb")
+    if kind not in WAREHOUSE_KINDS:
+        raise UsageError(f"[warehouse] kind must be one of {', '.join(WAREHOUSE_KINDS)}, not {kind!r}")
+    dsn = table.get("dsn", "")
+    if not isinstance(dsn, str):
+        raise UsageError("[warehouse] dsn must be a string")
+    if kind == "duckdb":
+        if dsn:
+            raise UsageError(
+                '[warehouse] dsn is for kind = "postgres" (the DuckDB warehouse is a file of the state dir)'
+            )
+        return WarehouseSetting()
+    if not dsn.strip():
+        raise UsageError(
+            '[warehouse] kind = "postgres" needs a dsn, e.g. dsn = "dbname=rings host=/run/postgresql"'
+        )
+    _check_dsn(dsn)
+    return WarehouseSetting(kind, dsn, str(shard) if shard is not None else "")
+
+
+def _check_dsn(dsn: str) -> None:
+    """libpq's own parse of the connection string (psycopg), without connecting."""
+    try:
+        from psycopg import conninfo
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        raise UsageError(
+            '[warehouse] kind = "postgres" needs psycopg: pip install "psycopg[binary]"'
+        ) from None
+    try:
+        conninfo.conninfo_to_dict(dsn)
+    except Exception as e:  # psycopg.ProgrammingError: libpq's words
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UsageError(f"[warehouse] dsn: {first}") from None
 
 
 def check_zone(name: object, where: str) -> str:

@@ -17,6 +17,7 @@ import re
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from rings_cli.core.errors import RingsError, StateLockedError, UsageError
@@ -52,6 +53,16 @@ def check_tenant(name: str) -> str:
     return name
 
 
+@dataclass(frozen=True)
+class WarehouseSetting:
+    """Where the history is (rings.toml `[warehouse]`): the local DuckDB file of the state dir, or a
+    shared PostgreSQL database (`dsn`, libpq's connection string)."""
+
+    kind: str = "duckdb"
+    dsn: str = ""
+    shard: str = ""  # this host's shard ("2/4"), to name it in the shared warehouse
+
+
 class StateDir:
     """Paths inside one state dir; creating it on first use with owner-only permissions.
 
@@ -64,6 +75,9 @@ class StateDir:
     def __init__(self, root: Path | str | None = None, group_readable: bool = False) -> None:
         self.root = Path(root) if root is not None else default_state_dir()
         self.group_readable = group_readable
+        # The warehouse this state dir flushes to and reads (None: rings.toml's `[warehouse]`, read
+        # when first needed; a command given `--config PATH` sets it from that file).
+        self.warehouse: WarehouseSetting | None = None
 
     @property
     def dir_mode(self) -> int:

@@ -51,8 +51,9 @@ from rings_cli.source.tail import HEAD_BYTES, Block, Checkpoint, FileTail, Ident
 from rings_cli.store.catalog import Catalog
 from rings_cli.store.docache import DoFileCache
 from rings_cli.store.lifecycle import migrate, migrate_checkpoints
+from rings_cli.warehouse.base import READ_RETRY_SECONDS
+from rings_cli.warehouse.choose import open_warehouse
 from rings_cli.warehouse.flush import FlushResult
-from rings_cli.warehouse.local import READ_RETRY_SECONDS, Warehouse
 
 __all__ = ["Ingest", "IngestSummary", "Progress"]
 
@@ -100,6 +101,7 @@ class Ingest:
         # Normalised as hosts are (`www.Example.com` is example.com): it names the site.
         tenant = check_tenant(normalize_host(tenant)) if tenant is not None else None
         self.config = config if config is not None else load_config(None, state)
+        state.warehouse = self.config.warehouse  # flushes go where this config says
         if client_ip is not None:
             if client_ip not in CLIENT_IP_SOURCES:
                 raise UsageError(f"--client-ip must be one of {', '.join(CLIENT_IP_SOURCES)}")
@@ -244,7 +246,7 @@ class Ingest:
                     merger.forget_finalized,  # finalization or retention closed tenant-days
                 )
                 direct = DirectDays(
-                    Warehouse(self.state.warehouse_path),
+                    open_warehouse(self.state),
                     catalog,
                     self.config,
                     self.grace or DEFAULT_GRACE,

@@ -38,7 +38,7 @@ from rings_cli.core.config import CONFIG_NAME, load_config
 from rings_cli.core.errors import RingsError, StateLockedError
 from rings_cli.core.state import TENANT_PATTERN, StateDir
 from rings_cli.ops.shapes import IP, UA, find_shapes, scan_file
-from rings_cli.warehouse.local import Warehouse
+from rings_cli.warehouse.choose import open_warehouse
 
 _PACK_FILE = re.compile(r"^\d{4}-\d{2}\.pack\.sqlite$")  # pack.PACK_FILE (not imported: no Polars here)
 
@@ -479,45 +479,31 @@ def _check_hashes(check: Check, path: Path, where: str, left: int, free: int) ->
 def _scan_warehouse(
     state: StateDir, scan: _Scan, wait: float, tenant_days: set[tuple[str, str]]
 ) -> dict[str, int] | None:
-    """Text columns and row counts of the warehouse; None when there is none or it stayed busy.
-    Its tenant-days are added to `tenant_days`, their tenants to the tenant names: a tenant named
-    by an address (a Host header) is a warning here too, as in the catalog."""
-    path = state.warehouse_path
-    if not path.exists():
+    """Text columns and row counts of the warehouse (the state dir's file, or the shared database's
+    tables); None when there is none or it stayed busy. Its tenant-days are added to `tenant_days`,
+    their tenants to the tenant names: a tenant named by an address (a Host header) is a warning
+    here too, as in the catalog."""
+    warehouse = open_warehouse(state)
+    if not warehouse.exists():
         return None
-    where = _rel(state, path)
+    where = _rel(state, state.warehouse_path) if warehouse.kind == "duckdb" else warehouse.describe()
     try:
-        with Warehouse(path).reader(wait) as con:
-            counts = {}
-            tables = [
-                r[0]
-                for r in con.execute(
-                    "SELECT table_name FROM duckdb_tables() WHERE NOT internal ORDER BY 1"
-                ).fetchall()
-            ]
-            for table in tables:
-                counts[table] = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
-            if "daily" in tables:
-                days = con.execute("SELECT DISTINCT tenant, CAST(date AS VARCHAR) FROM daily").fetchall()
-                tenant_days |= {(t, d) for t, d in days}
-                scan.tenants |= {t for t, _ in days}
-            columns = con.execute(
-                "SELECT table_name, column_name FROM duckdb_columns() "
-                "WHERE NOT internal AND data_type IN ('VARCHAR', 'JSON', 'BLOB') ORDER BY 1, 2"
-            ).fetchall()
-            for table, column in columns:
-                values = con.execute(
-                    f'SELECT DISTINCT CAST("{column}" AS VARCHAR) FROM "{table}" WHERE "{column}" IS NOT NULL'
-                ).fetchall()
-                scan.add(where, table, column, (v[0].encode() for v in values))
-            return counts
+        found = warehouse.audit(wait)
     except StateLockedError:
         scan.check.warnings.append(
             f"{where}: busy (a flush held it for {wait:g}s), its tables were not read; audit again"
         )
+        return None
     except RingsError as e:
         scan.check.failures.append(f"{where}: cannot be read ({e})")
-    return None
+        return None
+    if found is None:
+        return None
+    tenant_days |= found.days
+    scan.tenants |= {t for t, _ in found.days}
+    for table, column, values in found.values:
+        scan.add(where, table, column, values)
+    return found.counts
 
 
 def _scan_bytes(state: StateDir, scan: _Scan) -> tuple[Check, int, int]:

@@ -34,6 +34,8 @@ from rings_cli.core.state import TENANT_PATTERN, StateDir
 from rings_cli.store.catalog import Catalog
 from rings_cli.store.dofile import DoFile
 from rings_cli.store.pack import PACK_FILE, verify
+from rings_cli.warehouse.base import Warehouse as AnyWarehouse
+from rings_cli.warehouse.choose import open_warehouse
 from rings_cli.warehouse.flush import flush_dirty
 from rings_cli.warehouse.local import REBUILD, Warehouse
 
@@ -285,6 +287,15 @@ def _inspect_listing(state: StateDir, facts: _Facts, problems: list[Problem]) ->
 
 
 def _inspect_warehouse(state: StateDir, facts: _Facts, problems: list[Problem]) -> None:
+    shared = open_warehouse(state)
+    if shared.kind == "postgres":  # nothing to move aside: its own problems are named, not repaired
+        try:
+            shared.verify()
+        except RingsError as e:
+            problem = e.problem if isinstance(e, DamagedStateError) else str(e)
+            repair = "see docs/warehouse.md (a row twice: `rings warehouse migrate` of a good copy)"
+            problems.append(Problem(Path(shared.describe()), problem, repair))
+        return
     warehouse = Warehouse(state.warehouse_path)
     if not warehouse.exists():
         if any(version >= 0 for _, _, version in facts.listed):
@@ -455,7 +466,7 @@ def _repair_listing(
             catalog.mark_finalized(tenant, date, stamp)
     for tenant, date in sorted(set(facts.packed) - closed - set(facts.do_files)):  # packed: final
         catalog.mark_finalized(tenant, date, stamp)
-    warehouses = [Warehouse(state.warehouse_path)] if not facts.warehouse_damaged else []
+    warehouses = [open_warehouse(state)] if not facts.warehouse_damaged else []
     warehouses += [old_warehouse] if old_warehouse is not None else []
     for (tenant, date), version in listed.items():
         if (tenant, date) in facts.do_files or (tenant, date) in facts.packed:
@@ -475,7 +486,7 @@ def _repair_listing(
             result.repaired.append(f"forgot {tenant} {date} (listed, never written)")
 
 
-def _restore(path: Path, tenant: str, date: str, version: int, warehouses: list[Warehouse]) -> bool:
+def _restore(path: Path, tenant: str, date: str, version: int, warehouses: list[AnyWarehouse]) -> bool:
     """Write a finalized DO file from the first warehouse that still has the tenant-day."""
     for warehouse in warehouses:
         try:
