@@ -33,6 +33,7 @@ import polars as pl
 from rings_cli.core.config import CONFIG_NAME, Config
 from rings_cli.core.errors import RingsError, StateLockedError, UsageError
 from rings_cli.core.state import StateDir, check_tenant
+from rings_cli.enrich.tenants import owns
 from rings_cli.enrich.zones import local_today
 from rings_cli.store import sqlite as storage
 from rings_cli.store.catalog import Catalog
@@ -330,7 +331,13 @@ def collect_garbage(
     """Retention: delete every tenant-day older than its `keep_days` (caller holds the ingest lock)."""
     if config.keep_days is None and not config.keep_days_by_tenant:
         return ErasePlan()
-    todo = plan(state, catalog, lambda tenants: retention_cutoffs(config, tenants, now), wait)
+    # A shard host applies retention to its own tenants (the others' owners do theirs).
+    todo = plan(
+        state,
+        catalog,
+        lambda tenants: retention_cutoffs(config, [t for t in tenants if owns(config.shard, t)], now),
+        wait,
+    )
     if not dry_run:
         apply(state, catalog, todo, open_do, wait)
     return todo

@@ -261,6 +261,7 @@ class Ingest:
                 self._do_files.close_all()
                 catalog.close()
                 self.summary.rejected = self.rejects.counts
+                self.summary.other_shard = self.rejects.other_shard
 
     def _sleep(self, seconds: float) -> None:
         """Sleep in small steps so that `stop()` takes effect quickly."""
@@ -423,7 +424,7 @@ class Ingest:
         """A block's requests into their DO files (count and store: merge.py), its lines and
         rejects into the summary; False when a damaged DO file lost some of them."""
         self.summary.lines_read += item.lines
-        self.summary.parsed += item.lines - item.rejects.total
+        self.summary.parsed += item.lines - item.rejects.total - item.rejects.other_shard
         self.rejects.absorb(item.rejects)
         merged = self._active().store.add(item.frame, source)
         item.frame = item.frame.clear()  # let the batch go before the next one is taken

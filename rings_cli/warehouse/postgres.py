@@ -64,7 +64,7 @@ def connect(dsn: str, autocommit: bool = False) -> psycopg.Connection[Any]:
     from psycopg.types.string import TextLoader
 
     try:
-        con = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+        con = psycopg.connect(dsn, autocommit=True, connect_timeout=10, application_name="rings")
     except psycopg.Error as e:
         raise RingsError(f"cannot connect to the PostgreSQL warehouse: {_first(e)}") from e
     con.adapters.register_loader("json", TextLoader)
