@@ -307,3 +307,27 @@ def test_bad_warehouse_config_is_a_usage_error(tmp_path: Path) -> None:
         (state.root / "rings.toml").write_text(text)
         result = run_cli("ingest", "--state-dir", str(state.root), "-")
         assert result.exit_code == 2 and words in result.output, result.output
+
+
+def test_a_serialization_failure_is_retried(pg_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chunk whose transaction fails to serialize (or deadlocks) is tried again, whole."""
+    import polars as pl
+
+    warehouse = postgres.PostgresWarehouse(pg_dsn, "test")
+    real = postgres.PostgresWarehouse._write
+    failures = [psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected]
+
+    def flaky(self: Any, con: Any, keys: Any, copies: Any) -> int:
+        statements = real(self, con, keys, copies)  # written, then the commit is refused
+        if failures:
+            raise failures.pop(0)()
+        return statements
+
+    monkeypatch.setattr(postgres.PostgresWarehouse, "_write", flaky)
+    status = pl.DataFrame(
+        {"tenant": ["a", "a"], "date": ["2025-12-01"] * 2, "status": [200, 404], "requests": [5, 1]}
+    )
+    assert warehouse.flush([{"status": [status]}]) == (2, 14)
+    assert failures == []
+    with psycopg.connect(pg_dsn) as con:
+        assert con.execute("SELECT sum(requests) FROM rings.status").fetchone() == (6,)

@@ -177,6 +177,23 @@ def load_config(path: Path | str | None, state: StateDir | None = None) -> Confi
             return Config()
         path = state.root / CONFIG_NAME
     path = Path(path)
+    try:
+        st = path.stat()
+        stamp: tuple[str, int, int] | None = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = None
+    if stamp is not None and stamp in _LOADED:
+        return _LOADED[stamp]  # read and checked already by this process (a report asks twice)
+    config = _load(path)
+    if stamp is not None:
+        _LOADED[stamp] = config
+    return config
+
+
+_LOADED: dict[tuple[str, int, int], Config] = {}
+
+
+def _load(path: Path) -> Config:
     import tomllib  # only when there is a file: `rings report` of a state dir without one skips it
 
     try:
@@ -222,7 +239,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     exclude = data.get("exclude_paths", list(DEFAULT_EXCLUDE_PATHS))
     if not isinstance(exclude, list) or not all(isinstance(p, str) and p for p in exclude):
         raise UsageError("exclude_paths must be a list of path regexes (an empty list excludes nothing)")
-    for i, pattern in enumerate(exclude, 1):
+    for i, pattern in enumerate(exclude if "exclude_paths" in data else [], 1):  # defaults: known good
         check_regex(pattern, f"exclude_paths[{i}]")
     group_readable = data.get("group_readable", False)
     if not isinstance(group_readable, bool):

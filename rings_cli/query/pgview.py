@@ -18,11 +18,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from rings_cli.core import tables
+from rings_cli.core.errors import RingsError
 from rings_cli.warehouse.postgres import SCHEMA, connect
 
 if TYPE_CHECKING:
@@ -133,3 +135,32 @@ def _live_tables(
         else:
             sql = f"CREATE TEMP VIEW {name} AS SELECT * FROM live_{name}"
         con.execute(sql)
+
+
+_LAST: dict[str, tuple[float, object]] = {}  # dsn -> (when asked, the newest flush then)
+ASK_EVERY = 1.0  # seconds between questions to the database from a watcher (rings live, serve)
+
+
+def last_flush(dsn: str) -> object:
+    """The newest flush of any host into the shared warehouse (asked at most once a second): what
+    `rings live` and `rings serve` watch, beside their own files, to redraw when another host's
+    tenants change."""
+    now = time.monotonic()
+    hit = _LAST.get(dsn)
+    if hit is not None and now - hit[0] < ASK_EVERY:
+        return hit[1]
+    import psycopg
+
+    value: object = None
+    try:
+        con = connect(dsn, autocommit=True)
+        try:
+            row = con.execute("SELECT to_regclass('rings.flushes') IS NOT NULL").fetchone()
+            if row and row[0]:
+                value = con.execute("SELECT max(at), count(*) FROM flushes").fetchone()
+        finally:
+            con.close()
+    except (RingsError, psycopg.Error):
+        value = "unreachable"
+    _LAST[dsn] = (now, value)
+    return value

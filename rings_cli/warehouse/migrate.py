@@ -56,4 +56,5 @@ def migrate(
             yield chunk
 
     target.flush(chunks(), wait=wait)
+    target.analyze()  # the planner's statistics of a bulk load, before the first report
     return counts

@@ -125,10 +125,15 @@ class PostgresWarehouse:
 
     def init(self) -> None:
         """`rings warehouse init`: the schema, tables and indexes (idempotent)."""
+        import psycopg
+
         with self.session(autocommit=False) as con, con.transaction():
             con.execute("SELECT pg_advisory_xact_lock(hashtextextended('rings schema', 0))")
-            for statement in schema_sql():
-                con.execute(statement)
+            try:
+                for statement in schema_sql():
+                    con.execute(statement)
+            except psycopg.errors.InsufficientPrivilege as e:
+                raise RingsError(f"{self.describe()}: {_first(e)}; {INIT}") from e
         self._checked = True
 
     def _version(self, con: psycopg.Connection[Any]) -> int | None:
@@ -349,6 +354,12 @@ class PostgresWarehouse:
                 if cur.rowcount:
                     touched.append(table)
         self.rewrite(touched, wait)
+
+    def analyze(self, wait: float = 30.0) -> None:
+        """Fresh planner statistics for every table (autovacuum's job, done now after a bulk load)."""
+        with self.session(wait, autocommit=True) as con:
+            for table in WRITTEN:
+                con.execute(f"ANALYZE {SCHEMA}.{table}")
 
     def rewrite(self, touched: list[str], wait: float = 30.0) -> None:
         """VACUUM FULL and ANALYZE the tables, then pg_statistic (a warning when not allowed)."""
