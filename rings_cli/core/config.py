@@ -178,19 +178,18 @@ def load_config(path: Path | str | None, state: StateDir | None = None) -> Confi
         path = state.root / CONFIG_NAME
     path = Path(path)
     try:
-        st = path.stat()
-        stamp: tuple[str, int, int] | None = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+        stamp: tuple[str, bytes] | None = (str(path.resolve()), path.read_bytes())
     except OSError:
         stamp = None
     if stamp is not None and stamp in _LOADED:
-        return _LOADED[stamp]  # read and checked already by this process (a report asks twice)
+        return _LOADED[stamp]  # this very text, read and checked already (a report asks twice)
     config = _load(path)
     if stamp is not None:
         _LOADED[stamp] = config
     return config
 
 
-_LOADED: dict[tuple[str, int, int], Config] = {}
+_LOADED: dict[tuple[str, bytes], Config] = {}
 
 
 def _load(path: Path) -> Config:
