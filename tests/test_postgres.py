@@ -331,3 +331,22 @@ def test_a_serialization_failure_is_retried(pg_dsn: str, monkeypatch: pytest.Mon
     assert failures == []
     with psycopg.connect(pg_dsn) as con:
         assert con.execute("SELECT sum(requests) FROM rings.status").fetchone() == (6,)
+
+
+def test_retention_in_the_shared_warehouse(tmp_path: Path, log: Path, pg_dsn: str) -> None:
+    """keep_days on a shard host deletes its own tenants' old days from PostgreSQL, not the others'."""
+    state = StateDir(tmp_path / "state")
+    use_postgres(state, pg_dsn, shard="1/2")
+    text = (state.root / "rings.toml").read_text()
+    (state.root / "rings.toml").write_text("keep_days = 1\n" + text)
+    other = StateDir(tmp_path / "other")
+    use_postgres(other, pg_dsn, shard="2/2")
+    ingest(other, log)
+    ingest(state, log)
+    cutoff = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    with psycopg.connect(pg_dsn) as con:
+        rows = con.execute("SELECT tenant, min(date) FROM rings.daily GROUP BY tenant").fetchall()
+    mine = {t: d for t, d in rows if shard_of(t, 2) == 1}
+    theirs = {t: d for t, d in rows if shard_of(t, 2) == 2}
+    assert mine and all(d >= cutoff for d in mine.values())
+    assert theirs and min(theirs.values()) < cutoff  # another host's tenants: its own retention

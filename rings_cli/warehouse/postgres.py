@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rings_cli.core import tables
-from rings_cli.core.errors import DamagedStateError, RingsError
+from rings_cli.core.errors import DamagedStateError, RingsError, StateLockedError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -104,12 +104,19 @@ class PostgresWarehouse:
 
     @contextmanager
     def session(self, wait: float = 30.0, autocommit: bool = False) -> Iterator[psycopg.Connection[Any]]:
-        """A connection; any database error in the block is one RingsError line."""
+        """A connection whose lock waits end after `wait` seconds (a flush behind an erase's table
+        rewrite: follow mode tries again at its next interval, as for a busy local file); any
+        database error in the block is one RingsError line."""
         import psycopg
 
         con = connect(self.dsn, autocommit)
         try:
+            con.execute(f"SET lock_timeout = {max(1, int(wait * 1000))}")
+            if not autocommit:
+                con.commit()
             yield con
+        except psycopg.errors.LockNotAvailable as e:
+            raise StateLockedError(f"{self.describe()} stayed busy (a lock) for {wait:.0f}s") from e
         except psycopg.errors.UndefinedTable as e:
             raise RingsError(f"{self.describe()} has no Rings tables: {INIT}") from e
         except psycopg.errors.InsufficientPrivilege as e:
