@@ -46,14 +46,25 @@ def translate(sql: str) -> str:
 
 class View:
     """What report.py runs its queries on (DuckDB's `execute(sql, params)` and `cursor()`), over
-    one psycopg connection; a lock makes its two query threads take turns."""
+    one psycopg connection; a lock makes threads sharing it take turns. With no temporary tables
+    (no live tenant-day), `cursor()` opens a second connection on the same snapshot (exported and
+    imported), so report.py's two query threads keep two server processes busy."""
 
     dialect = "postgres"
 
-    def __init__(self, con: psycopg.Connection[Any], flushes: dict[str, dt.datetime]) -> None:
+    def __init__(
+        self,
+        con: psycopg.Connection[Any],
+        flushes: dict[str, dt.datetime],
+        dsn: str = "",
+        snapshot: str | None = None,
+    ) -> None:
         self.con = con
         self.flushes = flushes  # each ingest host's last flush
+        self.dsn = dsn
+        self.snapshot = snapshot  # pg_export_snapshot() of `con`'s transaction, to share
         self._lock = threading.Lock()
+        self._owned = False  # a second connection, closed on __exit__
 
     def execute(self, sql: str, params: dict[str, Any] | list[Any] | None = None) -> psycopg.Cursor[Any]:
         with self._lock:
@@ -62,13 +73,30 @@ class View:
             return cur
 
     def cursor(self) -> View:
-        return self
+        if self.snapshot is None:
+            return self
+        import psycopg
+
+        con = connect(self.dsn)
+        con.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        try:
+            con.execute("SET TRANSACTION SNAPSHOT %s", [self.snapshot])
+        except psycopg.Error:  # the snapshot cannot be shared: take turns on one connection
+            con.close()
+            return self
+        other = View(con, self.flushes)
+        other._owned = True
+        return other
 
     def __enter__(self) -> View:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        if self._owned:
+            try:
+                self.con.rollback()
+            finally:
+                self.con.close()
 
 
 @contextmanager
@@ -85,9 +113,13 @@ def postgres_view(
         row = con.execute("SELECT to_regclass('rings.flushes') IS NOT NULL").fetchone()
         made = bool(row and row[0])
         flushes = dict(con.execute("SELECT host, at FROM flushes").fetchall()) if made else {}
+        snapshot = None
         if keys or not made:
             _live_tables(con, live, keys, warehouse=made)
-        yield View(con, flushes)
+        else:
+            got = con.execute("SELECT pg_export_snapshot()").fetchone()
+            snapshot = str(got[0]) if got else None
+        yield View(con, flushes, dsn, snapshot)
     finally:
         try:
             con.rollback()
