@@ -350,3 +350,23 @@ def test_retention_in_the_shared_warehouse(tmp_path: Path, log: Path, pg_dsn: st
     theirs = {t: d for t, d in rows if shard_of(t, 2) == 2}
     assert mine and all(d >= cutoff for d in mine.values())
     assert theirs and min(theirs.values()) < cutoff  # another host's tenants: its own retention
+
+
+def test_live_and_serve_read_the_shared_warehouse(tmp_path: Path, pg_dsn: str) -> None:
+    """`rings live --once` and what `rings serve` computes show what the report shows, from PostgreSQL."""
+    from rings_cli.web.hub import compute_report, known_tenants
+    from tests.conftest import SAMPLE_LOG, report_json, run_rings
+
+    state = StateDir(tmp_path / "state")
+    use_postgres(state, pg_dsn)
+    assert run_cli("ingest", "--state-dir", str(state.root), "-q", str(SAMPLE_LOG)).exit_code == 0
+    report = report_json(state, "--tenant", "bob.example", "--start", "2025-12-02", "--end", "2025-12-02")
+    out = run_rings(
+        "live", "--once", "--tenant", "bob.example", "--date", "2025-12-02", "--state-dir", str(state.root),
+        env={"COLUMNS": "100"},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr.decode()
+    assert f"{report['totals']['page_views']:,}" in out.stdout.decode().splitlines()[2]
+    served = compute_report(StateDir(state.root), ("bob.example", "2025-12-02", "2025-12-02", 10))
+    assert served["totals"] == report["totals"]
+    assert "bob.example" in known_tenants(StateDir(state.root))
