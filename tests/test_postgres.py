@@ -370,3 +370,20 @@ def test_live_and_serve_read_the_shared_warehouse(tmp_path: Path, pg_dsn: str) -
     served = compute_report(StateDir(state.root), ("bob.example", "2025-12-02", "2025-12-02", 10))
     assert served["totals"] == report["totals"]
     assert "bob.example" in known_tenants(StateDir(state.root))
+
+
+def test_check_finds_a_row_twice_and_repair_flushes_again(tmp_path: Path, pg_dsn: str) -> None:
+    from tests.conftest import SAMPLE_LOG
+
+    state = StateDir(tmp_path / "state")
+    use_postgres(state, pg_dsn)
+    assert run_cli("ingest", "--state-dir", str(state.root), "-q", str(SAMPLE_LOG)).exit_code == 0
+    before = table_rows(pg_dsn)
+    with psycopg.connect(pg_dsn) as con:
+        con.execute("INSERT INTO rings.pages SELECT * FROM rings.pages LIMIT 1")
+    result = run_cli("check", "--state-dir", str(state.root))
+    assert result.exit_code == 1 and "rows of pages twice" in result.output, result.output
+    result = run_cli("check", "--state-dir", str(state.root), "--repair")
+    assert result.exit_code == 0, result.output
+    assert run_cli("check", "--state-dir", str(state.root)).exit_code == 0
+    assert table_rows(pg_dsn) == before

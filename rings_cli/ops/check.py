@@ -38,6 +38,7 @@ from rings_cli.warehouse.base import Warehouse as AnyWarehouse
 from rings_cli.warehouse.choose import open_warehouse
 from rings_cli.warehouse.flush import flush_dirty
 from rings_cli.warehouse.local import REBUILD, Warehouse
+from rings_cli.warehouse.postgres import PostgresWarehouse
 
 _DATE = r"\d{4}-\d{2}-\d{2}"
 _DO_FILE = re.compile(rf"^({_DATE})\.sqlite$")
@@ -288,13 +289,17 @@ def _inspect_listing(state: StateDir, facts: _Facts, problems: list[Problem]) ->
 
 def _inspect_warehouse(state: StateDir, facts: _Facts, problems: list[Problem]) -> None:
     shared = open_warehouse(state)
-    if shared.kind == "postgres":  # nothing to move aside: its own problems are named, not repaired
+    if shared.kind == "postgres":  # nothing to move aside: each host flushes its tenant-days again
         try:
             shared.verify()
-        except RingsError as e:
-            problem = e.problem if isinstance(e, DamagedStateError) else str(e)
-            repair = "see docs/warehouse.md (a row twice: `rings warehouse migrate` of a good copy)"
-            problems.append(Problem(Path(shared.describe()), problem, repair))
+        except DamagedStateError as e:
+            facts.warehouse_missing = True  # --repair: every tenant-day of this host flushed again
+            repair = (
+                "`rings check --repair` on each ingest host flushes its tenant-days again, replaced whole"
+            )
+            problems.append(Problem(Path(shared.describe()), e.problem, repair))
+        except RingsError as e:  # unreachable, no schema, no right: not for --repair to mend
+            problems.append(Problem(Path(shared.describe()), str(e), "see docs/warehouse.md"))
         return
     warehouse = Warehouse(state.warehouse_path)
     if not warehouse.exists():
@@ -431,6 +436,9 @@ def _repair(state: StateDir, facts: _Facts, result: CheckResult, now: dt.datetim
                 with contextlib.suppress(OSError):
                     path.parent.rmdir()  # the tenant's last salt
             done.append(f"destroyed the salt of finalized tenant-day {_salt_day(state, path)}")
+        shared = open_warehouse(state)
+        if facts.warehouse_missing and isinstance(shared, PostgresWarehouse):
+            done.append(f"dropped {shared.drop_copies()} rows that were in the shared warehouse twice")
         if facts.warehouse_damaged or facts.warehouse_missing:
             catalog.mark_all_dirty()
         flushed = flush_dirty(state, catalog)

@@ -362,6 +362,20 @@ class PostgresWarehouse:
                     touched.append(table)
         self.rewrite(touched, wait)
 
+    def drop_copies(self, wait: float = 30.0) -> int:
+        """`rings check --repair`: of rows that are there twice, whole (a double write), one stays.
+        Rows that share a key with different numbers stay for their owner host's next flush."""
+        dropped = 0
+        with self.session(wait) as con, con.transaction():
+            for table in WRITTEN:
+                same = " AND ".join(f"a.{k} = b.{k}" for k in _KEYS[table])
+                cur = con.execute(
+                    f"DELETE FROM {table} AS a USING {table} AS b "
+                    f"WHERE {same} AND a.ctid > b.ctid AND a::text = b::text"
+                )
+                dropped += max(cur.rowcount, 0)
+        return dropped
+
     def analyze(self, wait: float = 30.0) -> None:
         """Fresh planner statistics for every table (autovacuum's job, done now after a bulk load)."""
         with self.session(wait, autocommit=True) as con:
