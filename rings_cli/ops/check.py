@@ -294,9 +294,7 @@ def _inspect_warehouse(state: StateDir, facts: _Facts, problems: list[Problem]) 
             shared.verify()
         except DamagedStateError as e:
             facts.warehouse_missing = True  # --repair: every tenant-day of this host flushed again
-            repair = (
-                "`rings check --repair` on each ingest host flushes its tenant-days again, replaced whole"
-            )
+            repair = "`rings check --repair` drops whole copies; each host flushes its tenant-days again"
             problems.append(Problem(Path(shared.describe()), e.problem, repair))
         except RingsError as e:  # unreachable, no schema, no right: not for --repair to mend
             problems.append(Problem(Path(shared.describe()), str(e), "see docs/warehouse.md"))
