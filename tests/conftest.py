@@ -109,3 +109,4 @@ def use_postgres(state: StateDir, dsn: str, shard: str | None = None) -> None:
     if shard is not None:
         text = f'shard = "{shard}"\n' + text
     (state.root / "rings.toml").write_text(text)
+    (state.root / "rings.toml").chmod(0o600)  # it names the database (rings check wants it private)

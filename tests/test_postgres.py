@@ -291,7 +291,8 @@ def test_migrate_export_check_audit(tmp_path: Path, log: Path, pg_dsn: str) -> N
         mine = pl.read_parquet(shared_export / f"{table}.parquet")
         theirs = pl.read_parquet(local_export / f"{table}.parquet")
         assert mine.height == theirs.height == rows
-    assert run_cli("check", "--state-dir", str(state.root)).exit_code == 0
+    result = run_cli("check", "--state-dir", str(state.root))
+    assert result.exit_code == 0, result.output
     result = run_cli("audit", "--state-dir", str(state.root))
     assert result.exit_code == 0, result.output
 

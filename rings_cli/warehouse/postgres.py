@@ -426,14 +426,30 @@ class PostgresWarehouse:
         return out
 
     def export_parquet(self, target: Any, wait: float = 30.0) -> dict[str, int]:
-        """Each table, whole, as `target/<table>.parquet` (read in batches, written by Polars)."""
+        """Each table, whole, as `target/<table>.parquet`: copied out as CSV into a temporary file
+        beside it, then streamed into Parquet by Polars with the table's types (memory stays
+        bounded however big the table). One snapshot for every table."""
+        import psycopg
+
         counts: dict[str, int] = {}
+        folder = Path(target)
         with self.session(wait) as con:
+            con.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             for table in WRITTEN:
-                cur = con.execute(f"SELECT * FROM {table} ORDER BY tenant, date")
-                frame = _frame(cur)
-                frame.write_parquet(Path(target) / f"{table}.parquet")
-                counts[table] = frame.height
+                part = folder / f".{table}.csv.part"
+                try:
+                    with (
+                        part.open("wb") as out,
+                        con.cursor().copy(
+                            f"COPY (SELECT * FROM {table} ORDER BY tenant, date) "
+                            "TO STDOUT (FORMAT csv, HEADER)"
+                        ) as copy,
+                    ):
+                        for data in copy:
+                            out.write(data)
+                    counts[table] = _csv_to_parquet(part, folder / f"{table}.parquet", table)
+                finally:
+                    part.unlink(missing_ok=True)
             con.rollback()
         return counts
 
@@ -484,3 +500,21 @@ def _frame(cur: psycopg.Cursor[Any], text_date: bool = False) -> pl.DataFrame:
     if text_date and "date" in frame.columns:
         frame = frame.with_columns(pl.col("date").cast(pl.String))
     return frame
+
+
+def _csv_to_parquet(source: Path, target: Path, table: str) -> int:
+    """A table's CSV (COPY's, with its header) as Parquet, typed as the warehouse types it."""
+    import polars as pl
+
+    types = {"bigint": pl.Int64, "integer": pl.Int32, "double precision": pl.Float64}
+    schema: dict[str, Any] = {}
+    kinds: dict[str, str] = {}
+    for column in tables.postgres_tables()[table].split("(", 1)[1].rsplit(")", 1)[0].split(", "):
+        name, kind = column.split(" ", 1)
+        kind = kinds[name] = kind.removesuffix(" NOT NULL")
+        schema[name] = pl.Date if kind == "date" else types.get(kind, pl.String)
+    frame = pl.scan_csv(source, schema=schema)  # NULL unquoted, an empty text "": told apart
+    flags = [n for n, k in kinds.items() if k == "boolean"]  # PostgreSQL writes them t and f
+    frame = frame.with_columns((pl.col(n) == "t").alias(n) for n in flags)
+    frame.sink_parquet(target)
+    return pl.scan_parquet(target).select(pl.len()).collect().item()
