@@ -5,4 +5,4 @@ FROM (
   WHERE ($tenant IS NULL OR tenant = $tenant)
   ORDER BY date DESC
   LIMIT 7
-);
+) AS recent;
