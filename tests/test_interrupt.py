@@ -31,14 +31,8 @@ def known(state: StateDir) -> bool:
         return False
 
 
-STOP_WITHIN = 10.0  # seconds: a generous bound for a loaded machine; docs/performance.md has the figure
-
-
-def test_sigint_stops_a_batch_ingest_and_a_rerun_equals_a_clean_run(tmp_path: Path) -> None:
-    log = history(tmp_path, copies=8)
-    clean = StateDir(tmp_path / "clean")
-    Ingest(clean, chunk_bytes=65536).run([str(log)])
-    state = StateDir(tmp_path / "state")
+def reading(state: StateDir, log: Path) -> tuple[subprocess.Popen[bytes], list[str]]:
+    """`rings ingest` of `log` in small batches, once it has begun to read it; and its command."""
     cmd = [
         sys.executable,
         "-m",
@@ -55,6 +49,18 @@ def test_sigint_stops_a_batch_ingest_and_a_rerun_equals_a_clean_run(tmp_path: Pa
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the ingest never started reading"
         time.sleep(0.01)
+    return proc, cmd
+
+
+STOP_WITHIN = 10.0  # seconds: a generous bound for a loaded machine; docs/performance.md has the figure
+
+
+def test_sigint_stops_a_batch_ingest_and_a_rerun_equals_a_clean_run(tmp_path: Path) -> None:
+    log = history(tmp_path, copies=8)
+    clean = StateDir(tmp_path / "clean")
+    Ingest(clean, chunk_bytes=65536).run([str(log)])
+    state = StateDir(tmp_path / "state")
+    proc, cmd = reading(state, log)
     asked = time.monotonic()
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -74,22 +80,7 @@ def test_a_second_sigint_stops_at_once(tmp_path: Path) -> None:
     """Twice: no wait for the batch in hand (its transactions roll back; read again next run)."""
     log = history(tmp_path, copies=8)
     state = StateDir(tmp_path / "state")
-    cmd = [
-        sys.executable,
-        "-m",
-        "rings_cli",
-        "ingest",
-        "--batch-bytes",
-        "65536",
-        "--state-dir",
-        str(state.root),
-    ]
-    proc = subprocess.Popen([*cmd, str(log)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not known(state):
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    proc, cmd = reading(state, log)
     proc.send_signal(signal.SIGINT)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)

@@ -14,7 +14,6 @@ the copies too:
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -171,10 +170,7 @@ def _rewrite_warehouse_copy(path: Path, chosen: Selection) -> None:
         con.execute("CHECKPOINT")
     finally:
         con.close()
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    path.with_name(path.name + ".wal").unlink(missing_ok=True)
-    os.replace(tmp, path)
+    storage.replace_with(tmp, path)
 
 
 def _tables(con: sqlite3.Connection) -> list[str]:

@@ -242,6 +242,17 @@ def _libc() -> Any:
         return None
 
 
+def replace_with(tmp: Path, path: Path, stale: tuple[str, ...] = (".wal",)) -> None:
+    """Put a rewritten file in place of `path`, durably: `tmp` synced, `path`'s side files of
+    the old contents (`stale` suffixes) removed, the rename, then the folder synced."""
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    for suffix in stale:
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
 def fsync_dir(path: Path) -> None:
     """Sync a folder, so names just made, renamed or unlinked in it survive a power loss
     (best effort: a folder that cannot be opened is left alone)."""

@@ -635,8 +635,4 @@ def rewrite_warehouse(path: Path, erased: list[tuple[str, str]], wait: float = R
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        path.with_name(path.name + ".wal").unlink(missing_ok=True)
-        os.replace(tmp, path)
-        storage.fsync_dir(path.parent)
+        storage.replace_with(tmp, path)
