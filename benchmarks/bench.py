@@ -402,10 +402,11 @@ def bench_rings(rings: Path, inp: Input, repeat: int, variant: tuple[str, str] |
     return res
 
 
-def goaccess_cmd(goaccess: str, log: Path, report: Path) -> list[str]:
-    """Parse the whole file as vhost combined, write JSON, no global config, never touch a TTY."""
+def goaccess_cmd(goaccess: str, log: Path, report: Path, fmt: str = "VCOMBINED") -> list[str]:
+    """Parse the whole file as vhost combined (the real archive: combined), write JSON, no global
+    config, never touch a TTY."""
     return [
-        goaccess, str(log), "--log-format=VCOMBINED", "--no-global-config",
+        goaccess, str(log), f"--log-format={fmt}", "--no-global-config",
         "--no-progress", "--no-parsing-spinner", "-o", str(report),
     ]  # fmt: skip
 
@@ -416,7 +417,7 @@ def bench_goaccess(goaccess: str, inp: Input, repeat: int) -> Result:
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(prefix="rings-bench-goaccess-") as tmp:
             report = Path(tmp) / "report.json"
-            cmd = goaccess_cmd(goaccess, inp.path, report)
+            cmd = goaccess_cmd(goaccess, inp.path, report, "COMBINED" if inp.key == "real" else "VCOMBINED")
             res.command = res.command or cmd
             run = measure(cmd, Path(tmp))
             res.runs.append(run)
