@@ -81,7 +81,10 @@ class Follower:
         return (st.st_dev, st.st_ino) != tail.inode
 
     def poll(self, max_bytes: int) -> Iterator[tuple[FileTail, Block]]:
-        """Whatever whole lines each file has added since the last poll, rotated files first."""
+        """Whatever whole lines each file has added since the last poll, rotated files first: a
+        file is read to the end it had when read, never after lines written while its blocks are
+        being committed (a log that grows as fast as it is committed would keep one poll going,
+        a tiny commit after another); a rotated file is drained to its end."""
         self._discover()
         for key, tail in sorted(self.tails.items(), key=lambda kv: not self._detached(kv[1])):
             if tail.truncated():
@@ -91,6 +94,8 @@ class Follower:
             detached = self._detached(tail)
             while (block := tail.read(max_bytes, final=False)) is not None:
                 yield tail, block
+                if tail.at_end and not detached:
+                    break  # what it held when read; lines written since are the next poll's
             if tail.damage is not None:
                 self.damaged[key] = os.fstat(tail.source.raw.fileno()).st_size
             if detached or tail.damage is not None:  # drained to its end (or to its damage)
