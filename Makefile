@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint bench clean
+.PHONY: test demo lint bench clean update-data
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m compileall -q rings_cli
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+# Refresh the shipped referrer-spam list from a downloaded spammers.txt (Matomo's list):
+#   make update-data FROM=path/to/spammers.txt SOURCE="upstream commit abc1234, 2026-12-01"
+update-data: $(STAMP)
+	@test -n "$(FROM)" || { echo 'usage: make update-data FROM=spammers.txt [SOURCE="commit, date"]'; exit 2; }
+	$(BIN)/python -m rings_cli.enrich.spam "$(FROM)" --source "$(SOURCE)"
 
 clean:
 	rm -rf $(VENV) .demo-state .pytest_cache

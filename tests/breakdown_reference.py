@@ -109,7 +109,7 @@ def breakdown_reference(lines: Iterable[str]) -> dict[str, object]:
         day = parsed.when.strftime("%Y-%m-%d")
         ua = parsed.ua or "-"
         browser, version, os_family, device = KNOWN_AGENTS[ua]
-        bot = is_bot(parsed.ua)
+        bot = is_bot(parsed.ua, parsed.referrer, parsed.when)
         requests_by_device[(day, "bot" if bot else device)] += 1
         method_path = page_path(parsed.request)
         assert method_path is not None

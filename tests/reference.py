@@ -14,7 +14,9 @@ Rules (summary):
   tenant name rejects the line;
 * a referrer from one of the tenant's own hosts (the vhost, the tenant name, hosts mapped to
   it) is internal navigation, never a source;
-* bot = user agent matches a crawler-user-agents pattern (``re.search``);
+* bot = the user agent is an HTTP library or tool, or a crawler (crawler-user-agents' patterns
+  less those that match browsers, then device-detector's bot test), or the referrer's host (or a
+  parent domain) is referrer spam, or the browser's major came out over 60 months before the line;
 * page view = not bot, ``GET``, status 2xx or 304, path (before ``?``) is a page;
 * unique visitors = distinct (ip, user agent) pairs with a page view.
 
@@ -36,6 +38,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from itertools import pairwise
 from typing import Any
+from urllib.parse import urlsplit
 
 # A quoted field: any chars except quote/backslash, or a backslash escape.
 _Q = r'"((?:[^"\\]|\\.)*)"'
@@ -95,17 +98,109 @@ class ParsedLine:
     referrer: str | None = None  # None for common format; unescaped, "-" kept as is
 
 
+# The bot rules' data is Rings' own (its lists and tables); the rules are applied here line by
+# line, in plain Python: Python's `re`, one pattern at a time, ua-parser's default API, urlsplit.
 @cache
 def bot_patterns() -> tuple[re.Pattern[str], ...]:
-    """The crawler-user-agents patterns, compiled (case-sensitive)."""
+    """The crawler-user-agents patterns less the ones that match browsers, and their narrowed
+    replacements, compiled one by one (case-sensitive)."""
+    from rings_cli.enrich.bots import CRAWLER_EXCLUDED, CRAWLER_NARROWED
+
     text = (importlib.resources.files("crawleruseragents") / "crawler-user-agents.json").read_text("utf-8")
-    return tuple(re.compile(entry["pattern"]) for entry in json.loads(text))
+    patterns = [e["pattern"] for e in json.loads(text) if e["pattern"] not in CRAWLER_EXCLUDED]
+    return tuple(re.compile(p) for p in [*patterns, *CRAWLER_NARROWED])
 
 
 @cache
-def is_bot(ua: str | None) -> bool:
-    """True when the user agent matches any crawler pattern; no UA is never a bot."""
-    return ua is not None and any(p.search(ua) for p in bot_patterns())
+def library_patterns() -> tuple[re.Pattern[str], ...]:
+    from rings_cli.enrich.bots import _LIBRARIES
+
+    return tuple(re.compile(r"(?:^|[\s;(,])(?:" + p + ")", re.IGNORECASE) for p in _LIBRARIES)
+
+
+@cache
+def agent_reason(ua: str | None) -> str | None:
+    """`library`, `crawler` or None for one user agent (no agent, or `-`, is never a bot)."""
+    if not ua or ua == "-":
+        return None
+    if any(p.search(ua) for p in library_patterns()):
+        return "library"
+    if any(p.search(ua) for p in bot_patterns()):
+        return "crawler"
+    from device_detector.parser.device.bot import Bot
+    from device_detector.utils import clean_ua
+
+    text = ua[:1000]
+    return "crawler" if Bot(clean_ua(text, text.lower()), None).parse().is_bot() else None
+
+
+@cache
+def spam_list() -> frozenset[str]:
+    text = (importlib.resources.files("rings_cli.enrich") / "data" / "referrer-spam.txt").read_text("utf-8")
+    return frozenset(x.strip().lower() for x in text.splitlines() if x.strip() and not x.startswith("#"))
+
+
+def is_spam(referrer: str | None) -> bool:
+    """The referrer's host, or a parent domain of it, is on the referrer-spam list."""
+    if not referrer or "://" not in referrer:
+        return False
+    try:
+        host = urlsplit(referrer).hostname
+    except ValueError:
+        return False
+    if not host:
+        return False
+    labels = host.rstrip(".").split(".")
+    return any(".".join(labels[i:]) in spam_list() for i in range(len(labels) - 1))
+
+
+@cache
+def release(ua: str) -> tuple[int, int] | None:
+    """(year, month) of the first release of the agent's browser major (None: not dated)."""
+    from ua_parser import parse
+
+    from rings_cli.enrich.stale import DEAD, EMBEDDED, RELEASES
+
+    if EMBEDDED.search(ua):
+        return None
+    agent = parse(ua).user_agent
+    if agent is None:
+        return None
+    if agent.family in DEAD:
+        year, month = DEAD[agent.family].split("-")
+        return int(year), int(month)
+    if agent.family not in RELEASES or not (agent.major or "").isdigit():
+        return None
+    major = int(agent.major or "")
+    for segment in RELEASES[agent.family]:
+        for (m0, d0), (m1, d1) in pairwise([*segment, segment[-1]]):
+            y0, n0 = (int(x) for x in d0.split("-"))
+            if major == m0:
+                return y0, n0
+            if m0 < major < m1:
+                y1, n1 = (int(x) for x in d1.split("-"))
+                first, last = y0 * 12 + n0 - 1, y1 * 12 + n1 - 1
+                months = first + -(-(last - first) * (major - m0) // (m1 - m0))  # rounded up
+                return months // 12, months % 12 + 1
+    return None
+
+
+def bot_reason(ua: str | None, referrer: str | None = None, when: datetime | None = None) -> str | None:
+    """Why a line is a bot (crawler, library, referrer spam, outdated browser), None for a person."""
+    reason = agent_reason(ua)
+    if reason is not None:
+        return reason
+    if is_spam(referrer):
+        return "referrer spam"
+    made = release(ua) if ua and ua != "-" and when is not None else None
+    months = (when.year * 12 + when.month) - (made[0] * 12 + made[1]) if when and made else 0
+    if months > 60:
+        return "outdated browser"
+    return None
+
+
+def is_bot(ua: str | None, referrer: str | None = None, when: datetime | None = None) -> bool:
+    return bot_reason(ua, referrer, when) is not None
 
 
 def unescape(value: str) -> str:
@@ -234,7 +329,7 @@ def reference(lines: Iterable[str], tenant: str | None = None) -> Reference:
         counts.requests += 1
         counts.bytes += parsed.size
         counts.status[parsed.status] = counts.status.get(parsed.status, 0) + 1
-        bot = is_bot(parsed.ua)
+        bot = is_bot(parsed.ua, parsed.referrer, parsed.when)
         if bot:
             counts.bot_requests += 1
         req = page_path(parsed.request)
@@ -453,7 +548,8 @@ def reference_sessions(
         req = page_path(parsed.request)
         target = request_target(parsed.request)
         status = int(parsed.status)
-        if is_bot(parsed.ua) or req is None or target is None or req[0] != "GET":
+        bot = is_bot(parsed.ua, parsed.referrer, parsed.when)
+        if bot or req is None or target is None or req[0] != "GET":
             continue
         if not (200 <= status <= 299 or status == 304) or not is_page(req[1]):
             continue

@@ -50,14 +50,14 @@ def test_passes_on_the_sample_open_and_after_finalization(sample: StateDir) -> N
     before = files_of(sample)
     code, out = run_audit(sample)
     assert code == 0, out
-    assert out.splitlines()[-1] == "Audit passed: all 5 checks hold, 0 warnings."
+    assert out.splitlines()[-1] == "Audit passed: all 6 checks hold, 0 warnings."
     assert "DO files: 9 (9 open, 0 finalized); tenants: 3; days: 3; tenant-days: 9" in out
     assert "salts: 9; file checkpoints: 1" in out  # one per tenant-day
     assert files_of(sample) == before  # read-only: no -wal, -shm or anything else created
 
     assert len(finalize_days(sample, now=LONG_AFTER)) == 9
     result = audit(sample)
-    assert result.ok and [c.status for c in result.checks] == ["pass"] * 5
+    assert result.ok and [c.status for c in result.checks] == ["pass"] * 6
     assert (result.stored.do_files_open, result.stored.do_files_finalized, result.stored.salts) == (0, 0, 0)
     assert (result.stored.packs, result.stored.packed_days) == (3, 9)  # finalized days move into packs
     assert result.stored.warehouse_rows is not None and result.stored.warehouse_rows["daily"] == 9
@@ -71,6 +71,7 @@ def test_passes_on_the_sample_open_and_after_finalization(sample: StateDir) -> N
         "bytes": "pass",
         "hashes": "pass",
         "salts": "pass",
+        "set-aside": "pass",
         "permissions": "pass",
     }
 
@@ -83,7 +84,7 @@ def test_an_ip_in_a_referrers_table_fails(sample: StateDir) -> None:
     assert failures(out) == [
         "FAIL tables: do/alice.example/2025-12-01.sqlite: referrers.source holds an IP address: 203.0.113.9"
     ]
-    assert out.splitlines()[-1].startswith("Audit FAILED: 1 of 5 checks failed (tables), 1 problems")
+    assert out.splitlines()[-1].startswith("Audit FAILED: 1 of 6 checks failed (tables), 1 problems")
 
 
 def test_an_ipv6_in_a_campaign_fails(sample: StateDir) -> None:
@@ -177,7 +178,7 @@ def test_a_path_anyone_can_request_is_a_warning(state: StateDir, write_log) -> N
         )
         if finalized:  # the daily summaries name the top pages too
             assert any(w.startswith(f"WARN tables: {where}: day.top_pages") for w in warnings)
-        assert out.splitlines()[-1].startswith("Audit passed: all 5 checks hold")
+        assert out.splitlines()[-1].startswith("Audit passed: all 6 checks hold")
 
 
 def test_a_user_agent_chosen_as_a_campaign_is_a_warning(state: StateDir, write_log) -> None:
@@ -381,3 +382,49 @@ def test_a_tenant_named_by_an_address_in_the_warehouse_alone_is_a_warning(state:
     code, out = run_audit(state)
     assert code == 0, out
     assert any("daily.tenant holds an IP address: 192.0.2.80 (a tenant name" in w for w in out.splitlines())
+
+
+# --- files a repair set aside ----------------------------------------------------------------------
+
+
+def test_files_a_repair_set_aside_are_audited(sample: StateDir, tmp_path: Path) -> None:
+    """Set-aside copies are read like the live files: one holding a tenant the state dir no
+    longer has fails (an erase covers them, so it is an earlier release's leftover, or planted),
+    and a DO file's copy keeping visitor hashes of a finalized tenant-day fails `hashes`."""
+    import shutil
+
+    from rings_cli.days.erase import erase_tenant
+
+    stamp = "20251201T000000Z"
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    shutil.copy(sample.warehouse_path, kept / "warehouse.duckdb")
+    shutil.copy(sample.do_path(*DO), kept / "day.sqlite")
+    shutil.copy(kept / "warehouse.duckdb", sample.root / f"warehouse.duckdb.damaged-{stamp}")
+    code, out = run_audit(sample)
+    assert code == 0, out
+    assert f"note: warehouse.duckdb.damaged-{stamp}: set aside by `rings check --repair`" in out
+
+    erase_tenant(sample, "alice.example")  # an erase covers the copy: alice's rows leave it too
+    code, out = run_audit(sample)
+    assert code == 0, out
+    shutil.copy(kept / "warehouse.duckdb", sample.root / f"warehouse.duckdb.damaged-{stamp}")  # planted again
+    code, out = run_audit(sample)
+    assert code == 1
+    assert (
+        f"FAIL set-aside: warehouse.duckdb.damaged-{stamp}: holds alice.example, which the state dir no "
+        "longer has (erased?): run `rings erase --tenant alice.example` again, or delete it"
+    ) in failures(out)
+    (sample.root / f"warehouse.duckdb.damaged-{stamp}").unlink()
+
+    bob = ("bob.example", "2025-12-01")
+    copy = sample.do_path(*bob).with_name(f"2025-12-01.sqlite.damaged-{stamp}")
+    shutil.copy(sample.do_path(*bob), copy)
+    assert run_audit(sample)[0] == 0  # an open day's copy: its hashes are as the day's own
+    finalize_days(sample, now=LONG_AFTER)
+    code, out = run_audit(sample)
+    assert code == 1
+    assert any(
+        f.startswith(f"FAIL hashes: do/bob.example/2025-12-01.sqlite.damaged-{stamp}: set aside by a repair")
+        for f in failures(out)
+    )

@@ -48,7 +48,13 @@ def test_breakdowns_false_skips_them_and_changes_nothing_else(tmp_path: Path, wr
     off.root.mkdir(mode=0o700)
     (off.root / "rings.toml").write_text("breakdowns = false\n")
     assert ingest(on, log) == "True True"
-    assert ingest(off, log) == "False False"  # no user-agent parser, no country lookup
+    # No country lookup; the user-agent parser still runs for the outdated-browser rule (issue 29),
+    # unless that is off too.
+    assert ingest(off, log) == "True False"
+    both = StateDir(tmp_path / "both")
+    both.root.mkdir(mode=0o700)
+    (both.root / "rings.toml").write_text("breakdowns = false\noutdated_browsers = false\n")
+    assert ingest(both, log) == "False False"
 
     args = ("--start", "2025-12-01", "--end", "2025-12-02", "--limit", "100000")
     with_them, without = report_json(on, *args), report_json(off, *args)

@@ -154,3 +154,14 @@ def test_shell_completion_is_on() -> None:
     proc = run_rings("--show-completion", "bash")
     assert proc.returncode == 0, proc.stderr
     assert b"_completion() {" in proc.stdout and b"complete " in proc.stdout
+
+
+def test_flushes_put_off_are_shown() -> None:
+    from rings_cli.ingest.summary import IngestSummary
+    from rings_cli.ui.render import summary_text
+
+    summary = IngestSummary(lines_read=10, parsed=10, flush_retries=2)
+    data = summary.to_dict()
+    assert data["flush_retries"] == 2
+    assert "2 flush attempts put off while readers held the warehouse" in summary_text(data)
+    assert "put off" not in summary_text(IngestSummary(lines_read=10, parsed=10).to_dict())

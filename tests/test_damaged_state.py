@@ -318,6 +318,8 @@ def test_check_finds_unlisted_do_files_stale_salts_stray_files_and_loose_modes(t
     shutil.copy(state.do_path("bob", "2025-12-01"), extra.parent.mkdir() or extra)
     with sqlite3.connect(extra) as con:
         con.execute("UPDATE meta SET value = 'carol' WHERE key = 'tenant'")
+    carol_salt = state.salt_path("carol", "2025-12-01")  # its visitor hashes' salt comes with it
+    shutil.copy(state.salt_path("bob", "2025-12-01"), carol_salt.parent.mkdir(mode=0o700) or carol_salt)
     catalog = Catalog(state.catalog_path)
     catalog.mark_finalized("alice", "2025-11-30", "2025-12-01T01:00:00+00:00")
     catalog.close()

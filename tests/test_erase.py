@@ -19,6 +19,7 @@ import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from pathlib import Path
 
 import duckdb
@@ -489,3 +490,84 @@ def test_keep_days_in_follow_mode(state: StateDir, tmp_path: Path) -> None:
             proc.wait()
     assert scan(state.root, ["ancient-page"]) == []
     assert warehouse_rows(state, "true")["daily"] == 3
+
+
+# --- symbolic links ---------------------------------------------------------------------------------
+
+
+def test_no_command_follows_a_symbolic_link_out_of_the_state_dir(state: StateDir, tmp_path: Path) -> None:
+    """A linked `do/<tenant>`: erase used to delete every file in the link's target, then fail.
+    Every command that writes refuses in one line, before touching anything; check names the link
+    and its repair refuses too; audit fails on it; nothing behind the link changes."""
+    ingest(state, tmp_path)
+    outside = tmp_path / "elsewhere"
+    (state.root / "do" / ERASED).rename(outside)
+    (outside / "precious.txt").write_text("not Rings'")
+    (state.root / "do" / ERASED).symlink_to(outside)
+    behind = snapshot(outside)
+    link = state.root / "do" / ERASED
+    expected = (
+        f"Error: {link} is a symbolic link (to {outside}): Rings never follows a link in its state dir; "
+        "move what it points to into the state dir, or remove the link\n"
+    )
+    for args in (
+        ("erase", "--tenant", ERASED, "--yes"),
+        ("erase", "--tenant", ERASED, "--dry-run"),
+        ("gc",),
+        ("finalize",),
+        ("ingest", "-q", str(tmp_path / "access.log")),
+        ("check", "--repair"),
+    ):
+        result = run_rings(*args, "--state-dir", str(state.root))
+        assert (result.returncode, result.stderr.decode()) == (1, expected), args
+    assert snapshot(outside) == behind and link.is_symlink()
+    checked = run_rings("check", "--state-dir", str(state.root))
+    assert checked.returncode == 1
+    assert f"{link}: a symbolic link (to {outside})" in checked.stdout.decode()
+    audited = run_rings("audit", "--state-dir", str(state.root))
+    assert audited.returncode == 1
+    assert f"do/{ERASED}: a symbolic link (to {outside}); not followed" in audited.stdout.decode()
+    assert snapshot(outside) == behind
+
+
+# --- files a repair set aside ------------------------------------------------------------------------
+
+
+def test_erase_after_a_repair_leaves_no_trace_in_the_files_it_set_aside(
+    state: StateDir, tmp_path: Path
+) -> None:
+    """`rings check --repair` keeps damaged files as `<name>.damaged-<UTC>`: an erase removes the
+    tenant from the copies that read (rows deleted, the rest kept) and deletes a warehouse copy
+    that does not (DuckDB compresses text: no byte scan can prove it clean); audit passes after."""
+    ingest(state, tmp_path)
+    stamp = "20251201T000000Z"
+    catalog_copy = state.root / f"catalog.sqlite.damaged-{stamp}"
+    warehouse_copy = state.root / f"warehouse.duckdb.damaged-{stamp}"
+    broken_copy = state.root / "warehouse.duckdb.damaged-20251202T000000Z"
+    pack_copy = state.root / "do" / ERASED / f"2025-12.pack.sqlite.damaged-{stamp}"
+    shutil.copy(state.catalog_path, catalog_copy)
+    shutil.copy(state.warehouse_path, warehouse_copy)
+    shutil.copy(state.warehouse_path, broken_copy)
+    size = broken_copy.stat().st_size
+    with open(broken_copy, "r+b") as f:  # every block after DuckDB's headers: checksums fail
+        f.seek(12288)
+        f.write(b"\xab" * (size - 12288))
+    shutil.copy(state.root / "do" / ERASED / "2025-12.pack.sqlite", pack_copy)
+    assert scan(state.root, [ERASED, CAROL_OLD_PATH])
+
+    code, out, err = erase(state, "--tenant", ERASED, "--yes")
+    assert (code, err) == (0, ""), err
+    assert f"set aside by a repair: {catalog_copy.name}: its rows of these days" in out
+    assert f"set aside by a repair: {broken_copy.name}: cannot be read, so the whole file" in out
+    assert scan(state.root, [ERASED, CAROL_OLD_PATH, CAROL_NEW_PATH, CAROL_REFERRER]) == []
+    assert not broken_copy.exists() and not pack_copy.exists()
+    con = duckdb.connect(str(warehouse_copy), read_only=True)
+    try:
+        tenants = {t for (t,) in con.execute("SELECT DISTINCT tenant FROM daily").fetchall()}
+    finally:
+        con.close()
+    assert tenants == set(OTHERS)  # the others' rows stay in the copy
+    with closing(sqlite3.connect(catalog_copy)) as con:
+        assert {t for (t,) in con.execute("SELECT DISTINCT tenant FROM days")} == set(OTHERS)
+    audited = run_rings("audit", "--state-dir", str(state.root))
+    assert audited.returncode == 0, audited.stdout.decode()

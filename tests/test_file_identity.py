@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from rings_cli.core.privacy import state_secret
+from rings_cli.core.privacy import new_secret
 from rings_cli.core.state import StateDir
 from rings_cli.source.tail import legacy_source
 from rings_cli.store.dofile import rekey_absorbed
@@ -210,7 +210,7 @@ def test_a_migration_cut_short_after_the_do_files_is_finished_by_the_next_run(tm
     with tarfile.open(FIXTURES / "legacy_state.tar.gz") as tar:
         tar.extractall(tmp_path, filter="data")
     state = StateDir(tmp_path / "state")
-    key = state_secret(state)
+    key = new_secret(state)
     for path in sorted(state.root.glob("do/*/*.sqlite")):  # as if killed before the catalog's turn
         rekey_absorbed(path, lambda old: legacy_source(key, old))
     logs = sorted((tmp_path / "logs").iterdir())

@@ -335,3 +335,33 @@ def test_follow_mode_finalizes_days_as_they_end(tmp_path: Path, state: StateDir)
         ingest.stop()
         runner.join(timeout=DEADLINE)
     assert not runner.is_alive()
+
+
+def test_a_file_written_without_pause_is_still_flushed(tmp_path: Path, state: StateDir) -> None:
+    """Each poll reads a bounded part of a file, so a log that grows faster than it is read does
+    not keep the follower in one poll forever: the flush due after every poll happens."""
+    from rings_cli.ingest.run import Ingest
+
+    log = tmp_path / "access.log"
+    clock = {"t": 0.0}
+    now = dt.datetime(2025, 12, 1, 12, 0, tzinfo=dt.UTC)
+    ingest = Ingest(state, fmt="combined", chunk_bytes=4096, clock=lambda: clock["t"], now=now)
+    written = 0
+
+    def write(n: int) -> None:
+        nonlocal written
+        append(log, [line(request=f"GET /p{written + i} HTTP/1.1") for i in range(n)])
+        written += n
+
+    write(400)
+    with ingest.following([str(log)], flush_interval=1.0) as step:
+        for n in range(1, 6):
+            clock["t"] += 2.0  # a flush is due at every step
+            assert step()
+            assert ingest.summary.requests < written  # a poll reads part of what is there
+            assert len(ingest.summary.flushes) == n  # and is flushed after, not at the file's end
+            write(400)  # the server writes more than a poll reads
+        while step():  # the server pauses: the follower catches up
+            clock["t"] += 2.0
+    report = report_json(state, "--start", "2025-12-01", "--end", "2025-12-01")
+    assert report["totals"]["requests"] == written

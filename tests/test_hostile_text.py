@@ -37,7 +37,7 @@ HIDDEN = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 TEXT_COLUMNS = {"path", "source", "medium", "campaign", "post_id", "tenant", "status", "date"}
 # breakdowns (browsers, os, devices, countries): derived names, text too
-TEXT_COLUMNS |= {"browser", "version", "os", "device", "country", "name"}
+TEXT_COLUMNS |= {"browser", "version", "os", "device", "country", "name", "reason"}  # and bot reasons
 
 
 def raw_controls(text: str) -> list[str]:

@@ -118,6 +118,7 @@ def _report(paths: list[str]) -> dict[str, Any]:
         ],
         "hours": [{"hour": 10, "page_views": 20, "unique_visitors": 5}],
         "status": {"200": 29, "404": 1},
+        "bots": {"crawler": 1, "library": 0, "referrer spam": 0, "outdated browser": 0},
         "top_pages": rows,
         "top_referrers": [{"source": p or "direct", "visits": 3} for p in paths],
         "top_campaigns": [{"source": p, "medium": p[::-1], "campaign": p, "visits": 1} for p in paths],

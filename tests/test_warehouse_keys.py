@@ -46,7 +46,8 @@ def all_rows(con: duckdb.DuckDBPyConnection) -> dict[str, Counter[tuple]]:
     ("fixture", "keyed"),
     [
         ("legacy_state.tar.gz", {"daily", "hourly", "pages"}),  # before breakdowns and time zones
-        ("state_6ba5f44.tar.gz", set(tables.WAREHOUSE_TABLES)),  # the release before this change
+        # the release before this change (it had every table but those of issue 29)
+        ("state_6ba5f44.tar.gz", set(tables.WAREHOUSE_TABLES) - {"bots", "definitions"}),
     ],
 )
 def test_an_older_warehouse_loses_its_keys_and_keeps_every_row(

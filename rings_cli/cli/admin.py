@@ -1,4 +1,5 @@
-"""The commands that look after a state dir: finalize, erase, gc, check, audit; and `formats`."""
+"""The commands that look after a state dir: finalize, erase, gc, check, audit, backup, restore;
+and `formats`."""
 
 import json
 import sys
@@ -26,6 +27,8 @@ run_gc = lazy("rings_cli.days.erase", "gc")
 finalize_days = lazy("rings_cli.days.finalize", "finalize_days")
 parse_duration = lazy("rings_cli.days.finalize", "parse_duration")
 FORMATS = lazy("rings_cli.source.formats", "FORMATS")
+copy_state = lazy("rings_cli.ops.backup", "backup")
+restore_state = lazy("rings_cli.ops.backup", "restore")
 
 
 @app.command()
@@ -69,6 +72,11 @@ def _plan_text(todo: "ErasePlan", root: Path, verb: str) -> str:
         *(f"  from pack {p.relative_to(root)}: {len(d)} days" for p, d in todo.packed.items()),
         f"  warehouse rows: {rows:,}" + (f" ({per_table})" if per_table else ""),
         f"  catalog rows: {todo.catalog_rows}",
+        *(
+            f"  set aside by a repair: {p.relative_to(root)}: "
+            + ("its rows of these days" if what == "rows" else "cannot be read, so the whole file")
+            for p, what in todo.set_aside.items()
+        ),
         f"  file checkpoints: all kept; {todo.checkpoints} naming the tenant become {ERASED_NAME!r}",
     ]
     return "\n".join(safe_text(line) for line in "\n".join(lines).splitlines())
@@ -153,6 +161,8 @@ def check(
         typer.echo(f"repaired: {action}")
     for lost in result.lost:
         typer.echo(f"lost: {lost}: no DO file and no warehouse copy")
+    for todo in result.todo:
+        typer.echo(f"to do: {todo}")
     for p in result.problems:
         typer.echo(f"{p.path}: {p.problem}; repair: {p.repair}")
     n = len(result.problems)
@@ -173,6 +183,39 @@ def audit(
     typer.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.text())
     if not result.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+@_cli_errors
+def backup(
+    dest: Annotated[Path, typer.Argument(help="An empty or new folder for the copy.", show_default=False)],
+    state_dir: StateDirOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Copy the state dir to DEST as it is at one moment, even while an ingest runs (it waits meanwhile)."""
+    state = StateDir(state_dir)
+    copied = copy_state(state, dest)
+    typer.echo(
+        safe_text(f"Copied {plural(copied.files, 'file')} ({copied.bytes:,} bytes) of {state.root} to {dest}")
+    )
+    for path in copied.skipped:
+        typer.echo(safe_text(f"not copied (not Rings' state): {path}"))
+
+
+@app.command()
+@_cli_errors
+def restore(
+    source: Annotated[Path, typer.Argument(help="A folder made by `rings backup`.", show_default=False)],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace what the state dir holds (it is deleted first).")
+    ] = False,
+    state_dir: StateDirOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Put a backup back as the state dir: an empty or new one, unless --replace."""
+    state = StateDir(state_dir)
+    copied = restore_state(source, state, replace=replace)
+    typer.echo(safe_text(f"Restored {plural(copied.files, 'file')} ({copied.bytes:,} bytes) to {state.root}"))
 
 
 @app.command("formats")

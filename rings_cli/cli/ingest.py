@@ -197,10 +197,15 @@ def ingest(
                     highlight=False,
                 )
 
+        def log_skip(note: str) -> None:
+            stderr.print(note, markup=False, highlight=False, soft_wrap=True)
+
         try:
             with _stop_on_signals(run.stop):
                 summary = (
-                    run.follow(patterns, flush_interval, on_flush=log_flush) if follow else run.run(paths)
+                    run.follow(patterns, flush_interval, on_flush=log_flush, on_skip=log_skip)
+                    if follow
+                    else run.run(paths)
                 )
         finally:
             if rejects_file is not None:

@@ -52,6 +52,8 @@ _TOP_KEYS = {
     "timezones",
     "breakdowns",
     "files",
+    "referrer_spam",
+    "outdated_browsers",
 }
 # Lines dated before this are rejected as `too old` (no web server logged before 1990); a 1900 or
 # 0001 timestamp is a broken clock or a forged field, and would otherwise become a day of its own.
@@ -139,6 +141,9 @@ class Config:
     timezones: tuple[TimezoneEntry, ...] = ()  # `[timezones]`, in file order
     breakdowns: bool = True  # browsers, OS, devices, countries counted (false: skipped entirely)
     files: tuple[tuple[str, str], ...] = ()  # `[files]`: (path glob, tenant), in file order
+    referrer_spam: bool = True  # the shipped referrer-spam list makes bots (enrich/spam.py)
+    spam_domains: tuple[str, ...] = ()  # `referrer_spam = [...]`: domains added to that list
+    outdated_browsers: bool = True  # a browser over 5 years older than the line is a bot (enrich/stale.py)
 
     def file_tenant(self, path: str) -> str | None:
         """The tenant `[files]` gives a log file by its path (the first glob that matches), if any.
@@ -222,6 +227,10 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     breakdowns = data.get("breakdowns", True)
     if not isinstance(breakdowns, bool):
         raise UsageError("breakdowns must be true or false")
+    referrer_spam, spam_domains = _referrer_spam(data.get("referrer_spam", True))
+    outdated = data.get("outdated_browsers", True)
+    if not isinstance(outdated, bool):
+        raise UsageError("outdated_browsers must be true or false")
     return Config(
         path=path,
         hosts=hosts,
@@ -239,6 +248,9 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         timezones=timezones,
         breakdowns=breakdowns,
         files=files,
+        referrer_spam=referrer_spam,
+        spam_domains=spam_domains,
+        outdated_browsers=outdated,
     )
 
 
@@ -257,6 +269,26 @@ def _files(table: object) -> tuple[tuple[str, str], ...]:
             raise UsageError("[files]: an empty path glob")
         out.append((pattern, normalize_host(tenant)))
     return tuple(out)
+
+
+# A domain of `referrer_spam = [...]`: labels of letters, digits and hyphens, at least two.
+_DOMAIN = r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$"
+
+
+def _referrer_spam(raw: object) -> tuple[bool, tuple[str, ...]]:
+    """`referrer_spam = true` (the shipped list), `false` (none), or a list of domains added to the
+    shipped list (each matches itself and its subdomains)."""
+    if isinstance(raw, bool):
+        return raw, ()
+    if not isinstance(raw, list) or not all(isinstance(d, str) for d in raw):
+        raise UsageError('referrer_spam must be true, false or a list of domains (["spam.example"])')
+    domains = []
+    for value in raw:
+        domain = value.strip().lower().rstrip(".")
+        if not re.match(_DOMAIN, domain):
+            raise UsageError(f"referrer_spam: {value!r} is not a domain name (like spam.example)")
+        domains.append(domain)
+    return True, tuple(domains)
 
 
 def check_zone(name: object, where: str) -> str:

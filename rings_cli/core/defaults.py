@@ -16,7 +16,7 @@ MIN_REDRAW, MAX_REDRAW = 0.05, 3600.0  # rings live --interval
 # Past this many days a report leaves out `hours` (up to 24 rows a day) and says so.
 MAX_HOURS_DAYS = 92
 
-# The seed's event types (AnalyticsEvent.type), plus `post_created` for the hourly posts_created.
+# Analytics event types, plus `post_created` for the hourly posts_created.
 EVENT_TYPES = (
     "page_view",
     "page_exit",

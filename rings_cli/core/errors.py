@@ -97,3 +97,17 @@ def is_disk_full(error: BaseException) -> bool:
         return True
     text = str(error).lower()
     return "database or disk is full" in text or "no space left on device" in text
+
+
+LOW_SPACE = 1 << 20  # bytes: less than this free, an I/O error is taken for a full disk
+
+
+def out_of_space(path: object) -> bool:
+    """Whether the filesystem holding `path` has (almost) no room left for this user: no block,
+    or no inode, where the filesystem counts them. SQLite reports a full disk it meets while
+    making its shared-memory or WAL file as a plain I/O error; asked this, it is not damage."""
+    try:
+        st = os.statvfs(str(path))
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < LOW_SPACE or (st.f_files > 0 and st.f_favail == 0)

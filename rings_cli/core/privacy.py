@@ -88,6 +88,21 @@ class SaltStore:
     def exists(self, tenant: str, date: str) -> bool:
         return self.state.salt_path(tenant, date).exists()
 
+    def problem(self, tenant: str, date: str, hashed: bool) -> DamagedStateError | None:
+        """Why the salt of an open tenant-day cannot be used, when it cannot: damaged, or missing
+        while its DO file holds visitor hashes made with it (`hashed`); a new salt would then
+        count every visitor seen before as new. None when it is fine (or may be made)."""
+        if (tenant, date) in self._cache:
+            return None
+        path = self.state.salt_path(tenant, date)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return DamagedStateError(path, f"{SALT_MISSING}; its lines are set aside") if hashed else None
+        if size != SALT_BYTES:
+            return DamagedStateError(path, f"{damaged_salt(size)}; its lines are set aside")
+        return None
+
     def destroy(self, tenant: str, date: str) -> None:
         """Overwrite, then unlink: the salt is the only key to that tenant-day's hashes."""
         self._cache.pop((tenant, date), None)
@@ -122,15 +137,34 @@ def _private_dir(path: Path) -> None:
         os.chmod(path, 0o700)
 
 
-def state_secret(state: StateDir) -> bytes:
-    """The state dir's secret, which keys file fingerprints; created on first use."""
-    state.ensure()
+SECRET_LOST = "files read before can no longer be recognised (read again, they would count twice)"
+
+
+def read_secret(state: StateDir) -> bytes | None:
+    """The state dir's secret, which keys file fingerprints; None when there is none. One of the
+    wrong length is damage: without it no file read before can be recognised."""
     path = state.root / SECRET_FILE
-    key = load_or_create_key(path, check=False)
+    try:
+        key = path.read_bytes()
+    except FileNotFoundError:
+        return None
     if len(key) != SALT_BYTES:
-        # Without it no file read before can be recognised: every one would be counted again.
-        raise DamagedStateError(path, f"the state secret has {len(key)} bytes, not {SALT_BYTES}")
+        raise DamagedStateError(
+            path, f"damaged state secret ({len(key)} bytes, not {SALT_BYTES}): {SECRET_LOST}"
+        )
     return key
+
+
+def new_secret(state: StateDir) -> bytes:
+    """Make the state dir's secret (the one already there, if another process made it first)."""
+    state.ensure()
+    return load_or_create_key(state.root / SECRET_FILE)
+
+
+def secret_check(key: bytes) -> str:
+    """What the catalog keeps to know the secret again: a keyed hash of a constant, which tells
+    this secret from any other and gives nothing of it away."""
+    return keyed_hash(key, b"rings state secret\0")
 
 
 def keyed_hash(key: bytes, data: bytes) -> str:
@@ -168,12 +202,20 @@ def _link_new(path: Path, key: bytes) -> bytes | None:
     return key
 
 
+SALT_MISSING = (
+    "salt of an open tenant-day missing: the visitors its DO file holds cannot be told from new ones "
+    "(uniques would count twice)"
+)
+
+
+def damaged_salt(size: int) -> str:
+    return f"damaged salt ({size} bytes, not {SALT_BYTES}): its tenant-day's visitors cannot be hashed"
+
+
 def _read_salt(path: Path) -> bytes:
     salt = path.read_bytes()
     if len(salt) != SALT_BYTES:
-        raise RingsError(
-            f"salt file {path} is damaged ({len(salt)} bytes); remove it to start that tenant-day anew"
-        )
+        raise DamagedStateError(path, damaged_salt(len(salt)))
     return salt
 
 

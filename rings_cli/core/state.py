@@ -22,6 +22,13 @@ from pathlib import Path
 from rings_cli.core.errors import RingsError, StateLockedError, UsageError
 
 TENANT_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+# The one entry that may be a symbolic link: the operator's own config (config.CONFIG_NAME), which
+# Rings only reads. Anything else linked could take a write or a delete out of the state dir.
+_LINK_ALLOWED = ("rings.toml",)
+# Writers hold BACKUP_LOCK shared; `rings backup` holds it exclusive while it copies, and holds
+# BACKUP_WANTED exclusive from before it asks, which tells an ingest to let go (yield_to_backup).
+BACKUP_LOCK = "backup.lock"
+BACKUP_WANTED = "backup.wanted"
 _TENANT_RE = re.compile(TENANT_PATTERN)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -64,6 +71,7 @@ class StateDir:
     def __init__(self, root: Path | str | None = None, group_readable: bool = False) -> None:
         self.root = Path(root) if root is not None else default_state_dir()
         self.group_readable = group_readable
+        self._backup_fds: tuple[int, int] | None = None  # held by a writer: lock, wanted
 
     @property
     def dir_mode(self) -> int:
@@ -99,7 +107,8 @@ class StateDir:
         self.root.mkdir(mode=self.dir_mode, parents=True, exist_ok=True)
         (self.root / "do").mkdir(mode=self.dir_mode, exist_ok=True)
         self.salts_dir.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(self.salts_dir, 0o700)
+        if not self.salts_dir.is_symlink():  # a link is refused by the lock (refuse_links), not followed
+            os.chmod(self.salts_dir, 0o700)
         if stat.S_IMODE(self.root.stat().st_mode) != self.dir_mode:
             self._set_modes()  # new, made by an earlier version, or group_readable switched
         return self
@@ -112,7 +121,7 @@ class StateDir:
                 continue
             if path.is_dir():
                 os.chmod(path, self.dir_mode)
-            elif path.suffix in (".key", ".lock") or path.name == "ingest.lock":
+            elif path.suffix in (".key", ".lock") or path.name in ("ingest.lock", BACKUP_WANTED):
                 os.chmod(path, 0o600)
             else:
                 os.chmod(path, self.file_mode)
@@ -149,9 +158,35 @@ class StateDir:
             raise ValueError(f"bad date {date!r}")
         return self.salts_dir / f"{date}.key"
 
+    def links(self) -> list[Path]:
+        """Symbolic links inside the state dir (not its root, which may be one), never followed:
+        an erase through a linked `do/<tenant>` would delete the files of the link's target."""
+        found: list[Path] = []
+        folders = [self.root]
+        while folders:
+            try:
+                entries = list(os.scandir(folders.pop()))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for entry in entries:
+                if entry.is_symlink():
+                    if not (entry.name in _LINK_ALLOWED and Path(entry.path).parent == self.root):
+                        found.append(Path(entry.path))
+                elif entry.is_dir(follow_symlinks=False):
+                    folders.append(Path(entry.path))
+        return sorted(found)
+
+    def refuse_links(self) -> None:
+        """Stop, in one line, before anything could follow a link out of the state dir."""
+        found = self.links()
+        if found:
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+            raise RingsError(link_problem(found[0]) + more)
+
     @contextmanager
     def ingest_lock(self) -> Iterator[None]:
-        """Hold the single-writer lock for the duration of an ingest; a second ingest fails fast."""
+        """Hold the single-writer lock for the duration of an ingest; a second ingest fails fast.
+        Every command that writes takes it, so none starts while the state dir holds a link."""
         self.ensure()
         fd = os.open(self.root / "ingest.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -161,6 +196,64 @@ class StateDir:
                 raise StateLockedError(
                     f"another `rings ingest` is running on {self.root} (ingest.lock is held)"
                 ) from None
-            yield
+            self.refuse_links()
+            with self._writing():
+                yield
         finally:
             os.close(fd)
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A writer holds backup.lock shared: it waits while a backup copies, and a backup waits
+        for it to yield between two steps (`yield_to_backup`) or to end."""
+        lock = os.open(self.root / BACKUP_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        wanted = os.open(self.root / BACKUP_WANTED, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH)
+            self._backup_fds = (lock, wanted)
+            yield
+        finally:
+            self._backup_fds = None
+            os.close(wanted)
+            os.close(lock)
+
+    def yield_to_backup(self) -> None:
+        """Between two steps of a writer (each leaves the state dir whole): if a backup is waiting,
+        let it copy, and go on when it is done. One non-blocking lock call when none is."""
+        if self._backup_fds is None:
+            return
+        lock, wanted = self._backup_fds
+        try:
+            fcntl.flock(wanted, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(wanted, fcntl.LOCK_SH)  # returns when the backup is done (or died)
+            fcntl.flock(wanted, fcntl.LOCK_UN)
+            fcntl.flock(lock, fcntl.LOCK_SH)
+        else:
+            fcntl.flock(wanted, fcntl.LOCK_UN)
+
+    @contextmanager
+    def backup_lock(self) -> Iterator[None]:
+        """For `rings backup`: no writer changes anything while it is held (see `_writing`)."""
+        wanted = os.open(self.root / BACKUP_WANTED, os.O_RDWR | os.O_CREAT, 0o600)
+        lock = os.open(self.root / BACKUP_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(wanted, fcntl.LOCK_EX)  # one backup at a time; writers see it waiting
+            fcntl.flock(lock, fcntl.LOCK_EX)  # each writer lets go at its next step
+            yield
+        finally:
+            os.close(lock)
+            os.close(wanted)
+
+
+def link_problem(path: Path) -> str:
+    """What a symbolic link in the state dir is, in one line."""
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    return (
+        f"{path} is a symbolic link (to {target}): Rings never follows a link in its state dir; "
+        "move what it points to into the state dir, or remove the link"
+    )

@@ -79,8 +79,9 @@ def summary(name: str, type: str = JSON) -> Column:
 
 @dataclass(frozen=True)
 class Table:
-    """One aggregate table. `rows` picks the lines its counts come from ("requests", "page_views"),
-    or "custom" when aggregate.py builds them itself (content: page views and events together)."""
+    """One aggregate table. `rows` picks the lines its counts come from ("requests", "page_views",
+    "bots": bot requests, keyed by their `bot_reason`), or "custom" when aggregate.py builds them
+    itself (content: page views and events together)."""
 
     name: str
     keys: tuple[Column, ...]
@@ -133,7 +134,7 @@ DAY = Table(
         visitor("sessions"),
         visitor("bounces"),
         visitor("duration_total", REAL),
-        summary("top_pages"),  # JSON, written at finalization (the seed's daily summary)
+        summary("top_pages"),  # JSON, written at finalization (the daily summary)
         summary("top_referrers"),  # likewise
     ),
     rows="custom",
@@ -161,7 +162,7 @@ TABLES: tuple[Table, ...] = (
             *(count(col, f"event:{event}") for event, col in HOURLY_EVENTS.items()),
         ),
     ),
-    Table("status", keys=(key("status", INT),), columns=(count("requests"),)),
+    Table("status", keys=(key("status", INT),), columns=(count("requests"),)),  # 0: no status (`-`)
     Table(
         "pages",
         keys=(text("path"),),
@@ -209,7 +210,7 @@ _BREAKDOWN_KEYS = {
 BREAKDOWN_KEYS = tuple(k for keys in _BREAKDOWN_KEYS.values() for k in keys)
 # Tables added after warehouse SCHEMA_VERSION 2 without changing it: an older DO file or warehouse
 # gains them in place (dofile._install_schema, warehouse NEWER_TABLES), keeping every row it has.
-NEWER_TABLES = (*BREAKDOWN_TABLES, "not_found")
+NEWER_TABLES = (*BREAKDOWN_TABLES, "not_found", "bots", "definitions")
 
 TABLES = (
     *TABLES,
@@ -226,6 +227,10 @@ TABLES = (
     Table(
         "not_found", keys=(text("path"),), columns=(count("requests"), count("bot_requests")), rows="custom"
     ),
+    # Bot requests by reason (classify.py: crawler, library, referrer spam, outdated browser).
+    Table("bots", keys=(text("reason"),), columns=(count("requests"),), rows="bots"),
+    # Requests per version of the definitions that counted them (core/definitions.py).
+    Table("definitions", keys=(key("version", INT),), columns=(count("requests"),), rows="custom"),
 )
 
 BY_NAME = {t.name: t for t in TABLES}

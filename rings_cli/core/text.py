@@ -49,11 +49,12 @@ def safe_text(value: Any) -> str:
 
 def csv_cell(value: Any) -> Any:
     """A CSV cell: numbers as they are; text made safe and, if a spreadsheet would read it as a
-    formula (starts with `= + - @`, tab or CR), prefixed with `'` as OWASP recommends."""
+    formula (starts with `= + - @`, tab or CR), prefixed with `'` as OWASP recommends. A lone `-`
+    (the status of a request without one) is no formula."""
     if value is None or isinstance(value, (bool, int, float)):
         return value
     text = safe_text(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if text.startswith(_FORMULA_START) and text != "-" else text
 
 
 def plural(n: int, word: str) -> str:

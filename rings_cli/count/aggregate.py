@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from rings_cli.core.config import Config
+from rings_cli.core.definitions import VERSION as DEFINITIONS
 from rings_cli.core.privacy import Salts, hash_visitors
 from rings_cli.core.tables import (
     BREAKDOWN_KEYS,
@@ -23,6 +24,7 @@ from rings_cli.core.tables import (
     Column,
 )
 from rings_cli.count.sessions import VIEW_SCHEMA
+from rings_cli.enrich.bots import CRAWLER
 from rings_cli.enrich.breakdowns import not_found, with_breakdowns
 from rings_cli.enrich.referrers import with_sources
 from rings_cli.enrich.zones import with_local_time
@@ -65,10 +67,23 @@ def aggregate(frame: pl.DataFrame, salts: Salts | None, config: Config | None = 
     for table in COUNT_TABLES:
         if table.rows == "custom":
             continue
-        rows = page_views if table.rows == "page_views" else frame
+        if table.rows == "bots":  # keyed by the reason (its only key): bot requests only
+            # (a frame classified without reasons: its bots are crawlers)
+            reason = pl.col("bot_reason") if "bot_reason" in frame.columns else pl.lit(CRAWLER)
+            rows = frame.filter(pl.col("is_bot")) if "bot_reason" not in frame.columns else frame
+            rows = rows.select(*DAY_KEY, reason=reason).filter(pl.col("reason").is_not_null())
+        else:
+            rows = page_views if table.rows == "page_views" else frame
         counts[table.name] = rows.group_by([*DAY_KEY, *table.key_names]).agg(
             **{c.name: _count(c) for c in table.counts}
         )
+    # Every request of the batch was counted by this version of the definitions.
+    counts["definitions"] = (
+        counts["hourly"]
+        .group_by(DAY_KEY)
+        .agg(pl.col("requests").sum())
+        .select(*DAY_KEY, pl.lit(DEFINITIONS, pl.Int32).alias("version"), "requests")
+    )
     counts["content"] = (
         pl.concat(
             [

@@ -29,7 +29,7 @@ from rings_cli.count.final import BOUNDED, KEY, complete, daily_of, final_tables
 from rings_cli.count.sessions import VIEW_SCHEMA
 from rings_cli.enrich.breakdowns import ROW_LIMIT, bound_keys, fold_keys
 from rings_cli.enrich.zones import day_end
-from rings_cli.store.catalog import Catalog
+from rings_cli.store.catalog import STDIN_SOURCE, Catalog
 from rings_cli.warehouse.local import Warehouse
 
 _NO_VIEWS = pl.DataFrame(schema={"tenant": pl.String, "date": pl.String, **VIEW_SCHEMA})
@@ -82,6 +82,7 @@ class DirectDays:
         # Days whose final rows are made, not written yet: (frames by table, and LINES), keys.
         self._ready: list[tuple[dict[str, pl.DataFrame], list[Day]]] = []
         self._ready_since = 0.0  # when the first of them was made (time.monotonic)
+        self._streamed = False  # some held lines came from standard input
 
     # --- which days ---------------------------------------------------------------------------------
 
@@ -117,6 +118,8 @@ class DirectDays:
             self._held_lines[(tenant, date)] = self._held_lines.get((tenant, date), 0) + n
         if source is not None:
             self._lines.append(_owned(_lines(frame, source)))
+        else:
+            self._streamed = True  # nothing could read these lines again: say so if they are lost
         batch = aggregate(frame.drop("day"), self.salts, self.config)
         for name, counts in batch.counts.items():
             parts = self._counts.setdefault(name, [])
@@ -194,7 +197,7 @@ class DirectDays:
             return 0
         done = [key for _, keys in self._ready for key in keys]
         sources = {s for frames, _ in self._ready for s in frames[LINES].get_column("source").unique()}
-        self.catalog.note_direct(sorted(sources))
+        self.catalog.note_direct([*sorted(sources), *([STDIN_SOURCE] if self._streamed else [])])
         chunks = ({name: [f] for name, f in frames.items() if name != LINES} for frames, _ in self._ready)
         self.warehouse.flush(chunks, wait=self.wait, new=True)  # none stored: see Store
         self._ready = []
@@ -255,6 +258,7 @@ class DirectDays:
             return
         self.write()
         lines = [_lines(f, s) for f, s in self._late if s is not None]
+        streamed = [STDIN_SOURCE] if any(s is None for _, s in self._late) else []
         frame = pl.concat([f for f, _ in self._late], how="diagonal_relaxed")
         self._late = []
         keys = sorted(set(frame.select("tenant", "day").unique().iter_rows()))
@@ -276,7 +280,7 @@ class DirectDays:
         out[tables.DAY.warehouse_name] = daily_of(out, visitors)
         absorbed = _absorbed([*lines, *([old[tables.ABSORBED]] if tables.ABSORBED in old else [])])
         out[tables.ABSORBED] = absorbed
-        self.catalog.note_direct(absorbed.get_column("source").unique().to_list())
+        self.catalog.note_direct([*absorbed.get_column("source").unique().to_list(), *streamed])
         self._marks.update(((t, d, s), n) for t, d, s, n in absorbed.iter_rows())
         self.warehouse.flush([{name: [_dated(f)] for name, f in out.items()}], wait=self.wait)
 

@@ -36,6 +36,7 @@ from rings_cli.core.config import CONFIG_NAME, Config
 from rings_cli.core.errors import RingsError, StateLockedError
 from rings_cli.core.lazy import lazy_module
 from rings_cli.core.state import StateDir, check_tenant
+from rings_cli.days import set_aside
 from rings_cli.enrich.zones import local_today
 from rings_cli.store import sqlite as storage
 from rings_cli.store.catalog import Catalog
@@ -64,6 +65,7 @@ else:
 ERASED_NAME = "(erased)"  # what a file checkpoint's name becomes when it named an erased tenant
 REWRITE_SUFFIX = ".erasing"  # the new warehouse while it is built (removed by a rerun after a crash)
 _DATE_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.")
+_PACK_ASIDE = re.compile(r"^(\d{4}-\d{2})\.pack\.sqlite\.damaged-")  # a pack a repair set aside
 _SIDE = ("-wal", "-shm", "-journal")
 
 
@@ -79,11 +81,19 @@ class ErasePlan:
     whole: list[str] = field(default_factory=list)  # tenants with no day left afterwards
     config_lines: list[tuple[int, str]] = field(default_factory=list)  # rings.toml lines naming T
     packed: dict[Path, list[str]] = field(default_factory=dict)  # packs that keep other days: dates to drop
+    # Copies of the catalog and the warehouse a repair set aside (set_aside.py): rows or whole
+    set_aside: dict[Path, str] = field(default_factory=dict)
+    selection: dict[str, str | None] = field(default_factory=dict)  # tenant -> before (None: all)
 
     @property
     def empty(self) -> bool:
         return not (
-            self.days or self.files or self.packed or any(self.warehouse_rows.values()) or self.checkpoints
+            self.days
+            or self.files
+            or self.packed
+            or any(self.warehouse_rows.values())
+            or self.checkpoints
+            or self.set_aside
         )
 
     def to_dict(self, root: Path) -> dict[str, object]:
@@ -94,6 +104,7 @@ class ErasePlan:
             "warehouse_rows": self.warehouse_rows,
             "catalog_rows": self.catalog_rows,
             "checkpoints_renamed": self.checkpoints,
+            "set_aside": {str(p.relative_to(root)): what for p, what in self.set_aside.items()},
             "config_lines": [{"line": n, "text": text} for n, text in self.config_lines],
         }
 
@@ -169,8 +180,9 @@ def plan(
                     continue  # a pack's -wal/-shm: planned with it
                 match = _DATE_FILE.match(path.name.lstrip("."))
                 if match is None:
-                    if before is None:  # an unknown file in an erased tenant's dir goes too
-                        result.files.append(path)
+                    aside = _PACK_ASIDE.match(path.name)  # a pack a repair set aside: its month
+                    if before is None or (aside is not None and f"{aside[1]}-01" < before):
+                        result.files.append(path)  # an unknown file in an erased tenant's dir goes too
                     continue
                 known.add((tenant, match[1]))
                 if _selected(match[1], before):
@@ -186,6 +198,8 @@ def plan(
         sums = picked.group_by("table").agg(pl.col("rows").sum())
         result.warehouse_rows = {t: 0 for t in TABLES} | dict(sums.iter_rows())
     result.days = sorted(days)
+    result.selection = chosen
+    result.set_aside = set_aside.plan(state.root, chosen)
     left = {t for t, d in known if (t, d) not in days}
     result.whole = sorted(t for t in chosen if t not in left)
     if result.whole:
@@ -212,13 +226,19 @@ def _plan_pack(
 
 
 def _named_checkpoints(catalog: Catalog, tenants: list[str], count_only: bool) -> int:
-    """File checkpoints whose name (a log file's path) contains one of these tenant names."""
-    where = " OR ".join("instr(name, ?) > 0" for _ in tenants)
+    """File checkpoints whose name or path (a log file's) contains one of these tenant names."""
+    columns = {r[1] for r in catalog.con.execute("PRAGMA table_info(checkpoints)")}
+    paths = "path" in columns  # a catalog of an earlier release has no `path` until opened
+    where = " OR ".join(
+        "instr(name, ?) > 0" + (" OR instr(coalesce(path, ''), ?) > 0" if paths else "") for _ in tenants
+    )
+    values = [t for t in tenants for _ in range(2 if paths else 1)]
     if count_only:
-        row = catalog.con.execute(f"SELECT count(*) FROM checkpoints WHERE {where}", tenants).fetchone()
+        row = catalog.con.execute(f"SELECT count(*) FROM checkpoints WHERE {where}", values).fetchone()
         return int(row[0]) if row else 0
+    blank = ", path = NULL" if paths else ""
     return catalog.con.execute(
-        f"UPDATE checkpoints SET name = ? WHERE {where}", [ERASED_NAME, *tenants]
+        f"UPDATE checkpoints SET name = ?{blank} WHERE {where}", [ERASED_NAME, *values]
     ).rowcount
 
 
@@ -254,6 +274,7 @@ def apply(
     if any(todo.warehouse_rows.values()) or cut_short or stale:
         rewrite_warehouse(state.warehouse_path, todo.days, wait)
     _erase_catalog(catalog, todo, wait)
+    set_aside.apply(todo.set_aside, todo.selection, ERASED_NAME)
     for path, dates in todo.packed.items():
         drop_days(path, dates)
     for path in todo.files:

@@ -25,7 +25,6 @@ from rings_cli.core.tables import BREAKDOWN_KEYS
 UNKNOWN = "unknown"  # no browser / OS / country could be derived (private or documentation address)
 OTHER = "(other)"  # the row that collects keys past ROW_LIMIT
 ROW_LIMIT = 5000  # distinct paths kept per tenant-day in `pages` and `not_found`
-DEVICE_TYPES = ("desktop", "mobile", "tablet", "bot", "other")
 _CACHE_SIZE = 50_000  # parsed agents kept across batches (follow mode sees the same ones again)
 
 _DESKTOP_OS = {

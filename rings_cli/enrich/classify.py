@@ -1,18 +1,25 @@
 """Classify requests: bot or human, page or asset, page view or not (contract definitions).
 
-Bots come from the maintained `crawler-user-agents` list: its ~1,500 patterns compile into one
-regex, matched only against the distinct user agents of a batch.
+A request is a bot for one of four reasons (`bot_reason`, null for a person), the first that
+applies: its agent is an HTTP library or tool (`library`) or a crawler (`crawler`), both decided
+once per distinct agent (bots.py); its referrer's host is referrer spam (spam.py, once per distinct
+referrer); or its browser is outdated on the line's date (stale.py, once per distinct agent, then
+one comparison of times). Each test costs a pass over a batch's distinct values, and a pass over its
+lines only when some value of the batch has that reason.
 """
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from importlib import resources
+import datetime as dt
+from typing import Any
 
 import polars as pl
 
-from rings_cli.core.config import DEFAULT_EXCLUDE_PATHS
+from rings_cli.core.config import DEFAULT_EXCLUDE_PATHS, Config
+from rings_cli.enrich.bots import CRAWLER, LIBRARY, OUTDATED, REFERRER_SPAM, agent_reasons
+from rings_cli.enrich.breakdowns import parse_agent
+from rings_cli.enrich.spam import spam_domains, spam_referrers
+from rings_cli.enrich.stale import cutoff
 
 # A path is a page when its last segment has no extension, or one of these (contract).
 PAGE_EXTENSIONS = ("html", "htm", "php", "asp", "aspx", "jsp")
@@ -28,38 +35,79 @@ def exclude_regex(patterns: tuple[str, ...]) -> str | None:
     return "(?i)" + "|".join(f"(?:{p})" for p in patterns) if patterns else None
 
 
-@cache
-def bot_pattern() -> str:
-    """One alternation of every crawler-user-agents pattern (case-sensitive, as the list intends)."""
-    data = resources.files("crawleruseragents").joinpath("crawler-user-agents.json").read_text()
-    patterns = [entry["pattern"] for entry in json.loads(data)]
-    return "|".join(f"(?:{p})" for p in patterns)
+def outdated_cutoffs(agents: list[str], latest: dt.datetime) -> dict[str, dt.datetime]:
+    """The agents that are outdated by `latest` (the batch's last time), with the instant from
+    which each is (stale.cutoff; ua-parser's cached family and major)."""
+    out = {}
+    for ua in agents:
+        agent = parse_agent(ua)
+        when = cutoff(agent.browser, agent.version, ua)
+        if when is not None and when <= latest:
+            out[ua] = when
+    return out
 
 
-def bot_agents(ua: pl.Series) -> pl.Series:
-    """The distinct user agents of `ua` that are bots: the regex runs once per distinct string."""
-    distinct = ua.drop_nulls().unique()
-    return distinct.filter(distinct.str.contains(bot_pattern()))
+def bot_reason(frame: pl.DataFrame, config: Config) -> pl.Expr:
+    """Each row's bot reason (null: a person), as one expression over columns ua, referrer, ts."""
+    distinct = frame.get_column("ua").drop_nulls().unique()
+    distinct = distinct.filter((distinct != "") & (distinct != "-"))
+    reasons = agent_reasons(distinct)
+    tests: list[tuple[pl.Expr, str]] = []
+    for reason in (LIBRARY, CRAWLER):
+        agents = [ua for ua, why in reasons.items() if why == reason]
+        if agents:
+            tests.append((pl.col("ua").is_in(pl.Series(agents, dtype=pl.String).implode()), reason))
+    domains = spam_domains(config.referrer_spam, config.spam_domains)
+    if domains and "referrer" in frame.columns:
+        spam = spam_referrers(frame.get_column("referrer"), domains)
+        if spam.len():
+            tests.append((pl.col("referrer").is_in(spam.implode()), REFERRER_SPAM))
+    if config.outdated_browsers and "ts" in frame.columns and frame.height:
+        latest = frame.get_column("ts").max()
+        if isinstance(latest, dt.datetime):
+            people = [ua for ua in distinct.to_list() if ua not in reasons]
+            cutoffs = outdated_cutoffs(people, latest)
+            if cutoffs:
+                since = pl.col("ua").replace_strict(
+                    list(cutoffs),
+                    list(cutoffs.values()),
+                    default=None,
+                    return_dtype=frame.schema["ts"],
+                )
+                tests.append((pl.col("ts") >= since, OUTDATED))
+    if not tests:
+        return pl.lit(None, pl.String)
+    chain: Any = pl.when(tests[0][0].fill_null(False)).then(pl.lit(tests[0][1]))
+    for test, reason in tests[1:]:
+        chain = chain.when(test.fill_null(False)).then(pl.lit(reason))
+    return chain.otherwise(pl.lit(None, pl.String))
 
 
-def classify(frame: pl.DataFrame, exclude: tuple[str, ...] = DEFAULT_EXCLUDE_PATHS) -> pl.DataFrame:
-    """Add `path` (target without query), `is_bot` and `is_page_view` columns; paths matching
-    `exclude` (regexes) are never page views."""
+def classify(
+    frame: pl.DataFrame, exclude: tuple[str, ...] = DEFAULT_EXCLUDE_PATHS, config: Config | None = None
+) -> pl.DataFrame:
+    """Add `path` (target without query), `bot_reason` (crawler, library, referrer spam, outdated
+    browser; null for a person), `is_bot` and `is_page_view` columns; paths matching `exclude`
+    (regexes) are never page views. `config`: the referrer-spam and outdated-browser settings."""
     excluded = exclude_regex(exclude)
-    bots = bot_agents(frame.get_column("ua"))
+    reason = bot_reason(frame, config or Config())
     path = pl.col("target").str.split_exact("?", 1).struct.field("field_0")
     status = pl.col("status")
-    return frame.with_columns(
-        path=path,
-        is_bot=pl.col("ua").is_in(bots.implode()).fill_null(False),
-    ).with_columns(
-        is_page_view=(
-            ~pl.col("is_bot")
-            & (pl.col("method") == "GET")
-            & (status.is_between(200, 299) | (status == 304))
-            & pl.col("path").is_not_null()
-            & (~pl.col("path").str.contains(_HAS_EXTENSION) | pl.col("path").str.contains(_PAGE_EXTENSION))
-            & ~pl.col("path").str.contains(_FEED)
-            & (~pl.col("path").str.contains(excluded) if excluded else pl.lit(True))
-        ).fill_null(False),
+    return (
+        frame.with_columns(path=path, bot_reason=reason)
+        .with_columns(is_bot=pl.col("bot_reason").is_not_null())
+        .with_columns(
+            is_page_view=(
+                ~pl.col("is_bot")
+                & (pl.col("method") == "GET")
+                & (status.is_between(200, 299) | (status == 304))
+                & pl.col("path").is_not_null()
+                & (
+                    ~pl.col("path").str.contains(_HAS_EXTENSION)
+                    | pl.col("path").str.contains(_PAGE_EXTENSION)
+                )
+                & ~pl.col("path").str.contains(_FEED)
+                & (~pl.col("path").str.contains(excluded) if excluded else pl.lit(True))
+            ).fill_null(False),
+        )
     )

@@ -16,6 +16,8 @@ from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from rings_cli.enrich.bots import load_detector
+
 T = TypeVar("T")
 _END = object()
 _M_ARENA_MAX = -8  # glibc's mallopt parameter
@@ -66,6 +68,7 @@ def ahead(items: Iterator[T]) -> Generator[T]:
     so the worker never outlives it: a file it reads may then be closed.
     """
     _one_malloc_arena()  # before the worker first allocates
+    load_detector()  # device-detector's YAML loads here, never in the worker (enrich/bots.py)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rings-ahead")
     pending: Future[object] = pool.submit(next, items, _END)
     try:

@@ -223,7 +223,11 @@ class Merger:
                 except DamagedStateError as e:
                     self._damaged(*key, e)
                     continue
-            looks[key] = _Look(look, late=key in closed or look.finalized)
+            late = key in closed or look.finalized
+            if not late and look is not NEW_FILE and (lost := self.salts.problem(*key, look.has_views)):
+                self._damaged(*key, lost)  # a new salt would count its visitors twice
+                continue
+            looks[key] = _Look(look, late=late)
         return looks
 
     @property

@@ -87,7 +87,7 @@ class Prepare:
         if config.client_ip == "x-forwarded-for":
             frame = client_from_xff(frame, config.trusted_proxies)
         frame = assign_tenants(frame, self.tenant or file_tenant, rejects, config, lines)
-        frame = assign_events(classify(frame, config.exclude_paths), config)
+        frame = assign_events(classify(frame, config.exclude_paths, config), config)
         # The tenant's local day and hour: here, in the read-ahead worker, not in the count stage
         # (the run's critical path).
         return with_local_day(frame, config)

@@ -14,6 +14,7 @@ optional callback, the result is an `IngestSummary`.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import secrets
 import time
@@ -24,7 +25,7 @@ from dataclasses import dataclass, replace
 from rings_cli.core import defaults
 from rings_cli.core.config import CLIENT_IP_SOURCES, Config, load_config, normalize_host
 from rings_cli.core.errors import StateLockedError, UsageError
-from rings_cli.core.privacy import SaltStore, state_secret
+from rings_cli.core.privacy import SaltStore
 from rings_cli.core.state import StateDir, check_tenant
 from rings_cli.days.direct import DirectDays
 from rings_cli.days.finalize import DEFAULT_GRACE
@@ -37,6 +38,7 @@ from rings_cli.ingest.upkeep import Upkeep
 from rings_cli.source.follow import Follower
 from rings_cli.source.formatcheck import (
     Input,
+    UnknownFormatError,
     check_forced_format,
     check_head,
     check_inputs,
@@ -49,7 +51,7 @@ from rings_cli.source.formats import LogFormat, check_timezone, get_format
 from rings_cli.source.inputs import CHUNK_BYTES, iter_chunks, open_source
 from rings_cli.source.parse import Rejects, lines_from_bytes, parse_lines
 from rings_cli.source.tail import HEAD_BYTES, Block, Checkpoint, FileTail, Identified, head_of, legacy_source
-from rings_cli.store.catalog import Catalog
+from rings_cli.store.catalog import Catalog, identity_secret
 from rings_cli.store.docache import DoFileCache
 from rings_cli.store.lifecycle import migrate, migrate_checkpoints
 from rings_cli.store.sqlite import sync_filesystem
@@ -125,7 +127,9 @@ class Ingest:
         self.summary = IngestSummary()
         self.rejects = Rejects(keep=keep_rejects)  # by reason, and the first `keep_rejects` lines
         self._stopping = False
+        self._behind = False  # follow mode: the last poll left a file with more to read
         self._formats: dict[str, LogFormat] = {}  # per source, detected once (W3C keeps its header)
+        self._unknown: dict[str, int] = {}  # per source no format read: the head's length then
         self._do_files = DoFileCache(state)  # the catalog is set when a session opens it
         self._session: _Session | None = None
         self._held: set[str] = set()  # sources whose checkpoint must not advance (damaged state)
@@ -138,6 +142,7 @@ class Ingest:
         self._unread: list[Input] = []  # the run's inputs not read yet (the watermark)
         self._written = 0  # days written straight to the warehouse, as last seen
         self._last = Progress(0, None, 0)  # the last progress reported
+        self._where: dict[str, tuple[int, int, str]] = {}  # per source: device, inode, path read
 
     def stop(self) -> None:
         """Ask a running ingest to stop after the current batch (signal handlers call this)."""
@@ -192,59 +197,101 @@ class Ingest:
         flush_interval: float = DEFAULT_FLUSH_INTERVAL,
         poll: float = POLL_SECONDS,
         on_flush: Callable[[FlushResult], None] | None = None,
+        on_skip: Callable[[str], None] | None = None,
         on_idle: Callable[[], None] | None = None,
+        paced: bool = False,
     ) -> IngestSummary:
         """Tail files and globs until `stop()`: merge new lines as they come, flush every
-        `flush_interval` seconds (only dirty tenant-days), finalize days as they end. `on_idle` is
-        called whenever a poll finds nothing new (every file read to its end).
+        `flush_interval` seconds (only dirty tenant-days), finalize days as they end. `on_skip`
+        hears of a file set aside (its summary warning, as it happens); `on_idle` is called
+        whenever a poll finds nothing new (every file read to its end).
 
-        A poll reads every file to its end, so lines that keep trickling in are taken at most once
-        per `poll` seconds, as one batch: a commit costs about the same for 2 lines as for 200,
-        and a loop that went round again as soon as it had committed spent a core on a log that
-        grows by 20 lines a second."""
+        `paced` (`rings live FILE`): a poll that read everything there was is followed by the rest
+        of the `poll` period, so lines that keep trickling in are taken at most once per period, as
+        one batch (a commit, a re-read and a redraw cost about the same for 2 lines as for 40).
+        Otherwise the next poll comes at once after a read, as soon as after one that was cut short."""
         started = self.clock()
-        follower = Follower(patterns, self._identify)
+        with self.following(patterns, flush_interval, on_flush, on_skip) as step:
+            while not self._stopping:
+                began = self.clock()
+                got = step()
+                if not got and on_idle is not None:
+                    on_idle()
+                if self._stopping:
+                    break
+                if not got:
+                    self._sleep(poll)
+                elif paced and not self._behind:  # the rest of the period, however much was read
+                    self._sleep(poll - (self.clock() - began))
+        self.summary.seconds = self.clock() - started
+        return self.summary
+
+    @contextmanager
+    def following(
+        self,
+        patterns: list[str],
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+        on_flush: Callable[[FlushResult], None] | None = None,
+        on_skip: Callable[[str], None] | None = None,
+    ) -> Iterator[Callable[[], bool]]:
+        """Follow mode one poll at a time (`follow` loops over it; tests step it): `step()` reads
+        what every file added, commits it, flushes when due, and says whether it read anything.
+        Leaving the block closes the files and flushes."""
+        follower = Follower(patterns, self._identify, self._confirm, self.clock)
         if self.forced_format is not None:  # the files there now: a wrong forced format is refused at once
             for path in follower.paths():
-                source = open_source(path)
+                try:
+                    source = open_source(path)
+                except (OSError, UsageError):
+                    continue  # gone since the glob
                 try:
                     check_head(source.name, source.read(HEAD_BYTES), self.forced_format)
                 finally:
                     source.close()
         with self._open(batch=False) as session:
             last_flush = self.clock()
+
+            def step() -> bool:
+                nonlocal last_flush
+                self.state.yield_to_backup()  # every step of the last poll is done
+                got = False
+                for tail, block in follower.poll(self.chunk_bytes):
+                    got = True
+                    try:
+                        parsed = self._prepare_block(tail, block, 0, None, self._file_tenant(tail))
+                    except UnknownFormatError as e:  # not a log Rings knows: left until it changes
+                        follower.set_aside(tail)
+                        if (tail.name, e.why) not in self.summary.skipped:
+                            self.summary.skipped.append((tail.name, e.why))
+                            if on_skip:
+                                on_skip(f"skipped: {tail.name}: {e.why} (read once it changes)")
+                        continue
+                    self._commit(tail, parsed)
+                    if self._stopping:
+                        break
+                    self.state.yield_to_backup()
+                self.summary.polls += 1
+                self._behind = follower.behind
+                if self.clock() - last_flush >= flush_interval:
+                    last_flush = self.clock()
+                    try:
+                        result = session.upkeep.tick(self.clock())
+                    except StateLockedError:
+                        # Readers held the warehouse: the tenant-days stay dirty (and readable
+                        # from their DO files); the next tick flushes them.
+                        self.summary.flush_retries += 1
+                        return True  # look again at once, as after a read
+                    if on_flush and result.tenant_days:
+                        on_flush(result)
+                return got
+
             try:
-                while not self._stopping:
-                    began = self.clock()
-                    got = False
-                    for tail, block in follower.poll(self.chunk_bytes):
-                        got = True
-                        site = self._file_tenant(tail)
-                        self._commit(tail, self._prepare_block(tail, block, 0, None, site))
-                        if self._stopping:
-                            break
-                    if self.clock() - last_flush >= flush_interval:
-                        last_flush = self.clock()
-                        try:
-                            result = session.upkeep.tick(self.clock())
-                        except StateLockedError:
-                            # Readers held the warehouse: the tenant-days stay dirty (and readable
-                            # from their DO files); the next tick flushes them.
-                            self.summary.flush_retries += 1
-                            continue
-                        if on_flush and result.tenant_days:
-                            on_flush(result)
-                    if not got and on_idle is not None:
-                        on_idle()
-                    if not self._stopping:  # the rest of the poll period, however much was read
-                        self._sleep(poll - (self.clock() - began))
+                yield step
             finally:
                 follower.close()
                 result = session.upkeep.flush()
                 if on_flush and result.tenant_days:
                     on_flush(result)
-        self.summary.seconds = self.clock() - started
-        return self.summary
 
     # --- the session --------------------------------------------------------------------------
 
@@ -255,9 +302,9 @@ class Ingest:
         started go straight to the warehouse (days/direct.py); in follow mode, to DO files."""
         with self.state.ingest_lock():
             salts = SaltStore(self.state)
-            secret = state_secret(self.state)
             catalog = Catalog(self.state.catalog_path)
             try:
+                secret = identity_secret(self.state, catalog)  # refused before anything is read
                 migrate(self.state, catalog)  # salts of an earlier release: per tenant-day now
                 migrate_checkpoints(self.state, catalog, lambda old: legacy_source(secret, old))
                 self._do_files.catalog = catalog
@@ -301,17 +348,47 @@ class Ingest:
 
     # --- files: identity, format, read, commit --------------------------------------------------
 
-    def _identify(self, head: bytes, name: str, exclude: Collection[str] = ()) -> Identified | None:
-        """A file's source id and checkpoint, found by its head (see tail.py); None without one.
-        Ids in `exclude` are not this file's (see follow.py)."""
+    def _identify(
+        self,
+        head: bytes,
+        name: str,
+        exclude: Collection[str] = (),
+        avoid: Collection[str] = (),
+        create: bool = True,
+    ) -> Identified | None:
+        """A file's source id and checkpoint, found by its head (see tail.py); None without one
+        (or, without `create`, when it is no file seen before). Ids in `exclude` are not this
+        file's, those in `avoid` only if nothing else fits (see follow.py)."""
         session = self._active()
         found = head_of(head, session.secret)
         if found is None:
             return None
-        source, offset, line = session.catalog.resolve(
-            found.prefixes, found.legacy, secrets.token_hex(16), name, self._stamp(), exclude
+        got = session.catalog.resolve(
+            found.prefixes,
+            found.legacy,
+            secrets.token_hex(16),
+            name,
+            self._stamp(),
+            exclude,
+            avoid,
+            found.complete,
+            create,
         )
-        return source, Checkpoint(offset, line), found.complete
+        if got is None:
+            return None
+        source, offset, line, new = got
+        return Identified(source, Checkpoint(offset, line), found.complete, new)
+
+    def _confirm(self, tail: FileTail) -> bool:
+        """Whether a file whose short head has grown is still the source it was taken for; if so,
+        it is known by the longer head from now on (tail and catalog)."""
+        found = head_of(tail.head(), self._active().secret)
+        if found is None or tail.fingerprint is None:
+            return False
+        if not self._active().catalog.matches(tail.fingerprint, found.prefixes, found.complete):
+            return False
+        tail.learn(found.complete)
+        return True
 
     def _format_for(self, tail: FileTail, known: LogFormat | None = None) -> LogFormat:
         """The file's format: forced, as the input check found it, or detected from its first
@@ -319,9 +396,13 @@ class Ingest:
         fmt = self._formats.get(tail.fingerprint or tail.name)
         if fmt is not None:
             return fmt
-        head = lines_from_bytes(tail.head())
+        raw = tail.head()
+        if self._unknown.get(tail.fingerprint or tail.name) == len(raw):
+            raise unknown_format(tail.name)  # the same first lines as last time: no new detection
+        head = lines_from_bytes(raw)
         fmt = self.forced_format.fresh() if self.forced_format is not None else known or detect(head)
         if fmt is None:
+            self._unknown[tail.fingerprint or tail.name] = len(raw)
             raise unknown_format(tail.name)
         if tail.position.offset > 0:
             parse_lines(head, fmt, Rejects())  # resuming mid-file: let the format read its header
@@ -351,6 +432,7 @@ class Ingest:
                     if self._stopping:
                         return
                     self._passed(parsed.earliest)
+                    self.state.yield_to_backup()  # the block is stored and checkpointed
             if self._stopping:
                 return
             if tail.damage is not None:
@@ -396,13 +478,10 @@ class Ingest:
             # A damaged tenant-day lost lines: keep this file's checkpoint where it is, so a run
             # after `rings check --repair` reads them again (other DO files skip what they hold).
             self._held.add(source)
-        session = self._active()
-        if not tail.head_complete and not tail.compressed:  # it grew: know it by more of its head
-            head = head_of(tail.head(fresh=True), session.secret)
-            if head is not None:
-                session.catalog.grow_head(source, head.length, head.digest)
-                tail.head_complete = head.complete
+        if tail.check() == "grown":  # know it by more of its head (if the new lines are still its own)
+            self._confirm(tail)
         self._pending.setdefault(source, (tail.name, []))[1].append((block.start, block.end))
+        self._where[source] = (*tail.inode, os.path.abspath(tail.path))
         self._checkpoint(source)
 
     # --- streams ---------------------------------------------------------------------------------
@@ -445,6 +524,7 @@ class Ingest:
                     if self._stopping:
                         break
                     self._passed(item.earliest)
+                    self.state.yield_to_backup()
             if source.damage is not None and not self._stopping:
                 self.summary.damaged.append((source.name, source.damage, read))
         finally:
@@ -485,7 +565,8 @@ class Ingest:
             while len(blocks) > 1 and blocks[1][0].line <= first:
                 blocks.pop(0)  # wholly before the first held line: passed for good
             end = blocks[0][0]
-        self._active().catalog.save_checkpoint(source, end.offset, end.line, name, self._stamp())
+        where = self._where.get(source)
+        self._active().catalog.save_checkpoint(source, end.offset, end.line, name, self._stamp(), where)
 
     def _passed(self, earliest: dt.datetime | None) -> None:
         """A block is stored: the days every input has now been read past are written (the

@@ -48,6 +48,7 @@ class IngestSummary:
     expired: list[str] = field(default_factory=list)  # tenant/date deleted by retention (keep_days)
     damaged_state: list[str] = field(default_factory=list)  # one line per state file that could not be used
     flush_retries: int = 0  # follow-mode flushes put off to the next tick (warehouse busy)
+    polls: int = 0  # follow mode: times every file was looked at (not in the printed summary)
     flushes: list[FlushResult] = field(default_factory=list)
     seconds: float = 0.0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why): nothing read
@@ -76,6 +77,7 @@ class IngestSummary:
             "late_lines": self.late_lines,
             "late_tenant_days": sorted(self.late_tenant_days),
             "damaged_state": self.damaged_state,
+            "flush_retries": self.flush_retries,
             "seconds": round(self.seconds, 3),
             "skipped": [{"file": f, "reason": why} for f, why in self.skipped],
             "damaged": [{"file": f, "problem": why, "after_line": n} for f, why, n in self.damaged],

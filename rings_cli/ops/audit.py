@@ -1,6 +1,6 @@
 """`rings audit`: prove the privacy promises on what the state dir actually holds.
 
-Five checks, each pass, warn or fail (see README, `rings audit` and Privacy); what counts as an
+Six checks, each pass, warn or fail (see README, `rings audit` and Privacy); what counts as an
 IP address or a user agent is defined in shapes.py:
 
 - `tables`: no text value of any table of any DO file, the catalog or the warehouse holds an IP
@@ -15,6 +15,9 @@ IP address or a user agent is defined in shapes.py:
   has no free pages (finalization vacuums it, so no deleted row survives in free space).
 - `salts`: no salt file outlives the finalization of its tenant-day (`salts/<tenant>/<date>.key`;
   an earlier release's `salts/<date>.key` outlives it once every tenant-day of its date is final).
+- `set-aside`: files `rings check --repair` set aside (`.damaged-*`) are read like the live ones
+  (for `tables` and `hashes`); none may hold a tenant the state dir no longer has (an erase or
+  retention covers them, so one that does was left by an earlier release, or planted).
 - `permissions`: the tree is owner-only (0700 dirs, 0600 files; 0750/0640 with `group_readable`),
   and salts are 0600 in a 0700 directory whatever the setting.
 
@@ -37,6 +40,7 @@ from typing import Any, TypeVar
 from rings_cli.core.config import CONFIG_NAME, load_config
 from rings_cli.core.errors import RingsError, StateLockedError
 from rings_cli.core.state import TENANT_PATTERN, StateDir
+from rings_cli.core.text import safe_text
 from rings_cli.ops.shapes import IP, UA, find_shapes, scan_file
 from rings_cli.warehouse.local import Warehouse
 
@@ -355,7 +359,7 @@ def audit(state: StateDir, warehouse_wait: float = WAREHOUSE_WAIT) -> AuditResul
     scan.tenants = {p.name for p in (state.root / "do").glob("*") if p.is_dir()}
     # Catalog: finalized tenant-days (and dates, of an earlier release), tenant-days, checkpoints;
     # its own text columns.
-    if state.catalog_path.exists():
+    if state.catalog_path.exists() and not state.catalog_path.is_symlink():
         where = _rel(state, state.catalog_path)
         try:
             catalog = _read_sqlite(state.catalog_path, _read_catalog)
@@ -373,6 +377,8 @@ def audit(state: StateDir, warehouse_wait: float = WAREHOUSE_WAIT) -> AuditResul
 
     # DO files.
     for path in sorted((state.root / "do").glob("*/*.sqlite")):
+        if not _inside(state, path):
+            continue  # behind a symbolic link: never followed (the bytes check fails on the link)
         where = _rel(state, path)
         if _PACK_FILE.match(path.name):
             _audit_pack(state, path, where, scan, hashes, stored, finalized, tenant_days)
@@ -399,6 +405,7 @@ def audit(state: StateDir, warehouse_wait: float = WAREHOUSE_WAIT) -> AuditResul
     # The warehouse: its tenant-days count too (days written straight to it have no DO file).
     stored.warehouse_rows = _scan_warehouse(state, scan, warehouse_wait, tenant_days)
     tenants = {t for t, _ in tenant_days}
+    aside = _audit_set_aside(state, scan, hashes, finalized, tenants, warehouse_wait)
     stored.tenants, stored.days = len(tenants), len({d for _, d in tenant_days})
     stored.tenant_days = len(tenant_days)
 
@@ -415,7 +422,7 @@ def audit(state: StateDir, warehouse_wait: float = WAREHOUSE_WAIT) -> AuditResul
 
     byte_check, stored.files, stored.bytes = _scan_bytes(state, scan)
     return AuditResult(
-        str(state.root), stored, [tables, byte_check, hashes, salts, _check_permissions(state)]
+        str(state.root), stored, [tables, byte_check, hashes, salts, aside, _check_permissions(state)]
     )
 
 
@@ -483,34 +490,11 @@ def _scan_warehouse(
     Its tenant-days are added to `tenant_days`, their tenants to the tenant names: a tenant named
     by an address (a Host header) is a warning here too, as in the catalog."""
     path = state.warehouse_path
-    if not path.exists():
+    if not path.exists() or path.is_symlink():
         return None
     where = _rel(state, path)
     try:
-        with Warehouse(path).reader(wait) as con:
-            counts = {}
-            tables = [
-                r[0]
-                for r in con.execute(
-                    "SELECT table_name FROM duckdb_tables() WHERE NOT internal ORDER BY 1"
-                ).fetchall()
-            ]
-            for table in tables:
-                counts[table] = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
-            if "daily" in tables:
-                days = con.execute("SELECT DISTINCT tenant, CAST(date AS VARCHAR) FROM daily").fetchall()
-                tenant_days |= {(t, d) for t, d in days}
-                scan.tenants |= {t for t, _ in days}
-            columns = con.execute(
-                "SELECT table_name, column_name FROM duckdb_columns() "
-                "WHERE NOT internal AND data_type IN ('VARCHAR', 'JSON', 'BLOB') ORDER BY 1, 2"
-            ).fetchall()
-            for table, column in columns:
-                values = con.execute(
-                    f'SELECT DISTINCT CAST("{column}" AS VARCHAR) FROM "{table}" WHERE "{column}" IS NOT NULL'
-                ).fetchall()
-                scan.add(where, table, column, (v[0].encode() for v in values))
-            return counts
+        return _read_duckdb(path, where, scan, wait, tenant_days)
     except StateLockedError:
         scan.check.warnings.append(
             f"{where}: busy (a flush held it for {wait:g}s), its tables were not read; audit again"
@@ -518,6 +502,101 @@ def _scan_warehouse(
     except RingsError as e:
         scan.check.failures.append(f"{where}: cannot be read ({e})")
     return None
+
+
+def _read_duckdb(
+    path: Path, where: str, scan: _Scan, wait: float, tenant_days: set[tuple[str, str]]
+) -> dict[str, int]:
+    """Row counts and text columns of a DuckDB file (the warehouse, or a copy a repair set aside);
+    its `daily` tenant-days are added to `tenant_days`."""
+    with Warehouse(path).reader(wait) as con:
+        counts = {}
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE NOT internal ORDER BY 1"
+            ).fetchall()
+        ]
+        for table in tables:
+            counts[table] = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
+        if "daily" in tables:
+            days = con.execute("SELECT DISTINCT tenant, CAST(date AS VARCHAR) FROM daily").fetchall()
+            tenant_days |= {(t, d) for t, d in days}
+            scan.tenants |= {t for t, _ in days}
+        columns = con.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() "
+            "WHERE NOT internal AND data_type IN ('VARCHAR', 'JSON', 'BLOB') ORDER BY 1, 2"
+        ).fetchall()
+        for table, column in columns:
+            values = con.execute(
+                f'SELECT DISTINCT CAST("{column}" AS VARCHAR) FROM "{table}" WHERE "{column}" IS NOT NULL'
+            ).fetchall()
+            scan.add(where, table, column, (v[0].encode() for v in values))
+        return counts
+
+
+_ASIDE = re.compile(r"\.damaged-\d{8}T\d{6}Z$")  # what check --repair names a file it sets aside
+
+
+def _audit_set_aside(
+    state: StateDir,
+    scan: _Scan,
+    hashes: Check,
+    finalized: Finalized,
+    live: set[str],
+    wait: float,
+) -> Check:
+    """Files `rings check --repair` set aside are read like the live ones (their tables for the
+    `tables` check, a DO file's visitor hashes for `hashes`); none may hold a tenant the state dir
+    no longer has (an erase or retention covers them)."""
+    check = Check(
+        "set-aside",
+        "files a repair set aside hold no tenant the state dir no longer has (erase covers them)",
+    )
+    top = [p for p in state.root.iterdir() if _ASIDE.search(p.name) and not p.is_symlink()]
+    tenant_files = [p for p in (state.root / "do").glob("*/*") if _ASIDE.search(p.name) and _inside(state, p)]
+    for path in sorted(top + tenant_files):
+        where = _rel(state, path)
+        held: set[str] = set() if path.parent == state.root else {path.parent.name}
+        try:
+            if path.name.startswith("warehouse.duckdb"):
+                days: set[tuple[str, str]] = set()
+                _read_duckdb(path, where, scan, wait, days)
+                held |= {t for t, _ in days}
+            elif path.name.startswith("catalog.sqlite"):
+                data = _read_sqlite(path, _read_catalog)
+                held |= {t for t, _ in data.days | data.finalized_days}
+            elif path.name.startswith("secret.key"):
+                continue  # keys file identities only: no tenant's data
+            else:
+                data = _read_sqlite(path, _read_pack if ".pack." in path.name else _read_do)
+                day = (path.parent.name, path.name[:10])
+                closed = day in finalized.tenant_days or day[1] in finalized.dates
+                if ".pack." not in path.name and data.views and closed:
+                    hashes.failures.append(
+                        f"{where}: set aside by a repair, it keeps {data.views} page views with visitor "
+                        f"hashes of finalized tenant-day {day[0]}/{day[1]}; delete it"
+                    )
+            for table, column, values in data.columns if not path.name.startswith("warehouse") else []:
+                scan.add(where, table, column, values)
+        except (sqlite3.Error, RingsError):
+            if path.parent == state.root:
+                check.warnings.append(
+                    f"{where}: set aside by a repair and cannot be read, so what it holds is not known "
+                    "(its bytes are scanned); delete it once you no longer need it"
+                )
+                continue
+        gone = sorted(held - live)
+        if gone:
+            check.failures.append(
+                f"{where}: holds {', '.join(gone)}, which the state dir no longer has (erased?): "
+                f"run `rings erase --tenant {gone[0]}` again, or delete it"
+            )
+        else:
+            check.notes.append(
+                f"{where}: set aside by `rings check --repair`; delete it once you no longer need it"
+            )
+    return check
 
 
 def _scan_bytes(state: StateDir, scan: _Scan) -> tuple[Check, int, int]:
@@ -532,7 +611,11 @@ def _scan_bytes(state: StateDir, scan: _Scan) -> tuple[Check, int, int]:
     for path in _files(state.root):
         where = _rel(state, path)
         if path.is_symlink():
-            check.warnings.append(f"{where}: a symbolic link; not followed")
+            if path != state.root / CONFIG_NAME:
+                check.failures.append(
+                    f"{where}: a symbolic link (to {safe_text(os.readlink(path))}); not followed, so "
+                    "what it points to is not audited (and no command runs while it is there)"
+                )
             continue
         if path == state.root / CONFIG_NAME:
             check.notes.append(f"{where}: your configuration, not scanned (it may name proxies)")
@@ -566,6 +649,16 @@ def _explained(text: str, live: bytes, texts: set[str]) -> bool:
     core = text.encode().removesuffix(b" (")
     name_length = core.find(b"/")
     return any(core[i:] in live for i in range(max(1, name_length - 1)))
+
+
+def _inside(state: StateDir, path: Path) -> bool:
+    """No folder between the state dir and `path` is a symbolic link (nor `path` itself)."""
+    for part in [path, *path.parents]:
+        if part == state.root:
+            return True
+        if part.is_symlink():
+            return False
+    return True
 
 
 def _files(root: Path) -> Iterator[Path]:

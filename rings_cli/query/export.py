@@ -24,6 +24,7 @@ CSV_SECTIONS = (
     "content",
     "tenants",
     "status",
+    "bots",
     "browsers",
     "os",
     "devices",
@@ -51,10 +52,12 @@ def report_csv(report: Report, section: str) -> str:
 
 
 def section_rows(report: Report, section: str) -> Sequence[Mapping[str, Any]]:
-    """One of CSV_SECTIONS as rows (`status` as rows of status and requests); none for a section
+    """One of CSV_SECTIONS as rows (`status` and `bots` as rows of a key and requests); none for a section
     the report does not have (`tenants` of one tenant's report)."""
     if section == "status":
         return [{"status": k, "requests": v} for k, v in report["status"].items()]
+    if section == "bots":
+        return [{"reason": k, "requests": v} for k, v in report["bots"].items()]
     rows = report.get(section, [])
     if not isinstance(rows, list):
         raise ValueError(f"{section!r} is not one of the report's lists")

@@ -57,7 +57,6 @@ class LiveFrame:
     tenant: str | None
     report: Report
     feed: list[dict[str, Any]] = field(default_factory=list)
-    read_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     @property
     def has_data(self) -> bool:

@@ -166,6 +166,17 @@ class NotFoundRow(TypedDict):
     bot_requests: int
 
 
+class DefinitionsRow(TypedDict):
+    """The requests of the range one version of the definitions counted (queries/definitions.sql)."""
+
+    version: int
+    first: str  # its first and last day in the range
+    last: str
+    tenant_days: int
+    requests: int
+    changes: str  # what that version counts (core/definitions.py)
+
+
 class Compare(TypedDict):
     """`--compare`: the compared period's totals and status, and the previous numbers of the rows
     each top list shows (same rows, same order; zeros for a row the period did not have)."""
@@ -193,7 +204,8 @@ class Sections(TypedDict):
     totals: Totals
     days: list[DayRow]
     hours: list[HourRow]  # empty when `hours_omitted`
-    status: dict[str, int]  # requests by HTTP status
+    status: dict[str, int]  # requests by HTTP status (`-`: none, the connection closed first)
+    bots: dict[str, int]  # bot requests by reason: crawler, library, referrer spam, outdated browser
     top_pages: list[PageRow]
     top_referrers: list[ReferrerRow]
     top_campaigns: list[CampaignRow]
@@ -204,6 +216,8 @@ class Sections(TypedDict):
     countries: list[CountryRow]
     not_found: list[NotFoundRow]
     hours_omitted: NotRequired[str]  # why `hours` is empty: the range is too long for hourly rows
+    # The range holds days counted by different versions of the definitions: each version's days.
+    definitions_changed: NotRequired[list[DefinitionsRow]]
     tenants: NotRequired[list[TenantRow]]  # all-tenants reports only
 
 

@@ -18,13 +18,13 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from rings_cli.core import bounds, defaults
+from rings_cli.core import bounds, defaults, definitions
 from rings_cli.core.config import load_config
 from rings_cli.core.errors import UsageError
 from rings_cli.core.state import StateDir
 from rings_cli.enrich.zones import local_today, tenant_zone, zone_changes
 from rings_cli.query.countries import country_name
-from rings_cli.query.model import Change, Compare, Place, Report, Sections, Totals
+from rings_cli.query.model import Change, Compare, DefinitionsRow, Place, Report, Sections, Totals
 from rings_cli.query.readpath import KeptDatabase, ReadInfo, current_view, cursor
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ SECTIONS = (
     "days",
     "hours",
     "status",
+    "bots",
     "top_pages",
     "top_referrers",
     "top_campaigns",
@@ -264,6 +265,8 @@ def build_report(
             for s in SECTIONS
             if (sections is None or s in sections) and (s != "hours" or not _hours_omitted(start_d, end_d))
         ]
+        if sections is None or "definitions" in sections:  # the versions that counted the range
+            wanted.append("definitions")
         rows = run_all(con, wanted, params, parallel)
         if tenant is None:  # tenants' zones may differ: an all-tenants hour row has no one UTC offset
             for row in rows.get("hours", []):
@@ -467,6 +470,7 @@ def _assemble(
         "days": _rows(s, "days"),
         "hours": _rows(s, "hours"),
         "status": {r["status"]: int(r["requests"]) for r in s.get("status", [])},
+        "bots": _bots(s.get("bots", [])),
         "top_pages": _rows(s, "top_pages"),
         "top_referrers": _rows(s, "top_referrers"),
         "top_campaigns": _rows(s, "top_campaigns"),
@@ -485,9 +489,24 @@ def _assemble(
             f"the range is longer than {MAX_HOURS_DAYS} days: hourly rows are left out; "
             "ask for a shorter range to see them"
         )
+    versions = _rows(s, "definitions")
+    if len(versions) > 1:
+        report["definitions_changed"] = [
+            cast(DefinitionsRow, {**row, "changes": definitions.CHANGES.get(row["version"], "")})
+            for row in versions
+        ]
     if tenant is None:
         report["tenants"] = _rows(s, "tenants")
     return report
+
+
+def _bots(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Bot requests by reason: every reason (0 when none), then those of days counted before
+    reasons were recorded, when there are any."""
+    out = dict.fromkeys(definitions.BOT_REASONS, 0)
+    for row in rows:
+        out[row["reason"]] = int(row["requests"])
+    return out
 
 
 def _rows(s: dict[str, list[dict[str, Any]]], name: str) -> list[Any]:

@@ -154,8 +154,14 @@ def check_head(name: str, head: bytes, forced: LogFormat) -> None:
         check_forced_format(name, sample, forced)
 
 
-def unknown_format(name: str) -> UsageError:
-    return UsageError(
-        f"{name}: cannot recognise the log format; "
+class UnknownFormatError(UsageError):
+    """No format Rings knows reads a file's first lines (`why` says it without the file's name)."""
+
+    why = "cannot recognise the log format"
+
+
+def unknown_format(name: str) -> UnknownFormatError:
+    return UnknownFormatError(
+        f"{name}: {UnknownFormatError.why}; "
         "name it with --format (see README, Formats; `rings formats` lists them)"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bz2
 import glob
 import gzip
+import io
 import lzma
 import os
 import re
@@ -74,6 +75,13 @@ class Source:
             parts.append(part)
             got += len(part)
         return b"".join(parts)
+
+    def rewind(self) -> None:
+        """Back to the first byte (a file's own), with a fresh decompressor for an archive."""
+        self.raw.seek(0)
+        self.damage = None
+        if self.compression is not None:
+            self.stream, _ = _decompressing(self.raw, peek=False)
 
     def position(self) -> int:
         try:
@@ -162,6 +170,62 @@ def open_source(path: str) -> Source:
     stream, compression = _decompressing(raw, peek=not raw.seekable())  # a FIFO cannot seek back
     size = os.fstat(raw.fileno()).st_size if raw.seekable() else None
     return Source(str(p), raw, stream, size, compression)
+
+
+def undecided(first: bytes) -> bool:
+    """True while a file's first bytes may still turn into a compression magic: an archive that
+    gzip (say) has just created is empty, or holds part of its magic. Read now, it would be taken
+    for plain text; wait for its first bytes."""
+    return not any(first.startswith(m) for m in _MAGIC) and any(m.startswith(first) for m in _MAGIC)
+
+
+class _Positional(io.RawIOBase):
+    """An open file read by offset (pread): its own position, and the file's, stay where they are."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = os.pread(self.fd, len(buffer), self.offset)
+        buffer[: len(data)] = data
+        self.offset += len(data)
+        return len(data)
+
+
+def read_head(fd: int, compression: str | None, limit: int) -> tuple[bytes, bool]:
+    """The first `limit` bytes of an open file, decompressed; and whether they are all of it (an
+    archive that ends cleanly within them). Read through the descriptor, never the path: by now the
+    path may name another file (rotation), or none."""
+    if compression is None:
+        data = os.pread(fd, limit, 0)
+        return data, len(data) < limit
+    raw = io.BufferedReader(_Positional(fd))
+    stream: gzip.GzipFile | bz2.BZ2File | lzma.LZMAFile
+    if compression == "gzip":
+        stream = gzip.GzipFile(fileobj=raw, mode="rb")
+    elif compression == "bzip2":
+        stream = bz2.BZ2File(raw)
+    else:
+        stream = lzma.LZMAFile(raw)  # noqa: SIM115 - over a descriptor the tail owns: nothing to close
+    parts: list[bytes] = []
+    got = 0
+    whole = False
+    try:
+        while got < limit:
+            part = stream.read1(limit - got)
+            if not part:
+                whole = True
+                break
+            parts.append(part)
+            got += len(part)
+    except _DAMAGE as e:  # still being written, or damaged: what came before it
+        if isinstance(e, OSError) and e.errno is not None:
+            raise
+    return b"".join(parts), whole
 
 
 def _decompressing(raw: BinaryIO, peek: bool) -> tuple[BinaryIO, str | None]:

@@ -38,6 +38,7 @@ __all__ = [
     "EMPTY",
     "FUTURE",
     "NO_REQUEST",
+    "NO_STATUS",
     "TOO_LONG",
     "TOO_OLD",
     "UNPARSEABLE",
@@ -46,6 +47,9 @@ __all__ = [
     "reject_implausible_times",
 ]
 
+# The status of a request that has none (`-` or empty): stored as 0, shown as `-`.
+NO_STATUS = 0
+_NO_STATUS = "_no_status"  # the line's status field is `-`, empty or absent (between _typed and the end)
 # Longer lines are not access-log lines (Apache's request line limit is 8 KiB); reading them
 # would only cost memory.
 MAX_LINE_BYTES = 64 * 1024
@@ -111,10 +115,6 @@ class Rejects:
         for source, reason, line in self.samples:
             out.write(f"{source}\t{reason}\t{line}\n")
         out.flush()
-
-    @property
-    def wants_samples(self) -> bool:
-        return len(self.samples) < self.keep
 
     @property
     def total(self) -> int:
@@ -192,9 +192,11 @@ def parse_lines(lines: pl.Series, fmt: LogFormat, rejects: Rejects, tz: str = UT
         rejects.add_rows(rejected.get_column("reason"), rejected.get_column("line"))
         fields = fields.filter(~failed)
     parsed = _typed(fields, fmt, tz)
-    # A line whose time or status does not read is rejected too (status: JSON without one). No
-    # status and a request of dashes (`"-"`, `"- - - "`) was no HTTP request at all; a 408 with
-    # request `-` has a status, so it stays a request.
+    # A line whose time or status does not read is rejected too. No status and a request of dashes
+    # (`"-"`, `"- - - "`) was no HTTP request at all; a 408 with request `-` has a status, so it
+    # stays a request. A request with no status (`-` or empty: the connection closed before a
+    # response, as an edge proxy logs it) is a request of status NO_STATUS, shown as `-`; a status
+    # that is there but not a number is unparseable.
     none = ["-", ""]
     dashes = pl.col("method").fill_null("-").is_in(none) & pl.col("target").fill_null("-").is_in(none)
     reason = (
@@ -204,7 +206,7 @@ def parse_lines(lines: pl.Series, fmt: LogFormat, rejects: Rejects, tz: str = UT
         .then(pl.lit(BAD_STATUS))
         .when(pl.col("status").is_null() & dashes)
         .then(pl.lit(NO_REQUEST))
-        .when(pl.col("status").is_null())
+        .when(pl.col("status").is_null() & ~pl.col(_NO_STATUS))
         .then(pl.lit(UNPARSEABLE))
         .when(pl.col("bytes").is_null())
         .then(pl.lit(BAD_SIZE))
@@ -219,7 +221,9 @@ def parse_lines(lines: pl.Series, fmt: LogFormat, rejects: Rejects, tz: str = UT
         )
         rejects.add_rows(reasons.filter(bad), sampled)
         parsed = parsed.filter(~bad)
-    return parsed.drop(BAD_STATUS_COLUMN)
+    if parsed.get_column(_NO_STATUS).any():
+        parsed = parsed.with_columns(pl.col("status").fill_null(NO_STATUS))
+    return parsed.drop(BAD_STATUS_COLUMN, _NO_STATUS)
 
 
 def _typed(fields: pl.DataFrame, fmt: LogFormat, tz: str = UTC) -> pl.DataFrame:
@@ -249,6 +253,7 @@ def _typed(fields: pl.DataFrame, fmt: LogFormat, tz: str = UTC) -> pl.DataFrame:
         "method": method,
         "target": target,
         "status": _status(col("status")),
+        _NO_STATUS: col("status").str.strip_chars().fill_null("-").is_in(["-", ""]),
         "bytes": _size(col("bytes")),
         "referrer": col("referrer"),
         "ua": col("ua", "").fill_null(""),
@@ -259,7 +264,7 @@ def _typed(fields: pl.DataFrame, fmt: LogFormat, tz: str = UTC) -> pl.DataFrame:
     if "row" in names:
         exprs["row"] = pl.col("row")
     exprs[BAD_STATUS_COLUMN] = _bad_status(col("status"))
-    parsed = fields.lazy().select(**exprs).cast(PARSED_SCHEMA).collect()  # type: ignore[arg-type]
+    parsed = fields.lazy().select(**exprs).cast(PARSED_SCHEMA | {_NO_STATUS: pl.Boolean}).collect()  # type: ignore[arg-type]
     absolute = parsed.get_column("target").str.starts_with("http")
     if absolute.any():
         parsed = _split_absolute(parsed)

@@ -7,6 +7,12 @@ with the same health check are told apart, and a rotated copy (`access.log.1`, o
 `access.log.2.gz`) is recognised as the file already read, and continues from its checkpoint
 instead of being counted again. Offsets and line numbers are of the decompressed text.
 
+An open plain file is also checked against its own first bytes, through its head, as it was
+identified (the `witness`, kept in memory only): a file truncated and written again before the next
+look (copytruncate and a busy server) begins with other bytes, so it is a new source, even when it
+has grown back past where it was read. A short head that grows is looked up again (`check`): a file
+taken for another one it began like becomes a source of its own once its lines differ.
+
 Only keyed hashes of the head are kept (HMAC with the state dir's secret, see privacy.py): the
 head holds client addresses. A checkpoint records how many head bytes it was taken on, so a file
 read while it was shorter is found again by the hash of that prefix (checked against what was
@@ -25,9 +31,10 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, NamedTuple
 
 from rings_cli.core.privacy import keyed_hash
-from rings_cli.source.inputs import open_source
+from rings_cli.source.inputs import open_source, read_head, undecided
 
 HEAD_BYTES = 64 * 1024  # the first data line must fit here to identify a file
 HEAD_LINES = 8  # a file's head: its first 8 data lines, ...
@@ -58,8 +65,9 @@ class Head:
         return self.prefixes[-1][1]
 
 
-def head_of(data: bytes, key: bytes) -> Head | None:
-    """The head of a file that begins with `data`; None while it has no whole data line."""
+def head_span(data: bytes) -> tuple[int, list[int], bool] | None:
+    """Where the head of a file that begins with `data` lies: the start of its first data line, the
+    end of each of its lines, and whether it is complete; None while it has no whole data line."""
     start = _first_data_line(data)
     if start is None:
         return None
@@ -70,7 +78,21 @@ def head_of(data: bytes, key: bytes) -> Head | None:
             break
         ends.append(newline + 1)
         pos = newline + 1
-    complete = len(ends) == HEAD_LINES or len(data) - start > HEAD_LIMIT
+    return start, ends, len(ends) == HEAD_LINES or len(data) - start > HEAD_LIMIT
+
+
+def through_head(data: bytes) -> bytes:
+    """A file's first bytes up to the end of its head (headers included); b"" without a data line."""
+    span = head_span(data)
+    return data[: span[1][-1]] if span is not None else b""
+
+
+def head_of(data: bytes, key: bytes) -> Head | None:
+    """The head of a file that begins with `data`; None while it has no whole data line."""
+    span = head_span(data)
+    if span is None:
+        return None
+    start, ends, complete = span
     prefixes = tuple((end - start, keyed_hash(key, b"head\0" + data[start:end])) for end in ends)
     first = data[start : ends[0] - 1].rstrip(b"\r")
     return Head(prefixes, complete, _legacy_id(key, hashlib.sha256(first).hexdigest()))
@@ -112,7 +134,14 @@ class Checkpoint:
     line: int = 0
 
 
-Identified = tuple[str, Checkpoint, bool]  # source id, where to continue, head complete
+class Identified(NamedTuple):
+    """What a file's head says it is: its source id, where to continue, whether the head is
+    complete, and whether the id is new (never seen before this look)."""
+
+    source: str
+    checkpoint: Checkpoint
+    complete: bool
+    new: bool = False
 
 
 @dataclass
@@ -140,13 +169,18 @@ class FileTail:
         self.compressed = self.source.compression is not None
         st = os.fstat(self.source.raw.fileno())
         self.inode = (st.st_dev, st.st_ino)
+        # Plain so far, but its first bytes may yet become an archive's magic: not to be read now.
+        self.undecided = not self.compressed and undecided(os.pread(self.source.raw.fileno(), 6, 0))
         self.fingerprint: str | None = None  # the source id, once identified
         self.head_complete = False  # False while the head may still grow with the file
+        self.witness = b""  # a plain file's first bytes through its head, as identified
+        self._size = st.st_size  # the largest size seen: a plain file that shrinks was truncated
         self.position = Checkpoint()
         self._carry = b""
         self.at_end = False  # the last read reached what the file held then (a short read)
         self._damaged_after: int | None = None  # lines before the damage, when skipping found it
         self._head = head  # read once, until the file may have grown past it
+        self._whole = False  # the head read is the whole file (an archive that ends in it)
 
     @property
     def name(self) -> str:
@@ -156,28 +190,63 @@ class FileTail:
         """Fingerprint the file and move to its checkpoint; False while it has no whole data line."""
         if self.fingerprint is not None:
             return True
-        found = self.lookup(self.head(), self.name)
+        head = self.head()
+        found = self.lookup(head, self.name)
         if found is None:
             self._head = None  # no whole data line yet: look again next time
             return False
-        self.fingerprint, checkpoint, self.head_complete = found
+        self.fingerprint, checkpoint, self.head_complete = found.source, found.checkpoint, found.complete
+        self.witness = b"" if self.compressed else through_head(head)
         self._seek(checkpoint)
         return True
 
     def head(self, fresh: bool = False) -> bytes:
         """The file's first bytes (decompressed), for its fingerprint and format detection; read
         once, or again when `fresh` (the file grew while its head was short of HEAD_BYTES)."""
-        if self._head is not None and not fresh:
-            return self._head
-        if not self.compressed:
-            self._head = os.pread(self.source.raw.fileno(), HEAD_BYTES, 0)
-            return self._head
-        probe = open_source(self.path)
-        try:
-            self._head = probe.read(HEAD_BYTES)  # a damaged archive: what comes before the damage
-        finally:
-            probe.close()
+        if self._head is None or fresh:
+            self._head, self._whole = read_head(self.source.raw.fileno(), self.source.compression, HEAD_BYTES)
         return self._head
+
+    def settled(self) -> bool:
+        """An archive can be known by its head once the head is complete or the archive whole: a
+        few lines out of an archive still being written would be taken for a new, short file."""
+        if not self.compressed:
+            return True
+        span = head_span(self.head(fresh=True))
+        return self._whole or (span is not None and span[2])
+
+    def check(self) -> Literal["same", "grown", "replaced"]:
+        """What became of an identified plain file since the last look: "replaced" when it is
+        shorter than what was read, or begins with other bytes (truncated, and maybe written again
+        before this look, as copytruncate and a busy server do); "grown" when its head, still short,
+        has more lines (is it still the same file?); else "same". Archives are not rewritten."""
+        if self.compressed or self.fingerprint is None:
+            return "same"
+        fd = self.source.raw.fileno()
+        size = os.fstat(fd).st_size
+        if size < self._size:  # (not "shorter than its checkpoint": a copy still being made is)
+            return "replaced"
+        self._size = size
+        if self.head_complete:
+            return "same" if os.pread(fd, len(self.witness), 0) == self.witness else "replaced"
+        head = self.head(fresh=True)
+        if not head.startswith(self.witness):
+            return "replaced"
+        span = head_span(head)
+        grown = span is not None and (span[1][-1] > len(self.witness) or span[2])
+        return "grown" if grown else "same"
+
+    def learn(self, complete: bool) -> None:
+        """The grown head is still this file's: know it by all of it from now on."""
+        self.witness = through_head(self.head())
+        self.head_complete = complete
+
+    def within(self, other: FileTail) -> bool:
+        """True when this file's whole lines so far begin `other` too: a copy of it (logrotate's
+        copy), or a file that only begins like it (its next lines will tell)."""
+        mine = self.head(fresh=True)
+        mine = mine[: mine.rfind(b"\n") + 1]
+        return bool(mine) and other.head(fresh=True).startswith(mine)
 
     @property
     def damage(self) -> tuple[str, int] | None:
@@ -188,6 +257,9 @@ class FileTail:
         return self.source.damage, lines
 
     def _seek(self, checkpoint: Checkpoint) -> None:
+        if checkpoint.offset < 0:  # rolled back to a line by `rings check --repair`: count lines
+            self._skip_lines(checkpoint.line)
+            return
         if self.compressed:
             remaining, lines = checkpoint.offset, 0
             while remaining > 0:
@@ -203,18 +275,47 @@ class FileTail:
         self.position = checkpoint
         self._carry = b""
 
-    def truncated(self) -> bool:
-        """True when a plain file became shorter than what was read (copytruncate)."""
-        if self.compressed:
-            return False
-        return os.fstat(self.source.raw.fileno()).st_size < self.position.offset + len(self._carry)
+    def _skip_lines(self, lines: int) -> None:
+        """Start after the first `lines` lines (after all whole lines, when it has fewer)."""
+        consumed = end = count = 0  # bytes read, just past the last newline counted, lines
+        rest = b""  # what follows that newline in the bytes read
+        while count < lines:
+            chunk = self.source.read(_SKIP_CHUNK)
+            if not chunk:
+                break
+            need = lines - count
+            newlines = chunk.count(b"\n")
+            if newlines < need:
+                count += newlines
+                if newlines:
+                    cut = chunk.rindex(b"\n")
+                    end, rest = consumed + cut + 1, chunk[cut + 1 :]
+                else:
+                    rest += chunk
+            else:
+                cut = -1
+                for _ in range(need):
+                    cut = chunk.index(b"\n", cut + 1)
+                count, end, rest = lines, consumed + cut + 1, chunk[cut + 1 :]
+            consumed += len(chunk)
+        if not self.compressed:  # plain: read on from just past the last line skipped
+            self.source.raw.seek(end)
+            rest = b""
+        if self.source.damage is not None:
+            self._damaged_after = count
+        self.position = Checkpoint(end, count)
+        self._carry = rest
 
     def restart(self) -> None:
-        """After truncation: the file is a new source, to be identified again from byte 0."""
+        """The file is not what was identified any more (truncated, rewritten): a new source, to be
+        identified again from byte 0."""
         self.fingerprint = None
         self.head_complete = False
+        self.witness = b""
         self._head = None
-        self.source.raw.seek(0)
+        self._damaged_after = None
+        self._size = os.fstat(self.source.raw.fileno()).st_size
+        self.source.rewind()
         self.position = Checkpoint()
         self._carry = b""
 

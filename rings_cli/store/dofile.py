@@ -1,6 +1,6 @@
-"""The DO file: one SQLite database per tenant-day, our stand-in for the seed's AnalyticsDO.
+"""The DO file: one SQLite database per tenant-day, the stand-in for a Durable Object.
 
-It holds the day's running totals (the seed's hourly, pages, referrers, content tables, plus
+It holds the day's running totals (hourly, pages, referrers, content tables, plus
 status, campaigns and a one-row `day` summary) and, until the day is finalized, `views`: one row
 per page view keyed by visitor hash, which makes uniques and sessions exact across batches and
 runs. Every batch merges in one transaction, so a DO file is always a consistent picture of some
@@ -26,7 +26,7 @@ from rings_cli.core.tables import BREAKDOWN_KEYS
 from rings_cli.count.sessions import VIEW_SCHEMA
 from rings_cli.store import sqlite as storage
 
-SCHEMA_VERSION = 3  # 3: hourly keyed by (hour, utc_offset); see _install_schema
+SCHEMA_VERSION = 4  # 3: hourly keyed by (hour, utc_offset); 4: bots, definitions; see _install_schema
 TOP_LIMIT = 10
 # A finalized tenant-day is a few rows in each of ~20 tables and indexes, one page each at least:
 # 1 KiB pages keep such a file near 20 KB (4 KiB pages: ~80 KB), and cost little on busy days.
@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS views (
   utc_offset INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS views_by_hash ON views (hash);
--- The seed's visitors table, derived rather than stored twice.
+-- A visitors table, derived rather than stored twice.
 CREATE VIEW IF NOT EXISTS visitors AS
   SELECT hash, min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS page_views
   FROM views GROUP BY hash;
@@ -70,11 +70,13 @@ Snapshot = tuple[int, dict[str, tuple[list[str], list[tuple[Any, ...]]]]]
 
 
 def snapshot_rows(
-    con: sqlite3.Connection, current: bool = False
+    con: sqlite3.Connection, current: bool = False, marks: bool = False
 ) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
     """SNAPSHOT_QUERIES on an open DO file connection: per table, its column names and rows.
     A flush of many tenant-days gathers these and makes one frame per table (`snapshot_frames`).
-    `current`: the file is known to have every table and column of this release (no need to look)."""
+    `current`: the file is known to have every table and column of this release (no need to look).
+    `marks`: with the lines it holds (`absorbed`), which a flush keeps beside the counts, so that a
+    DO file restored from the warehouse knows which lines it holds (`rings check --repair`)."""
     out = {}
     present = None if current else storage.table_names(con)
     for table, sql in SNAPSHOT_QUERIES.items():
@@ -88,6 +90,11 @@ def snapshot_rows(
                     sql = sql.replace(f" {column},", f" {tables.key_default(name, column)} AS {column},", 1)
         cur = con.execute(sql)
         out[table] = ([d[0] for d in cur.description], cur.fetchall())
+    if marks:
+        out[tables.ABSORBED] = (
+            ["source", "line"],
+            con.execute("SELECT source, line FROM absorbed").fetchall(),
+        )
     return out
 
 
@@ -283,6 +290,10 @@ class DoFile:
             return []
         return self.con.execute(_STORED_VIEWS, (self.tenant, self.date, json.dumps(visitors))).fetchall()
 
+    def stored_views_count(self) -> int:
+        """Page views held with their visitor's hash (0 once finalized)."""
+        return int(self.con.execute("SELECT count(*) FROM views").fetchone()[0])
+
     def known_paths(self, table: str, paths: list[str]) -> tuple[int, list[str]]:
         """How many rows `table` (pages, not_found) holds, and which of `paths` it has: what
         breakdowns.bound_keys needs when a batch may take a tenant-day past its row limit."""
@@ -348,7 +359,7 @@ class DoFile:
 
     def snapshot_rows(self) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
         """The day's current totals as rows (see `snapshot_frames`)."""
-        return snapshot_rows(self.con, self._current)
+        return snapshot_rows(self.con, self._current, marks=True)
 
     def finalize(self) -> bool:
         """Write the daily summary, delete every visitor hash, and make sure no byte of them remains.
@@ -368,7 +379,7 @@ class DoFile:
         return self._compact()
 
     def _write_summary(self) -> None:
-        """The seed's daily summary: top pages and referrers, as JSON in the `day` row."""
+        """The daily summary: top pages and referrers, as JSON in the `day` row."""
         top_pages = self.con.execute(
             "SELECT path, views, unique_views FROM pages ORDER BY views DESC, path LIMIT ?",
             (TOP_LIMIT,),
@@ -401,7 +412,8 @@ class DoFile:
         return busy == 0
 
     def restore(self, frames: dict[str, pl.DataFrame], day: dict[str, Any], version: int) -> None:
-        """Refill a new, empty file with a warehouse copy of its totals, then finalize it.
+        """Refill a new, empty file with a warehouse copy of its totals (and of the lines it holds,
+        `absorbed`, when the copy has them), then finalize it.
 
         `rings check --repair` uses it for a DO file lost after a flush: the counts come back,
         the visitor hashes cannot, so the tenant-day can only be closed (later lines are `late`:

@@ -22,8 +22,6 @@ from rings_cli.enrich import zones
 from rings_cli.store.catalog import Catalog
 from rings_cli.store.dofile import rekey_absorbed
 
-ONE_DAY = dt.timedelta(days=1)
-
 
 def day_end(tenant: str, date: str, config: Config | None = None) -> dt.datetime:
     """When the tenant-day `tenant`/`date` ends (aware, UTC): the next midnight in the tenant's

@@ -115,7 +115,7 @@ def _connect(path: Path, tenant: str, month: str, create: bool) -> sqlite3.Conne
             raise DamagedStateError(path, "pack of another tenant or month than its name says")
     except sqlite3.DatabaseError as e:
         con.close()
-        raise DamagedStateError(path, f"not a usable pack ({e})") from e
+        raise storage.failure_or_damage(e, path, path.parent.parent.parent, "not a usable pack") from e
     except BaseException:
         con.close()
         raise
@@ -338,7 +338,7 @@ def pack_days(path: Path) -> dict[str, int]:
     try:
         return dict(con.execute("SELECT date, version FROM days").fetchall())
     except sqlite3.DatabaseError as e:
-        raise DamagedStateError(path, f"not a usable pack ({e})") from e
+        raise storage.failure_or_damage(e, path, path.parent.parent.parent, "not a usable pack") from e
     finally:
         con.close()
 
@@ -359,7 +359,7 @@ def verify(path: Path, tenant: str, month: str) -> dict[str, int]:
             _snapshot(con, date)
         return days
     except sqlite3.DatabaseError as e:
-        raise DamagedStateError(path, f"not a usable pack ({e})") from e
+        raise storage.failure_or_damage(e, path, path.parent.parent.parent, "not a usable pack") from e
     finally:
         con.close()
 
@@ -450,6 +450,8 @@ def _snapshot(con: sqlite3.Connection, date: str) -> dict[str, tuple[list[str], 
             sql = f"SELECT {', '.join(table.names)} FROM {table.name} WHERE date = ?1"
         cur = con.execute(sql, (date,))
         out[table.warehouse_name] = ([d[0] for d in cur.description], cur.fetchall())
+    marks = con.execute("SELECT source, line FROM absorbed WHERE date = ?", (date,)).fetchall()
+    out[tables.ABSORBED] = (["source", "line"], marks)  # the lines it holds, as a DO file's flush
     return out
 
 
@@ -477,11 +479,3 @@ def packed_snapshots(state: StateDir, keys: Iterable[tuple[str, str]]) -> dict[t
         finally:
             con.close()
     return out
-
-
-def packs_of(state: StateDir, tenant: str) -> list[tuple[Path, str]]:
-    """(path, month) of every pack of a tenant."""
-    folder = state.root / "do" / tenant
-    if not folder.is_dir():
-        return []
-    return [(p, m[1]) for p in sorted(folder.iterdir()) if (m := PACK_FILE.match(p.name))]

@@ -29,6 +29,7 @@ from rings_cli.core.errors import (
     RingsError,
     is_disk_full,
     is_out_of_files,
+    out_of_space,
 )
 from rings_cli.core.state import process_umask
 
@@ -37,18 +38,36 @@ _SCHEMA_TEXT = ("no such table", "no such column", "has no column")
 
 
 def sqlite_failure(error: sqlite3.Error, path: Path, state_dir: Path) -> RingsError | None:
-    """The RingsError a SQLite error means for `path`, or None when it is not about the file."""
-    if is_disk_full(error):
-        return DiskFullError(state_dir)
+    """The RingsError a SQLite error means for `path`, or None when it is not about the file.
+    An I/O error, or a file that cannot be opened, on a filesystem with no room left is a full
+    disk (SQLite says so when it cannot make a file's -shm or -wal), never damage."""
     if is_out_of_files(error):  # "unable to open database file" at the open-file limit
         return OutOfFilesError()
     name = getattr(error, "sqlite_errorname", "") or ""
     text = str(error)
+    if is_disk_full(error) or (_io_trouble(name, text) and out_of_space(path.parent)):
+        return DiskFullError(state_dir)
     if name.startswith(_DAMAGE_CODES) or (not name and type(error) is sqlite3.DatabaseError):
         return DamagedStateError(path, f"not a usable SQLite database ({text})")
     if any(s in text for s in _SCHEMA_TEXT):
         return DamagedStateError(path, f"does not have Rings' tables ({text})")
     return None
+
+
+def _io_trouble(name: str, text: str) -> bool:
+    return name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")) or text in (
+        "disk I/O error",
+        "unable to open database file",
+    )
+
+
+def failure_or_damage(error: sqlite3.Error, path: Path, state_dir: Path, what: str) -> RingsError:
+    """For code that reads a file with a plain connection: a full disk as such, anything else
+    as damage to the file (`what` says how: "not a usable pack")."""
+    failure = sqlite_failure(error, path, state_dir)
+    if isinstance(failure, DiskFullError):
+        return failure
+    return DamagedStateError(path, f"{what} ({error})")
 
 
 @contextmanager

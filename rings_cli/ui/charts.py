@@ -208,3 +208,18 @@ def range_notes(report: Report) -> list[str]:
     if compared is not None and "note" in compared:
         notes.append(f"Note: {compared['note']}")
     return notes
+
+
+def definitions_note(report: Report) -> str:
+    """What a range that spans a change of the definitions says about it (empty when it does not):
+    each version's days, and what it counted."""
+    changed = report.get("definitions_changed")
+    if not changed:
+        return ""
+    parts = [
+        f"{row['first']} to {row['last']}: definitions {row['version']} ({row['changes']})" for row in changed
+    ]
+    return (
+        "Note: the definitions changed within this range; days keep the numbers they were counted "
+        "with, so days before and after the change do not compare exactly. " + "; ".join(parts) + "."
+    )

@@ -20,6 +20,7 @@ from rings_cli.query.periods import periods
 from rings_cli.ui.charts import (
     NOTHING,
     change,
+    definitions_note,
     duration,
     hour_totals,
     human_bytes,
@@ -344,6 +345,14 @@ def report_html(report: Report) -> str:
             ),
         )
     )
+    if report["totals"]["bot_requests"]:
+        bots = [{"reason": k, "requests": v} for k, v in report["bots"].items()]
+        sections.append(
+            _section(
+                "Bot requests (not page views)",
+                _table(bots, [("reason", "Reason", "text"), ("requests", "Requests", "n")], None, ""),
+            )
+        )
     if "tenants" in report:
         columns = [
             ("tenant", "Tenant", "text"),
@@ -357,13 +366,14 @@ def report_html(report: Report) -> str:
     title_of = {"day": "Days", "week": "Weeks", "month": "Months"}[unit]
     sections.append(_section(title_of, _table(period_rows, days_columns, None, "")))
     title = f"Rings report: {who}, {report['start']} to {report['end']}"
+    note = f'<p class="sub">{_h(definitions_note(report))}</p>' if report.get("definitions_changed") else ""
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{title}</title><style>{CSS}</style></head><body><main>"
-        f'<h1>Rings report: {who}</h1><p class="sub">{period}</p>'
-        + "".join(f'<p class="note">{_h(note)}</p>' for note in range_notes(report))
+        f'<h1>Rings report: {who}</h1><p class="sub">{period}</p>{note}'
+        + "".join(f'<p class="note">{_h(line)}</p>' for line in range_notes(report))
         + f"{_cards(report)}{''.join(sections)}"
         "<footer>Made by Rings from server access logs; no cookies, no IP addresses kept.</footer>"
         "</main></body></html>\n"

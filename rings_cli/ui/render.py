@@ -27,6 +27,7 @@ from rings_cli.ui.charts import (  # duration and human_bytes: shared with the H
     VISITORS,
     change,
     daily_chart,
+    definitions_note,
     duration,
     hour_chart,
     human_bytes,
@@ -72,6 +73,11 @@ def summary_text(summary: dict[str, Any]) -> str:
             f"{plural(summary['late_lines'], 'late line')}, for {plural(len(late), 'finalized tenant-day')} "
             f"({', '.join(safe_text(d) for d in late)}): their requests and page views are counted, "
             "their visitors could not be (uniques, sessions and referrer visits stay as finalized)"
+        )
+    if retries := summary.get("flush_retries"):
+        lines.append(
+            f"{plural(retries, 'flush attempt')} put off while readers held the warehouse; "
+            "a later one wrote their days"
         )
     lines += format_lines(summary["formats"])
     lines += [safe_text(w) for w in summary.get("warnings", [])]
@@ -322,6 +328,8 @@ def report_renderable(report: Report, width: int = 80) -> RenderableType:
         head.append(note + "\n", style="yellow")
     head.append("\n".join(totals_lines(report, width)), style="")
     parts: list[RenderableType] = [head]
+    if note := definitions_note(report):
+        parts.append(Text(note, style="yellow"))
     if report["days"] and report["totals"]["page_views"]:
         parts.append(_chart_text(daily_chart(report["days"], width)))
     if report.get("hours_omitted"):
@@ -379,6 +387,16 @@ def report_renderable(report: Report, width: int = 80) -> RenderableType:
         ]
         status_columns.append((CHANGE, "change", "chg", 0))
     parts.append(fit_table("Status codes", status_rows, status_columns, width))
+    if report["totals"]["bot_requests"]:
+        bots = [{"reason": k, "requests": v} for k, v in report["bots"].items()]
+        parts.append(
+            fit_table(
+                "Bot requests (not page views)",
+                bots,
+                [("reason", "reason", "reason", 0), ("requests", "requests", "requests", 0)],
+                width,
+            )
+        )
     if "tenants" in report:
         parts.append(fit_table("Tenants", report["tenants"], _TENANT_COLUMNS, width))
     return Group(*[p for part in parts for p in (part, Text(""))][:-1])

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import duckdb
     import polars as pl
 
 
@@ -23,10 +22,3 @@ class ArrowStream:
 
     def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
         return self.frame.__arrow_c_stream__(requested_schema)
-
-
-def to_polars(relation: duckdb.DuckDBPyRelation) -> pl.DataFrame:
-    """A query's result as a Polars frame (what `.pl()` gives, without PyArrow)."""
-    import polars as pl
-
-    return pl.DataFrame(relation)

@@ -48,6 +48,7 @@ _KEYS = {t.warehouse_name: tables.warehouse_keys(t) for t in tables.TABLES} | {
 # What a flush replaces per tenant-day: every table, and the record of the lines a day written
 # straight to the warehouse holds (days/direct.py).
 WRITTEN = (*TABLES, tables.ABSORBED)
+_ABSORBED = tables.ABSORBED
 # The breakdown tables came after SCHEMA_VERSION 2 without changing it: an older warehouse gains
 # them in place at its next flush (CREATE ... IF NOT EXISTS), keeping every row it has; until
 # then readers see them empty (readpath), and `verify` does not call their absence damage.
@@ -321,7 +322,8 @@ class Warehouse:
 
     def tenant_day(self, tenant: str, date: str) -> tuple[dict[str, Any], dict[str, pl.DataFrame]] | None:
         """The last flushed copy of one tenant-day: its `daily` row and its other tables' rows
-        (without tenant and date), or None when the warehouse has no copy of it."""
+        (without tenant and date; `absorbed` too: the lines it holds, source and last line), or
+        None when the warehouse has no copy of it."""
         import polars as pl
 
         with self.maybe_reader() as con:
@@ -334,8 +336,8 @@ class Warehouse:
             if row is None:
                 return None
             tables = {}
-            for table in TABLES[1:]:  # all but daily
-                if table in NEWER_TABLES and not has_table(con, table):
+            for table in (*TABLES[1:], _ABSORBED):  # all but daily
+                if (table in NEWER_TABLES or table == _ABSORBED) and not has_table(con, table):
                     continue
                 cur = con.execute(
                     f"SELECT * EXCLUDE (tenant, date) FROM {table} WHERE tenant = ? AND date = ?", key

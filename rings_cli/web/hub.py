@@ -275,7 +275,7 @@ class Hub:
         self.groups: dict[Key, Group] = {}
 
     async def key_for(self, ask: Key) -> Key:
-        """No range: today (the seed's live view); the day is looked up again each tick. Range
+        """No range: today (a live view); the day is looked up again each tick. Range
         words (`2016-03`, `yesterday`, `last`, `all`, one end) are resolved once, to the days they
         name now: a socket watches fixed days."""
         if ask.today or ask.days:

@@ -38,7 +38,7 @@ FIELDS = (
 # How `time` is written: Apache/nginx `[10/Oct/2000:13:55:36 -0700]` (without brackets), ISO 8601
 # (any offset, `Z`, or none = the log's time zone, UTC unless `--log-timezone`), epoch seconds,
 # milliseconds or microseconds (fractions allowed), or either epoch or ISO per value (JSON logs:
-# Caddy writes seconds, the seed's events `Date.now()` ms). `CLF_LOCAL` is HAProxy's
+# Caddy writes seconds, analytics events `Date.now()` ms). `CLF_LOCAL` is HAProxy's
 # `25/Sep/2018:06:05:27.584`: no offset, so in the log's time zone. `ANY` (hand-made JSON logs)
 # takes epoch seconds or milliseconds (by size), ISO or CLF, per value.
 CLF = "clf"

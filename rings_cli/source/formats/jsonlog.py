@@ -1,4 +1,4 @@
-"""JSON-per-line formats: Caddy, Traefik JSON, nginx JSON (`escape=json`) and the seed's events.
+"""JSON-per-line formats: Caddy, Traefik JSON, nginx JSON (`escape=json`) and analytics events.
 
 A batch is decoded by Polars in one call against an explicit struct type (numbers are read as
 strings, so `"status": 200` and `"status": "200"` both work). A line that is not valid JSON, or
@@ -93,11 +93,6 @@ def _decode_isolating(lines: pl.Series, dtype: pl.Struct) -> pl.Series:
             return pl.Series([None] * lines.len(), dtype=dtype)
         half = lines.len() // 2
         return pl.concat([_decode_isolating(lines[:half], dtype), _decode_isolating(lines[half:], dtype)])
-
-
-def _first(col: str) -> pl.Expr:
-    """The first value of a header list (Caddy logs headers as lists)."""
-    return pl.col(col).list.first()
 
 
 @dataclass(frozen=True)
@@ -296,7 +291,7 @@ _EVENT_KEYS = [
 ]
 EVENTS = JsonFormat(
     name="events",
-    description="the seed's analytics events, one JSON object a line (NDJSON)",
+    description="analytics events (page views, post views), one JSON object a line (NDJSON)",
     example='{"type":"page_view","timestamp":1764583200000,"visitorHash":"9f2c1e7a","path":"/posts/hello",'
     '"postId":"hello","referrer":"https://duckduckgo.com/"}',
     time_kind=AUTO_MS,
