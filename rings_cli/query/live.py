@@ -31,7 +31,10 @@ from rings_cli.source.inputs import expand_paths
 
 FEED_LIMIT = 12
 FEED_FILES = 32  # at most this many DO files (the most recently written) are read for the feed
-POLL_SECONDS = 2.0  # `rings live PATH` takes new lines every 2 s: one batch, one re-read, one redraw
+POLL_SECONDS = 2.0  # `rings live PATH` takes new lines every 2 s at most: one batch, one re-read, one redraw
+# ... and less often when a cycle costs more: the process spends at most this share of a core on a
+# log that keeps growing (Ingest.follow's `pace`).
+CPU_SHARE = 0.08
 # The sections a frame shows (no days, no campaigns): fewer queries a re-read.
 SECTIONS = (
     "totals",
@@ -205,7 +208,7 @@ class LiveIngest:
     def start(self) -> None:
         target = lambda: self._guarded(  # noqa: E731
             lambda: self.ingest.follow(
-                self.patterns, self.flush_interval, POLL_SECONDS, on_idle=self.caught_up.set
+                self.patterns, self.flush_interval, POLL_SECONDS, on_idle=self.caught_up.set, pace=CPU_SHARE
             )
         )
         self.thread = threading.Thread(target=target, name="rings-live-ingest", daemon=True)
