@@ -4,7 +4,9 @@ with `--once`; with log files, once they are read (the tenant may be one the fil
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import subprocess
 import sys
 import time
@@ -44,10 +46,14 @@ def on_a_terminal(*args: str, seconds: float = 90) -> tuple[int | None, str]:
     deadline = time.monotonic() + seconds
     try:
         while proc.poll() is None and time.monotonic() < deadline:
-            try:
-                os.read(master, 65536)  # what it draws: read, so that it never waits to write
-            except OSError:
-                time.sleep(0.1)
+            # What it draws is read, so that it never waits to write; the wait is for output or
+            # the process's end (a closed terminal reads as an error: its exit is then polled).
+            if select.select([master], [], [], 0.5)[0]:
+                try:
+                    os.read(master, 65536)
+                except OSError:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         code = proc.poll()
         if code is None:
             os.write(master, b"q")
