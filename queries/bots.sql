@@ -11,7 +11,7 @@ FROM (
           WHERE ($tenant IS NULL OR tenant = $tenant) AND date BETWEEN $start AND $end)
          - (SELECT coalesce(sum(requests), 0) FROM bots
             WHERE ($tenant IS NULL OR tenant = $tenant) AND date BETWEEN $start AND $end) AS requests
-)
+) AS reasons
 GROUP BY reason
 HAVING sum(requests) > 0
 ORDER BY requests DESC, reason;

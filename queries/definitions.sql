@@ -17,8 +17,8 @@ WITH days AS (
     USING (tenant, date)
   WHERE d.requests > coalesce(r.requests, 0)
 )
-SELECT CAST(version AS INTEGER) AS version, strftime(min(date), '%Y-%m-%d') AS first,
-       strftime(max(date), '%Y-%m-%d') AS last, count(DISTINCT (tenant, date)) AS tenant_days,
+SELECT CAST(version AS INTEGER) AS version, CAST(min(date) AS VARCHAR) AS first,
+       CAST(max(date) AS VARCHAR) AS last, count(DISTINCT (tenant, date)) AS tenant_days,
        sum(requests) AS requests
 FROM counted
 GROUP BY version

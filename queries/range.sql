@@ -4,6 +4,6 @@ WITH dates AS (
   SELECT DISTINCT date FROM daily
   WHERE ($tenant IS NULL OR tenant = $tenant)
 )
-SELECT (SELECT min(date) FROM (SELECT date FROM dates ORDER BY date DESC LIMIT 7)) AS start,
+SELECT (SELECT min(date) FROM (SELECT date FROM dates ORDER BY date DESC LIMIT 7) AS recent) AS start,
        max(date) AS "end", min(date) AS first, max(date) AS last
 FROM dates;

@@ -6,7 +6,7 @@ SELECT coalesce(sum(requests), 0) AS requests,
        coalesce(sum(bytes), 0) AS bytes,
        coalesce(sum(bot_requests), 0) AS bot_requests,
        coalesce(sum(sessions), 0) AS sessions,
-       coalesce(sum(bounces) / nullif(sum(sessions), 0), 0.0) AS bounce_rate,
+       coalesce(CAST(sum(bounces) AS DOUBLE PRECISION) / nullif(sum(sessions), 0), 0.0) AS bounce_rate,
        coalesce(sum(duration_total) / nullif(sum(sessions), 0), 0.0) AS avg_session_duration
 FROM daily
 WHERE ($tenant IS NULL OR tenant = $tenant) AND date BETWEEN $start AND $end;

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +80,33 @@ def line(
     """One combined (or, with vhost, vcombined) log line."""
     prefix = f"{vhost} " if vhost else ""
     return f'{prefix}{ip} - - [{when}] "{request}" {status} {size} "{referrer}" "{ua}"'
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """One PostgreSQL cluster for the session (tests/pgserver.py); skipped without the binaries."""
+    from tests.pgserver import SKIP_REASON, Server, pg_bin
+
+    if pg_bin() is None:
+        pytest.skip(SKIP_REASON)
+    server = Server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_dsn(pg_server: Any) -> str:
+    """A new, empty database of the session's PostgreSQL server."""
+    return str(pg_server.database())
+
+
+def use_postgres(state: StateDir, dsn: str, shard: str | None = None) -> None:
+    """Point a state dir at a PostgreSQL warehouse (its rings.toml)."""
+    state.root.mkdir(parents=True, exist_ok=True)
+    text = f'[warehouse]\nkind = "postgres"\ndsn = "{dsn}"\n'
+    if shard is not None:
+        text = f'shard = "{shard}"\n' + text
+    (state.root / "rings.toml").write_text(text)
+    (state.root / "rings.toml").chmod(0o600)  # it names the database (rings check wants it private)

@@ -5,6 +5,7 @@ import json
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -44,6 +45,7 @@ Ingest = lazy("rings_cli.ingest.run", "Ingest")
 open_rejects = lazy("rings_cli.source.parse", "open_rejects")
 expand_paths = lazy("rings_cli.source.inputs", "expand_paths")  # compression modules: ingest only
 parse_duration = lazy("rings_cli.days.finalize", "parse_duration")
+parse_shard = lazy("rings_cli.core.config", "parse_shard")
 summary_text = lazy("rings_cli.ui.render", "summary_text")
 
 
@@ -109,6 +111,14 @@ def ingest(
             show_default=False,
         ),
     ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            help='Take only the tenants of shard K of N ("2/4"); others count as other shard.',
+            show_default=False,
+        ),
+    ] = None,
     state_dir: StateDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")] = False,
@@ -160,6 +170,9 @@ def ingest(
     state = StateDir(state_dir)
     state.check_dir()
     settings = load_config(config, state)
+    if shard is not None:  # over rings.toml's `shard`; it names this host in a shared warehouse too
+        owned = parse_shard(shard, "--shard")
+        settings = replace(settings, shard=owned, warehouse=replace(settings.warehouse, shard=str(owned)))
     patterns = list(paths or [])
     paths = [] if follow else expand_paths(patterns)
     rejects_file = open_rejects(rejects) if rejects is not None else None  # checked before any input

@@ -21,7 +21,7 @@ from typing import Any
 
 from rings_cli.core.defaults import EVENT_TYPES
 from rings_cli.core.errors import UsageError
-from rings_cli.core.state import TENANT_PATTERN, StateDir
+from rings_cli.core.state import TENANT_PATTERN, StateDir, WarehouseSetting
 
 # Login, admin and scanner endpoints: requests, never page views (rings.toml `exclude_paths`
 # replaces this list; README, Definitions). Case-insensitive.
@@ -62,7 +62,10 @@ _TOP_KEYS = {
     "referrer_spam",
     "outdated_browsers",
     "page_params",
+    "warehouse",
+    "shard",
 }
+WAREHOUSE_KINDS = ("duckdb", "postgres")
 # Lines dated before this are rejected as `too old` (no web server logged before 1990); a 1900 or
 # 0001 timestamp is a broken clock or a forged field, and would otherwise become a day of its own.
 DEFAULT_OLDEST_DATE = dt.date(1990, 1, 1)
@@ -130,6 +133,26 @@ class HostPattern:
 
 
 @dataclass(frozen=True)
+class Shard:
+    """`shard = "K/N"`: this ingest host owns the tenants whose stable hash falls in shard K of N
+    (1 <= K <= N); every host of a fleet has the same N (enrich/tenants.py: shard_of)."""
+
+    index: int
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def parse_shard(value: object, where: str = "shard") -> Shard:
+    """`"2/4"` → Shard(2, 4); anything else is a usage error naming `where`."""
+    match = re.fullmatch(r"\s*(\d{1,4})\s*/\s*(\d{1,4})\s*", value) if isinstance(value, str) else None
+    if match is None or not 1 <= int(match[1]) <= int(match[2]):
+        raise UsageError(f'{where} must be "K/N" with 1 <= K <= N (e.g. "2/4"), not {value!r}')
+    return Shard(int(match[1]), int(match[2]))
+
+
+@dataclass(frozen=True)
 class Config:
     """The validated configuration; `Config()` is the default (no file)."""
 
@@ -153,6 +176,8 @@ class Config:
     referrer_spam: bool = True  # the shipped referrer-spam list makes bots (enrich/spam.py)
     spam_domains: tuple[str, ...] = ()  # `referrer_spam = [...]`: domains added to that list
     outdated_browsers: bool = True  # a browser over 5 years older than the line is a bot (enrich/stale.py)
+    warehouse: WarehouseSetting = field(default_factory=WarehouseSetting)  # `[warehouse]`
+    shard: Shard | None = None  # `shard = "2/4"`: the tenants this ingest host owns (None: all)
 
     def file_tenant(self, path: str) -> str | None:
         """The tenant `[files]` gives a log file by its path (the first glob that matches), if any.
@@ -179,6 +204,22 @@ def load_config(path: Path | str | None, state: StateDir | None = None) -> Confi
             return Config()
         path = state.root / CONFIG_NAME
     path = Path(path)
+    try:
+        stamp: tuple[str, bytes] | None = (str(path.resolve()), path.read_bytes())
+    except OSError:
+        stamp = None
+    if stamp is not None and stamp in _LOADED:
+        return _LOADED[stamp]  # this very text, read and checked already (a report asks twice)
+    config = _load(path)
+    if stamp is not None:
+        _LOADED[stamp] = config
+    return config
+
+
+_LOADED: dict[tuple[str, bytes], Config] = {}
+
+
+def _load(path: Path) -> Config:
     import tomllib  # only when there is a file: `rings report` of a state dir without one skips it
 
     try:
@@ -201,7 +242,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     if unknown:
         raise UsageError(f"unknown key {sorted(unknown)[0]!r} (known: {', '.join(sorted(_TOP_KEYS))})")
     post_route = _string(data, "post_route", DEFAULT_POST_ROUTE)
-    check_regex(post_route, "post_route")
+    if post_route != DEFAULT_POST_ROUTE:  # the default is known good (and Polars stays unimported)
+        check_regex(post_route, "post_route")
     if "post_id" not in re.compile(post_route).groupindex:
         raise UsageError("post_route needs a named group (?P<post_id>...)")
     default_rules = data.get("default_rules", True)
@@ -224,7 +266,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     exclude = data.get("exclude_paths", list(DEFAULT_EXCLUDE_PATHS))
     if not isinstance(exclude, list) or not all(isinstance(p, str) and p for p in exclude):
         raise UsageError("exclude_paths must be a list of path regexes (an empty list excludes nothing)")
-    for i, pattern in enumerate(exclude, 1):
+    for i, pattern in enumerate(exclude if "exclude_paths" in data else [], 1):  # defaults: known good
         check_regex(pattern, f"exclude_paths[{i}]")
     page_params = _page_params(data.get("page_params", list(DEFAULT_PAGE_PARAMS)))
     group_readable = data.get("group_readable", False)
@@ -241,6 +283,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     outdated = data.get("outdated_browsers", True)
     if not isinstance(outdated, bool):
         raise UsageError("outdated_browsers must be true or false")
+    shard = parse_shard(data["shard"]) if "shard" in data else None
     return Config(
         path=path,
         hosts=hosts,
@@ -262,6 +305,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         referrer_spam=referrer_spam,
         spam_domains=spam_domains,
         outdated_browsers=outdated,
+        warehouse=_warehouse(data.get("warehouse", {}), shard),
+        shard=shard,
     )
 
 
@@ -315,6 +360,49 @@ def _referrer_spam(raw: object) -> tuple[bool, tuple[str, ...]]:
             raise UsageError(f"referrer_spam: {value!r} is not a domain name (like spam.example)")
         domains.append(domain)
     return True, tuple(domains)
+
+
+def _warehouse(table: object, shard: Shard | None = None) -> WarehouseSetting:
+    """`[warehouse]`: kind = "duckdb" (the state dir's file, the default) or "postgres" with a
+    `dsn` (libpq's connection string or URI), checked here, before any data moves."""
+    if not isinstance(table, dict):
+        raise UsageError('[warehouse] must be a table: kind = "postgres", dsn = "..."')
+    unknown = set(table) - {"kind", "dsn"}
+    if unknown:
+        raise UsageError(f"[warehouse]: unknown key {sorted(unknown)[0]!r} (known: dsn, kind)")
+    kind = table.get("kind", "duckdb")
+    if kind not in WAREHOUSE_KINDS:
+        raise UsageError(f"[warehouse] kind must be one of {', '.join(WAREHOUSE_KINDS)}, not {kind!r}")
+    dsn = table.get("dsn", "")
+    if not isinstance(dsn, str):
+        raise UsageError("[warehouse] dsn must be a string")
+    if kind == "duckdb":
+        if dsn:
+            raise UsageError(
+                '[warehouse] dsn is for kind = "postgres" (the DuckDB warehouse is a file of the state dir)'
+            )
+        return WarehouseSetting()
+    if not dsn.strip():
+        raise UsageError(
+            '[warehouse] kind = "postgres" needs a dsn, e.g. dsn = "dbname=rings host=/run/postgresql"'
+        )
+    _check_dsn(dsn)
+    return WarehouseSetting(kind, dsn, str(shard) if shard is not None else "")
+
+
+def _check_dsn(dsn: str) -> None:
+    """libpq's own parse of the connection string (psycopg), without connecting."""
+    try:
+        from psycopg import conninfo
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        raise UsageError(
+            '[warehouse] kind = "postgres" needs psycopg: pip install "psycopg[binary]"'
+        ) from None
+    try:
+        conninfo.conninfo_to_dict(dsn)
+    except Exception as e:  # psycopg.ProgrammingError: libpq's words
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UsageError(f"[warehouse] dsn: {first}") from None
 
 
 def check_zone(name: object, where: str) -> str:

@@ -17,6 +17,7 @@ import re
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from rings_cli.core.errors import RingsError, StateLockedError, UsageError
@@ -59,6 +60,16 @@ def check_tenant(name: str) -> str:
     return name
 
 
+@dataclass(frozen=True)
+class WarehouseSetting:
+    """Where the history is (rings.toml `[warehouse]`): the local DuckDB file of the state dir, or a
+    shared PostgreSQL database (`dsn`, libpq's connection string)."""
+
+    kind: str = "duckdb"
+    dsn: str = ""
+    shard: str = ""  # this host's shard ("2/4"), to name it in the shared warehouse
+
+
 class StateDir:
     """Paths inside one state dir; creating it on first use with owner-only permissions.
 
@@ -72,6 +83,9 @@ class StateDir:
         self.root = Path(root) if root is not None else default_state_dir()
         self.group_readable = group_readable
         self._backup_fds: tuple[int, int] | None = None  # held by a writer: lock, wanted
+        # The warehouse this state dir flushes to and reads (None: rings.toml's `[warehouse]`, read
+        # when first needed; a command given `--config PATH` sets it from that file).
+        self.warehouse: WarehouseSetting | None = None
 
     @property
     def dir_mode(self) -> int:

@@ -39,6 +39,17 @@ INT, REAL, TEXT, JSON = "int", "real", "text", "json"
 _SQLITE = {INT: "INTEGER", REAL: "REAL", TEXT: "TEXT", JSON: "TEXT"}
 _DUCKDB = {INT: "BIGINT", REAL: "DOUBLE", TEXT: "VARCHAR", JSON: "JSON"}
 _DUCKDB_KEY = {INT: "INTEGER", TEXT: "VARCHAR"}  # hour and status stay 32-bit in the warehouse
+# PostgreSQL (warehouse/postgres.py): text compares byte by byte (COLLATE "C"), as in DuckDB, so
+# `ORDER BY path` lists rows in the same order on both; JSON kept as written (json, not jsonb).
+_POSTGRES = {
+    "BIGINT": "bigint",
+    "INTEGER": "integer",
+    "DOUBLE": "double precision",
+    "VARCHAR": 'text COLLATE "C"',
+    "JSON": "json",
+    "BOOLEAN": "boolean",
+    "DATE": "date",
+}
 
 
 @dataclass(frozen=True)
@@ -330,6 +341,22 @@ def duckdb_schema() -> str:
         ABSORBED_DDL,
     ]
     return ";\n".join(statements) + ";\n"
+
+
+def postgres_ddl(name: str, columns: list[tuple[str, str, bool]]) -> str:
+    """CREATE TABLE for the PostgreSQL warehouse, from the same columns as DuckDB's (`tenant` first,
+    so Citus can distribute every table by it); no primary key, as in DuckDB (flushes replace whole
+    tenant-days; an index on (tenant, date) finds them)."""
+    cols = ", ".join(f"{n} {_POSTGRES[t]}{'' if nullable else ' NOT NULL'}" for n, t, nullable in columns)
+    return f"CREATE TABLE IF NOT EXISTS {name} ({cols})"
+
+
+def postgres_tables() -> dict[str, str]:
+    """Every warehouse table (and `absorbed`) as PostgreSQL DDL, by name, in warehouse order."""
+    front = [("tenant", "VARCHAR", False), ("date", "DATE", False)]
+    out = {t.warehouse_name: postgres_ddl(t.warehouse_name, front + warehouse_columns(t)) for t in TABLES}
+    out[ABSORBED] = postgres_ddl(ABSORBED, [*front, ("source", "VARCHAR", False), ("line", "BIGINT", False)])
+    return out
 
 
 def sqlite_schema() -> str:

@@ -30,7 +30,7 @@ from rings_cli.count.sessions import VIEW_SCHEMA
 from rings_cli.enrich.breakdowns import ROW_LIMIT, bound_keys, fold_keys
 from rings_cli.enrich.zones import day_end
 from rings_cli.store.catalog import STDIN_SOURCE, Catalog
-from rings_cli.warehouse.local import Warehouse
+from rings_cli.warehouse.base import Warehouse
 
 _NO_VIEWS = pl.DataFrame(schema={"tenant": pl.String, "date": pl.String, **VIEW_SCHEMA})
 _NO_LINES = pl.DataFrame(

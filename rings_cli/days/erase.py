@@ -27,43 +27,25 @@ from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
 
-from rings_cli.core import bounds, tables
+from rings_cli.core import bounds
 from rings_cli.core.config import CONFIG_NAME, Config
 from rings_cli.core.errors import RingsError, StateLockedError
-from rings_cli.core.lazy import lazy_module
 from rings_cli.core.state import StateDir, check_tenant
 from rings_cli.days import set_aside
+from rings_cli.enrich.tenants import owns
 from rings_cli.enrich.zones import local_today
 from rings_cli.store import sqlite as storage
 from rings_cli.store.catalog import Catalog
 from rings_cli.store.dofile import DoFile
 from rings_cli.store.pack import PACK_FILE, drop_days, pack_days
-from rings_cli.warehouse.local import (
-    _SCHEMA,
-    IN_PROCESS,
-    NEWER_TABLES,
-    READ_RETRY_SECONDS,
-    SCHEMA_VERSION,
-    TABLES,
-    Warehouse,
-    gate,
-    has_table,
-    table_columns,
-    while_locked,
-)
-
-if TYPE_CHECKING:
-    import duckdb
-else:
-    duckdb = lazy_module("duckdb")  # ingest imports this module for retention: DuckDB only if used
-
+from rings_cli.warehouse.base import READ_RETRY_SECONDS
+from rings_cli.warehouse.choose import open_warehouse
+from rings_cli.warehouse.local import REWRITE_SUFFIX, TABLES
 
 ERASED_NAME = "(erased)"  # what a file checkpoint's name becomes when it named an erased tenant
-REWRITE_SUFFIX = ".erasing"  # the new warehouse while it is built (removed by a rerun after a crash)
 _DATE_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.")
 _PACK_ASIDE = re.compile(r"^(\d{4}-\d{2})\.pack\.sqlite\.damaged-")  # a pack a repair set aside
 _SIDE = ("-wal", "-shm", "-journal")
@@ -131,25 +113,6 @@ def _tenants(state: StateDir, catalog: Catalog, warehouse_tenants: set[str]) -> 
     return names
 
 
-def _warehouse_keys(state: StateDir, wait: float) -> pl.DataFrame:
-    """(tenant, date, table, rows) of every tenant-day the warehouse holds."""
-    empty = pl.DataFrame(
-        schema={"tenant": pl.String, "date": pl.String, "table": pl.String, "rows": pl.Int64}
-    )
-    warehouse = Warehouse(state.warehouse_path)
-    with warehouse.maybe_reader(wait) as con:
-        if con is None:
-            return empty
-        union = " UNION ALL ".join(
-            f"SELECT tenant, CAST(date AS VARCHAR) AS date, '{t}' AS \"table\", count(*) AS rows "
-            f"FROM {t} GROUP BY ALL"
-            for t in TABLES
-            if t not in NEWER_TABLES or has_table(con, t)  # an older warehouse lacks them
-        )
-        rows = con.execute(union).fetchall()
-    return pl.DataFrame(rows, schema=empty.schema, orient="row") if rows else empty
-
-
 def plan(
     state: StateDir,
     catalog: Catalog,
@@ -158,7 +121,7 @@ def plan(
 ) -> ErasePlan:
     """What erasing the selected tenant-days deletes. `selections` gets every tenant known and
     says which of their days go (the tenant itself for `erase`, each tenant's cutoff for retention)."""
-    stored = _warehouse_keys(state, wait)
+    stored = open_warehouse(state).stored_rows(wait)
     chosen = dict(selections(_tenants(state, catalog, set(stored.get_column("tenant").to_list()))))
     result = ErasePlan()
     listed = catalog.days()
@@ -266,13 +229,17 @@ def apply(
         do = (open_do or {}).pop(key, None)
         if do is not None:
             do.close()
-    warehouse = Warehouse(state.warehouse_path)
-    cut_short = state.warehouse_path.with_name(state.warehouse_path.name + REWRITE_SUFFIX).exists()
-    # An older layout is not read (no rows counted) but may hold the days: it is rewritten empty,
-    # and the next flush rebuilds it from the DO files, as for any older layout.
-    stale = warehouse.exists() and not warehouse.is_current(wait)
-    if any(todo.warehouse_rows.values()) or cut_short or stale:
-        rewrite_warehouse(state.warehouse_path, todo.days, wait)
+    warehouse = open_warehouse(state)
+    if warehouse.kind == "postgres":  # deleted, then every table it touched rewritten
+        if any(todo.warehouse_rows.values()):
+            warehouse.erase(todo.days, wait)
+    else:
+        cut_short = state.warehouse_path.with_name(state.warehouse_path.name + REWRITE_SUFFIX).exists()
+        # An older layout is not read (no rows counted) but may hold the days: it is rewritten empty,
+        # and the next flush rebuilds it from the DO files, as for any older layout.
+        stale = warehouse.exists() and not warehouse.is_current(wait)
+        if any(todo.warehouse_rows.values()) or cut_short or stale:
+            warehouse.erase(todo.days, wait)
     _erase_catalog(catalog, todo, wait)
     set_aside.apply(todo.set_aside, todo.selection, ERASED_NAME)
     for path, dates in todo.packed.items():
@@ -331,60 +298,6 @@ def _erase_catalog(catalog: Catalog, todo: ErasePlan, wait: float) -> None:
         time.sleep(0.05)
 
 
-def rewrite_warehouse(path: Path, erased: list[tuple[str, str]], wait: float = READ_RETRY_SECONDS) -> None:
-    """A new warehouse file holding every row except the erased tenant-days', renamed over the old.
-
-    The gate keeps flushes out and the old file is attached read-write, so no other process
-    writes meanwhile; readers retry until the rename (an old one finishes on the old file)."""
-    tmp = path.with_name(path.name + REWRITE_SUFFIX)
-    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
-        leftover.unlink(missing_ok=True)  # a rewrite cut short
-    if not path.exists():
-        return
-    keys = pl.DataFrame(erased, schema=["tenant", "date"], orient="row").with_columns(
-        pl.col("date").str.to_date()
-    )
-    with IN_PROCESS, gate(path, wait, create=True):
-        con = duckdb.connect(str(tmp))
-        try:
-            quoted = str(path).replace("'", "''")
-            while_locked(path, wait, lambda: con.execute(f"ATTACH '{quoted}' AS old"))
-            try:
-                row = con.execute("SELECT max(version) FROM old.schema_version").fetchone()
-                current = row is not None and row[0] == SCHEMA_VERSION
-            except duckdb.CatalogException:
-                current = False
-            if current:  # an older layout is dropped anyway (rebuilt from the DO files on flush)
-                con.execute(_SCHEMA)
-                con.register("erased_keys", keys)
-                con.execute("INSERT INTO schema_version SELECT * FROM old.schema_version")
-                old_columns = table_columns(con, "old")
-                for each in tables.TABLES:
-                    table = each.warehouse_name
-                    if table in NEWER_TABLES and table not in old_columns:
-                        continue
-                    # A key column the old file lacks (not yet migrated by a flush) takes its default.
-                    defaults = tables.newer_key_defaults(each, old_columns.get(table, set()))
-                    con.execute(
-                        f"""INSERT INTO main.{table} BY NAME SELECT *{defaults} FROM old.{table}
-                            WHERE (tenant, date) NOT IN (SELECT (tenant, date) FROM erased_keys)"""
-                    )
-                if tables.ABSORBED in old_columns:  # the lines of days written straight to it
-                    con.execute(
-                        f"""INSERT INTO main.{tables.ABSORBED} BY NAME SELECT * FROM old.{tables.ABSORBED}
-                            WHERE (tenant, date) NOT IN (SELECT (tenant, date) FROM erased_keys)"""
-                    )
-            con.execute("DETACH old")
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        path.with_name(path.name + ".wal").unlink(missing_ok=True)
-        os.replace(tmp, path)
-        storage.fsync_dir(path.parent)
-
-
 def _shred(path: Path) -> None:
     """A salt is overwritten before it is unlinked, as finalization does (privacy.SaltStore)."""
     with open(path, "r+b") as f:
@@ -440,7 +353,13 @@ def collect_garbage(
     """Retention: delete every tenant-day older than its `keep_days` (caller holds the ingest lock)."""
     if config.keep_days is None and not config.keep_days_by_tenant:
         return ErasePlan()
-    todo = plan(state, catalog, lambda tenants: retention_cutoffs(config, tenants, now), wait)
+    # A shard host applies retention to its own tenants (the others' owners do theirs).
+    todo = plan(
+        state,
+        catalog,
+        lambda tenants: retention_cutoffs(config, [t for t in tenants if owns(config.shard, t)], now),
+        wait,
+    )
     if not dry_run:
         apply(state, catalog, todo, open_do, wait)
     return todo

@@ -9,9 +9,11 @@ becomes a directory name. All of it runs on the batch's distinct hosts, as Polar
 
 from __future__ import annotations
 
+import hashlib
+
 import polars as pl
 
-from rings_cli.core.config import SUBDOMAIN, Config
+from rings_cli.core.config import SUBDOMAIN, Config, Shard
 from rings_cli.core.state import TENANT_PATTERN
 from rings_cli.source.parse import BAD_TENANT, Rejects
 
@@ -80,3 +82,27 @@ def assign_tenants(
         rejects.add_rows(pl.repeat(BAD_TENANT, bad.height, dtype=pl.String, eager=True), sampled)
         frame = frame.filter(valid)
     return frame
+
+
+def shard_of(tenant: str, count: int) -> int:
+    """The shard (1..count) that owns a tenant: the first 8 bytes of the SHA-256 of its name,
+    modulo `count`. The same on every host, Python and run (never `hash()`, salted per process)."""
+    return int.from_bytes(hashlib.sha256(tenant.encode()).digest()[:8], "big") % count + 1
+
+
+def owns(shard: Shard | None, tenant: str) -> bool:
+    return shard is None or shard_of(tenant, shard.count) == shard.index
+
+
+def keep_shard(frame: pl.DataFrame, shard: Shard | None, rejects: Rejects) -> pl.DataFrame:
+    """The rows of the tenants this host owns (`shard = "K/N"`); the others are counted as
+    `other shard` (their owner reads them), never lost silently and never counted here."""
+    if shard is None or frame.is_empty():
+        return frame
+    names = frame.get_column("tenant").unique().to_list()
+    mine = [t for t in names if owns(shard, t)]
+    if len(mine) == len(names):
+        return frame
+    keep = frame.get_column("tenant").is_in(mine)
+    rejects.other_shard += frame.height - int(keep.sum())
+    return frame.filter(keep)

@@ -19,7 +19,7 @@ from rings_cli.enrich.classify import classify
 from rings_cli.enrich.events import assign_events
 from rings_cli.enrich.proxies import client_from_xff
 from rings_cli.enrich.referrers import own_host_candidates
-from rings_cli.enrich.tenants import assign_tenants
+from rings_cli.enrich.tenants import assign_tenants, keep_shard
 from rings_cli.enrich.zones import with_local_day
 from rings_cli.source.formats import LogFormat
 from rings_cli.source.parse import Rejects, parse_lines, reject_implausible_times
@@ -87,6 +87,7 @@ class Prepare:
         if config.client_ip == "x-forwarded-for":
             frame = client_from_xff(frame, config.trusted_proxies)
         frame = assign_tenants(frame, self.tenant or file_tenant, rejects, config, lines)
+        frame = keep_shard(frame, config.shard, rejects)  # another host's tenants: its own to read
         frame = assign_events(classify(frame, config.exclude_paths, config), config)
         # The tenant's local day and hour: here, in the read-ahead worker, not in the count stage
         # (the run's critical path).

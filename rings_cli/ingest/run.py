@@ -55,8 +55,9 @@ from rings_cli.store.catalog import Catalog, identity_secret
 from rings_cli.store.docache import DoFileCache
 from rings_cli.store.lifecycle import migrate, migrate_checkpoints
 from rings_cli.store.sqlite import sync_filesystem
+from rings_cli.warehouse.base import READ_RETRY_SECONDS
+from rings_cli.warehouse.choose import open_warehouse
 from rings_cli.warehouse.flush import FlushResult
-from rings_cli.warehouse.local import READ_RETRY_SECONDS, Warehouse
 
 __all__ = ["Ingest", "IngestSummary", "Progress"]
 
@@ -108,6 +109,7 @@ class Ingest:
         # Normalised as hosts are (`www.Example.com` is example.com): it names the site.
         tenant = check_tenant(normalize_host(tenant)) if tenant is not None else None
         self.config = config if config is not None else load_config(None, state)
+        state.warehouse = self.config.warehouse  # flushes go where this config says
         if client_ip is not None:
             if client_ip not in CLIENT_IP_SOURCES:
                 raise UsageError(f"--client-ip must be one of {', '.join(CLIENT_IP_SOURCES)}")
@@ -330,7 +332,7 @@ class Ingest:
                     merger.forget_finalized,  # finalization or retention closed tenant-days
                 )
                 direct = DirectDays(
-                    Warehouse(self.state.warehouse_path),
+                    open_warehouse(self.state),
                     catalog,
                     self.config,
                     self.grace or DEFAULT_GRACE,
@@ -345,6 +347,7 @@ class Ingest:
                 self._do_files.close_all()
                 catalog.close()
                 self.summary.rejected = self.rejects.counts
+                self.summary.other_shard = self.rejects.other_shard
 
     def _sleep(self, seconds: float) -> None:
         """Sleep in small steps so that `stop()` takes effect quickly."""
@@ -546,7 +549,7 @@ class Ingest:
         """A block's requests into their DO files (count and store: merge.py), its lines and
         rejects into the summary; False when a damaged DO file lost some of them."""
         self.summary.lines_read += item.lines
-        self.summary.parsed += item.lines - item.rejects.total
+        self.summary.parsed += item.lines - item.rejects.total - item.rejects.other_shard
         if item.own_hosts is not None and item.own_hosts.height:
             self.summary.count_own_hosts(item.own_hosts.iter_rows())
         self.rejects.absorb(item.rejects)

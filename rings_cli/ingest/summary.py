@@ -35,6 +35,7 @@ class IngestSummary:
     lines_read: int = 0
     parsed: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
+    other_shard: int = 0  # lines of tenants another ingest host owns (rings.toml `shard`)
     requests: int = 0
     page_views: int = 0
     bot_requests: int = 0
@@ -65,6 +66,7 @@ class IngestSummary:
             "parsed": self.parsed,
             "rejected": sum(self.rejected.values()),
             "rejected_by_reason": dict(sorted(self.rejected.items())),
+            "other_shard": self.other_shard,
             "requests": self.requests,
             "page_views": self.page_views,
             "bot_requests": self.bot_requests,

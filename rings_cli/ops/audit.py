@@ -42,6 +42,8 @@ from rings_cli.core.errors import RingsError, StateLockedError
 from rings_cli.core.state import TENANT_PATTERN, StateDir
 from rings_cli.core.text import safe_text
 from rings_cli.ops.shapes import IP, UA, find_shapes, scan_file
+from rings_cli.warehouse.base import Audited
+from rings_cli.warehouse.choose import open_warehouse
 from rings_cli.warehouse.local import Warehouse
 
 _PACK_FILE = re.compile(r"^\d{4}-\d{2}\.pack\.sqlite$")  # pack.PACK_FILE (not imported: no Polars here)
@@ -486,53 +488,47 @@ def _check_hashes(check: Check, path: Path, where: str, left: int, free: int) ->
 def _scan_warehouse(
     state: StateDir, scan: _Scan, wait: float, tenant_days: set[tuple[str, str]]
 ) -> dict[str, int] | None:
-    """Text columns and row counts of the warehouse; None when there is none or it stayed busy.
-    Its tenant-days are added to `tenant_days`, their tenants to the tenant names: a tenant named
-    by an address (a Host header) is a warning here too, as in the catalog."""
-    path = state.warehouse_path
-    if not path.exists() or path.is_symlink():
+    """Text columns and row counts of the warehouse (the state dir's file, or the shared database's
+    tables); None when there is none or it stayed busy. Its tenant-days are added to `tenant_days`,
+    their tenants to the tenant names: a tenant named by an address (a Host header) is a warning
+    here too, as in the catalog."""
+    warehouse = open_warehouse(state)
+    if warehouse.kind == "duckdb" and state.warehouse_path.is_symlink():
+        return None  # named by the links check; nothing is read through it
+    if not warehouse.exists():
         return None
-    where = _rel(state, path)
+    where = _rel(state, state.warehouse_path) if warehouse.kind == "duckdb" else warehouse.describe()
     try:
-        return _read_duckdb(path, where, scan, wait, tenant_days)
+        return _take(warehouse.audit(wait), where, scan, tenant_days)
     except StateLockedError:
         scan.check.warnings.append(
             f"{where}: busy (a flush held it for {wait:g}s), its tables were not read; audit again"
         )
+        return None
     except RingsError as e:
         scan.check.failures.append(f"{where}: cannot be read ({e})")
-    return None
+        return None
 
 
 def _read_duckdb(
     path: Path, where: str, scan: _Scan, wait: float, tenant_days: set[tuple[str, str]]
 ) -> dict[str, int]:
-    """Row counts and text columns of a DuckDB file (the warehouse, or a copy a repair set aside);
-    its `daily` tenant-days are added to `tenant_days`."""
-    with Warehouse(path).reader(wait) as con:
-        counts = {}
-        tables = [
-            r[0]
-            for r in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE NOT internal ORDER BY 1"
-            ).fetchall()
-        ]
-        for table in tables:
-            counts[table] = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
-        if "daily" in tables:
-            days = con.execute("SELECT DISTINCT tenant, CAST(date AS VARCHAR) FROM daily").fetchall()
-            tenant_days |= {(t, d) for t, d in days}
-            scan.tenants |= {t for t, _ in days}
-        columns = con.execute(
-            "SELECT table_name, column_name FROM duckdb_columns() "
-            "WHERE NOT internal AND data_type IN ('VARCHAR', 'JSON', 'BLOB') ORDER BY 1, 2"
-        ).fetchall()
-        for table, column in columns:
-            values = con.execute(
-                f'SELECT DISTINCT CAST("{column}" AS VARCHAR) FROM "{table}" WHERE "{column}" IS NOT NULL'
-            ).fetchall()
-            scan.add(where, table, column, (v[0].encode() for v in values))
-        return counts
+    """Row counts and text columns of a DuckDB file (a copy a repair set aside); its `daily`
+    tenant-days are added to `tenant_days`."""
+    return _take(Warehouse(path).audit(wait), where, scan, tenant_days) or {}
+
+
+def _take(
+    found: Audited | None, where: str, scan: _Scan, tenant_days: set[tuple[str, str]]
+) -> dict[str, int] | None:
+    """What a warehouse's audit found, into the scan: its tenant-days, tenants and text values."""
+    if found is None:
+        return None
+    tenant_days |= found.days
+    scan.tenants |= {t for t, _ in found.days}
+    for table, column, values in found.values:
+        scan.add(where, table, column, values)
+    return found.counts
 
 
 _ASIDE = re.compile(r"\.damaged-\d{8}T\d{6}Z$")  # what check --repair names a file it sets aside

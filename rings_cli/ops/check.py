@@ -47,8 +47,11 @@ from rings_cli.ops.recover import Restored, find_files_again, roll_back
 from rings_cli.store.catalog import Catalog
 from rings_cli.store.dofile import DoFile
 from rings_cli.store.pack import PACK_FILE, verify
+from rings_cli.warehouse.base import Warehouse as AnyWarehouse
+from rings_cli.warehouse.choose import open_warehouse
 from rings_cli.warehouse.flush import flush_dirty
 from rings_cli.warehouse.local import REBUILD, Warehouse
+from rings_cli.warehouse.postgres import PostgresWarehouse
 
 _DATE = r"\d{4}-\d{2}-\d{2}"
 _DO_FILE = re.compile(rf"^({_DATE})\.sqlite$")
@@ -349,6 +352,17 @@ def _inspect_listing(state: StateDir, facts: _Facts, problems: list[Problem]) ->
 
 
 def _inspect_warehouse(state: StateDir, facts: _Facts, problems: list[Problem]) -> None:
+    shared = open_warehouse(state)
+    if shared.kind == "postgres":  # nothing to move aside: each host flushes its tenant-days again
+        try:
+            shared.verify()
+        except DamagedStateError as e:
+            facts.warehouse_missing = True  # --repair: every tenant-day of this host flushed again
+            repair = "`rings check --repair` drops whole copies; each host flushes its tenant-days again"
+            problems.append(Problem(Path(shared.describe()), e.problem, repair))
+        except RingsError as e:  # unreachable, no schema, no right: not for --repair to mend
+            problems.append(Problem(Path(shared.describe()), str(e), "see docs/warehouse.md"))
+        return
     warehouse = Warehouse(state.warehouse_path)
     if warehouse.path.is_symlink():
         return
@@ -569,6 +583,9 @@ def _repair(state: StateDir, facts: _Facts, result: CheckResult, now: dt.datetim
                 with contextlib.suppress(OSError):
                     path.parent.rmdir()  # the tenant's last salt
             done.append(f"destroyed the salt of finalized tenant-day {_salt_day(state, path)}")
+        shared = open_warehouse(state)
+        if facts.warehouse_missing and isinstance(shared, PostgresWarehouse):
+            done.append(f"dropped {shared.drop_copies()} rows that were in the shared warehouse twice")
         if facts.warehouse_damaged or facts.warehouse_missing:
             catalog.mark_all_dirty()
         flushed = flush_dirty(state, catalog)
@@ -607,7 +624,7 @@ def _repair_listing(
             catalog.mark_finalized(tenant, date, stamp)
     for tenant, date in sorted(set(facts.packed) - closed - set(facts.do_files)):  # packed: final
         catalog.mark_finalized(tenant, date, stamp)
-    warehouses = [Warehouse(state.warehouse_path)] if not facts.warehouse_damaged else []
+    warehouses = [open_warehouse(state)] if not facts.warehouse_damaged else []
     warehouses += [old_warehouse] if old_warehouse is not None else []
     for (tenant, date), version in listed.items():
         if (tenant, date) in facts.do_files or (tenant, date) in facts.packed:
@@ -653,7 +670,7 @@ def _close_early(state: StateDir, facts: _Facts, catalog: Catalog, result: Check
 
 
 def _restore(
-    path: Path, tenant: str, date: str, version: int, warehouses: list[Warehouse]
+    path: Path, tenant: str, date: str, version: int, warehouses: list[AnyWarehouse]
 ) -> dict[str, int] | None:
     """Write a finalized DO file from the first warehouse that still has the tenant-day; returns
     the lines that copy holds (source -> last line), None when no warehouse has it."""

@@ -28,6 +28,7 @@ from rings_cli.query.model import Report
 from rings_cli.query.readpath import KeptDatabase, open_read_only, written_at
 from rings_cli.query.report import build_report, empty_report
 from rings_cli.source.inputs import expand_paths
+from rings_cli.warehouse.choose import is_shared, setting_of
 
 FEED_LIMIT = 12
 FEED_FILES = 32  # at most this many DO files (the most recently written) are read for the feed
@@ -142,11 +143,20 @@ class ChangeWatch:
         return fixed + days + [p.with_name(p.name + "-wal") for p in days]
 
     def changed(self, date: dt.date, tenant: str | None) -> bool:
-        token = (date, tenant, tuple(_stamp(p) for p in self._files(date, tenant)))
+        token = (date, tenant, tuple(_stamp(p) for p in self._files(date, tenant)), shared_stamp(self.state))
         if token == self._last:
             return False
         self._last = token
         return True
+
+
+def shared_stamp(state: StateDir) -> object:
+    """Another host's flush into a shared warehouse (None: the local file, stamped as a file)."""
+    if not state.root.is_dir() or not is_shared(state):
+        return None
+    from rings_cli.query.pgview import last_flush
+
+    return last_flush(setting_of(state).dsn)
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

@@ -10,7 +10,7 @@ nothing for it. Its annotations are evaluated (no `from __future__ import annota
 type's `__required_keys__` and `__optional_keys__` are right at run time too.
 """
 
-from typing import Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 # The keys of `Totals` (and of `Change`), for code that picks one by name.
 TotalKey = Literal[
@@ -227,6 +227,8 @@ class Freshness(TypedDict):
     as_of: str | None  # the newest commit read, ISO 8601; None when there was none
     live_tenant_days: int  # tenant-days read from their DO files (not yet flushed)
     damaged: NotRequired[list[str]]  # DO files that could not be read, and what was shown instead
+    # A shared warehouse: {"warehouse": {host: its last flush}, "this_host": its newest DO commit}
+    as_of_parts: NotRequired[dict[str, Any]]
 
 
 class Place(TypedDict, total=False):

@@ -28,6 +28,7 @@ from rings_cli.core.errors import RingsError
 from rings_cli.core.state import StateDir
 from rings_cli.query.model import Freshness
 from rings_cli.warehouse.arrow import ArrowStream
+from rings_cli.warehouse.choose import is_shared, setting_of
 from rings_cli.warehouse.local import (
     _SCHEMA,
     IN_PROCESS,
@@ -60,6 +61,8 @@ class ReadInfo:
     live: list[tuple[str, str]] = field(default_factory=list)
     as_of: dt.datetime | None = None  # the newest commit included (DO file or warehouse)
     damaged: list[str] = field(default_factory=list)  # DO files that could not be read
+    # A shared warehouse: when each ingest host last flushed, and this host's newest DO commit.
+    parts: dict[str, Any] | None = None
 
     def to_dict(self) -> Freshness:
         out: Freshness = {
@@ -68,6 +71,8 @@ class ReadInfo:
         }
         if self.damaged:
             out["damaged"] = self.damaged
+        if self.parts is not None:
+            out["as_of_parts"] = self.parts
         return out
 
 
@@ -237,6 +242,19 @@ def current_view(
             live.setdefault(table, []).append(frame)
         if (stamp := written_at(path)) is not None:
             newest.append(stamp)
+    if is_shared(state):
+        from rings_cli.query.pgview import postgres_view
+
+        with postgres_view(setting_of(state).dsn, live, info.live) as view:
+            local = max(newest) if newest else None
+            shared = max(view.flushes.values()) if view.flushes else None
+            info.as_of = max((t for t in (local, shared) if t is not None), default=None)
+            info.parts = {
+                "warehouse": {h: _iso(t) for h, t in sorted(view.flushes.items())},
+                "this_host": _iso(local) if local is not None else None,
+            }
+            yield view, info  # type: ignore[misc]  # report.py asks DuckDB's questions of it
+        return
     with contextlib.ExitStack() as stack:
         if state.warehouse_path.exists():
             stack.enter_context(IN_PROCESS)
@@ -268,9 +286,15 @@ def _read_failure(error: duckdb.Error, warehouse: Path | None) -> RingsError:
     return failure or RingsError(f"a read{where} failed: {str(error).splitlines()[0][:200]}")
 
 
+def _iso(stamp: dt.datetime) -> str:
+    return stamp.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
 def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """A second connection to the tables `current_view` yields, for another thread (a cursor starts
     on the in-memory database's own schema, without the warehouse's tables in its search path)."""
+    if getattr(con, "dialect", "duckdb") == "postgres":
+        return con.cursor()  # the same connection (pgview.View), taking turns
     row = con.execute("SELECT current_setting('search_path')").fetchone()
     cur = con.cursor()
     if row and row[0]:

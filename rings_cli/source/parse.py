@@ -85,6 +85,7 @@ class Rejects:
     keep: int = 0
     samples: list[tuple[str, str, str]] = field(default_factory=list)  # (source, reason, line)
     source: str = ""
+    other_shard: int = 0  # good lines of tenants another ingest host owns (not rejects: skipped)
 
     def add(self, reason: str, n: int) -> None:
         if n:
@@ -106,6 +107,7 @@ class Rejects:
         so that totals and kept lines come out as if the blocks had been parsed in turn here."""
         for reason, n in other.counts.items():
             self.add(reason, n)
+        self.other_shard += other.other_shard
         room = self.keep - len(self.samples)
         if room > 0:
             self.samples.extend(other.samples[:room])

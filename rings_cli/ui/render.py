@@ -59,7 +59,8 @@ def summary_text(summary: dict[str, Any]) -> str:
     already = summary.get("already_read", [])
     lines = [
         f"Read {plural(summary['lines_read'], 'line')}: {summary['parsed']:,} parsed, {rejected:,} rejected"
-        + (f" ({reasons})" if reasons else ""),
+        + (f" ({reasons})" if reasons else "")
+        + (f", {summary['other_shard']:,} other shard" if summary.get("other_shard") else ""),
         f"{plural(summary['requests'], 'request')}, {plural(summary['page_views'], 'page view')}, "
         f"{plural(summary['bot_requests'], 'bot request')}",
         f"{plural(len(summary['tenants']), 'tenant')}{_named(summary['tenants'])}, "

@@ -20,7 +20,8 @@ from rings_cli.store import pack
 from rings_cli.store.catalog import Catalog
 from rings_cli.store.docache import open_do_file
 from rings_cli.store.dofile import DoFile, Snapshot, snapshot_frames
-from rings_cli.warehouse.local import READ_RETRY_SECONDS, Warehouse
+from rings_cli.warehouse.base import READ_RETRY_SECONDS
+from rings_cli.warehouse.choose import open_warehouse
 
 if TYPE_CHECKING:
     import polars as pl
@@ -66,7 +67,7 @@ def flush_dirty(
     Waits up to `wait` seconds for readers to let go of the warehouse, then raises
     StateLockedError; nothing is lost then (the tenant-days stay dirty, readers read their DO files).
     """
-    warehouse = Warehouse(state.warehouse_path)
+    warehouse = open_warehouse(state)
     if not warehouse.is_current(wait):
         catalog.mark_all_dirty()  # a new or re-laid-out warehouse is rebuilt from the DO files
     dirty = catalog.dirty()

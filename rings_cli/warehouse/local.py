@@ -9,12 +9,14 @@ retry for a while when a flush holds the lock.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,7 +31,9 @@ from rings_cli.core.errors import (
     is_out_of_files,
 )
 from rings_cli.core.lazy import lazy_module
+from rings_cli.store import sqlite as storage
 from rings_cli.warehouse.arrow import ArrowStream
+from rings_cli.warehouse.base import READ_RETRY_SECONDS
 
 if TYPE_CHECKING:
     import duckdb
@@ -59,8 +63,7 @@ REBUILD = "`rings check --repair` rebuilds it from the DO files"
 # Warehouse files (path, inode) whose schema this process has made current (see _ensure_schema).
 _ENSURED: set[tuple[str, int]] = set()
 
-# How long a reader waits for a flush to release the file before giving up.
-READ_RETRY_SECONDS = 30.0
+REWRITE_SUFFIX = ".erasing"  # the new warehouse while erase builds it (removed by a rerun after a crash)
 
 
 def _is_lock_error(error: duckdb.Error) -> bool:
@@ -156,11 +159,96 @@ def while_locked(
             delay = min(delay * 2, 0.1)
 
 
-class Warehouse:
+class LocalWarehouse:
     """Open-per-use access to the DuckDB file."""
+
+    kind = "duckdb"
 
     def __init__(self, path: Path) -> None:
         self.path = path
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def freshness(self, wait: float = READ_RETRY_SECONDS) -> dict[str, str]:
+        """The file's last write: this host's last flush."""
+        if not self.path.exists():
+            return {}
+        times = [
+            p.stat().st_mtime for p in (self.path, self.path.with_name(self.path.name + ".wal")) if p.exists()
+        ]
+        stamp = dt.datetime.fromtimestamp(max(times), dt.UTC)
+        return {"local": stamp.isoformat(timespec="seconds")}
+
+    def session(self, wait: float = READ_RETRY_SECONDS) -> contextlib.AbstractContextManager[Any]:
+        return self.reader(wait)
+
+    def erase(self, days: list[tuple[str, str]], wait: float = READ_RETRY_SECONDS) -> None:
+        """A new file without these tenant-days, renamed over the old (rewrite_warehouse)."""
+        rewrite_warehouse(self.path, days, wait)
+
+    def stored_rows(self, wait: float = READ_RETRY_SECONDS, tenants: list[str] | None = None) -> pl.DataFrame:
+        """(tenant, date, table, rows) of every tenant-day the warehouse holds."""
+        import polars as pl
+
+        empty = pl.DataFrame(
+            schema={"tenant": pl.String, "date": pl.String, "table": pl.String, "rows": pl.Int64}
+        )
+        with self.maybe_reader(wait) as con:
+            if con is None:
+                return empty
+            union = " UNION ALL ".join(
+                f"SELECT tenant, CAST(date AS VARCHAR) AS date, '{t}' AS \"table\", count(*) AS rows "
+                f"FROM {t} GROUP BY ALL"
+                for t in TABLES
+                if t not in NEWER_TABLES or has_table(con, t)  # an older warehouse lacks them
+            )
+            rows = con.execute(union).fetchall()
+        frame = pl.DataFrame(rows, schema=empty.schema, orient="row") if rows else empty
+        return frame.filter(pl.col("tenant").is_in(tenants)) if tenants is not None else frame
+
+    def audit(self, wait: float = READ_RETRY_SECONDS) -> Audit | None:
+        """Row counts, tenant-days and every text value of every table, for `rings audit`."""
+        if not self.path.exists():
+            return None
+        out = Audit()
+        with self.reader(wait) as con:
+            names = [
+                r[0]
+                for r in con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE NOT internal ORDER BY 1"
+                ).fetchall()
+            ]
+            for table in names:
+                out.counts[table] = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
+            if "daily" in names:
+                days = con.execute("SELECT DISTINCT tenant, CAST(date AS VARCHAR) FROM daily").fetchall()
+                out.days = {(t, d) for t, d in days}
+            columns = con.execute(
+                "SELECT table_name, column_name FROM duckdb_columns() "
+                "WHERE NOT internal AND data_type IN ('VARCHAR', 'JSON', 'BLOB') ORDER BY 1, 2"
+            ).fetchall()
+            for table, column in columns:
+                values = con.execute(
+                    f'SELECT DISTINCT CAST("{column}" AS VARCHAR) FROM "{table}" WHERE "{column}" IS NOT NULL'
+                ).fetchall()
+                out.values.append((table, column, [v[0].encode() for v in values]))
+        return out
+
+    def export_parquet(self, target: Any, wait: float = READ_RETRY_SECONDS) -> dict[str, int]:
+        """Each table as `target/<table>.parquet`, by DuckDB's own writer."""
+        counts: dict[str, int] = {}
+        with self.maybe_reader(wait) as con:
+            if con is None:
+                return counts
+            present = table_columns(con)
+            for table in WRITTEN:
+                if table not in present:
+                    continue
+                out = str(Path(target) / f"{table}.parquet").replace("'", "''")
+                con.execute(f"COPY (SELECT * FROM {table} ORDER BY tenant, date) TO '{out}' (FORMAT parquet)")
+                counts[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        return counts
 
     @contextmanager
     def _connect(
@@ -423,6 +511,16 @@ class Warehouse:
             yield con
 
 
+Warehouse = LocalWarehouse  # the name every caller used before the interface (base.Warehouse)
+
+
+@dataclass
+class Audit:
+    counts: dict[str, int] = field(default_factory=dict)
+    days: set[tuple[str, str]] = field(default_factory=set)
+    values: list[tuple[str, str, list[bytes]]] = field(default_factory=list)
+
+
 def _keys_frame(keys: list[tuple[str, str]]) -> pl.DataFrame:
     """(tenant, date) pairs as a frame with a date column, to join in DuckDB."""
     import polars as pl
@@ -486,3 +584,59 @@ def has_table(con: duckdb.DuckDBPyConnection, table: str, catalog: str | None = 
         {"table": table, "catalog": catalog},
     ).fetchall()  # to its end: see `_version`
     return bool(row and row[0][0])
+
+
+def rewrite_warehouse(path: Path, erased: list[tuple[str, str]], wait: float = READ_RETRY_SECONDS) -> None:
+    """A new warehouse file holding every row except the erased tenant-days', renamed over the old.
+
+    The gate keeps flushes out and the old file is attached read-write, so no other process
+    writes meanwhile; readers retry until the rename (an old one finishes on the old file)."""
+    import polars as pl
+
+    tmp = path.with_name(path.name + REWRITE_SUFFIX)
+    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+        leftover.unlink(missing_ok=True)  # a rewrite cut short
+    if not path.exists():
+        return
+    keys = pl.DataFrame(erased, schema=["tenant", "date"], orient="row").with_columns(
+        pl.col("date").str.to_date()
+    )
+    with IN_PROCESS, gate(path, wait, create=True):
+        con = duckdb.connect(str(tmp))
+        try:
+            quoted = str(path).replace("'", "''")
+            while_locked(path, wait, lambda: con.execute(f"ATTACH '{quoted}' AS old"))
+            try:
+                row = con.execute("SELECT max(version) FROM old.schema_version").fetchone()
+                current = row is not None and row[0] == SCHEMA_VERSION
+            except duckdb.CatalogException:
+                current = False
+            if current:  # an older layout is dropped anyway (rebuilt from the DO files on flush)
+                con.execute(_SCHEMA)
+                con.register("erased_keys", keys)
+                con.execute("INSERT INTO schema_version SELECT * FROM old.schema_version")
+                old_columns = table_columns(con, "old")
+                for each in tables.TABLES:
+                    table = each.warehouse_name
+                    if table in NEWER_TABLES and table not in old_columns:
+                        continue
+                    # A key column the old file lacks (not yet migrated by a flush) takes its default.
+                    defaults = tables.newer_key_defaults(each, old_columns.get(table, set()))
+                    con.execute(
+                        f"""INSERT INTO main.{table} BY NAME SELECT *{defaults} FROM old.{table}
+                            WHERE (tenant, date) NOT IN (SELECT (tenant, date) FROM erased_keys)"""
+                    )
+                if tables.ABSORBED in old_columns:  # the lines of days written straight to it
+                    con.execute(
+                        f"""INSERT INTO main.{tables.ABSORBED} BY NAME SELECT * FROM old.{tables.ABSORBED}
+                            WHERE (tenant, date) NOT IN (SELECT (tenant, date) FROM erased_keys)"""
+                    )
+            con.execute("DETACH old")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        path.with_name(path.name + ".wal").unlink(missing_ok=True)
+        os.replace(tmp, path)
+        storage.fsync_dir(path.parent)

@@ -33,7 +33,7 @@ from rings_cli.core.config import CONFIG_NAME, Config, load_config
 from rings_cli.core.errors import RingsError
 from rings_cli.core.state import StateDir
 from rings_cli.enrich.zones import local_today
-from rings_cli.query.live import _stamp, latest_views
+from rings_cli.query.live import _stamp, latest_views, shared_stamp
 from rings_cli.query.model import Report
 from rings_cli.query.readpath import current_view, dirty_tenant_days
 from rings_cli.query.report import SECTIONS, build_report, empty_report
@@ -89,6 +89,7 @@ def freshness(
     Without `files`, only which tenant-days exist (enough for the list of tenants)."""
     root = state.root
     stamps: list[Any] = [_stamp(root / "warehouse.duckdb"), _stamp(root / "warehouse.duckdb.wal")]
+    stamps.append(shared_stamp(state))  # another host's flush into a shared warehouse
     try:
         dirty = dirty_tenant_days(state, tenant)
     except (RingsError, sqlite3.Error):  # being created or damaged: its own stamps, then
