@@ -74,6 +74,10 @@ def png_colours(data: bytes) -> tuple[int, int, int]:
     return width, height, len(seen)
 
 
+class NavigatedAwayError(Exception):
+    """The page navigated while a script ran in it (its context is gone)."""
+
+
 class Page:
     """A page in headless Chromium driven over the DevTools protocol: `evaluate` runs a script in
     it and returns the value (awaiting a promise), so a test can measure what the browser laid out
@@ -138,6 +142,9 @@ class Page:
         while True:
             reply = self._json.loads(self.ws.recv(timeout=120))
             if reply.get("id") == self._id:
+                message = str(reply.get("error", {}).get("message", ""))
+                if "navigated" in message or "context was destroyed" in message:
+                    raise NavigatedAwayError(message)
                 assert "error" not in reply, reply
                 return reply.get("result", {})
 
@@ -147,6 +154,20 @@ class Page:
         self.wait(ready)
 
     def wait(self, condition: str, seconds: float = 60) -> None:
+        """Until `condition` is true in the page, up to `seconds`; a navigation meanwhile (a click
+        that changes the address) ends the script it ran in: the condition is asked again of the
+        new page."""
+        import time
+
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                assert self._wait_once(condition, max(0.0, deadline - time.monotonic())) is True, condition
+                return
+            except NavigatedAwayError:
+                assert time.monotonic() < deadline, f"timed out: {condition}"
+
+    def _wait_once(self, condition: str, seconds: float) -> object:
         script = f"""new Promise((done, fail) => {{
             const until = Date.now() + {seconds * 1000};
             const look = () => {{
@@ -158,12 +179,14 @@ class Page:
             }};
             look();
         }})"""
-        assert self.evaluate(script) is True, condition
+        return self.evaluate(script)
 
     def evaluate(self, expression: str) -> object:
         got = self.send(
             "Runtime.evaluate", session=True, expression=expression, awaitPromise=True, returnByValue=True
         )
+        if "exceptionDetails" in got and "context was destroyed" in str(got["exceptionDetails"]):
+            raise NavigatedAwayError(str(got["exceptionDetails"]))
         assert "exceptionDetails" not in got, got["exceptionDetails"]
         return got["result"].get("value")
 
