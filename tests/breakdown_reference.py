@@ -113,12 +113,12 @@ def breakdown_reference(lines: Iterable[str]) -> dict[str, object]:
         requests_by_device[(day, "bot" if bot else device)] += 1
         method_path = page_path(parsed.request)
         assert method_path is not None
-        method, path = method_path
+        method, bare, path = method_path  # (path: the page path, as 404s are listed)
         if parsed.status == "404":
             not_found[(day, path)][0] += 1
             not_found[(day, path)][1] += bot
         status = int(parsed.status)
-        if bot or method != "GET" or not (200 <= status <= 299 or status == 304) or not is_page(path):
+        if bot or method != "GET" or not (200 <= status <= 299 or status == 304) or not is_page(bare):
             continue
         person = (parsed.ip, ua)
         for name, value in (

@@ -17,7 +17,8 @@ Rules (summary):
 * bot = the user agent is an HTTP library or tool, or a crawler (crawler-user-agents' patterns
   less those that match browsers, then device-detector's bot test), or the referrer's host (or a
   parent domain) is referrer spam, or the browser's major came out over 60 months before the line;
-* page view = not bot, ``GET``, status 2xx or 304, path (before ``?``) is a page;
+* page view = not bot, ``GET``, status 2xx or 304, path (before ``?``) is a page; the page
+  path keeps the query parameters ``p`` and ``page_id`` (their first non-empty value, by name);
 * unique visitors = distinct (ip, user agent) pairs with a page view.
 
 Run ``python tests/reference.py FILE [--tenant NAME]`` to print the JSON result.
@@ -273,7 +274,9 @@ FEED_SEGMENTS = {"feed", "rss", "atom"}
 FEED_SUFFIXES = (".xml", ".rss", ".atom")
 # The documented default exclude list (README, Definitions), written out plainly.
 EXCLUDED_EXACT = {"/wp-login.php", "/xmlrpc.php"}
-EXCLUDED_FIRST_SEGMENTS = {".git", "wp-admin", "phpmyadmin", "administrator", "admin", "login"}
+EXCLUDED_FIRST_SEGMENTS = {".git", "wp-admin", "phpmyadmin", "administrator", "admin", "login", "wp-json"}
+EXCLUDED_SUFFIXES = (".json",)
+PAGE_PARAMS = ("p", "page_id")  # the default page_params, in order of their names
 
 
 def is_feed(path: str) -> bool:
@@ -284,7 +287,7 @@ def is_feed(path: str) -> bool:
 
 def is_excluded(path: str) -> bool:
     lower = path.lower()
-    if lower in EXCLUDED_EXACT or lower.startswith("/.env"):
+    if lower in EXCLUDED_EXACT or lower.startswith("/.env") or lower.endswith(EXCLUDED_SUFFIXES):
         return True
     return lower.startswith("/") and lower[1:].split("/", 1)[0] in EXCLUDED_FIRST_SEGMENTS
 
@@ -299,12 +302,22 @@ def is_page(path: str) -> bool:
     return m is None or m.group(0).lower() in PAGE_EXTENSIONS
 
 
-def page_path(request: str) -> tuple[str, str] | None:
-    """(method, path without query) for a well-formed request field, else None."""
+def page_path(request: str) -> tuple[str, str, str] | None:
+    """(method, path without query, page path) for a well-formed request field, else None. The
+    page path is the path with the PAGE_PARAMS the query has (each one's first value, if any)."""
     m = REQUEST_RE.match(request)
     if not m:
         return None
-    return m.group(1), m.group(2).split("?", 1)[0]
+    path, _, query = m.group(2).partition("?")
+    query = query.split("#", 1)[0]
+    kept = []
+    for name in PAGE_PARAMS:
+        for pair in query.split("&"):
+            key, eq, value = pair.partition("=")
+            if key == name and eq and value:
+                kept.append(f"{name}={value}")
+                break
+    return m.group(1), path, path + ("?" + "&".join(kept) if kept else "")
 
 
 def reference(lines: Iterable[str], tenant: str | None = None) -> Reference:
@@ -336,9 +349,9 @@ def reference(lines: Iterable[str], tenant: str | None = None) -> Reference:
         status = int(parsed.status)
         if bot or req is None or req[0] != "GET" or not (200 <= status <= 299 or status == 304):
             continue
-        path = req[1]
-        if not is_page(path):
+        if not is_page(req[1]):
             continue
+        path = req[2]
         visitor = (parsed.ip, parsed.ua or "")
         hour = parsed.when.hour
         counts.page_views += 1
@@ -556,7 +569,7 @@ def reference_sessions(
         view = PageView(
             when=int(parsed.when.timestamp()),
             hour=parsed.when.hour,
-            path=req[1],
+            path=req[2],
             source=referrer_source(target, parsed.referrer, own_hosts(parsed.vhost, name, hosts)),
             campaign=campaign_of(target),
         )

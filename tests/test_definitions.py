@@ -50,7 +50,7 @@ def test_old_days_keep_their_numbers_and_a_range_across_the_change_says_so(tmp_p
     changed = report["definitions_changed"]
     assert [(r["version"], r["first"], r["last"]) for r in changed] == [
         (1, "2025-11-01", "2025-11-02"),
-        (2, "2025-11-03", "2025-11-03"),
+        (definitions.VERSION, "2025-11-03", "2025-11-03"),
     ]
     assert [r["requests"] for r in changed] == [before["totals"]["requests"], 2]
     assert all(r["changes"] == definitions.CHANGES[r["version"]] for r in changed)
@@ -71,7 +71,10 @@ def test_a_day_with_lines_of_both_versions_is_both(tmp_path: Path, write_log) ->
     result = run_rings("ingest", "--state-dir", str(state.root), "--no-finalize", str(write_log(late)))
     assert result.returncode == 0, result.stderr.decode()
     changed = report_json(state, "--start", "2025-11-02", "--end", "2025-11-02")["definitions_changed"]
-    assert [(r["version"], r["first"]) for r in changed] == [(1, "2025-11-02"), (2, "2025-11-02")]
+    assert [(r["version"], r["first"]) for r in changed] == [
+        (1, "2025-11-02"),
+        (definitions.VERSION, "2025-11-02"),
+    ]
     assert changed[1]["requests"] == 1
 
 
@@ -85,7 +88,7 @@ def test_the_older_fixture_opens_and_gains_the_new_tables(tmp_path: Path, write_
     with duckdb.connect(str(state.warehouse_path), read_only=True) as con:
         assert con.execute("SELECT reason, requests FROM bots").fetchall() == [("library", 1)]
     report = report_json(state, "--start", "2025-01-01", "--end", "2026-12-31")
-    assert [r["version"] for r in report["definitions_changed"]] == [1, 2]
+    assert [r["version"] for r in report["definitions_changed"]] == [1, definitions.VERSION]
 
 
 # --- a line without a status ---------------------------------------------------------------------

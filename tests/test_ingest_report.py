@@ -144,8 +144,8 @@ def test_default_range_is_the_last_seven_days_with_data(state: StateDir, write_l
     assert (report["start"], report["end"]) == ("2026-01-05", "2026-01-17")
     assert report["totals"]["requests"] == 7
     assert len(report["days"]) == 13  # every day of the range, zero-filled
-    only_start = report_json(state, "--start", "2026-01-01")
-    assert (only_start["start"], only_start["end"]) == ("2026-01-01", "2026-01-07")
+    only_start = report_json(state, "--start", "2026-01-01")  # alone: up to the newest data (issue 28)
+    assert (only_start["start"], only_start["end"]) == ("2026-01-01", "2026-01-17")
 
 
 NOT_YET_FINAL = dt.datetime(2025, 12, 1, 20, tzinfo=dt.UTC)  # "now" inside the day: nothing finalizes

@@ -356,7 +356,7 @@ def test_retention_in_the_shared_warehouse(tmp_path: Path, log: Path, pg_dsn: st
 
 def test_live_and_serve_read_the_shared_warehouse(tmp_path: Path, pg_dsn: str) -> None:
     """`rings live --once` and what `rings serve` computes show what the report shows, from PostgreSQL."""
-    from rings_cli.web.hub import compute_report, known_tenants
+    from rings_cli.web.hub import Key, compute_report, known_tenants
     from tests.conftest import SAMPLE_LOG, report_json, run_rings
 
     state = StateDir(tmp_path / "state")
@@ -369,7 +369,7 @@ def test_live_and_serve_read_the_shared_warehouse(tmp_path: Path, pg_dsn: str) -
     )  # fmt: skip
     assert out.returncode == 0, out.stderr.decode()
     assert f"{report['totals']['page_views']:,}" in out.stdout.decode().splitlines()[2]
-    served = compute_report(StateDir(state.root), ("bob.example", "2025-12-02", "2025-12-02", 10))
+    served = compute_report(StateDir(state.root), Key("bob.example", "2025-12-02", "2025-12-02", 10))
     assert served["totals"] == report["totals"]
     assert "bob.example" in known_tenants(StateDir(state.root))
 

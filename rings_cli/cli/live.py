@@ -14,6 +14,7 @@ from rings_cli.cli.app import (
     _cli_errors,
     app,
     load_config,
+    normalize_host,
     seconds,
 )
 from rings_cli.core.bounds import ensure_open_files
@@ -32,9 +33,11 @@ View = lazy("rings_cli.ui.dashboard", "View")
 dashboard = lazy("rings_cli.ui.dashboard", "dashboard")
 run_dashboard = lazy("rings_cli.ui.dashboard", "run")
 ChangeWatch = lazy("rings_cli.query.live", "ChangeWatch")
+KeptDatabase = lazy("rings_cli.query.readpath", "KeptDatabase")
 LiveIngest = lazy("rings_cli.query.live", "LiveIngest")
 fetch = lazy("rings_cli.query.live", "fetch")
 parse_date = lazy("rings_cli.query.report", "parse_date")
+check_known_tenant = lazy("rings_cli.query.report", "check_known_tenant")
 
 
 @app.command()
@@ -81,12 +84,14 @@ def live(
     state = StateDir(state_dir)
     state.check_dir()
     if tenant is not None:
-        check_tenant(tenant)
+        tenant = check_tenant(normalize_host(tenant))  # `www.Shop.example` is shop.example, as in report
     day = parse_date(date, "--date")
     console = Console()
     if not once and not console.is_terminal:
         raise UsageError("rings live draws on a terminal; use --once to print one frame")
     feeder = LiveIngest(state, fmt, paths or [], flush_interval) if paths else None
+    if tenant is not None and feeder is None:  # a typo is exit 2 with suggestions, not a silent wait
+        check_known_tenant(state, tenant)
     view = View(tenant=tenant, pinned=tenant is not None)
     from rings_cli.enrich.zones import local_today  # only `rings live` needs the zones (Polars)
 
@@ -99,21 +104,31 @@ def live(
         today = local_today(config, view.tenant)  # the tenant's own today (per-site time zones)
         return feeder.newest_day(today) if feeder is not None else today
 
+    unchecked = [tenant] if tenant is not None and feeder is not None else []
+
+    def check_tenant_once_read() -> bool:
+        """With PATHS, the tenant may be one the files bring: checked once they are read."""
+        if unchecked and feeder is not None and feeder.caught_up.is_set():
+            check_known_tenant(state, unchecked.pop())
+        return False
+
     try:
         if once:
             if feeder is not None:
                 feeder.read_once()
+                check_tenant_once_read()
             frame = fetch(state, shown_day(), view.tenant)
             note = feeder.note() if feeder is not None else None
             console.print(dashboard(frame, console.width, None, view, note=note))
             return
         if feeder is not None:
             feeder.start()
+        kept = KeptDatabase()  # one in-memory database for every re-read
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a dashboard is closed: exit 0
             run_dashboard(
                 console,
-                load=lambda v: fetch(state, shown_day(), v.tenant),
-                changed=lambda v: watch.changed(shown_day(), v.tenant),
+                load=lambda v: fetch(state, shown_day(), v.tenant, kept=kept),
+                changed=lambda v: check_tenant_once_read() or watch.changed(shown_day(), v.tenant),
                 view=view,
                 interval=interval,
                 note=feeder.note if feeder is not None else (lambda: None),

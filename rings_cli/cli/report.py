@@ -32,11 +32,31 @@ def report(
     tenant: TenantOption = None,
     start: Annotated[
         str | None,
-        typer.Option(metavar="DATE", help="First day (the tenant's own), YYYY-MM-DD.", show_default=False),
+        typer.Option(
+            metavar="DATE",
+            help="First day (the tenant's own): YYYY-MM-DD, YYYY-MM, YYYY, today or yesterday (a month's "
+            "or year's first day). Alone: up to the newest data.",
+            show_default=False,
+        ),
     ] = None,
     end: Annotated[
-        str | None, typer.Option(metavar="DATE", help="Last day, inclusive.", show_default=False)
+        str | None,
+        typer.Option(
+            metavar="DATE",
+            help="Last day, inclusive; the same words (a month's or year's last day).",
+            show_default=False,
+        ),
     ] = None,
+    last: Annotated[
+        str | None,
+        typer.Option(
+            "--last",
+            metavar="N",
+            help="The last 7d, 4w, 12m or 1y: up to --end, or to the newest data when today has none.",
+            show_default=False,
+        ),
+    ] = None,
+    all_data: Annotated[bool, typer.Option("--all", help="Every day that has data.")] = False,
     fmt: Annotated[
         str, typer.Option("--format", "-f", metavar="FORMAT", help="table, json, csv or html.")
     ] = "table",
@@ -67,7 +87,7 @@ def report(
     state_dir: StateDirOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Report a date range (default: the last 7 days that have data): charts, top lists, status codes."""
+    """Report a date range (default: the last 7 days with data; --all, --last 4w, --start 2016-03)."""
     if fmt not in REPORT_FORMATS:
         raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(REPORT_FORMATS)}", param_hint="--format")
     if section is not None and fmt != "csv":
@@ -80,7 +100,14 @@ def report(
     if tenant is not None:
         tenant = check_tenant(normalize_host(tenant))  # `www.Alice.example` is alice.example, as in ingest
     data = build_report(
-        StateDir(state_dir), tenant=tenant, start=start, end=end, limit=limit, compare=compare
+        StateDir(state_dir),
+        tenant=tenant,
+        start=start,
+        end=end,
+        limit=limit,
+        compare=compare,
+        last=last,
+        all_data=all_data,
     )
     if not data["totals"]["requests"] and "data_from" in data:
         Console(stderr=True).print(

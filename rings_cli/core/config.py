@@ -30,7 +30,14 @@ DEFAULT_EXCLUDE_PATHS = (
     r"^/xmlrpc\.php$",
     r"^/\.env",
     r"^/(?:\.git|wp-admin|phpmyadmin|administrator|admin|login)(?:/|$)",
+    r"^/wp-json(?:/|$)",  # WordPress's REST API (oEmbed and the like): no page
+    r"\.json$",
 )
+# The query parameters a page path keeps (rings.toml `page_params` replaces this list): WordPress's
+# plain permalinks, /?p=123 and /?page_id=7. No other parameter of a request is ever stored.
+DEFAULT_PAGE_PARAMS = ("p", "page_id")
+MAX_PAGE_PARAMS = 16
+_PARAM_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")  # what PHP and the others take as a name
 
 CONFIG_NAME = "rings.toml"
 DEFAULT_POST_ROUTE = r"^/(posts|blog)/(?P<post_id>[^/]+)/?$"
@@ -54,6 +61,7 @@ _TOP_KEYS = {
     "files",
     "referrer_spam",
     "outdated_browsers",
+    "page_params",
     "warehouse",
     "shard",
 }
@@ -157,6 +165,7 @@ class Config:
     trusted_proxies: tuple[Network, ...] = ()
     oldest_date: dt.date = DEFAULT_OLDEST_DATE
     exclude_paths: tuple[str, ...] = DEFAULT_EXCLUDE_PATHS  # regexes: never page views
+    page_params: tuple[str, ...] = DEFAULT_PAGE_PARAMS  # query parameters a page path keeps, sorted
     group_readable: bool = False  # state dir 0750/0640 instead of 0700/0600, for a reporting group
     keep_days: int | None = None  # retention for every tenant (None: keep forever)
     keep_days_by_tenant: dict[str, int] = field(default_factory=dict)  # `[keep_days]` "alice" = 30
@@ -259,6 +268,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         raise UsageError("exclude_paths must be a list of path regexes (an empty list excludes nothing)")
     for i, pattern in enumerate(exclude if "exclude_paths" in data else [], 1):  # defaults: known good
         check_regex(pattern, f"exclude_paths[{i}]")
+    page_params = _page_params(data.get("page_params", list(DEFAULT_PAGE_PARAMS)))
     group_readable = data.get("group_readable", False)
     if not isinstance(group_readable, bool):
         raise UsageError("group_readable must be true or false")
@@ -284,6 +294,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         trusted_proxies=proxies,
         oldest_date=oldest,
         exclude_paths=tuple(exclude),
+        page_params=page_params,
         group_readable=group_readable,
         keep_days=keep_days,
         keep_days_by_tenant=keep_by_tenant,
@@ -297,6 +308,21 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         warehouse=_warehouse(data.get("warehouse", {}), shard),
         shard=shard,
     )
+
+
+def _page_params(raw: object) -> tuple[str, ...]:
+    """`page_params = ["option", "id"]`: the query parameters a page path keeps (an allow-list; `[]`
+    keeps none), as written (names are case-sensitive), sorted, each once."""
+    if not isinstance(raw, list) or not all(isinstance(name, str) for name in raw):
+        raise UsageError('page_params must be a list of query parameter names (["p", "page_id"])')
+    if len(raw) > MAX_PAGE_PARAMS:
+        raise UsageError(f"page_params: at most {MAX_PAGE_PARAMS} names, not {len(raw)}")
+    for name in raw:
+        if not _PARAM_NAME.fullmatch(name):
+            raise UsageError(
+                f"page_params: {name[:40]!r} is not a query parameter name (letters, digits, _ . - [ ])"
+            )
+    return tuple(sorted(set(raw)))
 
 
 def _files(table: object) -> tuple[tuple[str, str], ...]:

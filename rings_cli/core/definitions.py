@@ -10,7 +10,7 @@ docs/definitions.md.
 
 from __future__ import annotations
 
-VERSION = 2
+VERSION = 3
 # Why a request is a bot (enrich/classify.py), in the order they are tried: the report's `bots` keys.
 BOT_REASONS = ("crawler", "library", "referrer spam", "outdated browser")
 NOT_RECORDED = "(not recorded)"  # bot requests of days counted before reasons were recorded
@@ -21,4 +21,6 @@ CHANGES: dict[int, str] = {
     1: "bots: crawler-user-agents' list; a line without a status was unparseable",
     2: "bots also: HTTP libraries and tools, device-detector's bot list, referrer spam, outdated "
     "browsers; a line without a status is a request of status -",
+    3: "a page path keeps the query parameters named in page_params (default p, page_id); /wp-json/ "
+    "and *.json are no pages",
 }

@@ -99,7 +99,8 @@ def own_host_candidates(frame: pl.DataFrame) -> pl.DataFrame:
     rows = frame.filter((pl.col("tenant") == "default") & pl.col("referrer").is_not_null())
     if rows.is_empty():
         return empty
-    served = frame.get_column("path").drop_nulls().unique()
+    # The paths it serves, without the query parameters a page path keeps (a referrer's path has none).
+    served = frame.get_column("path").drop_nulls().unique().str.split_exact("?", 1).struct.field("field_0")
     ref = pl.col("referrer")
     return (
         rows.select(

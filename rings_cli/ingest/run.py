@@ -63,6 +63,7 @@ __all__ = ["Ingest", "IngestSummary", "Progress"]
 
 DEFAULT_FLUSH_INTERVAL = defaults.DEFAULT_FLUSH_INTERVAL  # seconds between flushes in follow mode
 POLL_SECONDS = 0.25  # how often follow mode looks for new lines when idle
+MAX_PACED_CYCLE = 30.0  # a paced follow (rings live FILE) takes new lines at least this often
 
 
 @dataclass
@@ -129,6 +130,8 @@ class Ingest:
         self.summary = IngestSummary()
         self.rejects = Rejects(keep=keep_rejects)  # by reason, and the first `keep_rejects` lines
         self._stopping = False
+        self._behind = False  # follow mode: the last poll left a file with more to read
+        self.cpu_clock: Callable[[], float] = time.process_time  # the process's CPU seconds (follow's pace)
         self._formats: dict[str, LogFormat] = {}  # per source, detected once (W3C keeps its header)
         self._unknown: dict[str, int] = {}  # per source no format read: the head's length then
         self._do_files = DoFileCache(state)  # the catalog is set when a session opens it
@@ -199,15 +202,39 @@ class Ingest:
         poll: float = POLL_SECONDS,
         on_flush: Callable[[FlushResult], None] | None = None,
         on_skip: Callable[[str], None] | None = None,
+        on_idle: Callable[[], None] | None = None,
+        pace: float | None = None,
     ) -> IngestSummary:
         """Tail files and globs until `stop()`: merge new lines as they come, flush every
         `flush_interval` seconds (only dirty tenant-days), finalize days as they end. `on_skip`
-        hears of a file set aside (its summary warning, as it happens)."""
+        hears of a file set aside (its summary warning, as it happens); `on_idle` is called
+        whenever a poll finds nothing new (every file read to its end).
+
+        `pace` (`rings live FILE`: a share of one core, 0.08 say): a poll that read everything there
+        was is followed by a rest, so that a cycle (from one poll to the next) lasts at least `poll`
+        seconds and the whole process spends at most `pace` of a core over it (its CPU time, the
+        dashboard's re-read and redraw of the last commit included). Lines that keep trickling in
+        are then taken as one batch a cycle: a commit, a re-read and a redraw cost about the same
+        for 2 lines as for 80, so the batch grows instead of the cost. Without it, the next poll
+        comes at once after a read."""
         started = self.clock()
+        last_cpu = self.cpu_clock()
         with self.following(patterns, flush_interval, on_flush, on_skip) as step:
             while not self._stopping:
-                if not step() and not self._stopping:
+                # The CPU the last cycle took, the dashboard's re-read and redraw of its batch
+                # included (they run while this thread rests): what this cycle will take, about.
+                began, cpu = self.clock(), self.cpu_clock()
+                cycle_cpu, last_cpu = cpu - last_cpu, cpu
+                got = step()
+                if not got and on_idle is not None:
+                    on_idle()
+                if self._stopping:
+                    break
+                if not got:
                     self._sleep(poll)
+                elif pace is not None and not self._behind:
+                    cycle = max(poll, min(cycle_cpu / pace, MAX_PACED_CYCLE))
+                    self._sleep(cycle - (self.clock() - began))
         self.summary.seconds = self.clock() - started
         return self.summary
 
@@ -256,6 +283,7 @@ class Ingest:
                         break
                     self.state.yield_to_backup()
                 self.summary.polls += 1
+                self._behind = follower.behind
                 if self.clock() - last_flush >= flush_interval:
                     last_flush = self.clock()
                     try:

@@ -25,13 +25,32 @@ from rings_cli.core.state import StateDir
 from rings_cli.enrich.zones import zone_on
 from rings_cli.ingest.run import Ingest
 from rings_cli.query.model import Report
-from rings_cli.query.readpath import open_read_only, written_at
+from rings_cli.query.readpath import KeptDatabase, open_read_only, written_at
 from rings_cli.query.report import build_report, empty_report
 from rings_cli.source.inputs import expand_paths
 from rings_cli.warehouse.choose import is_shared, setting_of
 
 FEED_LIMIT = 12
 FEED_FILES = 32  # at most this many DO files (the most recently written) are read for the feed
+POLL_SECONDS = 2.0  # `rings live PATH` takes new lines every 2 s at most: one batch, one re-read, one redraw
+# ... and less often when a cycle costs more: the process spends at most this share of a core on a
+# log that keeps growing (Ingest.follow's `pace`).
+CPU_SHARE = 0.08
+# The sections a frame shows (no days, no campaigns): fewer queries a re-read.
+SECTIONS = (
+    "totals",
+    "hours",
+    "status",
+    "top_pages",
+    "top_referrers",
+    "content",
+    "tenants",
+    "browsers",
+    "os",
+    "devices",
+    "countries",
+    "not_found",
+)
 
 
 @dataclass
@@ -87,12 +106,24 @@ def latest_views(state: StateDir, date: dt.date, tenant: str | None, limit: int 
     return rows[:limit]
 
 
-def fetch(state: StateDir, date: dt.date, tenant: str | None, limit: int = 10) -> LiveFrame:
-    """One frame: the day's report through the read path, and its feed."""
+def fetch(
+    state: StateDir, date: dt.date, tenant: str | None, limit: int = 10, kept: KeptDatabase | None = None
+) -> LiveFrame:
+    """One frame: the day's report through the read path, and its feed. `kept`: the in-memory
+    database kept from the last frame's read (readpath.KeptDatabase)."""
     if not state.root.is_dir():
         return LiveFrame(date, tenant, empty_report(tenant, date, date))
+    day = date.isoformat()
     report = build_report(
-        state, tenant=tenant, start=date.isoformat(), end=date.isoformat(), limit=limit, known_tenant=False
+        state,
+        tenant=tenant,
+        start=day,
+        end=day,
+        limit=limit,
+        known_tenant=False,
+        sections=SECTIONS,
+        kept=kept,
+        parallel=False,  # the fewest CPU seconds: a dashboard re-reads at every commit
     )
     return LiveFrame(date, tenant, report, latest_views(state, date, tenant))
 
@@ -167,6 +198,7 @@ class LiveIngest:
         self.flush_interval = flush_interval
         self.thread: threading.Thread | None = None
         self.problem: str | None = None
+        self.caught_up = threading.Event()  # the files were read to their end once (or it stopped)
 
     def _guarded(self, work: Callable[[], object]) -> None:
         try:
@@ -175,6 +207,8 @@ class LiveIngest:
             self.problem = "another `rings ingest` holds this state dir: showing it, not ingesting"
         except RingsError as e:
             self.problem = f"ingest stopped: {e}"
+        finally:
+            self.caught_up.set()
 
     def read_once(self) -> None:
         """For --once: read the files to their end (no finalization), then show."""
@@ -183,7 +217,9 @@ class LiveIngest:
 
     def start(self) -> None:
         target = lambda: self._guarded(  # noqa: E731
-            lambda: self.ingest.follow(self.patterns, self.flush_interval)
+            lambda: self.ingest.follow(
+                self.patterns, self.flush_interval, POLL_SECONDS, on_idle=self.caught_up.set, pace=CPU_SHARE
+            )
         )
         self.thread = threading.Thread(target=target, name="rings-live-ingest", daemon=True)
         self.thread.start()

@@ -190,6 +190,9 @@ class Compare(TypedDict):
     top_referrers: list[ReferrerRow]
     top_campaigns: list[CampaignRow]
     content: list[ContentRow]
+    days: int  # days in the compared period
+    covered_days: int  # how many of them lie between the first and last day with data
+    note: NotRequired[str]  # the period is only partly covered by data, or not at all
 
 
 class Sections(TypedDict):
@@ -235,6 +238,7 @@ class Place(TypedDict, total=False):
     timezone_changes: list[str]  # a tenant's zone changed inside the range
     data_from: str  # the first and last day with data (for the tenant), whatever the range
     data_to: str
+    range_note: str  # the default range shows only part of the data: which part
     compare: Compare
 
 

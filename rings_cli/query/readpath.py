@@ -27,6 +27,7 @@ from rings_cli.core import tables
 from rings_cli.core.errors import RingsError
 from rings_cli.core.state import StateDir
 from rings_cli.query.model import Freshness
+from rings_cli.warehouse.arrow import ArrowStream
 from rings_cli.warehouse.choose import is_shared, setting_of
 from rings_cli.warehouse.local import (
     _SCHEMA,
@@ -170,13 +171,58 @@ def _warmed() -> duckdb.DuckDBPyConnection | None:
     return _WARM.pop("con", None)
 
 
+class KeptDatabase:
+    """The in-memory database of one read, kept for the next by a process that reads again and
+    again (`rings live` re-reads its day at every commit): made once instead of at every read (22
+    ms of CPU), its schema `live` emptied rather than made again (16 ms). Between reads it holds
+    nothing: the warehouse is detached, the views dropped, the live tables empty."""
+
+    def __init__(self) -> None:
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def take(self) -> duckdb.DuckDBPyConnection | None:
+        con, self._con = self._con, None
+        return con
+
+    def keep(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Reset `con` for the next read (and keep it), or close it when that fails."""
+        try:
+            reset = ["DETACH DATABASE IF EXISTS wh", "RESET search_path", "SET schema = 'main'"]
+            reset += [f"DROP VIEW IF EXISTS main.{table}" for table in TABLES]
+            if _has_live_schema(con):
+                reset += [f"DELETE FROM live.{table}" for table in (*TABLES, "keys")]
+            con.execute(";\n".join(reset))
+        except engine.Error:
+            con.close()
+            return
+        if self._con is not None:
+            self._con.close()
+        self._con = con
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+
+def _has_live_schema(con: duckdb.DuckDBPyConnection) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_schemas() WHERE database_name = 'memory' AND schema_name = 'live'"
+    ).fetchall()
+    return bool(found[0][0])
+
+
 @contextmanager
 def current_view(
-    state: StateDir, tenant: str | None = None, wait: float = READ_RETRY_SECONDS
+    state: StateDir,
+    tenant: str | None = None,
+    wait: float = READ_RETRY_SECONDS,
+    kept: KeptDatabase | None = None,
 ) -> Iterator[tuple[duckdb.DuckDBPyConnection, ReadInfo]]:
     """A DuckDB connection whose tables `daily`, `hourly`, ... hold the current numbers.
 
     The warehouse is attached read-only for the duration of the block; keep the block short.
+    With `kept`, the in-memory database is taken from it and given back after the block.
     """
     info = ReadInfo()
     live: dict[str, list[pl.DataFrame]] = {}
@@ -212,8 +258,9 @@ def current_view(
     with contextlib.ExitStack() as stack:
         if state.warehouse_path.exists():
             stack.enter_context(IN_PROCESS)
-        con = _warmed() or _connect()
-        stack.callback(con.close)  # closed (detached) before the lock is let go
+        con = (kept.take() if kept is not None else None) or _warmed() or _connect()
+        # closed, or reset and kept (detached either way), before the lock is let go
+        stack.callback(con.close if kept is None else lambda: kept.keep(con))
         attached = _attach_warehouse(con, state, wait)
         if attached:
             newest.extend(s for s in [_mtime(state.warehouse_path)] if s is not None)
@@ -261,10 +308,12 @@ def _live_tables(
     """The schema `live`: every table, holding the DO files' rows, and `keys`, their tenant-days.
     Only made when there is something to hold or a table or column the warehouse lacks (a third
     of the read path's set-up on a warehouse of flushed days)."""
-    con.execute("CREATE SCHEMA live")
-    con.execute("SET schema = 'live'")
-    con.execute(_SCHEMA)
-    con.execute("SET schema = 'main'")
+    if not _has_live_schema(con):  # (a kept database has it, emptied)
+        con.execute("CREATE SCHEMA live")
+        con.execute("SET schema = 'live'")
+        con.execute(_SCHEMA)
+        con.execute("SET schema = 'main'")
+        con.execute("CREATE TABLE live.keys (tenant VARCHAR, date DATE)")
     for table, frames in live.items():
         filled = [f for f in frames if f.height]
         if filled:
@@ -272,10 +321,15 @@ def _live_tables(
             import polars as pl
 
             rows = pl.concat(filled, how="vertical_relaxed")
-            con.register("live_rows", rows)
+            # As an Arrow C stream: the frame itself would be scanned through PyArrow (30 MiB more).
+            # A column of nothing but nulls (an open day's summary) goes as text: DuckDB refuses
+            # Arrow's null type over the stream ("a non-zero null count but no validity bitmap").
+            nulls = [name for name, kind in rows.schema.items() if kind == pl.Null]
+            if nulls:
+                rows = rows.with_columns(pl.col(nulls).cast(pl.String))
+            con.register("live_rows", ArrowStream(rows))
             con.execute(f"INSERT INTO live.{table} BY NAME SELECT * FROM live_rows")
             con.unregister("live_rows")
-    con.execute("CREATE TABLE live.keys (tenant VARCHAR, date DATE)")
     if keys:
         con.executemany("INSERT INTO live.keys VALUES (?, CAST(? AS DATE))", keys)
 

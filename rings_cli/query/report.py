@@ -11,7 +11,8 @@ import datetime as dt
 import difflib
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -24,7 +25,7 @@ from rings_cli.core.state import StateDir
 from rings_cli.enrich.zones import local_today, tenant_zone, zone_changes
 from rings_cli.query.countries import country_name
 from rings_cli.query.model import Change, Compare, DefinitionsRow, Place, Report, Sections, Totals
-from rings_cli.query.readpath import ReadInfo, current_view, cursor
+from rings_cli.query.readpath import KeptDatabase, ReadInfo, current_view, cursor
 
 if TYPE_CHECKING:
     import duckdb
@@ -71,6 +72,95 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
     return None if value is None else bounds.date(value, option)
 
 
+def parse_period(value: str | None, option: str, today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """A range's end (None when absent): a day, a month (YYYY-MM), a year (YYYY), `today` or
+    `yesterday`, as (its first day, its last day); `today` is the tenant's own (bounds.period)."""
+    return None if value is None else bounds.period(value, option, today)
+
+
+@dataclass(frozen=True)
+class RangeAsk:
+    """The range a report is asked for, checked: `--start`, `--end` (range words), `--last`
+    (`7d`...), `--all`. Which days it is depends on the data (`resolve`)."""
+
+    start: str | None = None
+    end: str | None = None
+    last: str | None = None
+    all_data: bool = False
+    options: str = "--"  # how errors name the options: `--start` (rings report), `start` (rings serve)
+
+    def check(self, today: dt.date) -> None:
+        """Usage errors before anything is read: words that name no day, options that conflict."""
+        o = self.options
+        if self.all_data and (self.start or self.end or self.last):
+            raise UsageError(f"{o}all shows every day with data: not with {o}start, {o}end or {o}last")
+        if self.last is not None:
+            bounds.span(self.last, f"{o}last")
+            if self.start is not None:
+                raise UsageError(f"{o}last counts back from {o}end (or the newest data): not with {o}start")
+        first = parse_period(self.start, f"{o}start", today)
+        final = parse_period(self.end, f"{o}end", today)
+        if first is not None and final is not None and first[0] > final[1]:
+            raise UsageError(f"{o}start {first[0]} is after {o}end {final[1]}")
+
+    @property
+    def default(self) -> bool:
+        return not (self.start or self.end or self.last or self.all_data)
+
+    def resolve(self, con: duckdb.DuckDBPyConnection, tenant: str | None, today: dt.date) -> Resolved:
+        """The days to report, and where the data is (first and last day with data, or None)."""
+        if self.default:
+            found = _run(con, "range", {"tenant": tenant})[0]
+            first, newest = found["first"], found["last"]
+            if newest is not None:
+                start, end = found["start"], found["end"]
+            else:  # no data: the last 7 days
+                start, end = bounds.shift(today, -(DEFAULT_DAYS - 1)), today
+            note = None
+            if first is not None and first < start:
+                note = f"showing the last {DEFAULT_DAYS} days of data from {first} to {newest}"
+                note += "; --all for everything"
+            return Resolved(start, end, first, newest, note)
+        extent = _run(con, "extent", {"tenant": tenant})[0]
+        first, newest = extent["first"], extent["last"]
+        o = self.options
+        began = parse_period(self.start, f"{o}start", today)
+        ended = parse_period(self.end, f"{o}end", today)
+        if self.all_data:
+            start, end = (first, newest) if newest is not None else (today, today)
+        elif self.last is not None:
+            count, unit = bounds.span(self.last, f"{o}last")
+            # up to --end; else today, or the newest day with data when today has none
+            end = ended[1] if ended is not None else today if newest is None or newest >= today else newest
+            start = bounds.back(end, count, unit)
+        elif began is not None and ended is not None:
+            start, end = began[0], ended[1]
+        elif began is not None:  # to the newest data; with none from it on, the period (a week at least)
+            start = began[0]
+            if newest is not None and newest >= start:
+                end = newest
+            else:
+                end = max(began[1], bounds.shift(start, DEFAULT_DAYS - 1))
+        else:
+            assert ended is not None
+            end = ended[1]
+            start = bounds.shift(end, -(DEFAULT_DAYS - 1))
+        if start > end:
+            raise UsageError(f"{o}start {start} is after {o}end {end}")
+        return Resolved(start, end, first, newest, None)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A range's days, where the data is (None: no data), and what to say about it."""
+
+    start: dt.date
+    end: dt.date
+    first: dt.date | None
+    last: dt.date | None
+    note: str | None
+
+
 def _run(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     sql = query(name)
     used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
@@ -85,11 +175,15 @@ HEAVY = {"browsers": 5, "days": 4, "countries": 3, "top_pages": 2, "os": 1}
 
 
 def run_all(
-    con: duckdb.DuckDBPyConnection, names: list[str], params: dict[str, Any]
+    con: duckdb.DuckDBPyConnection, names: list[str], params: dict[str, Any], parallel: bool = True
 ) -> dict[str, list[dict[str, Any]]]:
     """Each query's rows, two queries at a time: on a second cursor in a thread, as DuckDB lets go
     of the GIL while it runs one. The queries are small (a few ms each, mostly fixed cost), so two
-    at a time keep both cores busy where DuckDB's own threads would not (a third off their time)."""
+    at a time keep both cores busy where DuckDB's own threads would not (a third off their time).
+    Without `parallel`, one after the other: fewer CPU seconds (no thread, no second cursor), for
+    a reader that re-reads all the time (`rings live`) rather than one that waits for its answer."""
+    if not parallel:
+        return {name: _run(con, name, params) for name in names}
     todo = sorted(names, key=lambda n: -HEAVY.get(n, 0))  # the longest first: the two end together
     out: dict[str, list[dict[str, Any]]] = {}
     failed: list[BaseException] = []
@@ -128,37 +222,52 @@ def build_report(
     today: dt.date | None = None,
     known_tenant: bool = True,
     compare: str | None = None,
+    last: str | None = None,
+    all_data: bool = False,
+    options: str = "--",
+    sections: Collection[str] | None = None,
+    kept: KeptDatabase | None = None,
+    parallel: bool = True,
 ) -> Report:
-    """The contract's report for `tenant` (None = all) over [start, end], the tenants' own dates
+    """The contract's report for `tenant` (None = all) over a range of the tenants' own dates
     (zones.py: each tenant's local days, summed by date for all tenants), inclusive.
+
+    The range (`RangeAsk`): `start` and `end` are range words (a day, YYYY-MM, YYYY, `today`,
+    `yesterday`: a period's first day as start, its last as end; `start` alone runs to the newest
+    data), `last` counts back (`7d`, `4w`, `12m`) from `end` or the newest data, `all_data` is
+    every day with data; none of them: the last 7 days that have data, with `range_note` saying so
+    when the data goes back further.
 
     With `known_tenant`, a tenant the state dir holds no data for is a UsageError naming the
     closest known ones (`rings live` waits for a new tenant's data instead). With `compare`
     (`previous`, or `START:END`), the report gains a `compare` key: that period's totals, their
-    change, and the previous numbers of the rows in each top list."""
-    limit = bounds.whole_number(limit, "--limit", 1, MAX_LIMIT)
-    start_d, end_d = parse_date(start, "--start"), parse_date(end, "--end")
-    if start_d is not None and end_d is not None and start_d > end_d:
-        raise UsageError(f"--start {start_d} is after --end {end_d}")
-    against = parse_compare(compare)
+    change, and the previous numbers of the rows in each top list. `sections` (default all) are
+    the sections to read; the others are left empty (`rings live` shows no days nor campaigns).
+    `kept`: an in-memory database kept between reads (readpath.KeptDatabase; `rings live`);
+    `parallel`: two queries at a time (`run_all`)."""
+    limit = bounds.whole_number(limit, f"{options}limit", 1, MAX_LIMIT)
+    ask = RangeAsk(start, end, last, all_data, options)
+    ask.check(today or dt.datetime.now(dt.UTC).date())  # the words; `today` is the tenant's, below
+    parse_compare(compare, today or dt.datetime.now(dt.UTC).date(), f"{options}compare")
     state.require()
     config = load_config(None, state)  # rings.toml: the tenants' time zones (zones.py)
     if today is None:  # the default range ends on the tenant's own today
         today = local_today(config, tenant)
-    with current_view(state, tenant) as (con, info):
+    against = parse_compare(compare, today, f"{options}compare")
+    with current_view(state, tenant, kept=kept) as (con, info):
         if tenant is not None and known_tenant:
             _check_known(con, tenant)
-        if start_d is None and end_d is None:
-            data_range = _run(con, "range", {"tenant": tenant})[0]
-            if data_range["end"] is not None:
-                start_d, end_d = data_range["start"], data_range["end"]
-        start_d, end_d = _default_range(start_d, end_d, today)
-        if start_d > end_d:
-            raise UsageError(f"--start {start_d} is after --end {end_d}")
+        days = ask.resolve(con, tenant, today)
+        start_d, end_d = days.start, days.end
         params = {"tenant": tenant, "start": start_d, "end": end_d, "limit": limit}
-        wanted = [s for s in SECTIONS if s != "hours" or not _hours_omitted(start_d, end_d)]
-        rows = run_all(con, ["extent", "definitions", *wanted], params)
-        extent = rows.pop("extent")[0]
+        wanted = [
+            s
+            for s in SECTIONS
+            if (sections is None or s in sections) and (s != "hours" or not _hours_omitted(start_d, end_d))
+        ]
+        if sections is None or "definitions" in sections:  # the versions that counted the range
+            wanted.append("definitions")
+        rows = run_all(con, wanted, params, parallel)
         if tenant is None:  # tenants' zones may differ: an all-tenants hour row has no one UTC offset
             for row in rows.get("hours", []):
                 row.pop("utc_offset", None)
@@ -166,31 +275,36 @@ def build_report(
         compared = None
         if compare is not None:
             prev_start, prev_end = against or previous_period(start_d, end_d)
-            compared = _compare(con, numbers, tenant, prev_start, prev_end)
+            compared = _compare(con, numbers, tenant, prev_start, prev_end, (days.first, days.last))
     place: Place = {"timezone": tenant_zone(config, tenant)}
     changes = zone_changes(config, tenant, start_d, end_d)
     if changes:
         place["timezone_changes"] = changes
-    if extent["first"] is not None:  # where the data is, to say so when the range has none
-        place["data_from"], place["data_to"] = str(extent["first"]), str(extent["last"])
+    if days.first is not None and days.last is not None:  # where the data is (to say so when not here)
+        place["data_from"], place["data_to"] = str(days.first), str(days.last)
+    if days.note is not None:
+        place["range_note"] = days.note
     if compared is not None:
         place["compare"] = compared
     return {**numbers, **info.to_dict(), **place}  # the JSON's keys in this order (model.Report)
 
 
-def parse_compare(value: str | None) -> tuple[dt.date, dt.date] | None:
+def parse_compare(
+    value: str | None, today: dt.date | None = None, option: str = "--compare"
+) -> tuple[dt.date, dt.date] | None:
     """`previous` (None back: the period just before, computed once the range is known) or
-    `START:END`, inclusive UTC dates."""
+    `START:END`, range words as for --start and --end (`2015:2015` is the year 2015)."""
     if value is None or value == "previous":
         return None
     first, sep, last = value.partition(":")
     if not sep:
-        raise UsageError(f"--compare: {value!r} is not START:END (YYYY-MM-DD:YYYY-MM-DD)")
-    start_d, end_d = parse_date(first, "--compare"), parse_date(last, "--compare")
-    assert start_d is not None and end_d is not None
-    if start_d > end_d:
-        raise UsageError(f"--compare: {start_d} is after {end_d}")
-    return start_d, end_d
+        raise UsageError(f"{option}: {value!r} is not START:END (YYYY-MM-DD:YYYY-MM-DD)")
+    today = today or dt.datetime.now(dt.UTC).date()
+    began, ended = parse_period(first, option, today), parse_period(last, option, today)
+    assert began is not None and ended is not None
+    if began[0] > ended[1]:
+        raise UsageError(f"{option}: {began[0]} is after {ended[1]}")
+    return began[0], ended[1]
 
 
 def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
@@ -217,12 +331,15 @@ def _compare(
     tenant: str | None,
     start: dt.date,
     end: dt.date,
+    data: tuple[dt.date | None, dt.date | None],
 ) -> Compare:
     """The comparison period's totals and status, and for each top list the previous numbers of
-    the rows the report lists (same order; zeros for a row the period did not have)."""
+    the rows the report lists (same order; zeros for a row the period did not have). `data` is the
+    first and last day with data: a period it covers only in part (or not at all) gets a `note`."""
     params = {"tenant": tenant, "start": start, "end": end}
     totals = _totals(_run(con, "totals", params)[0])
-    return {
+    days, covered = coverage(start, end, *data)
+    out: Compare = {
         "start": start.isoformat(),
         "end": end.isoformat(),
         "totals": totals,
@@ -232,7 +349,28 @@ def _compare(
         "top_referrers": _previous_rows(con, "top_referrers", params, report["top_referrers"]),
         "top_campaigns": _previous_rows(con, "top_campaigns", params, report["top_campaigns"]),
         "content": _previous_rows(con, "content", params, report["content"]),
+        "days": days,
+        "covered_days": covered,
     }
+    first, last = data
+    where = f"data from {first} to {last}" if first is not None else "no data at all"
+    if covered == 0:
+        out["note"] = f"no data in the compared period {start} to {end} ({where})"
+    elif covered < days:
+        out["note"] = (
+            f"the compared period {start} to {end} is only partly covered by data: "
+            f"{covered:,} of its {days:,} days ({where})"
+        )
+    return out
+
+
+def coverage(start: dt.date, end: dt.date, first: dt.date | None, last: dt.date | None) -> tuple[int, int]:
+    """(days in [start, end], how many of them lie between the first and last day with data)."""
+    days = (end - start).days + 1
+    if first is None or last is None:
+        return days, 0
+    lo, hi = max(start, first), min(end, last)
+    return days, max(0, (hi - lo).days + 1)
 
 
 def _change(now: Totals, before: Totals) -> Change:
@@ -287,6 +425,16 @@ def _previous_rows(
     return out
 
 
+def check_known_tenant(state: StateDir, tenant: str) -> None:
+    """`rings live --tenant T`: a tenant the state dir holds no data for is a UsageError naming
+    the closest known ones, as for `rings report`. A state dir with no data yet has nothing to
+    suggest: the dashboard waits for it."""
+    if not state.root.is_dir():
+        return
+    with current_view(state, tenant) as (con, _):
+        _check_known(con, tenant)
+
+
 def _check_known(con: duckdb.DuckDBPyConnection, tenant: str) -> None:
     """An unknown tenant is a mistake to point out, not a report of zeros."""
     known = [r[0] for r in con.execute("SELECT DISTINCT tenant FROM daily ORDER BY tenant").fetchall()]
@@ -309,18 +457,6 @@ def empty_report(tenant: str | None, start: dt.date, end: dt.date) -> Report:
 
 def _hours_omitted(start: dt.date, end: dt.date) -> bool:
     return (end - start).days + 1 > MAX_HOURS_DAYS
-
-
-def _default_range(
-    start: dt.date | None, end: dt.date | None, today: dt.date | None
-) -> tuple[dt.date, dt.date]:
-    """With one bound given, a 7-day window from it; with none (and no data), the last 7 days."""
-    span = DEFAULT_DAYS - 1
-    if end is None:  # (the week stops at 9999-12-31 and 0001-01-01)
-        end = bounds.shift(start, span) if start is not None else (today or dt.datetime.now(dt.UTC).date())
-    if start is None:
-        start = bounds.shift(end, -span)
-    return start, end
 
 
 def _assemble(

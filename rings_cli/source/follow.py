@@ -89,6 +89,7 @@ class Follower:
         self.hold = hold
         self.tails: dict[Key, FileTail] = {}
         self.polls = 0
+        self.behind = False  # the last poll left a file with more to read
         self._watch: dict[Key, _Watch] = {}
         self._aside: dict[Key, tuple[int, int]] = {}  # left until it changes: (size, mtime) then
         self._since: dict[Key, int] = {}  # the poll each file was first there in (empty ones too)
@@ -108,8 +109,13 @@ class Follower:
             watch.aside = True
 
     def poll(self, max_bytes: int) -> Iterator[tuple[FileTail, Block]]:
-        """Whatever whole lines each file has added since the last poll, rotated files first."""
+        """Whatever whole lines each file has added since the last poll, rotated files first: a
+        file is read to the end it had when read, never after lines written while its blocks are
+        being committed (a log that grows as fast as it is committed would keep one poll going, a
+        tiny commit after another); a rotated file is drained to its end. `behind` says afterwards
+        whether some file was left with more to read (READS_PER_POLL)."""
         self._discover()
+        self.behind = False
         now = self.clock()
         for key, tail in sorted(self.tails.items(), key=lambda kv: not self._detached(kv[1])):
             if self.tails.get(key) is not tail:
@@ -127,9 +133,12 @@ class Follower:
                     yield tail, block
                     if watch.aside:
                         break
+                    if tail.at_end and not detached:
+                        break  # what it held when read; lines written since are the next poll's
                     reads += 1
                     if reads >= READS_PER_POLL:  # a file written without pause: on at the next poll
                         drained = False
+                        self.behind = True
                         break
                 if watch.aside or tail.damage is not None:  # to its damage: again once it changes
                     self._set_aside(key, tail)

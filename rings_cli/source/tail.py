@@ -177,6 +177,7 @@ class FileTail:
         self._size = st.st_size  # the largest size seen: a plain file that shrinks was truncated
         self.position = Checkpoint()
         self._carry = b""
+        self.at_end = False  # the last read reached what the file held then (a short read)
         self._damaged_after: int | None = None  # lines before the damage, when skipping found it
         self._head = head  # read once, until the file may have grown past it
         self._whole = False  # the head read is the whole file (an archive that ends in it)
@@ -333,6 +334,7 @@ class FileTail:
             cut = buffer.rfind(b"\n") + 1
             if cut or not data:
                 break
+        self.at_end = len(data) < max_bytes
         if cut:
             whole, self._carry = buffer[:cut], buffer[cut:]
             start = self.position

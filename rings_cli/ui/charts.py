@@ -198,6 +198,18 @@ def hour_chart(hours: Sequence[HourRow], width: int, height: int = HOUR_ROWS, zo
     return [line[:width] for line in lines]
 
 
+def range_notes(report: Report) -> list[str]:
+    """What the range leaves out: the default range shows part of the data (`range_note`), or the
+    compared period is only partly covered by data (`compare.note`). Dates only: no log text."""
+    notes = []
+    if "range_note" in report:
+        notes.append(report["range_note"][:1].upper() + report["range_note"][1:])
+    compared = report.get("compare")
+    if compared is not None and "note" in compared:
+        notes.append(f"Note: {compared['note']}")
+    return notes
+
+
 def definitions_note(report: Report) -> str:
     """What a range that spans a change of the definitions says about it (empty when it does not):
     each version's days, and what it counted."""

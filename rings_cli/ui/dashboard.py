@@ -14,15 +14,16 @@ import select
 import sys
 import termios
 import tty
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.live import Live
 from rich.panel import Panel
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -273,7 +274,16 @@ def dashboard(
 ) -> RenderableType:
     """One frame for a terminal of `width` by `height` (None: as tall as it needs, for --once)."""
     now = now or dt.datetime.now(dt.UTC)
-    parts: list[RenderableType] = [header(frame, now, note)]
+    return Group(header(frame, now, note), *body(frame, width, height, view, now))
+
+
+def body(
+    frame: LiveFrame, width: int, height: int | None, view: View, now: dt.datetime
+) -> list[RenderableType]:
+    """Everything below the header line: a function of the frame, the size, the selection and the
+    time of day (the hour chart marks the current hour, the tenant's own, which may begin on a
+    quarter hour), so `run` draws it again only when one of them changes."""
+    parts: list[RenderableType] = []
     budget = height if height is not None else 10_000
     footer = Text("q quit" + ("" if view.pinned else "  ↑/↓ Enter pick a tenant  Esc all tenants"), "dim")
     budget -= 2  # header and footer
@@ -282,7 +292,7 @@ def dashboard(
             Text(f"\nNo data for {frame.date.isoformat()} yet: waiting for `rings ingest`.", "yellow")
         )
         parts.append(footer)
-        return Group(*parts)
+        return parts
     if budget >= 3:
         parts.append(totals(frame))
         budget -= 2
@@ -302,7 +312,21 @@ def dashboard(
         parts.append(grid)
         budget -= rows + 3
     parts.append(footer)
-    return Group(*parts)
+    return parts
+
+
+class Drawn:
+    """Lines already rendered (Rich segments), drawn again as they are: the cheap part of a redraw
+    whose only change is the header's clock ("updated 3 s ago")."""
+
+    def __init__(self, lines: list[list[Segment]]) -> None:
+        self.lines = lines
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
+        end = Segment.line()
+        for line in self.lines:
+            yield from line
+            yield end
 
 
 class Keys:
@@ -361,15 +385,31 @@ def run(
     interval: float,
     note: Callable[[], str | None] = lambda: None,
 ) -> None:
-    """Redraw every `interval` seconds; re-read only when `changed` says a commit happened.
-    q or Ctrl-C ends it; the terminal is restored in every case (Live and Keys both restore)."""
+    """Look every `interval` seconds; re-read only when `changed` says a commit happened, and draw
+    only what changed: nothing when nothing did, the header alone when only its clock moved (the
+    rest is drawn from the lines rendered before). q or Ctrl-C ends it; the terminal is restored
+    in every case (Live and Keys both restore)."""
     frame = load(view)
+    drawn: tuple[object, ...] | None = None  # what the screen shows now
+    kept: tuple[tuple[object, ...], Drawn] | None = None  # the body's rendered lines, and for what
     with Keys() as keys, Live(console=console, screen=True, auto_refresh=False, transient=True) as live:
         while True:
             if changed(view):
                 frame = load(view)
             size = console.size
-            live.update(dashboard(frame, size.width, size.height, view, note=note()), refresh=True)
+            now = dt.datetime.now(dt.UTC)
+            says = note()
+            quarter = (now.date(), now.hour, now.minute // 15)
+            shape = (id(frame), size.width, size.height, view.tenant, view.selected, quarter)
+            state = (*shape, says, ago(frame.as_of, now))
+            if state != drawn:
+                if kept is None or kept[0] != shape:
+                    rows = size.height - 1  # below the header
+                    parts = body(frame, size.width, size.height, view, now)
+                    options = console.options.update(width=size.width, height=None)
+                    kept = shape, Drawn(console.render_lines(Group(*parts), options, pad=False)[:rows])
+                live.update(Group(header(frame, now, says), kept[1]), refresh=True)
+                drawn = state
             key = keys.read(interval)
             if key in ("q", "Q"):
                 return

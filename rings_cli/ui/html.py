@@ -24,6 +24,7 @@ from rings_cli.ui.charts import (
     duration,
     hour_totals,
     human_bytes,
+    range_notes,
     zone_label,
 )
 
@@ -48,6 +49,7 @@ h1 { font-size: 22px; margin: 0 0 2px; }
 h2 { font-size: 15px; margin: 0 0 10px; color: var(--muted); font-weight: 600;
   text-transform: uppercase; letter-spacing: .04em; }
 .sub { color: var(--muted); margin: 0 0 20px; }
+.note { margin: -12px 0 20px; padding: 8px 12px; border-left: 3px solid #d97706; background: var(--card); }
 .cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 12px;
   margin-bottom: 16px; }
 .card, section { background: var(--card); border: 1px solid var(--line); border-radius: 10px; }
@@ -371,7 +373,8 @@ def report_html(report: Report) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{title}</title><style>{CSS}</style></head><body><main>"
         f'<h1>Rings report: {who}</h1><p class="sub">{period}</p>{note}'
-        f"{_cards(report)}{''.join(sections)}"
+        + "".join(f'<p class="note">{_h(line)}</p>' for line in range_notes(report))
+        + f"{_cards(report)}{''.join(sections)}"
         "<footer>Made by Rings from server access logs; no cookies, no IP addresses kept.</footer>"
         "</main></body></html>\n"
     )

@@ -32,6 +32,7 @@ from rings_cli.ui.charts import (  # duration and human_bytes: shared with the H
     hour_chart,
     human_bytes,
     middle_cut,
+    range_notes,
     zone_label,
 )
 
@@ -324,6 +325,8 @@ def report_renderable(report: Report, width: int = 80) -> RenderableType:
     if compared is not None:
         title += f", compared with {compared['start']} to {compared['end']}"
     head = Text(title + "\n", style="bold")
+    for note in range_notes(report):  # which part of the data, and a compared period it lacks
+        head.append(note + "\n", style="yellow")
     head.append("\n".join(totals_lines(report, width)), style="")
     parts: list[RenderableType] = [head]
     if note := definitions_note(report):

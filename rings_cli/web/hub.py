@@ -21,14 +21,14 @@ import contextvars
 import datetime as dt
 import json
 import logging
+import re
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from rings_cli.core import bounds
 from rings_cli.core.config import CONFIG_NAME, Config, load_config
 from rings_cli.core.errors import RingsError
 from rings_cli.core.state import StateDir
@@ -36,7 +36,7 @@ from rings_cli.enrich.zones import local_today
 from rings_cli.query.live import _stamp, latest_views, shared_stamp
 from rings_cli.query.model import Report
 from rings_cli.query.readpath import current_view, dirty_tenant_days
-from rings_cli.query.report import DEFAULT_DAYS, SECTIONS, build_report, empty_report
+from rings_cli.query.report import SECTIONS, build_report, empty_report
 
 READ_THREADS = 2
 POLL_SECONDS = 0.25  # a commit is seen within this (plus one report's read): well under 1 s
@@ -47,8 +47,31 @@ METRICS = (*(s for s in SECTIONS), "events")
 
 # When the request being answered arrived: any read started after it is fresh enough for it.
 ASKED: contextvars.ContextVar[float | None] = contextvars.ContextVar("rings_asked", default=None)
-Key = tuple[str | None, str | None, str | None, int]  # tenant, start, end, limit
 Scope = tuple[str | None, str | None, str | None, bool]  # freshness(): tenant, start, end, files
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class Key(NamedTuple):
+    """A report question: `rings report`'s options (start and end may be range words)."""
+
+    tenant: str | None
+    start: str | None
+    end: str | None
+    limit: int
+    last: str | None = None
+    all_data: bool = False
+    compare: str | None = None
+
+    @property
+    def today(self) -> bool:
+        """No range at all: today (the seed's live view), looked up again each tick."""
+        return self.start is None and self.end is None and self.last is None and not self.all_data
+
+    @property
+    def days(self) -> bool:
+        """Both ends are days (YYYY-MM-DD): no other range word, nothing that depends on the data."""
+        plain = all(d is not None and _DAY.fullmatch(d) for d in (self.start, self.end))
+        return plain and self.last is None and not self.all_data
 
 
 def freshness(
@@ -79,15 +102,11 @@ def freshness(
 
 
 def _window(start: str | None, end: str | None) -> tuple[str, str]:
-    """The days a report can read: the range, a week from one bound, or (no bound) any day."""
-    span = DEFAULT_DAYS - 1
-    if start is None and end is None:
-        return ("0000-00-00", "9999-99-99")
-    if end is None:  # (the week stops at 9999-12-31 and 0001-01-01, as the report's does)
-        end = bounds.shift(dt.date.fromisoformat(start), span).isoformat()  # type: ignore[arg-type]
-    if start is None:
-        start = bounds.shift(dt.date.fromisoformat(end), -span).isoformat()
-    return (start, end)
+    """The days a report can read: the range when both ends are days; otherwise (range words, one
+    end, none: days that depend on the data) any day."""
+    if start is not None and end is not None and _DAY.fullmatch(start) and _DAY.fullmatch(end):
+        return (start, end)
+    return ("0000-00-00", "9999-99-99")
 
 
 _CONFIGS: dict[str, tuple[tuple[int, int] | None, Config]] = {}
@@ -122,12 +141,22 @@ def today(state: StateDir | None = None, tenant: str | None = None) -> dt.date:
 
 def compute_report(state: StateDir, key: Key) -> Report:
     """`rings report --format json` for `key`; a state dir with nothing yet gives zeros."""
-    tenant, start, end, limit = key
     if not state.root.is_dir():
-        day = today(state, tenant).isoformat()
-        first, last = _window(start, end) if start or end else (day, day)
-        return empty_report(tenant, dt.date.fromisoformat(first), dt.date.fromisoformat(last))
-    return build_report(state, tenant=tenant, start=start, end=end, limit=limit)
+        day = today(state, key.tenant).isoformat()
+        first, last = (key.start, key.end) if key.days else (day, day)
+        assert first is not None and last is not None
+        return empty_report(key.tenant, dt.date.fromisoformat(first), dt.date.fromisoformat(last))
+    return build_report(
+        state,
+        tenant=key.tenant,
+        start=key.start,
+        end=key.end,
+        limit=key.limit,
+        compare=key.compare,
+        last=key.last,
+        all_data=key.all_data,
+        options="",
+    )
 
 
 def known_tenants(state: StateDir) -> list[str]:
@@ -192,7 +221,8 @@ class Reports:
 
     async def report(self, key: Key, live: bool = False) -> Report:
         """`live`: for the WebSocket watcher, whose reads never queue behind the API's."""
-        scope = (*key[:3], True)
+        # A compared period lies outside the range: any day's commit may change the report then.
+        scope = (key.tenant, None, None, True) if key.compare is not None else (*key[:3], True)
         return await self._get(("report", *key), scope, lambda: compute_report(self.state, key), live)
 
     async def tenants(self) -> list[str]:
@@ -245,23 +275,31 @@ class Hub:
         self.poll = poll
         self.groups: dict[Key, Group] = {}
 
-    def key_for(self, tenant: str | None, start: str | None, end: str | None, limit: int) -> Key:
-        """No range: today (a live view); the day is looked up again each tick."""
-        if start is None and end is None:
-            return (tenant, None, None, limit)
-        start, end = _window(start, end)  # one bound: a week from it, as in the report
-        return (tenant, start, end, limit)
+    async def key_for(self, ask: Key) -> Key:
+        """No range: today (a live view); the day is looked up again each tick. Range
+        words (`2016-03`, `yesterday`, `last`, `all`, one end) are resolved once, to the days they
+        name now: a socket watches fixed days."""
+        if ask.today or ask.days:
+            return ask
+        report = await self.reports.report(ask)
+        return ask._replace(start=report["start"], end=report["end"], last=None, all_data=False)
 
     def _resolved(self, key: Key) -> Key:
-        tenant, start, end, limit = key
-        if start is None and end is None:
-            day = today(self.state, tenant).isoformat()
-            return (tenant, day, day, limit)
+        if key.today:
+            day = today(self.state, key.tenant).isoformat()
+            return key._replace(start=day, end=day)
         return key
 
+    def _scope(self, key: Key) -> tuple[str | None, str | None, str | None]:
+        """What the freshness token watches for `key`: its days, or any day with a compared period."""
+        if key.compare is not None:
+            return (key.tenant, None, None)
+        resolved = self._resolved(key)
+        return (key.tenant, resolved.start, resolved.end)
+
     def _feed(self, key: Key) -> list[tuple]:
-        day = dt.date.fromisoformat(self._resolved(key)[2])  # type: ignore[arg-type]
-        return [event_key(r) for r in latest_views(self.state, day, key[0], FEED_WINDOW)]
+        day = dt.date.fromisoformat(self._resolved(key).end)  # type: ignore[arg-type]
+        return [event_key(r) for r in latest_views(self.state, day, key.tenant, FEED_WINDOW)]
 
     async def join(self, key: Key, socket: Socket) -> None:
         """Send `init` (the full report and the latest page views), then keep it updated."""
@@ -273,7 +311,7 @@ class Hub:
         group = self.groups.setdefault(key, Group())
         if group.report is None:
             group.report, group.feed = report, collections.Counter(feed)
-            group.token = await self.reports.quick(lambda: freshness(self.state, *self._resolved(key)[:3]))
+            group.token = await self.reports.quick(lambda: freshness(self.state, *self._scope(key)))
         group.sockets.add(socket)
 
     def leave(self, key: Key, socket: Socket) -> None:
@@ -301,7 +339,7 @@ class Hub:
                 group.failing = failed
 
     async def _tick(self, key: Key, group: Group) -> None:
-        token = await self.reports.quick(lambda: freshness(self.state, *self._resolved(key)[:3]))
+        token = await self.reports.quick(lambda: freshness(self.state, *self._scope(key)))
         if token == group.token or group.report is None:
             return
         group.token = token

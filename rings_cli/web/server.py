@@ -40,8 +40,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from rings_cli.core import bounds
 from rings_cli.core.errors import DamagedStateError, RingsError, UsageError
 from rings_cli.core.state import TENANT_PATTERN, StateDir
-from rings_cli.query.report import DEFAULT_LIMIT, closest, parse_date
-from rings_cli.web.hub import ASKED, METRICS, Hub, Reports, Socket, today
+from rings_cli.query.export import CSV_SECTIONS, report_csv
+from rings_cli.query.report import DEFAULT_LIMIT, RangeAsk, closest, parse_compare
+from rings_cli.web.hub import ASKED, METRICS, Hub, Key, Reports, Socket, today
 from rings_cli.web.limits import DeadlineProtocol, FailedTokens
 
 WEB = Path(__file__).resolve().parent / "static"
@@ -252,14 +253,21 @@ class Api:
         raw = request.query_params.get("limit")
         return DEFAULT_LIMIT if raw is None else bounds.whole_number(raw, "limit", 1, MAX_LIMIT)
 
-    @staticmethod
-    def dates(request: Request | WebSocket) -> tuple[str | None, str | None]:
-        start = request.query_params.get("start") or None
-        end = request.query_params.get("end") or None
-        s, e = parse_date(start, "start"), parse_date(end, "end")
-        if s is not None and e is not None and s > e:
-            raise UsageError(f"start {s} is after end {e}")
-        return (s.isoformat() if s else None, e.isoformat() if e else None)
+    def ask(self, request: Request | WebSocket, tenant: str | None) -> Key:
+        """The report a request asks for: `start`, `end` (range words: YYYY-MM-DD, YYYY-MM, YYYY,
+        today, yesterday), `last` (7d, 4w, 12m), `all` (1), `compare` (previous or START:END),
+        `limit`, checked as `rings report` checks its options."""
+        q = request.query_params
+        start, end, last = (q.get(name) or None for name in ("start", "end", "last"))
+        flag = q.get("all") or "0"
+        if flag not in ("0", "1", "true", "false"):
+            raise UsageError(f"all: {flag[:20]!r} is not 1 or 0")
+        all_data = flag in ("1", "true")
+        compare = q.get("compare") or None
+        day = today(self.state, tenant)
+        RangeAsk(start, end, last, all_data, options="").check(day)
+        parse_compare(compare, day, "compare")
+        return Key(tenant, start, end, self.limit(request), last, all_data, compare)
 
     async def tenants(self, request: Request) -> Response:
         return _json({"tenants": await self.reports.tenants()})
@@ -267,12 +275,29 @@ class Api:
     async def today(self, request: Request) -> Response:
         tenant = await self.tenant(self._tenant_name(request))
         day = today(self.state, tenant).isoformat()  # the tenant's today, in its time zone
-        return _json(await self.reports.report((tenant, day, day, self.limit(request))))
+        return _json(await self.reports.report(Key(tenant, day, day, self.limit(request))))
 
     async def range(self, request: Request) -> Response:
+        """The report; with `format=json` or `format=csv` (and `section`, as `rings report
+        --section`) the same as a file to download."""
         tenant = await self.tenant(self._tenant_name(request))
-        start, end = self.dates(request)
-        return _json(await self.reports.report((tenant, start, end, self.limit(request))))
+        fmt = request.query_params.get("format")
+        section = request.query_params.get("section")
+        if fmt not in (None, "json", "csv"):
+            raise UsageError(f"format: {fmt[:20]!r} is not json or csv")
+        if section is not None and (fmt != "csv" or section not in CSV_SECTIONS):
+            raise UsageError(f"section: with format=csv, one of {', '.join(CSV_SECTIONS)}")
+        report = await self.reports.report(self.ask(request, tenant))
+        if fmt is None:
+            return _json(report)
+        name = f"rings-{tenant or 'all'}-{report['start']}-{report['end']}"  # tenant: [a-z0-9._-]
+        if fmt == "json":
+            body, kind = json.dumps(report, indent=1, ensure_ascii=True) + "\n", "application/json"
+        else:
+            section = section or "days"
+            body, kind, name = report_csv(report, section), "text/csv; charset=utf-8", f"{name}-{section}"
+        disposition = f'attachment; filename="{name}.{fmt}"'
+        return Response(body, headers={**_HEADERS, "Content-Disposition": disposition}, media_type=kind)
 
     @staticmethod
     def _tenant_name(request: Request | WebSocket) -> str | None:
@@ -282,8 +307,7 @@ class Api:
         await ws.accept()
         try:
             tenant = await self.tenant(self._tenant_name(ws))
-            start, end = self.dates(ws)
-            key = self.hub.key_for(tenant, start, end, self.limit(ws))
+            key = await self.hub.key_for(self.ask(ws, tenant))
         except RingsError as e:  # a bad date or tenant; or a damaged file (1011: try again later)
             code = 4404 if isinstance(e, UnknownTenantError) else 4400 if isinstance(e, UsageError) else 1011
             await ws.send_json({"type": "error", "error": str(e)})

@@ -54,6 +54,7 @@ const page = {
   ws: null,
   retry: 1000,
   feed: [],
+  compare: null,          // "previous" while the compare toggle is on
 };
 
 function apiPath(tenant) { return "/api/" + encodeURIComponent(tenant); }
@@ -109,7 +110,9 @@ function barChart(container, bars, line, opts) {
   } else if (line && line.length === 1) {
     s.append(svg("circle", { cx: L + step / 2, cy: T + ih - (ih * line[0]) / max, r: 3, class: "dot" }));
   }
-  const every = Math.max(1, Math.ceil(n / Math.max(2, Math.min(opts.ticks || 8, Math.floor(iw / 48)))));
+  const widest = Math.max(2, ...bars.map((b) => String(b.label).length));
+  const room = Math.floor(iw / (widest * 6.6 + 14));  // labels never overlap
+  const every = Math.max(1, Math.ceil(n / Math.max(1, Math.min(opts.ticks || 8, room))));
   bars.forEach((b, i) => {
     if (i % every === 0) {
       s.append(svg("text", { x: L + i * step + step / 2, y: H - 6, "text-anchor": "middle", class: "axis" }, b.label));
@@ -124,16 +127,64 @@ function barChart(container, bars, line, opts) {
   }
 }
 
+// A long range's days as weeks or months: the rule of rings_cli/query/periods.py (the table and HTML
+// reports), so every view of one range bins it alike. Up to DAILY_DAYS day rows, a bar a day; up to
+// WEEKLY_DAYS, a bar a week (from Monday; the first from the range's first day); past it, a month.
+const DAILY_DAYS = 60, WEEKLY_DAYS = 731;
+function periods(days) {
+  const kind = days.length <= DAILY_DAYS ? "day" : days.length <= WEEKLY_DAYS ? "week" : "month";
+  if (kind === "day") return { kind, rows: days };
+  const groups = new Map();
+  for (const d of days) {
+    let key = d.date.slice(0, 7);
+    if (kind === "week") {
+      const t = new Date(d.date + "T00:00:00Z");
+      t.setUTCDate(t.getUTCDate() - ((t.getUTCDay() + 6) % 7));  // back to Monday
+      key = t.toISOString().slice(0, 10);
+      if (key < days[0].date) key = days[0].date;
+    }
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(d);
+  }
+  const rows = [];
+  for (const [key, group] of groups) {
+    const sum = (k) => group.reduce((a, d) => a + Number(d[k] || 0), 0);
+    const sessions = sum("sessions");
+    const weighted = (k) => group.reduce((a, d) => a + Number(d[k] || 0) * Number(d.sessions || 0), 0);
+    rows.push({
+      date: key, requests: sum("requests"), page_views: sum("page_views"), unique_visitors: sum("unique_visitors"),
+      bytes: sum("bytes"), sessions, bounce_rate: sessions ? weighted("bounce_rate") / sessions : 0,
+      avg_session_duration: sessions ? weighted("avg_session_duration") / sessions : 0,
+    });
+  }
+  return { kind, rows };
+}
+
 function drawDaily(r) {
-  const byDate = new Map(r.days.map((d) => [d.date, d]));
-  const dates = daysBetween(r.start, r.end);
-  const rows = dates.map((d) => byDate.get(d) || { date: d, page_views: 0, unique_visitors: 0 });
-  const bars = rows.map((d) => ({
-    label: d.date.slice(5), value: d.page_views,
-    title: `${d.date}: ${num(d.page_views)} page views, ${num(d.unique_visitors)} visitors`,
-  }));
-  barChart($("daily-chart"), bars, rows.map((d) => d.unique_visitors),
-    { label: "Page views by day", legend: ["page views", "unique visitors"], ticks: 10 });
+  const span = daysBetween(r.start, r.end);
+  let shown;
+  if (span.length <= DAILY_DAYS) {  // a short range: every day of it, zeros included
+    const byDate = new Map(r.days.map((d) => [d.date, d]));
+    shown = { kind: "day", rows: span.map((d) => byDate.get(d) || { date: d, page_views: 0, unique_visitors: 0 }) };
+  } else {
+    shown = periods(r.days);
+  }
+  const { kind, rows } = shown;
+  const what = { day: "day", week: "week", month: "month" }[kind];
+  $("daily-title").textContent = `Page views and visitors by ${what}`;
+  let year = null;
+  const bars = rows.map((d) => {
+    // Weeks and months carry their year; days show it where it changes (and on the first).
+    let label = kind === "month" ? d.date : kind === "week" ? d.date : d.date.slice(5);
+    if (kind === "day" && d.date.slice(0, 4) !== year) { label = d.date; year = d.date.slice(0, 4); }
+    const when = kind === "week" ? `week from ${d.date}` : d.date;
+    return { label, value: d.page_views, title: `${when}: ${num(d.page_views)} page views, ${num(d.unique_visitors)} visitors` };
+  });
+  const box = $("daily-chart");
+  box.dataset.kind = kind;
+  box.dataset.bars = String(bars.length);
+  barChart(box, bars, rows.map((d) => d.unique_visitors),
+    { label: `Page views by ${what}`, legend: ["page views", "unique visitors"], ticks: 10 });
 }
 
 // Days and hours are each tenant's own (rings.toml time zones); the report says whose.
@@ -152,18 +203,36 @@ function drawHourly(r) {
 }
 
 // ---- tables ------------------------------------------------------------------------------------
-// cols: [{key, label, fmt, bar}] ; the first column is the text, with a proportional fill bar
-function table(container, cols, rows, emptyText, link) {
+// The change against the compared period, as the table report writes it: +12%, −5%, new, –.
+function change(now, before) {
+  now = Number(now || 0); before = Number(before || 0);
+  if (!before) return now ? { text: "new", cls: "up" } : { text: "–", cls: "" };
+  const f = (now - before) / before, p = Math.round(f * 100);
+  return { text: (p > 0 ? "+" : p < 0 ? "−" : "±") + Math.abs(p) + "%", cls: p > 0 ? "up" : p < 0 ? "down" : "" };
+}
+
+// cols: [{key, label, fmt, bar}] ; the first column is the text (whole, wrapped), with a proportional
+// fill bar. With `previous` (the compared period's rows, same order) a change column follows the second.
+function table(container, cols, rows, emptyText, link, previous) {
   container.replaceChildren();
   if (!rows || rows.length === 0) { container.append(el("p", { class: "empty" }, emptyText || "None in this range")); return; }
+  if (previous) {
+    const key = cols[1].key;
+    cols = [cols[0], cols[1], { key: "_change", label: "Change", change: key }, ...cols.slice(2)];
+  }
   const t = el("table", { class: "cols-" + cols.length }), head = el("tr");
   for (const c of cols) head.append(el("th", {}, c.label));
   const thead = el("thead"); thead.append(head); t.append(thead);
   const barKey = cols[1].key, max = Math.max(1, ...rows.map((r) => Number(r[barKey]) || 0));
   const tb = el("tbody");
-  for (const r of rows) {
+  rows.forEach((r, n) => {
     const tr = el("tr");
     cols.forEach((c, i) => {
+      if (c.change) {
+        const ch = change(r[c.change], previous[n] ? previous[n][c.change] : 0);
+        tr.append(el("td", { class: "chg " + ch.cls }, ch.text));
+        return;
+      }
       const v = c.fmt ? c.fmt(r[c.key], r) : r[c.key];
       if (i === 0) {
         const td = el("td", { title: String(v) });
@@ -177,7 +246,7 @@ function table(container, cols, rows, emptyText, link) {
       }
     });
     tb.append(tr);
-  }
+  });
   t.append(tb);
   container.append(t);
 }
@@ -189,12 +258,18 @@ const TOTALS = [
   ["bot_requests", "Bot requests", num], ["bytes", "Bytes sent", bytes],
 ];
 
+// A bad change is red: a rising bounce rate, more bot requests.
+const WORSE_WHEN_UP = new Set(["bounce_rate", "bot_requests"]);
+
 function render() {
   const r = page.report;
   if (!r) return;
+  const cmp = r.compare || null;
   $("title").textContent = page.tenant === "_all" ? "All sites" : page.tenant;
   const zone = ` (${zoneLabel(r)})`;
-  $("period").textContent = r.start === r.end ? r.start + zone : `${r.start} – ${r.end}${zone}`;
+  let period = r.start === r.end ? r.start + zone : `${r.start} – ${r.end}${zone}`;
+  if (cmp) period += `, compared with ${cmp.start} – ${cmp.end}`;
+  $("period").textContent = period;
   $("hour-zone").textContent = `(${zoneLabel(r)})`;
   for (const [id, v] of [["start", r.start], ["end", r.end]]) {
     if (document.activeElement !== $(id)) $(id).value = v;  // not while someone is picking a date
@@ -203,11 +278,18 @@ function render() {
   for (const [key, label, f] of TOTALS) {
     const c = el("div", { class: "card" });
     c.append(el("div", { class: "label" }, label), el("div", { class: "value", "data-metric": key }, f(r.totals[key])));
+    if (cmp) {
+      const ch = change(r.totals[key], cmp.totals[key]);
+      const cls = WORSE_WHEN_UP.has(key) ? { up: "down", down: "up", "": "" }[ch.cls] : ch.cls;
+      c.append(el("div", { class: "chg " + cls, "data-change": key, title: `${cmp.start} – ${cmp.end}: ${f(cmp.totals[key])}` }, ch.text));
+    }
     cards.append(c);
   }
   const notes = [];
+  if (r.range_note && r.data_from) notes.push(`Showing the last 7 days of data; the data goes from ${r.data_from} to ${r.data_to}: "All" shows everything.`);
   if (!r.totals.requests && r.data_from) notes.push(`No data in this range; there is data from ${r.data_from} to ${r.data_to}.`);
   if (!r.totals.requests && !r.data_from) notes.push("Nothing ingested yet: this page updates as soon as `rings ingest` writes.");
+  if (cmp && cmp.note) notes.push("Compared period: " + cmp.note + ".");
   for (const d of r.damaged || []) notes.push("Warning: " + d);
   $("notice").hidden = notes.length === 0;
   $("notice").textContent = notes.join(" ");
@@ -216,18 +298,21 @@ function render() {
   table($("pages"), [
     { key: "path", label: "Page" }, { key: "views", label: "Views", fmt: num },
     { key: "unique_views", label: "Unique", fmt: num }, { key: "avg_time_seconds", label: "Time", fmt: dur },
-  ], r.top_pages);
-  table($("referrers"), [{ key: "source", label: "Source" }, { key: "visits", label: "Visits", fmt: num }], r.top_referrers);
+  ], r.top_pages, undefined, undefined, cmp && cmp.top_pages);
+  table($("referrers"), [{ key: "source", label: "Source" }, { key: "visits", label: "Visits", fmt: num }], r.top_referrers,
+    undefined, undefined, cmp && cmp.top_referrers);
   table($("campaigns"), [
     { key: "campaign", label: "Campaign", fmt: (v, row) => [row.source, row.medium, v].filter((x) => x).join(" / ") || "(none)" },
     { key: "visits", label: "Visits", fmt: num },
-  ], r.top_campaigns, "No utm_ campaigns in this range");
+  ], r.top_campaigns, "No utm_ campaigns in this range", undefined, cmp && cmp.top_campaigns);
   table($("posts"), [
     { key: "post_id", label: "Post" }, { key: "views", label: "Views", fmt: num },
     { key: "unique_views", label: "Unique", fmt: num }, { key: "reactions", label: "Reactions", fmt: num },
-  ], r.content, "No posts viewed in this range");
+  ], r.content, "No posts viewed in this range", undefined, cmp && cmp.content);
   const status = Object.entries(r.status || {}).map(([code, n]) => ({ code, requests: n }));
-  table($("status"), [{ key: "code", label: "Status" }, { key: "requests", label: "Requests", fmt: num }], status);
+  const statusBefore = cmp ? status.map((row) => ({ requests: (cmp.status || {})[row.code] || 0 })) : null;
+  table($("status"), [{ key: "code", label: "Status" }, { key: "requests", label: "Requests", fmt: num }], status,
+    undefined, undefined, statusBefore);
   drawBreakdowns(r);
   $("tenants-panel").hidden = !r.tenants;
   if (r.tenants) {
@@ -236,7 +321,22 @@ function render() {
       { key: "unique_visitors", label: "Visitors", fmt: num }, { key: "requests", label: "Requests", fmt: num },
     ], r.tenants, "No sites", (row) => sitePath(row.tenant) + location.search);
   }
+  downloads(r);
   $("asof").textContent = r.as_of ? "Data as of " + r.as_of.replace("T", " ") : "";
+}
+
+// Downloads of what the page shows: the report as JSON, and each list as CSV (the server writes
+// them, as `rings report --format json|csv` does; CSV cells that look like formulas are quoted).
+function reportQuery(r, extra) {
+  const q = new URLSearchParams({ start: r.start, end: r.end });
+  if (page.compare) q.set("compare", page.compare);
+  for (const [k, v] of Object.entries(extra || {})) q.set(k, v);
+  return q;
+}
+function downloads(r) {
+  const base = `${apiPath(page.tenant)}/range?`;
+  $("download-json").href = base + reportQuery(r, { format: "json" });
+  for (const a of document.querySelectorAll("a[data-csv]")) a.href = base + reportQuery(r, { format: "csv", section: a.dataset.csv });
 }
 
 // What visitors use and where they come from: a panel each, shown only when it has rows.
@@ -271,7 +371,8 @@ function renderFeed(fresh) {
 
 function connect() {
   const r = page.report;
-  const q = new URLSearchParams({ start: r.start, end: r.end });
+  const q = new URLSearchParams({ start: r.start, end: r.end });  // the days shown, fixed
+  if (page.compare) q.set("compare", page.compare);
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const ws = new WebSocket(`${proto}//${location.host}${apiPath(page.tenant)}/live?${q}`);
   page.ws = ws;
@@ -296,15 +397,13 @@ function connect() {
 }
 
 // ---- pages -------------------------------------------------------------------------------------
-function utcToday(offset) {
-  const d = new Date(); d.setUTCDate(d.getUTCDate() - (offset || 0));
-  return d.toISOString().slice(0, 10);
-}
-
-function go(start, end) {
+// The range in the address: start/end (days or words: 2016-03, yesterday), last (7d, 30d) or all=1,
+// and compare=previous; the server resolves the words against the data (`rings report`'s options).
+const RANGE_KEYS = ["start", "end", "last", "all"];
+function go(range) {
   const q = new URLSearchParams();
-  if (start) q.set("start", start);
-  if (end) q.set("end", end);
+  for (const k of RANGE_KEYS) if (range[k]) q.set(k, range[k]);
+  if (page.compare) q.set("compare", page.compare);
   location.search = q.toString();
 }
 
@@ -340,7 +439,15 @@ async function showDashboard() {
   tenantsInto($("tenant-select"), page.tenant);
   const params = new URLSearchParams(location.search);
   const q = new URLSearchParams();
-  for (const k of ["start", "end"]) if (params.get(k)) q.set(k, params.get(k));
+  for (const k of [...RANGE_KEYS, "compare"]) if (params.get(k)) q.set(k, params.get(k));
+  page.compare = params.get("compare") || null;
+  $("compare").checked = !!page.compare;
+  for (const b of document.querySelectorAll("[data-range]")) {  // the preset in use
+    const want = new URLSearchParams(b.dataset.range);
+    const same = RANGE_KEYS.every((k) => (params.get(k) || "") === (want.get(k) || ""));
+    b.classList.toggle("on", same);
+    b.setAttribute("aria-pressed", same ? "true" : "false");
+  }
   try {
     page.report = await getJSON(`${apiPath(page.tenant)}/range?${q}`);
   } catch (e) {
@@ -364,10 +471,15 @@ function main() {
     const next = dark ? "light" : "dark";
     localStorage.setItem("rings-theme", next); applyTheme(next);
   };
-  $("range").onsubmit = (ev) => { ev.preventDefault(); go($("start").value, $("end").value); };
-  for (const b of document.querySelectorAll("[data-days]")) {
-    b.onclick = () => go(utcToday(Number(b.dataset.days) - 1), utcToday(0));
+  $("range").onsubmit = (ev) => { ev.preventDefault(); go({ start: $("start").value, end: $("end").value }); };
+  for (const b of document.querySelectorAll("[data-range]")) {
+    b.onclick = () => go(Object.fromEntries(new URLSearchParams(b.dataset.range)));
   }
+  $("compare").onchange = () => {  // the same days, with or without the period before them
+    const q = new URLSearchParams(location.search);
+    if ($("compare").checked) q.set("compare", "previous"); else q.delete("compare");
+    location.search = q.toString();
+  };
   const parts = location.pathname.split("/");  // "/site/T" or "/T"
   const part = decodeURIComponent((parts.length === 3 && parts[1] === "site" ? parts[2] : parts[1]) || "");
   if (!part) { showPicker(); return; }
