@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TypedDict
 
 from rings_cli.query.model import DayRow
 
@@ -20,17 +19,9 @@ DAILY_DAYS = 60  # up to this many days, a row a day
 WEEKLY_DAYS = 731  # up to two years, a row a week; past it, a row a month
 
 
-class PeriodRow(TypedDict):
-    """A day, a week or a month of the range: the day row's figures over its days."""
-
-    date: str  # the period: its first day in the range (a day, a week), or YYYY-MM (a month)
-    requests: int
-    page_views: int
-    unique_visitors: int
-    bytes: int
-    sessions: int
-    bounce_rate: float
-    avg_session_duration: float
+# A day, a week or a month of the range: the day row's figures over its days; its `date` is the
+# period's first day in the range (a day, a week), or YYYY-MM (a month).
+PeriodRow = DayRow
 
 
 def period_kind(days: int) -> str:
