@@ -7,7 +7,7 @@ options and the error handling). `rings_cli.cli:main` is the console script.
 import sys
 
 # isort: off
-from rings_cli.cli import ingest, report, live, serve, admin, warehouse  # noqa: F401 - each registers its commands, in `--help` order
+from rings_cli.cli import ingest, report, live, serve, token, admin, warehouse  # noqa: F401 - each registers its commands, in `--help` order
 
 # isort: on
 from rings_cli.cli.app import _load_when_used, app

@@ -7,6 +7,7 @@ Layout (see README):
     catalog.sqlite                    which tenant-days exist, are dirty, are finalized
     warehouse.duckdb                  history, for reports
     ingest.lock                       held by the one running ingest
+    tokens.json, tokens.key           `rings serve`'s site tokens, as keyed digests (0600)
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ _LINK_ALLOWED = ("rings.toml",)
 BACKUP_LOCK = "backup.lock"
 BACKUP_WANTED = "backup.wanted"
 _TENANT_RE = re.compile(TENANT_PATTERN)
+PRIVATE = ("tokens.json", "tokens-used.json")  # owner-only even in a group-readable state dir
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -135,7 +137,7 @@ class StateDir:
                 continue
             if path.is_dir():
                 os.chmod(path, self.dir_mode)
-            elif path.suffix in (".key", ".lock") or path.name in ("ingest.lock", BACKUP_WANTED):
+            elif path.suffix in (".key", ".lock") or path.name in ("ingest.lock", BACKUP_WANTED, *PRIVATE):
                 os.chmod(path, 0o600)
             else:
                 os.chmod(path, self.file_mode)
