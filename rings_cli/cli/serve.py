@@ -41,15 +41,16 @@ def serve(
     debug: DebugOption = False,
 ) -> None:
     """Web dashboard and JSON API (/api/..., WebSocket live); read-only, loopback by default."""
+    from rings_cli.web.access import SiteTokens
     from rings_cli.web.server import Policy, bind, url_of
     from rings_cli.web.server import serve as run_server
 
     ensure_open_files()  # a socket for each client, and the reads' files
     state = StateDir(state_dir)
     state.check_dir()
-    policy = Policy(host, token, allow_host)
+    policy = Policy(host, token, allow_host, SiteTokens(state))
     sock = bind(host, port)
-    note = " (send the token: open /login?token=... once per browser)" if token else ""
+    note = " (send the token: open /login?token=... once per browser)" if policy.closed() else ""
     typer.echo(f"Rings dashboard at {url_of(sock, host)}{note}; Ctrl-C to stop", err=False)
     sys.stdout.flush()
 

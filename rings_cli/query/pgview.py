@@ -101,10 +101,10 @@ class View:
 
 @contextmanager
 def postgres_view(
-    dsn: str, live: dict[str, list[pl.DataFrame]], keys: list[tuple[str, str]]
+    dsn: str, live: dict[str, list[pl.DataFrame]], keys: list[tuple[str, str]], where: str | None = None
 ) -> Iterator[View]:
     """A View of the shared warehouse, with `keys` (tenant-days read from this host's DO files)
-    replaced by `live`'s rows."""
+    replaced by `live`'s rows; with `where` (readpath.only_these), only the rows it keeps."""
     import psycopg
 
     con = connect(dsn)
@@ -114,8 +114,8 @@ def postgres_view(
         made = bool(row and row[0])
         flushes = dict(con.execute("SELECT host, at FROM flushes").fetchall()) if made else {}
         snapshot = None
-        if keys or not made:
-            _live_tables(con, live, keys, warehouse=made)
+        if keys or not made or where is not None:
+            _live_tables(con, live, keys, warehouse=made, where=where)
         else:
             got = con.execute("SELECT pg_export_snapshot()").fetchone()
             snapshot = str(got[0]) if got else None
@@ -132,6 +132,7 @@ def _live_tables(
     live: dict[str, list[pl.DataFrame]],
     keys: list[tuple[str, str]],
     warehouse: bool,
+    where: str | None = None,
 ) -> None:
     """Temporary tables of the live rows and views over both (see the module)."""
     import polars as pl
@@ -157,15 +158,17 @@ def _live_tables(
         with con.cursor().copy("COPY live_keys (tenant, date) FROM STDIN") as copy:
             for key in keys:
                 copy.write_row(key)
+    also = f" AND {where}" if where is not None else ""
+    kept = f" WHERE {where}" if where is not None else ""
     for name in tables.WAREHOUSE_TABLES:
         if warehouse:
             sql = (
                 f"CREATE TEMP VIEW {name} AS SELECT * FROM {SCHEMA}.{name} AS w WHERE NOT EXISTS "
-                f"(SELECT 1 FROM live_keys AS k WHERE k.tenant = w.tenant AND k.date = w.date) "
-                f"UNION ALL SELECT * FROM live_{name}"
+                f"(SELECT 1 FROM live_keys AS k WHERE k.tenant = w.tenant AND k.date = w.date){also} "
+                f"UNION ALL SELECT * FROM live_{name}{kept}"
             )
         else:
-            sql = f"CREATE TEMP VIEW {name} AS SELECT * FROM live_{name}"
+            sql = f"CREATE TEMP VIEW {name} AS SELECT * FROM live_{name}{kept}"
         con.execute(sql)
 
 

@@ -17,7 +17,7 @@ import datetime as dt
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from rings_cli.core import tables
 from rings_cli.core.errors import RingsError
-from rings_cli.core.state import StateDir
+from rings_cli.core.state import StateDir, check_tenant
 from rings_cli.query.model import Freshness
 from rings_cli.warehouse.arrow import ArrowStream
 from rings_cli.warehouse.choose import is_shared, setting_of
@@ -80,6 +80,13 @@ class ReadInfo:
 DIRTY_DAYS = (
     "SELECT tenant, date FROM days WHERE dirty = 1 AND (? IS NULL OR tenant = ?) ORDER BY tenant, date"
 )
+
+
+def only_these(tenants: Collection[str]) -> str:
+    """An SQL condition on `tenant` for a set of tenants (a site token's): each name checked
+    against the tenant pattern first, so the literals hold nothing but [a-z0-9._-]."""
+    names = [check_tenant(t) for t in sorted(set(tenants))]
+    return f"tenant IN ({', '.join(repr(n) for n in names)})" if names else "FALSE"
 
 
 def dirty_tenant_days(state: StateDir, tenant: str | None = None) -> list[tuple[str, str]]:
@@ -218,16 +225,21 @@ def current_view(
     tenant: str | None = None,
     wait: float = READ_RETRY_SECONDS,
     kept: KeptDatabase | None = None,
+    only: Collection[str] | None = None,
 ) -> Iterator[tuple[duckdb.DuckDBPyConnection, ReadInfo]]:
     """A DuckDB connection whose tables `daily`, `hourly`, ... hold the current numbers.
 
     The warehouse is attached read-only for the duration of the block; keep the block short.
-    With `kept`, the in-memory database is taken from it and given back after the block.
+    With `kept`, the in-memory database is taken from it and given back after the block. With
+    `only`, the tables hold those tenants' rows and no other's (a site token's `_all`): every
+    query, the extent of the data included, sees nothing of the others.
     """
     info = ReadInfo()
     live: dict[str, list[pl.DataFrame]] = {}
     newest: list[dt.datetime] = []
     for t, d in dirty_tenant_days(state, tenant):
+        if only is not None and t not in only:
+            continue
         path = state.do_path(t, d)
         try:
             snap = snapshot_of(path, t, d)
@@ -245,7 +257,8 @@ def current_view(
     if is_shared(state):
         from rings_cli.query.pgview import postgres_view
 
-        with postgres_view(setting_of(state).dsn, live, info.live) as view:
+        where = None if only is None else only_these(only)
+        with postgres_view(setting_of(state).dsn, live, info.live, where) as view:
             local = max(newest) if newest else None
             shared = max(view.flushes.values()) if view.flushes else None
             info.as_of = max((t for t in (local, shared) if t is not None), default=None)
@@ -266,9 +279,10 @@ def current_view(
             newest.extend(s for s in [_mtime(state.warehouse_path)] if s is not None)
         columns = table_columns(con, "wh") if attached else {}
         flushed = set(columns)
-        if info.live or any(not names <= columns.get(t, set()) for t, names in _COLUMNS.items()):
+        lacking = any(not names <= columns.get(t, set()) for t, names in _COLUMNS.items())
+        if info.live or lacking or only is not None:
             _live_tables(con, live, info.live)
-            con.execute(_views(flushed, bool(info.live)))
+            con.execute(_views(flushed, bool(info.live), None if only is None else only_these(only)))
         else:  # the warehouse's tables as they are: named straight, no views to bind (4 ms)
             con.execute(f"SET search_path = '{WAREHOUSE_TABLES}'")
         info.as_of = max(newest) if newest else None
@@ -334,25 +348,28 @@ def _live_tables(
         con.executemany("INSERT INTO live.keys VALUES (?, CAST(? AS DATE))", keys)
 
 
-def _views(flushed: set[str], live: bool) -> str:
+def _views(flushed: set[str], live: bool, where: str | None = None) -> str:
     """The views `main.daily`, ... in one script: the warehouse's rows (less the tenant-days read
-    live) and the live ones, by name, so that a column the warehouse lacks reads as NULL."""
-    unless_live = (
-        """WHERE NOT EXISTS (SELECT 1 FROM live.keys AS k
-                             WHERE k.tenant = w.tenant AND k.date = w.date)"""
-        if live
-        else ""
-    )
+    live) and the live ones, by name, so that a column the warehouse lacks reads as NULL; with
+    `where` (only_these), only the rows it keeps."""
+    conditions = [where] if where is not None else []
+    if live:
+        conditions.append(
+            """NOT EXISTS (SELECT 1 FROM live.keys AS k
+                           WHERE k.tenant = w.tenant AND k.date = w.date)"""
+        )
+    unless_live = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    kept = f"WHERE {where}" if where is not None else ""
     views = []
     for table in TABLES:
         if table in flushed:
             views.append(
                 f"""CREATE VIEW main.{table} AS
                     SELECT * FROM wh.main.{table} AS w {unless_live}
-                    UNION ALL BY NAME SELECT * FROM live.{table}"""
+                    UNION ALL BY NAME SELECT * FROM live.{table} {kept}"""
             )
         else:
-            views.append(f"CREATE VIEW main.{table} AS SELECT * FROM live.{table}")
+            views.append(f"CREATE VIEW main.{table} AS SELECT * FROM live.{table} {kept}")
     return ";\n".join(views)
 
 

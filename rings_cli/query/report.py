@@ -228,6 +228,7 @@ def build_report(
     sections: Collection[str] | None = None,
     kept: KeptDatabase | None = None,
     parallel: bool = True,
+    only: Collection[str] | None = None,
 ) -> Report:
     """The contract's report for `tenant` (None = all) over a range of the tenants' own dates
     (zones.py: each tenant's local days, summed by date for all tenants), inclusive.
@@ -244,7 +245,8 @@ def build_report(
     change, and the previous numbers of the rows in each top list. `sections` (default all) are
     the sections to read; the others are left empty (`rings live` shows no days nor campaigns).
     `kept`: an in-memory database kept between reads (readpath.KeptDatabase; `rings live`);
-    `parallel`: two queries at a time (`run_all`)."""
+    `parallel`: two queries at a time (`run_all`); `only`: the tenants the report may read (a site
+    token's), all others as if they had no data (readpath.current_view)."""
     limit = bounds.whole_number(limit, f"{options}limit", 1, MAX_LIMIT)
     ask = RangeAsk(start, end, last, all_data, options)
     ask.check(today or dt.datetime.now(dt.UTC).date())  # the words; `today` is the tenant's, below
@@ -254,7 +256,7 @@ def build_report(
     if today is None:  # the default range ends on the tenant's own today
         today = local_today(config, tenant)
     against = parse_compare(compare, today, f"{options}compare")
-    with current_view(state, tenant, kept=kept) as (con, info):
+    with current_view(state, tenant, kept=kept, only=only) as (con, info):
         if tenant is not None and known_tenant:
             _check_known(con, tenant)
         days = ask.resolve(con, tenant, today)

@@ -74,8 +74,9 @@ class SiteToken:
 def check_label(label: str) -> str:
     """Labels are shown in `rings token list` and named on the command line: short and plain."""
     if not _LABEL.fullmatch(label):
-        shown = label[:40].encode("unicode_escape").decode("ascii")
-        raise UsageError(f"--label {shown!r}: 1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit")
+        raise UsageError(
+            f"--label {label[:40]!r}: 1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit"
+        )
     return label
 
 

@@ -61,6 +61,7 @@ class Key(NamedTuple):
     last: str | None = None
     all_data: bool = False
     compare: str | None = None
+    only: tuple[str, ...] | None = None  # all tenants (`tenant` None) that a site token sees
 
     @property
     def today(self) -> bool:
@@ -156,6 +157,7 @@ def compute_report(state: StateDir, key: Key) -> Report:
         last=key.last,
         all_data=key.all_data,
         options="",
+        only=key.only,
     )
 
 
@@ -299,7 +301,8 @@ class Hub:
 
     def _feed(self, key: Key) -> list[tuple]:
         day = dt.date.fromisoformat(self._resolved(key).end)  # type: ignore[arg-type]
-        return [event_key(r) for r in latest_views(self.state, day, key.tenant, FEED_WINDOW)]
+        rows = latest_views(self.state, day, key.tenant, FEED_WINDOW)
+        return [event_key(r) for r in rows if key.only is None or r["tenant"] in key.only]
 
     async def join(self, key: Key, socket: Socket) -> None:
         """Send `init` (the full report and the latest page views), then keep it updated."""

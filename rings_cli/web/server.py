@@ -3,7 +3,9 @@
 A thin layer: every number comes from `build_report` (the JSON of `rings report --format json`)
 through `serve_live.Reports`; this module adds routing, errors as JSON, and the browser-facing
 safety rules: loopback unless a token is set, the token in constant time (Bearer header or an
-HttpOnly SameSite=Strict cookie from /login), wrong tokens limited per client (limits.py), the Host
+HttpOnly SameSite=Strict cookie from /login), site tokens (`rings token add`: access.py) that see
+only their tenants, share links (/share/TOKEN: a cookie, then a clean URL), wrong tokens limited
+per client (limits.py), the Host
 header checked against the bound name (DNS rebinding), the Origin of WebSocket upgrades checked,
 requests that take too long to arrive closed (limits.py), and nothing that can change state.
 
@@ -42,7 +44,8 @@ from rings_cli.core.errors import DamagedStateError, RingsError, UsageError
 from rings_cli.core.state import TENANT_PATTERN, StateDir
 from rings_cli.query.export import CSV_SECTIONS, report_csv
 from rings_cli.query.report import DEFAULT_LIMIT, RangeAsk, closest, parse_compare
-from rings_cli.web.hub import ASKED, METRICS, Hub, Key, Reports, Socket, today
+from rings_cli.web.access import ADMIN, Access, SiteTokens, access_of
+from rings_cli.web.hub import ASKED, METRICS, POLL_SECONDS, Hub, Key, Reports, Socket, today
 from rings_cli.web.limits import DeadlineProtocol, FailedTokens
 
 WEB = Path(__file__).resolve().parent / "static"
@@ -55,6 +58,8 @@ _TENANT_RE = re.compile(TENANT_PATTERN)
 RESERVED = frozenset({"api", "analytics", "login", "static", "share", "metrics", "healthz"})
 SITE = "/site/"  # every tenant's dashboard: /site/{tenant}
 NEEDS_TOKEN = "this server needs its token: Authorization: Bearer TOKEN, or open /login?token=TOKEN"
+ACCESS = "rings.access"  # the scope key where Guard puts who the request is (an Access)
+NO_TOKEN_PATHS = ("/login", "/share/")  # they check a token themselves (and count wrong ones)
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
     "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
@@ -81,10 +86,17 @@ def _is_wildcard(host: str) -> bool:
 class Policy:
     """Who may ask: the names the server answers to, and the token (if any)."""
 
-    def __init__(self, host: str, token: str | None, allow_hosts: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        token: str | None,
+        allow_hosts: list[str] | None = None,
+        sites: SiteTokens | None = None,
+    ) -> None:
         if token is not None and not token:
             raise UsageError("--token is empty")
-        if token is None and not is_loopback(host):
+        self.sites = sites
+        if token is None and not is_loopback(host) and not (sites is not None and sites.exist()):
             raise UsageError(
                 f"--host {host} is reachable from other machines: set a token (--token or RINGS_TOKEN) "
                 "that every request must carry"
@@ -98,6 +110,16 @@ class Policy:
         # The cookie holds a keyed digest of the token, not the token itself.
         self.session = (
             hmac.new(token.encode(), b"rings-session", hashlib.sha256).hexdigest() if token else None
+        )
+
+    def closed(self) -> bool:
+        """Every request needs a token: once any exists (the admin's, or a site token list, even
+        emptied), loopback included; and always beyond loopback (a token list deleted while serving
+        there shuts everyone out rather than opening the server)."""
+        return (
+            self.token is not None
+            or (self.sites is not None and self.sites.exist())
+            or not is_loopback(self.host)
         )
 
     def host_ok(self, header: str | None) -> bool:
@@ -122,19 +144,26 @@ class Policy:
         parts = urlsplit(origin)
         return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
 
-    def authorized(self, headers: Headers, cookies: dict[str, str]) -> bool:
-        if self.token is None or self.cookie_ok(cookies):
-            return True
-        given = bearer(headers)
-        return given is not None and self.token_ok(given)
-
     def cookie_ok(self, cookies: dict[str, str]) -> bool:
         """The session cookie /login set (a keyed digest of the token)."""
         given = cookies.get(COOKIE, "")
-        return hmac.compare_digest(given.encode(), (self.session or "").encode()) and bool(given)
+        return bool(self.session) and hmac.compare_digest(given.encode(), (self.session or "").encode())
 
     def token_ok(self, given: str) -> bool:
         return self.token is not None and hmac.compare_digest(given.encode(), self.token.encode())
+
+    def access_by_cookie(self, cookies: dict[str, str]) -> Access | None:
+        if self.cookie_ok(cookies):
+            return ADMIN
+        found = self.sites.by_cookie(cookies.get(COOKIE, "")) if self.sites is not None else None
+        return access_of(found) if found is not None else None
+
+    def access_by_token(self, given: str) -> Access | None:
+        """The admin's token, or a live site token; None for anything else."""
+        if self.token_ok(given):
+            return ADMIN
+        found = self.sites.by_token(given) if self.sites is not None else None
+        return access_of(found) if found is not None else None
 
 
 def bearer(headers: Headers) -> str | None:
@@ -176,7 +205,7 @@ class Guard:
             problem = (400, "this server does not answer to that Host name", None)
         elif scope["type"] == "websocket" and not self.policy.origin_ok(headers.get("origin"), host):
             problem = (403, "WebSocket from another origin", None)
-        elif scope["path"] != "/login":
+        elif not scope["path"].startswith(NO_TOKEN_PATHS) or scope["path"] == "/share/":
             problem = self._token_problem(scope, headers)
         if problem is None:
             return await self.app(scope, receive, send)
@@ -188,10 +217,16 @@ class Guard:
         await response(scope, receive, send)
 
     def _token_problem(self, scope: Scope, headers: Headers) -> tuple[int, str, int | None] | None:
-        """None when the request may pass; a wrong Bearer token counts against its client, which
-        past its allowance gets a 429 (Retry-After) without the token being compared at all."""
+        """None when the request may pass (who it is in scope[ACCESS]); a wrong Bearer token counts
+        against its client, which past its allowance gets a 429 (Retry-After) without the token
+        being compared at all."""
         policy = self.policy
-        if policy.token is None or policy.cookie_ok(_cookies(headers)):
+        if not policy.closed():
+            scope[ACCESS] = ADMIN
+            return None
+        access = policy.access_by_cookie(_cookies(headers))
+        if access is not None:
+            scope[ACCESS] = access
             return None
         given = bearer(headers)
         if given is None:
@@ -201,7 +236,9 @@ class Guard:
         if wait is not None:  # refused uncompared; and the try counts: keep guessing, stay refused
             self.failures.failed(client)
             return (429, too_many(wait), wait)
-        if policy.token_ok(given):
+        access = policy.access_by_token(given)
+        if access is not None:
+            scope[ACCESS] = access
             return None
         self.failures.failed(client)
         return (401, NEEDS_TOKEN, None)
@@ -220,7 +257,13 @@ def _cookies(headers: Headers) -> dict[str, str]:
 
 
 class UnknownTenantError(RingsError):
-    """A tenant the state dir holds no data for: a 404."""
+    """A tenant the state dir holds no data for (or one the request's token may not see): a 404."""
+
+
+def access(request: Request | WebSocket) -> Access:
+    """Who the request is (Guard decided); the open server's requests see everything."""
+    found = request.scope.get(ACCESS)
+    return found if isinstance(found, Access) else ADMIN
 
 
 class Api:
@@ -232,21 +275,35 @@ class Api:
         self.failures = failures
         self.reports = Reports(state)
         self.hub = Hub(state, self.reports)
+        self.sockets: dict[WebSocket, Access] = {}  # open WebSockets, closed when their token goes
 
-    async def tenant(self, name: str | None) -> str | None:
-        """`_all` is None (every tenant); an unknown name is a 404 naming the closest known ones."""
+    async def known(self, who: Access) -> list[str]:
+        """The tenants with data that `who` may see."""
+        return [t for t in await self.reports.tenants() if who.sees(t)]
+
+    async def tenant(self, name: str | None, who: Access = ADMIN) -> str | None:
+        """`_all` is None (every tenant `who` may see); an unknown name is a 404 naming the closest
+        known ones, except to a site token: to it, a tenant it may not see is one that does not
+        exist, and its 404 names no other."""
         if name == ALL:
             return None
-        known = await self.reports.tenants()
+        known = await self.known(who)
         if name is None:
             if len(known) == 1:
                 return known[0]
             raise UsageError(f"?tenant= is required: known tenants: {', '.join(known) or 'none yet'}")
         if _TENANT_RE.match(name) and name in known:
             return name
+        if not who.admin:
+            raise UnknownTenantError(f"no data for tenant {name[:80]!r}")
         close = closest(name, known)
         hint = f"; known tenants: {', '.join(close)}" if close else "; no data yet"
         raise UnknownTenantError(f"no data for tenant {name[:80]!r}{hint}")
+
+    @staticmethod
+    def only(who: Access) -> tuple[str, ...] | None:
+        """The tenants a report may read for `who` (None: all)."""
+        return None if who.tenants is None else tuple(sorted(who.tenants))
 
     @staticmethod
     def limit(request: Request | WebSocket) -> int:
@@ -267,20 +324,24 @@ class Api:
         day = today(self.state, tenant)
         RangeAsk(start, end, last, all_data, options="").check(day)
         parse_compare(compare, day, "compare")
-        return Key(tenant, start, end, self.limit(request), last, all_data, compare)
+        only = self.only(access(request)) if tenant is None else None
+        return Key(tenant, start, end, self.limit(request), last, all_data, compare, only)
 
     async def tenants(self, request: Request) -> Response:
-        return _json({"tenants": await self.reports.tenants()})
+        return _json({"tenants": await self.known(access(request))})
 
     async def today(self, request: Request) -> Response:
-        tenant = await self.tenant(self._tenant_name(request))
+        who = access(request)
+        tenant = await self.tenant(self._tenant_name(request), who)
         day = today(self.state, tenant).isoformat()  # the tenant's today, in its time zone
-        return _json(await self.reports.report(Key(tenant, day, day, self.limit(request))))
+        only = self.only(who) if tenant is None else None
+        key = Key(tenant, day, day, self.limit(request), only=only)
+        return _json(await self.reports.report(key))
 
     async def range(self, request: Request) -> Response:
         """The report; with `format=json` or `format=csv` (and `section`, as `rings report
         --section`) the same as a file to download."""
-        tenant = await self.tenant(self._tenant_name(request))
+        tenant = await self.tenant(self._tenant_name(request), access(request))
         fmt = request.query_params.get("format")
         section = request.query_params.get("section")
         if fmt not in (None, "json", "csv"):
@@ -305,8 +366,16 @@ class Api:
 
     async def live(self, ws: WebSocket) -> None:
         await ws.accept()
+        who = access(ws)
+        self.sockets[ws] = who
         try:
-            tenant = await self.tenant(self._tenant_name(ws))
+            await self._live(ws, who)
+        finally:
+            self.sockets.pop(ws, None)
+
+    async def _live(self, ws: WebSocket, who: Access) -> None:
+        try:
+            tenant = await self.tenant(self._tenant_name(ws), who)
             key = await self.hub.key_for(self.ask(ws, tenant))
         except RingsError as e:  # a bad date or tenant; or a damaged file (1011: try again later)
             code = 4404 if isinstance(e, UnknownTenantError) else 4400 if isinstance(e, UsageError) else 1011
@@ -351,22 +420,55 @@ class Api:
             sock.metrics -= set(metrics)
         return json.dumps({"type": "subscribed", "metrics": [m for m in METRICS if m in sock.metrics]})
 
+    async def close_revoked(self) -> None:
+        """Close each open WebSocket whose token was revoked or has expired (checked every tick)."""
+        sites = self.policy.sites
+        if sites is None:
+            return
+        for ws, who in list(self.sockets.items()):
+            if not sites.still(who):
+                self.sockets.pop(ws, None)
+                with contextlib.suppress(Exception):
+                    await ws.send_json({"type": "error", "error": "this token was revoked or has expired"})
+                    await ws.close(4401)
+        sites.save_used()
+
     async def login(self, request: Request) -> Response:
-        if self.policy.token is None:
+        if not self.policy.closed():
             return RedirectResponse("/", 303)
+        return self._sign_in(request, request.query_params.get("token"), "/", "strict")
+
+    async def share(self, request: Request) -> Response:
+        """`/share/TOKEN`: a site token's read-only dashboard with no login (a cookie, then a
+        redirect to its clean URL, so the token stays out of the address bar and history)."""
+        return self._sign_in(request, request.path_params["token"], None, "lax")
+
+    def _sign_in(self, request: Request, given: str | None, to: str | None, samesite: str) -> Response:
+        """Check a token given in a URL; right: its cookie and a redirect (`to`, or the token's
+        first site). A share link is opened from mail or chat, another site: its cookie is Lax so
+        that the redirect's request carries it."""
         client = client_of(request.scope)
         wait = self.failures.retry_after(client)
         if wait is not None:  # past its allowance of wrong tokens: this one is not even compared
             self.failures.failed(client)
             return _json({"error": too_many(wait)}, 429, retry_after=wait)
-        given = request.query_params.get("token")
-        if given is None or not self.policy.token_ok(given):
+        who = self.policy.access_by_token(given) if given is not None else None
+        if who is None:
             if given is not None:
                 self.failures.failed(client)
             return _json({"error": "wrong token"}, 401)
-        response = RedirectResponse("/", 303, headers=_HEADERS)
+        if who.admin:
+            value = self.policy.session or ""
+        else:
+            assert self.policy.sites is not None and who.digest is not None and who.tenants is not None
+            found = self.policy.sites.by_token(given or "")
+            assert found is not None
+            value = self.policy.sites.cookie_for(found)
+            if to is None:
+                to = SITE + found.tenants[0] if len(found.tenants) == 1 else "/"
+        response = RedirectResponse(to or "/", 303, headers=_HEADERS)
         response.set_cookie(
-            COOKIE, self.policy.session or "", httponly=True, samesite="strict",
+            COOKIE, value, httponly=True, samesite=samesite,  # type: ignore[arg-type]
             secure=request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https",
         )  # fmt: skip
         return response
@@ -408,15 +510,22 @@ def create_app(state: StateDir, policy: Policy) -> ASGIApp:
     failures = FailedTokens()
     api = Api(state, policy, failures)
 
+    async def guard_sockets() -> None:
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            with contextlib.suppress(Exception):  # a bad tick is no reason to stop watching
+                await api.close_revoked()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        watcher = asyncio.create_task(api.hub.run())
+        watchers = [asyncio.create_task(api.hub.run()), asyncio.create_task(guard_sockets())]
         try:
             yield
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for watcher in watchers:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
             api.reports.close()
 
     routes = [
@@ -428,6 +537,7 @@ def create_app(state: StateDir, policy: Policy) -> ASGIApp:
         Route("/analytics/range", api.range),
         WebSocketRoute("/analytics/live", api.live),
         Route("/login", api.login),
+        Route("/share/{token}", api.share),
         Mount("/static", StaticFiles(directory=WEB), name="static"),
         Route("/", api.page),
         Route(SITE + "{tenant}", api.page),
