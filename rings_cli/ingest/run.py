@@ -479,7 +479,7 @@ class Ingest:
         damaged DO file lost some of its lines, or none of the file has parsed yet)."""
         block = item.block
         assert block is not None, "a file's block"
-        complete = self._store(item, tail.fingerprint)
+        complete = self._store(item, tail.fingerprint, tail.name)
         source = tail.fingerprint
         if source is None:
             return
@@ -532,7 +532,7 @@ class Ingest:
         try:
             with closing(ahead(prepared())) as items:
                 for item in items:
-                    self._store(item)
+                    self._store(item, name=source.name)
                     self._progress(done, total)
                     if self._stopping:
                         break
@@ -545,9 +545,10 @@ class Ingest:
 
     # --- the store stage and what it counted ----------------------------------------------------
 
-    def _store(self, item: Parsed, source: str | None = None) -> bool:
+    def _store(self, item: Parsed, source: str | None = None, name: str = "-") -> bool:
         """A block's requests into their DO files (count and store: merge.py), its lines and
-        rejects into the summary; False when a damaged DO file lost some of them."""
+        rejects into the summary and the catalog's cumulative counters (the same numbers, kept
+        across runs for /metrics); False when a damaged DO file lost some of them."""
         self.summary.lines_read += item.lines
         self.summary.parsed += item.lines - item.rejects.total - item.rejects.other_shard
         if item.own_hosts is not None and item.own_hosts.height:
@@ -560,6 +561,16 @@ class Ingest:
         if merged.lost:
             self.rejects.add(DAMAGED, merged.lost)
         self.summary.absorb(merged)
+        rejected = dict(item.rejects.counts)
+        if merged.lost:
+            rejected[DAMAGED] = rejected.get(DAMAGED, 0) + merged.lost
+        counts = {
+            "lines_read": item.lines,
+            "parsed": item.lines - item.rejects.total - item.rejects.other_shard - merged.lost,
+            "page_views": merged.page_views,
+            **{f"rejected:{reason}": n for reason, n in rejected.items()},
+        }
+        self._active().catalog.add_counts(name, counts, time.time())
         return merged.complete
 
     def _checkpoint(self, source: str) -> None:

@@ -8,6 +8,7 @@ damaged state file is named there once and skipped, never the end of the run.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 
 from rings_cli.core.config import Config
@@ -56,7 +57,10 @@ class Upkeep:
 
     def flush(self, wait: float = READ_RETRY_SECONDS) -> FlushResult:
         """Every dirty tenant-day into the warehouse."""
+        started = time.monotonic()
         result = flush_dirty(self.state, self.catalog, self.do_files, wait=wait)
+        if result.tenant_days:  # for /metrics: the last flush that wrote something
+            self.catalog.note_flush(time.time(), time.monotonic() - started)
         self._flushed([result])
         return result
 
@@ -98,6 +102,7 @@ class Upkeep:
         assert self.grace is not None
         damaged: list[DamagedStateError] = []
         flushed: list[FlushResult] = []
+        started = time.monotonic()
         closed = finalize_due(
             self.state,
             self.catalog,
@@ -110,6 +115,8 @@ class Upkeep:
             config=self.config,
         )
         self.forget()
+        if any(r.tenant_days for r in flushed):  # its flushes, finalization's time included
+            self.catalog.note_flush(time.time(), time.monotonic() - started)
         self.summary.note_damage([str(e) for e in damaged])
         if record:
             self._flushed(flushed)

@@ -68,6 +68,17 @@ _PREFIXES = """CREATE TABLE IF NOT EXISTS head_prefixes (
      head_hash TEXT NOT NULL,
      PRIMARY KEY (fingerprint, head_len))"""
 _PREFIXES_INDEX = "CREATE INDEX IF NOT EXISTS head_prefixes_by_hash ON head_prefixes (head_hash)"
+# What every ingest process committed, summed over all of them and kept across restarts (the
+# numbers of their summaries: `rings serve`'s /metrics): per source (a file's name, `-` for stdin)
+# and counter (lines_read, parsed, page_views, rejected:REASON); and when each source's lines
+# were last committed.
+_COUNTERS = """CREATE TABLE IF NOT EXISTS counters (
+     source TEXT NOT NULL,
+     name TEXT NOT NULL,
+     value INTEGER NOT NULL,
+     PRIMARY KEY (source, name))"""
+_SOURCE_COMMITS = "CREATE TABLE IF NOT EXISTS source_commits (source TEXT PRIMARY KEY, at REAL NOT NULL)"
+MAX_SOURCE_NAME = 200  # characters of a source's name kept in `counters` (a label of /metrics)
 
 
 class Catalog:
@@ -119,6 +130,8 @@ class Catalog:
         # which tells the secret the checkpoints were made with from any other; epoch: flushes.
         self.con.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         self.con.execute("INSERT OR IGNORE INTO meta VALUES ('epoch', '0')")
+        self.con.execute(_COUNTERS)
+        self.con.execute(_SOURCE_COMMITS)
         for table, columns in _NEWER_COLUMNS.items():
             if table == "checkpoints" and self.legacy_checkpoints():
                 continue  # remade whole by migrate_checkpoints, with them
@@ -427,6 +440,29 @@ class Catalog:
             (offset, line, name, at, dev, ino, path, fingerprint),
         )
 
+    def add_counts(self, source: str, counts: dict[str, int], at: float) -> None:
+        """Add one committed block's numbers to the cumulative counters, in one transaction."""
+        source = source[:MAX_SOURCE_NAME]
+        with self.con:
+            self.con.execute("BEGIN")
+            self.con.executemany(
+                """INSERT INTO counters VALUES (?, ?, ?)
+                   ON CONFLICT (source, name) DO UPDATE SET value = value + excluded.value""",
+                [(source, name, n) for name, n in counts.items() if n],
+            )
+            self.con.execute(
+                """INSERT INTO source_commits VALUES (?, ?)
+                   ON CONFLICT (source) DO UPDATE SET at = excluded.at""",
+                (source, at),
+            )
+
+    def note_flush(self, at: float, seconds: float) -> None:
+        """When the last flush that wrote something ended, and how long it took."""
+        with self.con:
+            self.con.execute("BEGIN")
+            self.con.execute("INSERT OR REPLACE INTO meta VALUES ('last_flush_at', ?)", (repr(at),))
+            self.con.execute("INSERT OR REPLACE INTO meta VALUES ('last_flush_seconds', ?)", (repr(seconds),))
+
     # --- what `rings check --repair` needs of the checkpoints --------------------------------------
 
     def known_files(self) -> list[KnownFile]:
@@ -490,3 +526,48 @@ def identity_secret(state: StateDir, catalog: Catalog) -> bytes:
             path, f"state secret is not the one the file checkpoints were made with: {SECRET_LOST}"
         )
     return key
+
+
+@dataclass
+class Committed:
+    """What the catalog says every ingest committed (for /metrics): see `_COUNTERS`."""
+
+    counters: list[tuple[str, str, int]]  # (source, name, value)
+    last_commit: dict[str, float]  # source -> when (Unix time)
+    open_tenant_days: int = 0
+    last_flush_at: float | None = None
+    last_flush_seconds: float | None = None
+
+
+def read_committed(path: Path) -> Committed:
+    """The cumulative counters, read-only (nothing when there is no catalog, or one made before
+    them); a catalog that cannot be read raises sqlite3.DatabaseError."""
+    import sqlite3
+
+    if not path.exists():
+        return Committed([], {})
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=5.0)
+    try:
+        con.execute("PRAGMA query_only = ON")
+        con.execute("BEGIN")
+        have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "counters" not in have:
+            return Committed([], {})
+        counters = [(str(a), str(b), int(c)) for a, b, c in con.execute("SELECT * FROM counters")]
+        last = {str(a): float(b) for a, b in con.execute("SELECT source, at FROM source_commits")}
+        (open_days,) = con.execute(
+            """SELECT count(*) FROM days AS d WHERE NOT EXISTS
+                 (SELECT 1 FROM finalized_days AS f WHERE f.tenant = d.tenant AND f.date = d.date)"""
+        ).fetchone()
+        meta = dict(con.execute("SELECT key, value FROM meta WHERE key LIKE 'last_flush_%'").fetchall())
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    at, took = meta.get("last_flush_at"), meta.get("last_flush_seconds")
+    return Committed(
+        counters,
+        last,
+        int(open_days),
+        float(at) if at is not None else None,
+        float(took) if took is not None else None,
+    )
