@@ -44,9 +44,11 @@ from rings_cli.core.errors import DamagedStateError, RingsError, UsageError
 from rings_cli.core.state import TENANT_PATTERN, StateDir
 from rings_cli.query.export import CSV_SECTIONS, report_csv
 from rings_cli.query.report import DEFAULT_LIMIT, RangeAsk, closest, parse_compare
+from rings_cli.store.catalog import read_committed
 from rings_cli.web.access import ADMIN, Access, SiteTokens, access_of
-from rings_cli.web.hub import ASKED, METRICS, POLL_SECONDS, Hub, Key, Reports, Socket, today
+from rings_cli.web.hub import ASKED, METRICS, POLL_SECONDS, Hub, Key, Reports, Socket, known_tenants, today
 from rings_cli.web.limits import DeadlineProtocol, FailedTokens
+from rings_cli.web.metrics import CONTENT_TYPE, Measured, Metrics
 
 WEB = Path(__file__).resolve().parent / "static"
 ALL = "_all"  # every tenant: no tenant name starts with "_"
@@ -276,6 +278,37 @@ class Api:
         self.reports = Reports(state)
         self.hub = Hub(state, self.reports)
         self.sockets: dict[WebSocket, Access] = {}  # open WebSockets, closed when their token goes
+        self.metrics = Metrics(state, lambda: len(self.sockets))
+
+    async def prometheus(self, request: Request) -> Response:
+        """`/metrics`: the admin's (or anyone's on an open loopback server), never a site token's."""
+        if not access(request).admin:
+            return _json({"error": "/metrics needs the admin token (--token or RINGS_TOKEN)"}, 403)
+        body = await self.reports.quick(self.metrics.text)  # reads the catalog: off the event loop
+        return Response(body, headers={**_HEADERS}, media_type=CONTENT_TYPE)
+
+    async def healthz(self, request: Request) -> Response:
+        """200 when the state dir, its catalog and the warehouse can be read; else 503 and why
+        (the admin is told which file and what; a site token only which part)."""
+        problem = await self.reports.run(self._health)
+        if problem is None:
+            return _json({"status": "ok"})
+        part, detail = problem
+        return _json({"status": "unavailable", "error": detail if access(request).admin else part}, 503)
+
+    def _health(self) -> tuple[str, str] | None:
+        root = self.state.root
+        if not root.is_dir():
+            return ("state dir unreadable", f"no state dir at {root}: nothing has been ingested there")
+        try:
+            read_committed(self.state.catalog_path)
+        except Exception as e:
+            return ("catalog unreadable", f"cannot read catalog {self.state.catalog_path}: {e}")
+        try:
+            known_tenants(self.state)
+        except Exception as e:
+            return ("warehouse unreadable", str(e).splitlines()[0][:300] if str(e) else type(e).__name__)
+        return None
 
     async def known(self, who: Access) -> list[str]:
         """The tenants with data that `who` may see."""
@@ -538,6 +571,8 @@ def create_app(state: StateDir, policy: Policy) -> ASGIApp:
         WebSocketRoute("/analytics/live", api.live),
         Route("/login", api.login),
         Route("/share/{token}", api.share),
+        Route("/metrics", api.prometheus),
+        Route("/healthz", api.healthz),
         Mount("/static", StaticFiles(directory=WEB), name="static"),
         Route("/", api.page),
         Route(SITE + "{tenant}", api.page),
@@ -552,7 +587,7 @@ def create_app(state: StateDir, policy: Policy) -> ASGIApp:
     }
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.router.redirect_slashes = False  # /api/ is a 404, not a redirect to a dashboard named "api"
-    return Guard(app, policy, failures)
+    return Measured(Guard(app, policy, failures), api.metrics)
 
 
 def bind(host: str, port: int) -> socket.socket:
