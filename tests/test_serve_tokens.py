@@ -195,6 +195,8 @@ def test_a_share_link_sets_a_cookie_and_a_clean_url_until_revoked(sample: StateD
     assert server.json("/api/tenants", 200, {"Cookie": value}) == {"tenants": ["carol.example"]}
     assert server.json("/api/alice.example/today", 404, {"Cookie": value})
     assert server.request("/share/rk_" + "y" * 43)[0] == 401
+    for path in ("/loginx", "/login/x", "/share/", "/share/a/b", "/sharex"):  # no way around the token
+        assert server.request(path)[0] == 401, path
     revoke(sample, "carol")
     assert server.request(link)[0] == 401
     assert server.request("/site/carol.example", {"Cookie": value})[0] == 401

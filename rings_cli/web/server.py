@@ -61,7 +61,7 @@ RESERVED = frozenset({"api", "analytics", "login", "static", "share", "metrics",
 SITE = "/site/"  # every tenant's dashboard: /site/{tenant}
 NEEDS_TOKEN = "this server needs its token: Authorization: Bearer TOKEN, or open /login?token=TOKEN"
 ACCESS = "rings.access"  # the scope key where Guard puts who the request is (an Access)
-NO_TOKEN_PATHS = ("/login", "/share/")  # they check a token themselves (and count wrong ones)
+
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
     "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
@@ -207,7 +207,7 @@ class Guard:
             problem = (400, "this server does not answer to that Host name", None)
         elif scope["type"] == "websocket" and not self.policy.origin_ok(headers.get("origin"), host):
             problem = (403, "WebSocket from another origin", None)
-        elif not scope["path"].startswith(NO_TOKEN_PATHS) or scope["path"] == "/share/":
+        elif not _checks_its_own_token(scope["path"]):
             problem = self._token_problem(scope, headers)
         if problem is None:
             return await self.app(scope, receive, send)
@@ -244,6 +244,12 @@ class Guard:
             return None
         self.failures.failed(client)
         return (401, NEEDS_TOKEN, None)
+
+
+def _checks_its_own_token(path: str) -> bool:
+    """`/login` and `/share/TOKEN` take a token in the URL and check it themselves (counting wrong
+    ones); every other path, `/loginx` and `/share/` included, needs one before any route."""
+    return path == "/login" or (path.startswith("/share/") and path.count("/") == 2 and len(path) > 7)
 
 
 def too_many(wait: int) -> str:
