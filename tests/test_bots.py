@@ -238,3 +238,21 @@ def test_outdated_is_judged_per_agent_and_line_date_in_one_batch() -> None:
     rows = [{"ua": IE8, "ts": at(2009 + i, 6)} for i in range(10)]
     got = reasons(rows)
     assert got == [None] * 5 + ["outdated browser"] * 5  # IE 8 (2009-03): outdated from 2014-04
+
+
+def test_the_bot_test_without_the_apps_details_gives_device_detectors_verdicts() -> None:
+    """bots.bot_parser skips the apps' details that device-detector's `Bot` loads and never reads:
+    on device-detector's own 1,348 bot agents, the browsers and the crawler lists above, the
+    verdicts are `Bot`'s own."""
+    import device_detector
+    import yaml_rs
+    from device_detector.parser.device.bot import Bot
+    from device_detector.utils import clean_ua
+
+    fixtures = Path(device_detector.__file__).parent / "tests" / "fixtures"
+    listed = yaml_rs.loads((fixtures / "upstream" / "bots.yml").read_text())
+    agents = [str(e["user_agent"]) for e in listed] + BROWSERS + ANDROID_15 + LIBRARIES + CRAWLERS + PEOPLE
+    ours = [bots.detector_bot(ua) for ua in agents]
+    theirs = [bool(Bot(clean_ua(ua, ua.lower()), None).parse().is_bot()) for ua in agents]
+    assert ours == theirs
+    assert sum(ours) > 1300 and not any(bots.detector_bot(ua) for ua in BROWSERS)

@@ -115,3 +115,36 @@ def test_ingest_with_flush_and_finalization_imports_no_pyarrow(state: StateDir, 
         [sys.executable, "-c", INGEST, str(state.root), str(log)], capture_output=True, text=True, check=True
     )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [2, ["default/2025-12-01"], False]
+
+
+PG_REPORT = """
+import contextlib, io, json, sys
+sys.argv = ["rings", "report", "--state-dir", sys.argv[1], "--start", "2025-12-01", "--end", "2025-12-01",
+            "--format", "json"]
+from rings_cli.cli import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+    main()
+from rings_cli.query import warm
+heavy = ("polars", "pyarrow", "duckdb", "_duckdb", "rich.console", "ua_parser", "device_detector",
+         "crawleruseragents", "starlette", "uvicorn", "rings_cli.source.inputs")
+loaded = sorted(m for m in heavy if m in sys.modules)
+print(json.dumps([json.loads(out.getvalue())["totals"]["page_views"], loaded, warm._MADE.get("cons"),
+                  "error" in warm._MADE]))
+"""
+
+
+def test_report_of_a_shared_warehouse_imports_no_duckdb_polars_or_enrichment_and_uses_its_warm_connections(
+    state: StateDir, write_log, pg_dsn: str
+) -> None:
+    """`rings report` on the PostgreSQL warehouse (issue 27): psycopg answers it, so neither DuckDB's
+    engine nor Polars, the enrichment lists or the web server load; the two connections made while
+    Typer parses (query/warm.py) are the ones the report's two query threads use."""
+    from tests.conftest import use_postgres
+
+    use_postgres(state, pg_dsn)
+    Ingest(state, grace=None).run([str(write_log([line(), line(ip="2.2.2.2")]))])
+    out = subprocess.run(
+        [sys.executable, "-c", PG_REPORT, str(state.root)], capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [2, [], [], False]

@@ -15,7 +15,7 @@ from rings_cli.core.lazy import lazy
 
 __all__ = ["app", "main"]
 
-warm_up_reader = lazy("rings_cli.query.readpath", "warm_up")
+warm_up_reader = lazy("rings_cli.query.warm", "warm_up")
 
 
 def main() -> None:
@@ -23,5 +23,19 @@ def main() -> None:
     _load_when_used("rich.markdown", "Markdown")
     _load_when_used("rich.traceback", "Traceback")
     if sys.argv[1:2] == ["report"] and not {"-h", "--help"} & set(sys.argv):
-        warm_up_reader()  # DuckDB makes the report's database while Typer parses (30 ms)
+        # The read's database (DuckDB) or connections (PostgreSQL) are made while Typer parses.
+        warm_up_reader(_state_dir_arg(sys.argv[2:]))
     app()
+
+
+def _state_dir_arg(args: list[str]) -> str | None:
+    """`--state-dir`'s value as Typer will read it, else None (the default state dir). Only for
+    the warm-up: a wrong guess makes a connection the report does not use."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--state-dir" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--state-dir="):
+            return arg.split("=", 1)[1]
+    return None

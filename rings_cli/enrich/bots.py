@@ -27,6 +27,7 @@ import json
 from collections import OrderedDict
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import polars as pl
 
@@ -160,23 +161,51 @@ def load_detector() -> None:
     """Import device-detector and load its bot list (bots.yml and its prefilter's words): on the
     main thread, before the read-ahead worker starts (ingest/ahead.py). Its YAML parser (yaml-rs, a
     Rust extension) crashed the process when it first ran in the worker thread."""
-    from device_detector.parser.device.bot import Bot
     from device_detector.utils import clean_ua
 
-    parser = Bot(clean_ua("Mozilla/5.0", "mozilla/5.0"), None)
-    parser.parse()  # the prefilter's words and the apps' details
+    parser = bot_parser()(clean_ua("Mozilla/5.0", "mozilla/5.0"))
+    parser.parse()  # the prefilter's words
     _ = parser.regex_list  # the bot regexes, which the prefilter let it skip for this agent
+
+
+@cache
+def bot_parser() -> type:
+    """device-detector's `Bot` parser without the apps' details: every parser's `__init__` loads
+    them (17 YAML files, about 6 MiB of a `rings live`), and a bot's test never reads them
+    (`Bot._parse`: the prefilter, then bots.yml's regexes). The attributes are `Parser.__init__`'s
+    of device-detector 6.5.1 (pinned); tests/test_bots.py checks the verdicts equal `Bot`'s."""
+    from device_detector.parser.device.bot import Bot
+
+    base: Any = Bot  # its slots are Parser's, which mypy does not see through the subclass
+
+    class BotTest(base):
+        def __init__(self, ua: str) -> None:
+            self.user_agent = ua
+            self.user_agent_lower = ua.lower()
+            self.ua_data: dict[str, object] = {}
+            self.app_name = ""
+            self.app_name_no_punctuation = ""
+            self.matched_regex = None
+            self.app_version = ""
+            self.known = False
+            self.secondary_client: dict[str, str] = {}
+            self.client_hints = None
+            self.ch_client_data: dict[str, str] = {}
+            self.os_details: dict[str, str] = {}
+            self.app_custom_data: dict[str, object] = {}  # the apps' details: none
+            self._is_ios_fragment = None
+
+    return BotTest
 
 
 def detector_bot(ua: str) -> bool:
     """device-detector's bot test alone (an Aho-Corasick prefilter, then bots.yml's regexes). A
     failure inside it (hostile input) is no verdict: not a bot."""
-    from device_detector.parser.device.bot import Bot  # ~40 ms and ~25 MB, on first use only
-    from device_detector.utils import clean_ua
+    from device_detector.utils import clean_ua  # ~40 ms and ~20 MB, on first use only
 
     text = ua[:_DD_MAX]
     try:
-        return bool(Bot(clean_ua(text, text.lower()), None).parse().is_bot())
+        return bool(bot_parser()(clean_ua(text, text.lower())).parse().is_bot())
     except Exception:
         return False
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from rings_cli.core import tables
 from rings_cli.core.errors import RingsError
+from rings_cli.query.warm import connection
 from rings_cli.warehouse.postgres import SCHEMA, connect
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ class View:
             return self
         import psycopg
 
-        con = connect(self.dsn)
+        con = connection(self.dsn)
         con.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         try:
             con.execute("SET TRANSACTION SNAPSHOT %s", [self.snapshot])
@@ -107,7 +108,7 @@ def postgres_view(
     replaced by `live`'s rows; with `where` (readpath.only_these), only the rows it keeps."""
     import psycopg
 
-    con = connect(dsn)
+    con = connection(dsn)  # made ahead by `rings report` (warm.py)
     con.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     try:
         row = con.execute("SELECT to_regclass('rings.flushes') IS NOT NULL").fetchone()

@@ -48,10 +48,10 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:  # the engine has the package's API (and types) for what is used here
     import duckdb as engine
 else:
-    try:  # DuckDB's engine without the package's Python relation layer, a third of `rings report`'s
-        import _duckdb as engine  # start-up (the package is imported to scan a Python frame, below)
-    except ImportError:  # pragma: no cover - DuckDB before 2.0 keeps its engine inside the package
-        import duckdb as engine
+    from rings_cli.core.lazy import lazy_module
+
+    # Imported when a local read first uses it: a shared (PostgreSQL) warehouse's read needs none.
+    engine = lazy_module("rings_cli.query.engine")
 
 
 @dataclass
