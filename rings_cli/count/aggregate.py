@@ -23,16 +23,18 @@ from rings_cli.core.tables import (
     HOURLY_EVENTS,
     Column,
 )
-from rings_cli.count.goals import completions, goal_events
+from rings_cli.count.goals import completions
 from rings_cli.count.sessions import VIEW_SCHEMA
 from rings_cli.enrich.bots import CRAWLER
 from rings_cli.enrich.breakdowns import not_found, with_breakdowns
+from rings_cli.enrich.events import POST_VIEW
 from rings_cli.enrich.referrers import with_sources
 from rings_cli.enrich.zones import with_local_time
 
 __all__ = ["CONTENT_EVENTS", "HOURLY_EVENTS", "BatchTables", "aggregate"]
 
 DAY_KEY = ["tenant", "date"]
+PAGE_EVENTS = ["page_view", POST_VIEW]  # events that are page views: kept as page views already
 
 
 @dataclass
@@ -130,13 +132,11 @@ def aggregate(frame: pl.DataFrame, salts: Salts | None, config: Config | None = 
 
 
 def _with_goal_events(page_views: pl.DataFrame, frame: pl.DataFrame, config: Config) -> pl.DataFrame:
-    """The rows a tenant-day keeps per visitor: page views (`goal_event` NULL) and, when a goal
-    counts an event, the non-bot requests of that event (no source: they start no session)."""
+    """The rows a tenant-day keeps per visitor: page views (`goal_event` NULL) and the non-bot
+    requests of route-rule events (no source: they start no session), every event, not only
+    those a goal counts now: a goal added later counts an open day from its start."""
     page_views = page_views.with_columns(goal_event=pl.lit(None, pl.String))
-    events = goal_events(config)
-    if not events:
-        return page_views
-    acts = frame.filter(~pl.col("is_bot") & pl.col("event").is_in(events))
+    acts = frame.filter(~pl.col("is_bot") & pl.col("event").is_not_null() & ~pl.col("event").is_in(PAGE_EVENTS))
     if acts.is_empty():
         return page_views
     unsourced = [pl.lit(None, pl.String).alias(c) for c in ("source", "medium", "campaign")]
