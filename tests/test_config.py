@@ -76,7 +76,7 @@ def test_pattern_subdomain_that_is_not_a_tenant_name_is_rejected(tmp_path: Path)
         ("post_route = '^/(?<=a)(?P<post_id>x)$'", "bad regex"),
         ("[tenants]\n'a.com' = '../x'", "not a valid tenant name"),
         ("[tenants]\n'a.*.com' = 'x'", "'*' may only stand for the first label"),
-        ("[[rules]]\nevent = 'like'\npath = '^/l$'", "event must be one of"),
+        ("[[rules]]\nevent = 'Like Button'\npath = '^/l$'", "event must be one of"),
         ("[[rules]]\nevent = 'reaction'\npath = '^/l$'\nverb = 'POST'", "unknown key 'verb'"),
         ("client_ip = 'cookie'", "client_ip must be one of remote, x-forwarded-for"),
         ("trusted_proxies = ['10.0.0.0/33']", "is not an IP address or network"),

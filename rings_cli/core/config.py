@@ -21,6 +21,7 @@ from typing import Any
 
 from rings_cli.core.defaults import EVENT_TYPES
 from rings_cli.core.errors import UsageError
+from rings_cli.core.goals import EVENT_NAME, Funnel, Goal, parse_funnels, parse_goals
 from rings_cli.core.state import TENANT_PATTERN, StateDir, WarehouseSetting
 
 # Login, admin and scanner endpoints: requests, never page views (rings.toml `exclude_paths`
@@ -64,6 +65,8 @@ _TOP_KEYS = {
     "page_params",
     "warehouse",
     "shard",
+    "goals",
+    "funnels",
 }
 WAREHOUSE_KINDS = ("duckdb", "postgres")
 # Lines dated before this are rejected as `too old` (no web server logged before 1990); a 1900 or
@@ -178,6 +181,8 @@ class Config:
     outdated_browsers: bool = True  # a browser over 5 years older than the line is a bot (enrich/stale.py)
     warehouse: WarehouseSetting = field(default_factory=WarehouseSetting)  # `[warehouse]`
     shard: Shard | None = None  # `shard = "2/4"`: the tenants this ingest host owns (None: all)
+    goals: tuple[Goal, ...] = ()  # `[goals]` (core/goals.py)
+    funnels: tuple[Funnel, ...] = ()  # `[funnels]`
 
     def file_tenant(self, path: str) -> str | None:
         """The tenant `[files]` gives a log file by its path (the first glob that matches), if any.
@@ -284,12 +289,15 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     if not isinstance(outdated, bool):
         raise UsageError("outdated_browsers must be true or false")
     shard = parse_shard(data["shard"]) if "shard" in data else None
+    all_rules = rules + (DEFAULT_RULES if default_rules else ())
+    goals = parse_goals(data.get("goals", {}), {*RULE_EVENTS, *(r.event for r in all_rules)})
+    funnels = parse_funnels(data.get("funnels", {}), goals)
     return Config(
         path=path,
         hosts=hosts,
         host_patterns=patterns,
         post_route=post_route,
-        rules=rules + (DEFAULT_RULES if default_rules else ()),
+        rules=all_rules,
         client_ip=client_ip,
         trusted_proxies=proxies,
         oldest_date=oldest,
@@ -307,6 +315,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         outdated_browsers=outdated,
         warehouse=_warehouse(data.get("warehouse", {}), shard),
         shard=shard,
+        goals=goals,
+        funnels=funnels,
     )
 
 
@@ -530,8 +540,11 @@ def _rule(raw: object, index: int) -> Rule:
     if unknown:
         raise UsageError(f"{where}: unknown key {sorted(unknown)[0]!r} (known: event, method, path)")
     event = raw.get("event")
-    if event not in RULE_EVENTS:
-        raise UsageError(f"{where}: event must be one of {', '.join(RULE_EVENTS)}, not {event!r}")
+    if event not in RULE_EVENTS and not (isinstance(event, str) and EVENT_NAME.fullmatch(event)):
+        raise UsageError(
+            f"{where}: event must be one of {', '.join(RULE_EVENTS)} or a name of your own"
+            f" (a-z, 0-9, _), not {event!r:.40}"
+        )
     path = raw.get("path")
     if not isinstance(path, str) or not path:
         raise UsageError(f"{where}: path must be a regex string")

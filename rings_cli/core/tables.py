@@ -221,7 +221,7 @@ _BREAKDOWN_KEYS = {
 BREAKDOWN_KEYS = tuple(k for keys in _BREAKDOWN_KEYS.values() for k in keys)
 # Tables added after warehouse SCHEMA_VERSION 2 without changing it: an older DO file or warehouse
 # gains them in place (dofile._install_schema, warehouse NEWER_TABLES), keeping every row it has.
-NEWER_TABLES = (*BREAKDOWN_TABLES, "not_found", "bots", "definitions")
+NEWER_TABLES = (*BREAKDOWN_TABLES, "not_found", "bots", "definitions", "goals", "goal_sources", "funnels")
 
 TABLES = (
     *TABLES,
@@ -242,7 +242,15 @@ TABLES = (
     Table("bots", keys=(text("reason"),), columns=(count("requests"),), rows="bots"),
     # Requests per version of the definitions that counted them (core/definitions.py).
     Table("definitions", keys=(key("version", INT),), columns=(count("requests"),), rows="custom"),
+    # Goals and funnels of rings.toml (count/goals.py). A row for every goal configured when the
+    # tenant-day was counted (0 completions too): a goal's first row says since when it counts.
+    Table("goals", keys=(text("goal"),), columns=(count("completions"), visitor("visitors")), rows="custom"),
+    # Converting visitors by the referrer source of the session they first completed the goal in.
+    Table("goal_sources", keys=(text("goal"), text("source")), columns=(visitor("visitors"),), rows="custom"),
+    # Visitors who reached each step (1-based) of a funnel in one session.
+    Table("funnels", keys=(text("funnel"), key("step", INT)), columns=(visitor("visitors"),), rows="custom"),
 )
+GOAL_TABLES = ("goals", "goal_sources", "funnels")
 
 BY_NAME = {t.name: t for t in TABLES}
 # Key columns added to a table after it existed: (table, column). An older DO file or warehouse gets

@@ -23,15 +23,18 @@ from rings_cli.core.tables import (
     HOURLY_EVENTS,
     Column,
 )
+from rings_cli.count.goals import completions
 from rings_cli.count.sessions import VIEW_SCHEMA
 from rings_cli.enrich.bots import CRAWLER
 from rings_cli.enrich.breakdowns import not_found, with_breakdowns
+from rings_cli.enrich.events import POST_VIEW
 from rings_cli.enrich.referrers import with_sources
 from rings_cli.enrich.zones import with_local_time
 
 __all__ = ["CONTENT_EVENTS", "HOURLY_EVENTS", "BatchTables", "aggregate"]
 
 DAY_KEY = ["tenant", "date"]
+PAGE_EVENTS = ["page_view", POST_VIEW]  # events that are page views: kept as page views already
 
 
 @dataclass
@@ -99,6 +102,7 @@ def aggregate(frame: pl.DataFrame, salts: Salts | None, config: Config | None = 
         )
     )
     counts["not_found"] = not_found(frame, DAY_KEY)  # 404s only (breakdowns.py)
+    counts["goals"] = completions(frame, config)  # count/goals.py (late lines too)
     dims = None
     if config.breakdowns:
         # Browsers, OS, devices, countries: derived per person (tenant, day, address, agent), far
@@ -115,17 +119,29 @@ def aggregate(frame: pl.DataFrame, salts: Salts | None, config: Config | None = 
                 pl.col("requests").sum(), pl.col("page_views").sum()
             )
         dims = persons.select(*DAY_KEY, "ip", "ua", *BREAKDOWN_KEYS)
+    hashable = _with_goal_events(page_views, frame, config)
     if salts is None:
-        hashable = page_views.clear()
-    elif "late" in page_views.columns and page_views.get_column("late").any():
-        hashable = page_views.filter(~pl.col("late"))
-    else:
-        hashable = page_views
+        hashable = hashable.clear()
+    elif "late" in hashable.columns and hashable.get_column("late").any():
+        hashable = hashable.filter(~pl.col("late"))
     views = _hashed_views(hashable, salts, dims)
     return BatchTables(
         counts={name: part.with_columns(pl.col("date").cast(pl.String)) for name, part in counts.items()},
         views=views.with_columns(pl.col("date").cast(pl.String)),
     )
+
+
+def _with_goal_events(page_views: pl.DataFrame, frame: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """The rows a tenant-day keeps per visitor: page views (`goal_event` NULL) and the non-bot
+    requests of route-rule events (no source: they start no session), every event, not only
+    those a goal counts now: a goal added later counts an open day from its start."""
+    page_views = page_views.with_columns(goal_event=pl.lit(None, pl.String))
+    acts = frame.filter(~pl.col("is_bot") & pl.col("event").is_not_null() & ~pl.col("event").is_in(PAGE_EVENTS))
+    if acts.is_empty():
+        return page_views
+    unsourced = [pl.lit(None, pl.String).alias(c) for c in ("source", "medium", "campaign")]
+    acts = acts.with_columns(pl.col("event").alias("goal_event"), *unsourced)
+    return pl.concat([page_views, acts.select(page_views.columns)], how="vertical_relaxed")
 
 
 def _count(column: Column) -> pl.Expr:
@@ -168,6 +184,7 @@ def _hashed_views(page_views: pl.DataFrame, salts: Salts | None, dims: pl.DataFr
             "post_id",
             *BREAKDOWN_KEYS,
             "utc_offset",
+            pl.col("goal_event").alias("event"),
         )
         .cast(VIEW_SCHEMA)  # type: ignore[arg-type]
     )

@@ -13,6 +13,7 @@ import json
 import polars as pl
 
 from rings_cli.core import tables
+from rings_cli.core.config import Config
 from rings_cli.core.tables import DAY, TABLES, warehouse_columns
 from rings_cli.count.sessions import visitor_metrics
 from rings_cli.enrich.breakdowns import OTHER, ROW_LIMIT, bound_keys
@@ -64,11 +65,13 @@ def _fold(frame: pl.DataFrame, over: pl.DataFrame, keep: pl.DataFrame) -> pl.Dat
     return marked.with_columns(path=path).drop("_over", "_keep")
 
 
-def final_tables(counts: dict[str, pl.DataFrame], views: pl.DataFrame) -> dict[str, pl.DataFrame]:
+def final_tables(
+    counts: dict[str, pl.DataFrame], views: pl.DataFrame, config: Config | None = None
+) -> dict[str, pl.DataFrame]:
     """Every warehouse table's rows for the tenant-days of `counts` and `views` (`date` a string):
     counts added up with the visitor metrics of all their page views, as finalized days."""
     counts, views = bounded(counts, views)
-    metrics = visitor_metrics(views) if views.height else {}
+    metrics = visitor_metrics(views, config) if views.height else {}
     out: dict[str, pl.DataFrame] = {}
     for table in TABLES:
         if table is DAY:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from rings_cli.core.config import Config
 from rings_cli.core.tables import BREAKDOWN_TABLES, BY_NAME, REAL, SESSION_TABLES
+from rings_cli.count.goals import goal_metrics
 from rings_cli.enrich.referrers import DIRECT
 
 SESSION_GAP_US = 30 * 60 * 1_000_000  # a gap of more than 30 minutes starts a new session
@@ -39,6 +41,9 @@ VIEW_SCHEMA = {
     "country": pl.String,
     # The UTC offset (minutes east) of the page view's local hour: a DST day repeats an hour.
     "utc_offset": pl.Int32,
+    # NULL: a page view. Else a request of an event some goal counts (count/goals.py), kept for
+    # goal visitors and funnels only: no other metric sees it.
+    "event": pl.String,
 }
 
 # Each metric table: its key columns (besides tenant and date) and its additive value columns.
@@ -46,8 +51,12 @@ TABLES = SESSION_TABLES
 _REAL = {name: {c.name for c in BY_NAME[name].columns if c.type == REAL} for name in TABLES}
 
 
-def visitor_metrics(views: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """Every metric table for some visitors' complete page views (columns: tenant, date, VIEW_SCHEMA)."""
+def visitor_metrics(views: pl.DataFrame, config: Config | None = None) -> dict[str, pl.DataFrame]:
+    """Every metric table for some visitors' complete page views (columns: tenant, date, VIEW_SCHEMA;
+    event rows count for goals and funnels only; `config`: which goals and funnels)."""
+    goals = goal_metrics(views, config or Config())
+    if "event" in views.columns:
+        views = views.filter(pl.col("event").is_null())
     person = [*DAY, "visitor"]
     ordered = views.sort([*person, "ts", "path", "source"], nulls_last=True).with_columns(
         gap=pl.col("ts").diff().over(person)
@@ -117,6 +126,7 @@ def visitor_metrics(views: pl.DataFrame) -> dict[str, pl.DataFrame]:
             ),
             # browsers, os, devices, countries: distinct visitors per value (tables.BREAKDOWN_TABLES)
             **{name: distinct_visitors(TABLES[name][0], "unique_visitors") for name in BREAKDOWN_TABLES},
+            **goals,
         }
     )
 
@@ -134,13 +144,15 @@ def _typed(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     return out
 
 
-def metric_deltas(before: pl.DataFrame, new: pl.DataFrame) -> dict[str, pl.DataFrame]:
+def metric_deltas(
+    before: pl.DataFrame, new: pl.DataFrame, config: Config | None = None
+) -> dict[str, pl.DataFrame]:
     """What to add to the stored totals when `new` page views join the `before` ones.
 
     `before` must hold every stored page view of each visitor that appears in `new` (and may hold
     no others); both have columns tenant, date and VIEW_SCHEMA.
     """
-    old, now = visitor_metrics(before), visitor_metrics(pl.concat([before, new]))
+    old, now = visitor_metrics(before, config), visitor_metrics(pl.concat([before, new]), config)
     deltas = {}
     for name, (keys, values) in TABLES.items():
         both = pl.concat([now[name], old[name].with_columns([-pl.col(v) for v in values])])

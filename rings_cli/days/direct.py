@@ -219,7 +219,7 @@ class DirectDays:
                 counts[name] = summed([taken], _keys(name))
         views, self._views = _split(self._views, wanted)
         lines, self._lines = _split(self._lines, wanted)
-        frames = final_tables(counts, views if views is not None else _NO_VIEWS)
+        frames = final_tables(counts, views if views is not None else _NO_VIEWS, self.config)
         absorbed = _absorbed([lines] if lines is not None else [])
         frames[tables.ABSORBED] = _dated(absorbed)
         frames[LINES] = lines if lines is not None else _NO_LINES

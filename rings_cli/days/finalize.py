@@ -19,8 +19,10 @@ from collections.abc import Iterator
 
 from rings_cli.core.config import Config, load_config
 from rings_cli.core.errors import DamagedStateError, UsageError
+from rings_cli.core.goals import fingerprint
 from rings_cli.core.privacy import SaltStore
 from rings_cli.core.state import StateDir
+from rings_cli.count.goals import recount
 from rings_cli.store import pack as packs
 from rings_cli.store.catalog import Catalog
 from rings_cli.store.docache import open_do_file
@@ -66,7 +68,7 @@ def finalize_due(
     and appended to `damaged` (when given); those whose WAL could not be emptied stay open for the
     next run. Then (`pack`) every finalized tenant-day the warehouse holds clean moves into its
     month's pack (pack.py). Each flush's result is appended to `flushed` (when given)."""
-    run = _Finalization(state, catalog, now, open_do or {}, pack)
+    run = _Finalization(state, catalog, now, open_do or {}, pack, config)
     due = due_days(catalog, now, grace, config)
     result = run.flush_late(wait) if not due else run.close_due(due, wait)
     if flushed is not None and result is not None:
@@ -89,8 +91,10 @@ class _Finalization:
         now: dt.datetime,
         open_do: dict[tuple[str, str], DoFile],
         pack: bool,
+        config: Config | None = None,
     ) -> None:
         self.state = state
+        self.config = config  # its goals: counted again before finalizing if they changed
         self.catalog = catalog
         self.open_do = open_do
         self.pack = pack
@@ -136,6 +140,8 @@ class _Finalization:
             try:
                 if do is None:
                     do = open_do_file(self.state, self.catalog, tenant, date)
+                if self.config is not None:
+                    _goals_current(do, self.config)
                 truncated = do.finalize()
                 version = do.version()
                 read = (version, do.snapshot_rows())
@@ -197,3 +203,13 @@ def finalize_days(
             )
         finally:
             catalog.close()
+
+
+def _goals_current(do: DoFile, config: Config) -> None:
+    """Count an open day's goals again from its stored rows if rings.toml's goals changed since
+    they were counted (the last chance: finalizing deletes those rows)."""
+    if do.finalized:
+        return
+    want = fingerprint(config.goals, config.funnels, do.tenant)
+    if do.goals_fingerprint() != want:
+        do.replace_goals(recount(do.all_views(), config, do.tenant, do.date), want)

@@ -18,7 +18,9 @@ import polars as pl
 from rings_cli.core import tables
 from rings_cli.core.config import Config
 from rings_cli.core.errors import DamagedStateError
+from rings_cli.core.goals import fingerprint
 from rings_cli.count.aggregate import BatchTables, aggregate
+from rings_cli.count.goals import recount
 from rings_cli.count.sessions import VIEW_SCHEMA, metric_deltas
 from rings_cli.days.direct import Spilled
 from rings_cli.enrich.breakdowns import OTHER, ROW_LIMIT, bound_keys
@@ -119,7 +121,9 @@ class Merger:
         looks = {key: _Look(NEW_FILE, late=False) for key in keys}
         self._bound(batch, looks)
         before = pl.DataFrame(schema={"tenant": pl.String, "date": pl.String, **VIEW_SCHEMA})
-        rows = _day_rows(batch, metric_deltas(before, batch.views) if batch.views.height else {})
+        rows = _day_rows(batch, metric_deltas(before, batch.views, self.config) if batch.views.height else {})
+        for key, day_rows in rows.items():
+            day_rows.goals = self._goals_of(key[0])
         marks: dict[tuple[str, str], list[tuple[str, int]]] = {}
         if spilled.lines is not None:
             for tenant, date, source, line in (
@@ -188,9 +192,12 @@ class Merger:
     ) -> None:
         """Visitor metrics of some tenant-days at once (stored views of the visitors the batch
         touches, + new), then one transaction of ready rows per DO file."""
+        self._recount_goals(keys, looks)
         before = self._stored_views(batch.views, looks)
-        deltas = metric_deltas(before, batch.views) if batch.views.height else {}
+        deltas = metric_deltas(before, batch.views, self.config) if batch.views.height else {}
         rows = _day_rows(batch, deltas)
+        for key, day_rows in rows.items():
+            day_rows.goals = self._goals_of(key[0])
         result = self._result
         for key in self._in_turn([k for k in keys if k in rows and k not in self._damaged_days]):
             absorbed = [(source, last_lines[key])] if source is not None else []
@@ -206,6 +213,30 @@ class Merger:
             result.tenant_days.add(key)
             if look.late:
                 result.late_tenant_days.add(label(*key))
+
+    def _goals_of(self, tenant: str) -> str:
+        config = self.config or Config()
+        return fingerprint(config.goals, config.funnels, tenant)
+
+    def _recount_goals(self, keys: list[tuple[str, str]], looks: dict[tuple[str, str], _Look]) -> None:
+        """Open tenant-days whose goal rows were counted under other goals and funnels (rings.toml
+        changed since) have them counted again from all their stored rows, before this batch's
+        deltas: a goal added later counts from the day's start (finalized days: not at all)."""
+        config = self.config or Config()
+        for key in keys:
+            look = looks.get(key)
+            if look is None or look.late or look.stored is NEW_FILE or key in self._damaged_days:
+                continue
+            want = self._goals_of(key[0])
+            if look.stored.goals == want:
+                continue
+            try:
+                do = self._do_files.open(*key)
+                do.replace_goals(recount(do.all_views(), config, *key), want)
+            except DamagedStateError as e:
+                self._damaged(*key, e)
+                continue
+            look.stored.goals = want
 
     def _look(self, keys: list[tuple[str, str]], source: str | None) -> dict[tuple[str, str], _Look]:
         """First pass: each tenant-day's DO file opened (maybe created) and looked at once."""
@@ -256,6 +287,7 @@ class Merger:
             finalized=look.finalized,
             has_views=look.has_views or bool(rows.views),
             rows_at_most=at_most,
+            goals=rows.goals if rows.goals is not None else look.goals,
         )
 
     def _in_turn(self, keys: list[tuple[str, str]]) -> list[tuple[str, str]]:

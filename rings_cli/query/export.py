@@ -30,6 +30,9 @@ CSV_SECTIONS = (
     "devices",
     "countries",
     "not_found",
+    "goals",
+    "goal_sources",
+    "funnels",
 )
 
 
@@ -58,6 +61,16 @@ def section_rows(report: Report, section: str) -> Sequence[Mapping[str, Any]]:
         return [{"status": k, "requests": v} for k, v in report["status"].items()]
     if section == "bots":
         return [{"reason": k, "requests": v} for k, v in report["bots"].items()]
+    if section == "goals":  # one row a goal; its sources are `goal_sources`
+        return [{k: v for k, v in g.items() if k != "sources"} for g in report.get("goals", [])]
+    if section == "goal_sources":
+        return [{"goal": g["goal"], **s} for g in report.get("goals", []) for s in g["sources"]]
+    if section == "funnels":  # one row a step
+        return [
+            {"funnel": f["funnel"], "step_number": n, "step": s["step"], "visitors": s["visitors"]}
+            for f in report.get("funnels", [])
+            for n, s in enumerate(f["steps"], 1)
+        ]
     rows = report.get(section, [])
     if not isinstance(rows, list):
         raise ValueError(f"{section!r} is not one of the report's lists")

@@ -31,6 +31,7 @@ from rings_cli.source.inputs import expand_paths
 from rings_cli.warehouse.choose import is_shared, setting_of
 
 FEED_LIMIT = 12
+CURRENT_WINDOW_US = 5 * 60 * 1_000_000  # current visitors: a page view in the last 5 minutes
 FEED_FILES = 32  # at most this many DO files (the most recently written) are read for the feed
 POLL_SECONDS = 2.0  # `rings live PATH` takes new lines every 2 s at most: one batch, one re-read, one redraw
 # ... and less often when a cycle costs more: the process spends at most this share of a core on a
@@ -61,6 +62,7 @@ class LiveFrame:
     tenant: str | None
     report: Report
     feed: list[dict[str, Any]] = field(default_factory=list)
+    current_visitors: int = 0
 
     @property
     def has_data(self) -> bool:
@@ -92,7 +94,8 @@ def latest_views(state: StateDir, date: dt.date, tenant: str | None, limit: int 
         try:
             with closing(open_read_only(path)) as con:
                 got = con.execute(
-                    "SELECT ts, path, source FROM views ORDER BY ts DESC, path LIMIT ?", (limit,)
+                    f"SELECT ts, path, source FROM views {_pages_only(con)} ORDER BY ts DESC, path LIMIT ?",
+                    (limit,),
                 ).fetchall()
         except sqlite3.Error:
             continue  # being created, or damaged (`rings check` says which): no feed from it
@@ -104,6 +107,37 @@ def latest_views(state: StateDir, date: dt.date, tenant: str | None, limit: int 
         zone = ZoneInfo(zone_on(config, row["tenant"], date))
         row["time"] = dt.datetime.fromtimestamp(row.pop("ts") / 1e6, zone)
     return rows[:limit]
+
+
+def _pages_only(con: sqlite3.Connection) -> str:
+    """`WHERE` page views only: a DO file's `views` also keep goal event rows (a file from before
+    goals has no `event` column, and every row of it is a page view)."""
+    columns = {row[1] for row in con.execute("PRAGMA table_info(views)")}
+    return "WHERE event IS NULL" if "event" in columns else ""
+
+
+def current_visitors(state: StateDir, tenant: str | None, now: dt.datetime | None = None) -> int:
+    """Distinct visitors with a page view in the last 5 minutes (Plausible's "current visitors"),
+    from the open DO files of today and yesterday (UTC dates widened by a day, so any tenant's
+    local today is among them). Hashes are per tenant-day, so a visitor whose 5 minutes span a
+    tenant's midnight counts once a day."""
+    now = now or dt.datetime.now(dt.UTC)
+    since = int(now.timestamp() * 1_000_000) - CURRENT_WINDOW_US
+    total = 0
+    dates = {now.date() + dt.timedelta(days=d) for d in (-1, 0, 1)}
+    for date in sorted(dates):
+        for path in day_files(state, date, tenant):
+            if not path.exists():
+                continue
+            try:
+                with closing(open_read_only(path)) as con:
+                    where = _pages_only(con)
+                    where = f"{where} AND ts >= ?" if where else "WHERE ts >= ?"
+                    row = con.execute(f"SELECT count(DISTINCT hash) FROM views {where}", (since,)).fetchone()
+            except sqlite3.Error:
+                continue  # being created, or damaged (`rings check` says which)
+            total += int(row[0]) if row else 0
+    return total
 
 
 def fetch(
@@ -125,7 +159,7 @@ def fetch(
         kept=kept,
         parallel=False,  # the fewest CPU seconds: a dashboard re-reads at every commit
     )
-    return LiveFrame(date, tenant, report, latest_views(state, date, tenant))
+    return LiveFrame(date, tenant, report, latest_views(state, date, tenant), current_visitors(state, tenant))
 
 
 class ChangeWatch:

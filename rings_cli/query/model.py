@@ -177,6 +177,40 @@ class DefinitionsRow(TypedDict):
     changes: str  # what that version counts (core/definitions.py)
 
 
+class GoalSourceRow(TypedDict):
+    """Converting visitors by the referrer source of the session they first completed the goal in."""
+
+    source: str
+    visitors: int
+
+
+class GoalRow(TypedDict):
+    """A goal over the range (queries/goals.sql): summed over its tenant-days; the rate is the
+    summed visitors over the summed unique visitors of the days it was counted on."""
+
+    goal: str
+    visitors: int
+    completions: int
+    conversion_rate: float
+    sources: list[GoalSourceRow]
+
+
+class FunnelStep(TypedDict):
+    """Visitors who reached this step (and every one before it) in one session."""
+
+    step: str  # as rings.toml names it ("/pricing", "goal:signup"), or `step N` for one no longer there
+    visitors: int
+
+
+class FunnelRow(TypedDict):
+    """A funnel over the range (queries/funnels.sql): each step's visitors, summed over tenant-days;
+    `conversion_rate` is the last step's visitors over the first's."""
+
+    funnel: str
+    steps: list[FunnelStep]
+    conversion_rate: float
+
+
 class Compare(TypedDict):
     """`--compare`: the compared period's totals and status, and the previous numbers of the rows
     each top list shows (same rows, same order; zeros for a row the period did not have)."""
@@ -190,6 +224,8 @@ class Compare(TypedDict):
     top_referrers: list[ReferrerRow]
     top_campaigns: list[CampaignRow]
     content: list[ContentRow]
+    goals: NotRequired[list[GoalRow]]  # the report's goals, the same rows in the same order
+    funnels: NotRequired[list[FunnelRow]]
     days: int  # days in the compared period
     covered_days: int  # how many of them lie between the first and last day with data
     note: NotRequired[str]  # the period is only partly covered by data, or not at all
@@ -219,6 +255,12 @@ class Sections(TypedDict):
     # The range holds days counted by different versions of the definitions: each version's days.
     definitions_changed: NotRequired[list[DefinitionsRow]]
     tenants: NotRequired[list[TenantRow]]  # all-tenants reports only
+    # Goals and funnels (rings.toml): absent when none is configured and the range holds none.
+    goals: NotRequired[list[GoalRow]]
+    # A goal first counted after the range's first day with data (added to rings.toml later: days
+    # finalized before have no numbers for it): goal -> that first day.
+    goals_since: NotRequired[dict[str, str]]
+    funnels: NotRequired[list[FunnelRow]]
 
 
 class Freshness(TypedDict):

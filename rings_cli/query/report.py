@@ -23,6 +23,7 @@ from rings_cli.core.config import load_config
 from rings_cli.core.errors import UsageError
 from rings_cli.core.state import StateDir
 from rings_cli.enrich.zones import local_today, tenant_zone, zone_changes
+from rings_cli.query import goals as goal_report
 from rings_cli.query.countries import country_name
 from rings_cli.query.model import Change, Compare, DefinitionsRow, Place, Report, Sections, Totals
 from rings_cli.query.readpath import KeptDatabase, ReadInfo, current_view, cursor
@@ -269,15 +270,26 @@ def build_report(
         ]
         if sections is None or "definitions" in sections:  # the versions that counted the range
             wanted.append("definitions")
+        goals_wanted = sections is None or "goals" in sections
+        if goals_wanted:
+            wanted += goal_report.QUERIES
         rows = run_all(con, wanted, params, parallel)
         if tenant is None:  # tenants' zones may differ: an all-tenants hour row has no one UTC offset
             for row in rows.get("hours", []):
                 row.pop("utc_offset", None)
         numbers = _assemble(tenant, start_d, end_d, rows)
+        if goals_wanted:
+            first = str(max(start_d, days.first)) if days.first is not None else None
+            numbers.update(goal_report.sections(rows, config, tenant, limit, first))
         compared = None
         if compare is not None:
             prev_start, prev_end = against or previous_period(start_d, end_d)
             compared = _compare(con, numbers, tenant, prev_start, prev_end, (days.first, days.last))
+            if goals_wanted and ("goals" in numbers or "funnels" in numbers):
+                prev = {**params, "start": prev_start, "end": prev_end}
+                earlier = run_all(con, list(goal_report.QUERIES), prev, parallel)
+                previous = goal_report.sections(earlier, config, tenant, limit)
+                compared.update(goal_report.aligned(numbers, previous))  # type: ignore[typeddict-item]
     place: Place = {"timezone": tenant_zone(config, tenant)}
     changes = zone_changes(config, tenant, start_d, end_d)
     if changes:

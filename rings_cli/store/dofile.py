@@ -26,7 +26,7 @@ from rings_cli.core.tables import BREAKDOWN_KEYS
 from rings_cli.count.sessions import VIEW_SCHEMA
 from rings_cli.store import sqlite as storage
 
-SCHEMA_VERSION = 4  # 3: hourly keyed by (hour, utc_offset); 4: bots, definitions; see _install_schema
+SCHEMA_VERSION = 5  # 3: hourly keyed by (hour, utc_offset); 4: bots, definitions; 5: goals (_install_schema)
 TOP_LIMIT = 10
 # A finalized tenant-day is a few rows in each of ~20 tables and indexes, one page each at least:
 # 1 KiB pages keep such a file near 20 KB (4 KiB pages: ~80 KB), and cost little on busy days.
@@ -46,12 +46,13 @@ CREATE TABLE IF NOT EXISTS views (
   campaign TEXT,
   post_id TEXT,
   {", ".join(f"{c} TEXT" for c in BREAKDOWN_KEYS)},
-  utc_offset INTEGER NOT NULL DEFAULT 0
+  utc_offset INTEGER NOT NULL DEFAULT 0,
+  event TEXT -- NULL: a page view; else a request of an event a goal counts (count/goals.py)
 );
 CREATE INDEX IF NOT EXISTS views_by_hash ON views (hash);
 -- A visitors table, derived rather than stored twice.
 CREATE VIEW IF NOT EXISTS visitors AS
-  SELECT hash, min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS page_views
+  SELECT hash, min(ts) AS first_seen, max(ts) AS last_seen, sum(event IS NULL) AS page_views
   FROM views GROUP BY hash;
 -- Per source fingerprint, the last line number whose effects this file holds (exactly-once).
 CREATE TABLE IF NOT EXISTS absorbed (source TEXT PRIMARY KEY, line INTEGER NOT NULL);
@@ -136,7 +137,8 @@ _LOOK = """SELECT (SELECT line FROM absorbed WHERE source = ?),
   (SELECT value FROM meta WHERE key = 'finalized'),
   EXISTS (SELECT 1 FROM views),
   (SELECT max(rowid) FROM pages),
-  (SELECT max(rowid) FROM not_found)"""
+  (SELECT max(rowid) FROM not_found),
+  (SELECT value FROM meta WHERE key = 'goals')"""
 
 
 @dataclass
@@ -147,6 +149,7 @@ class Look:
     finalized: bool
     has_views: bool
     rows_at_most: dict[str, int]  # pages, not_found: at least as many as their rows
+    goals: str = ""  # the goals' fingerprint its goal rows were counted under (core/goals.py)
 
 
 @dataclass
@@ -157,6 +160,7 @@ class DayRows:
     upserts: dict[str, tuple[str, Sequence[tuple[Any, ...]]]]  # table -> (upsert SQL, rows)
     day: tuple[Any, ...] | None = None
     views: Sequence[tuple[Any, ...]] = ()
+    goals: str | None = None  # the goals' fingerprint the rows were counted under (None: as it was)
 
 
 class FinalizedDayError(RingsError):
@@ -269,6 +273,7 @@ class DoFile:
             finalized=str(row[1]) == "1",
             has_views=bool(row[2]),
             rows_at_most={"pages": int(row[3] or 0), "not_found": int(row[4] or 0)},
+            goals=str(row[5] or ""),
         )
         self._has_views = look.has_views
         self._finalized = look.finalized
@@ -289,6 +294,36 @@ class DoFile:
         if not self._has_views or not visitors:
             return []
         return self.con.execute(_STORED_VIEWS, (self.tenant, self.date, json.dumps(visitors))).fetchall()
+
+    def goals_fingerprint(self) -> str:
+        """The goals' fingerprint its goal rows were counted under ("" for none, or before goals)."""
+        row = self.con.execute("SELECT value FROM meta WHERE key = 'goals'").fetchone()
+        return str(row[0]) if row else ""
+
+    def all_views(self) -> pl.DataFrame:
+        """Every stored row (tenant, date, VIEW_SCHEMA): to count the goals again when they changed."""
+        rows = self.con.execute(
+            f"SELECT ?, ?, {', '.join(_VIEW_COLUMNS)} FROM views", (self.tenant, self.date)
+        ).fetchall()
+        schema = {"tenant": pl.String, "date": pl.String, **VIEW_SCHEMA}
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+    def replace_goals(self, frames: dict[str, pl.DataFrame], fingerprint: str) -> None:
+        """The goal tables (tables.GOAL_TABLES) replaced by `frames` (counted again from all stored
+        rows under the goals of `fingerprint`), in one transaction."""
+        with self._transaction():
+            for name in tables.GOAL_TABLES:
+                table = tables.BY_NAME[name]
+                self.con.execute(f"DELETE FROM {name}")
+                frame = frames.get(name)
+                if frame is not None and frame.height:
+                    names = table.names
+                    self.con.executemany(
+                        f"INSERT INTO {name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
+                        frame.select(names).rows(),
+                    )
+            self.con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('goals', ?)", (fingerprint,))
+            self.con.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
 
     def stored_views_count(self) -> int:
         """Page views held with their visitor's hash (0 once finalized)."""
@@ -348,6 +383,8 @@ class DoFile:
             if rows.views:
                 con.executemany(_INSERT_VIEWS, rows.views)
                 self._has_views = True
+            if rows.goals is not None and not final:
+                con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('goals', ?)", (rows.goals,))
             if final:
                 self._write_summary()
                 self._late_merged = True
@@ -478,6 +515,8 @@ def _install_schema(con: sqlite3.Connection, tenant: str, date: str) -> None:
                 con.execute(f"ALTER TABLE views ADD COLUMN {column} TEXT")
         if "utc_offset" not in have:  # a file from before time zones: its page views are UTC
             con.execute("ALTER TABLE views ADD COLUMN utc_offset INTEGER NOT NULL DEFAULT 0")
+        if "event" not in have:  # a file from before goals: every row is a page view
+            con.execute("ALTER TABLE views ADD COLUMN event TEXT")
     for name, column in tables.NEWER_KEYS:
         _add_key(con, tables.BY_NAME[name], column)
     for statement in _split(_SCHEMA):

@@ -252,6 +252,40 @@ def _breakdowns(report: Report) -> list[str]:
     return ['<div class="grid">', *shown, "</div>"] if shown else []
 
 
+def _goals(report: Report) -> list[str]:
+    """Goals (with the change against the compared period) and each funnel as a chart of its
+    steps' visitors and a table of them."""
+    out = []
+    compared = report.get("compare")
+    if report.get("goals"):
+        rows = [
+            {**g, "source": g["sources"][0]["source"] if g["sources"] else NOTHING}
+            for g in report.get("goals", [])
+        ]
+        columns: list[Col] = [
+            ("goal", "Goal", "text"),
+            ("visitors", "Visitors", "n"),
+            ("completions", "Completions", "n"),
+            ("conversion_rate", "Conversion", "pct"),
+            ("source", "Top source", "text"),
+        ]
+        since = "".join(
+            f'<p class="note">Goal {_h(goal)} counts from {_h(day)} (finalized days before: none).</p>'
+            for goal, day in report.get("goals_since", {}).items()
+        )
+        out.append(
+            _section("Goals", _table(rows, columns, compared and compared.get("goals"), "visitors") + since)
+        )
+    for funnel in report.get("funnels", []):
+        labels = [f"{i}. {s['step']}" for i, s in enumerate(funnel["steps"], 1)]
+        counts = [s["visitors"] for s in funnel["steps"]]
+        chart = _bar_chart(f"Funnel {funnel['funnel']}", labels, counts, None, 1)
+        rows = [{"step": label, "visitors": n} for label, n in zip(labels, counts, strict=True)]
+        table = _table(rows, [("step", "Step", "text"), ("visitors", "Visitors", "n")], None, "")
+        out.append(_section(f"Funnel {funnel['funnel']}", chart + table))
+    return ['<div class="grid">', *out, "</div>"] if out else []
+
+
 def report_html(report: Report) -> str:
     """The whole page, as one string."""
     compared = report.get("compare")
@@ -322,6 +356,7 @@ def report_html(report: Report) -> str:
         sections.append(
             _section("Posts", _table(report["content"], columns, compared and compared["content"], "views"))
         )
+    sections += _goals(report)
     sections += _breakdowns(report)
     unit, period_rows = periods(report["days"])
     days_columns = [

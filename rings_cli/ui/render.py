@@ -374,6 +374,7 @@ def report_renderable(report: Report, width: int = 80) -> RenderableType:
         posts = _shown(report["content"], times=("avg_read_time",))
         columns, rows = _with_change(_POST_COLUMNS, posts, compared and compared["content"], "views")
         parts.append(fit_table("Posts", rows, columns, width))
+    parts += goal_tables(report, width)
     parts += breakdown_tables(report, width)
     status = report["status"]
     status_rows: list[dict[str, object]] = [{"status": k, "requests": v} for k, v in status.items()]
@@ -401,6 +402,58 @@ def report_renderable(report: Report, width: int = 80) -> RenderableType:
     if "tenants" in report:
         parts.append(fit_table("Tenants", report["tenants"], _TENANT_COLUMNS, width))
     return Group(*[p for part in parts for p in (part, Text(""))][:-1])
+
+
+def goal_tables(report: Report, width: int) -> list[RenderableType]:
+    """Goals (visitors, completions, conversion rate, the first source) and one table per funnel
+    (each step's visitors, its share of the first step's, the drop from the step before)."""
+    out: list[RenderableType] = []
+    compared = report.get("compare")
+    if report.get("goals"):
+        rows = [
+            {
+                **g,
+                "conversion_rate": f"{g['conversion_rate']:.1%}",
+                "source": g["sources"][0]["source"] if g["sources"] else NOTHING,
+            }
+            for g in report.get("goals", [])
+        ]
+        columns: list[Column] = [
+            ("goal", "goal", "goal", 0),
+            ("visitors", "visitors", "visitors", 0),
+            ("completions", "completions", "done", 1),
+            ("conversion_rate", "conversion", "conv.", 0),
+            ("source", "top source", "source", 2),
+        ]
+        columns, shown = _with_change(columns, rows, compared and compared.get("goals"), "visitors")
+        out.append(fit_table("Goals", shown, columns, width))
+        for goal, day in report.get("goals_since", {}).items():
+            out.append(
+                Text(
+                    f"Goal {safe_text(goal)} counts from {day}: days finalized before it was added have none."
+                )
+            )
+    for funnel in report.get("funnels", []):
+        first = funnel["steps"][0]["visitors"] if funnel["steps"] else 0
+        steps = []
+        for i, step in enumerate(funnel["steps"]):
+            before = funnel["steps"][i - 1]["visitors"] if i else step["visitors"]
+            steps.append(
+                {
+                    "step": f"{i + 1}. {step['step']}",
+                    "visitors": step["visitors"],
+                    "of_first": f"{step['visitors'] / first:.0%}" if first else NOTHING,
+                    "dropped": before - step["visitors"] if i else NOTHING,
+                }
+            )
+        columns = [
+            ("step", "step", "step", 0),
+            ("visitors", "visitors", "visitors", 0),
+            ("of_first", "of step 1", "of 1", 1),
+            ("dropped", "dropped", "drop", 2),
+        ]
+        out.append(fit_table(f"Funnel {safe_text(funnel['funnel'])}", steps, columns, width))
+    return out
 
 
 def breakdown_tables(report: Report, width: int) -> list[RenderableType]:
