@@ -136,7 +136,9 @@ def _with_goal_events(page_views: pl.DataFrame, frame: pl.DataFrame, config: Con
     requests of route-rule events (no source: they start no session), every event, not only
     those a goal counts now: a goal added later counts an open day from its start."""
     page_views = page_views.with_columns(goal_event=pl.lit(None, pl.String))
-    acts = frame.filter(~pl.col("is_bot") & pl.col("event").is_not_null() & ~pl.col("event").is_in(PAGE_EVENTS))
+    acts = frame.filter(
+        ~pl.col("is_bot") & pl.col("event").is_not_null() & ~pl.col("event").is_in(PAGE_EVENTS)
+    )
     if acts.is_empty():
         return page_views
     unsourced = [pl.lit(None, pl.String).alias(c) for c in ("source", "medium", "campaign")]

@@ -64,8 +64,12 @@ def header(frame: LiveFrame, now: dt.datetime, note: str | None) -> Text:
         "  ",
         literal(who, "bold"),
         f"  {frame.date.isoformat()} ({zone_label(frame.report)})  ",
-        (ago(frame.as_of, now), "dim"),
     )
+    if frame.date >= now.astimezone(dt.UTC).date() - dt.timedelta(days=1):  # "now" means something
+        n = frame.current_visitors
+        text.append(f"{n:,} current visitor{'' if n == 1 else 's'}", "bold green" if n else "dim")
+        text.append("  ")
+    text.append(ago(frame.as_of, now), "dim")
     if note:
         text.append("  ")
         text.append_text(literal(note, "yellow"))

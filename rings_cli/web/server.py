@@ -43,6 +43,7 @@ from rings_cli.core import bounds
 from rings_cli.core.errors import DamagedStateError, RingsError, UsageError
 from rings_cli.core.state import TENANT_PATTERN, StateDir
 from rings_cli.query.export import CSV_SECTIONS, report_csv
+from rings_cli.query.live import current_visitors
 from rings_cli.query.report import DEFAULT_LIMIT, RangeAsk, closest, parse_compare
 from rings_cli.store.catalog import read_committed
 from rings_cli.web.access import ADMIN, Access, SiteTokens, access_of
@@ -375,7 +376,21 @@ class Api:
         day = today(self.state, tenant).isoformat()  # the tenant's today, in its time zone
         only = self.only(who) if tenant is None else None
         key = Key(tenant, day, day, self.limit(request), only=only)
-        return _json(await self.reports.report(key))
+        report = await self.reports.report(key)
+        return _json({**report, "current_visitors": await self._current(tenant, only)})
+
+    async def current(self, request: Request) -> Response:
+        """`current_visitors` alone: what the dashboard polls (no report is read for it)."""
+        who = access(request)
+        tenant = await self.tenant(self._tenant_name(request), who)
+        only = self.only(who) if tenant is None else None
+        return _json({"current_visitors": await self._current(tenant, only)})
+
+    async def _current(self, tenant: str | None, only: tuple[str, ...] | None) -> int:
+        """Distinct visitors with a page view in the last 5 minutes (query/live.py), off the loop."""
+        if not self.state.root.is_dir():
+            return 0
+        return await asyncio.to_thread(current_visitors, self.state, tenant, None, only)
 
     async def range(self, request: Request) -> Response:
         """The report; with `format=json` or `format=csv` (and `section`, as `rings report
@@ -571,6 +586,7 @@ def create_app(state: StateDir, policy: Policy) -> ASGIApp:
         Route("/api/tenants", api.tenants),
         Route("/api/{tenant}/today", api.today),
         Route("/api/{tenant}/range", api.range),
+        Route("/api/{tenant}/current", api.current),
         WebSocketRoute("/api/{tenant}/live", api.live),
         Route("/analytics/today", api.today),
         Route("/analytics/range", api.range),

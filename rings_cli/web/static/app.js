@@ -285,6 +285,12 @@ function render() {
     }
     cards.append(c);
   }
+  if (page.current !== null && page.current !== undefined) {  // the range holds today
+    const c = el("div", { class: "card" });
+    c.append(el("div", { class: "label" }, "Current visitors"), el("div", { class: "value", "data-metric": "current_visitors" }, num(page.current)));
+    c.title = "Visitors with a page view in the last 5 minutes";
+    cards.append(c);
+  }
   const notes = [];
   if (r.range_note && r.data_from) notes.push(`Showing the last 7 days of data; the data goes from ${r.data_from} to ${r.data_to}: "All" shows everything.`);
   if (!r.totals.requests && r.data_from) notes.push(`No data in this range; there is data from ${r.data_from} to ${r.data_to}.`);
@@ -313,6 +319,7 @@ function render() {
   const statusBefore = cmp ? status.map((row) => ({ requests: (cmp.status || {})[row.code] || 0 })) : null;
   table($("status"), [{ key: "code", label: "Status" }, { key: "requests", label: "Requests", fmt: num }], status,
     undefined, undefined, statusBefore);
+  drawGoals(r);
   drawBreakdowns(r);
   $("tenants-panel").hidden = !r.tenants;
   if (r.tenants) {
@@ -355,6 +362,41 @@ function drawBreakdowns(r) {
     $(key + "-panel").hidden = rows.length === 0;
     if (rows.length) table($(key), cols, rows);
   }
+}
+
+// Goals (rings.toml [goals]) and each funnel as bars of its steps' visitors; hidden when none.
+function drawGoals(r) {
+  const goals = r.goals || [];
+  $("goals-panel").hidden = goals.length === 0;
+  if (goals.length) {
+    table($("goals"), [
+      { key: "goal", label: "Goal" }, { key: "visitors", label: "Visitors", fmt: num },
+      { key: "completions", label: "Completions", fmt: num },
+      { key: "conversion_rate", label: "Conversion", fmt: pct },
+    ], goals, undefined, undefined, r.compare && r.compare.goals);
+  }
+  const funnels = r.funnels || [];
+  $("funnels-panel").hidden = funnels.length === 0;
+  const box = $("funnels"); box.replaceChildren();
+  for (const f of funnels) box.append(el("h3", {}, f.funnel), funnelChart(f));
+}
+
+function funnelChart(f) {  // a table: its bars are each step's share of the largest, the first
+  const first = f.steps.length ? f.steps[0].visitors : 0;
+  const rows = f.steps.map((step, i) => ({ step: `${i + 1}. ${step.step}`, visitors: step.visitors, share: first ? step.visitors / first : 0 }));
+  const box = el("div");
+  table(box, [{ key: "step", label: "Step" }, { key: "visitors", label: "Visitors", fmt: num }, { key: "share", label: "Of step 1", fmt: pct }], rows);
+  return box;
+}
+
+// Current visitors (a page view in the last 5 minutes): asked every 30 s while the range holds today.
+async function pollCurrent() {
+  const r = page.report;
+  const today = new Date().toISOString().slice(0, 10);
+  if (!r || r.end < today) { page.current = null; return; }
+  try { page.current = (await getJSON(`${apiPath(page.tenant)}/current`)).current_visitors; } catch (e) { return; }
+  const shown = document.querySelector('[data-metric="current_visitors"]');
+  if (shown) shown.textContent = num(page.current); else render();
 }
 
 // ---- live feed ---------------------------------------------------------------------------------
@@ -457,6 +499,7 @@ async function showDashboard() {
   }
   render(); renderFeed(0);
   connect();
+  pollCurrent(); setInterval(pollCurrent, 30000);
 }
 
 let resizeTimer = null;
