@@ -51,6 +51,7 @@ SECTIONS = (
     "devices",
     "countries",
     "not_found",
+    "goals",
 )
 
 

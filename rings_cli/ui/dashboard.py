@@ -216,6 +216,17 @@ def panel_makers(frame: LiveFrame, view: View) -> list[PanelMaker]:
             columns.pop(1)
             rows = [[row[0], *row[2:]] for row in rows]
         out.append(make("Latest page views", columns, rows))
+    if r.get("goals"):
+        out.append(
+            make(
+                "Goals",
+                [("goal", "text"), ("visitors", "number"), ("conv.", "number")],
+                [
+                    [literal(g["goal"]), n(g["visitors"]), f"{g['conversion_rate']:.0%}"]
+                    for g in r.get("goals", [])
+                ],
+            )
+        )
     if r["content"]:
         out.append(
             make(
