@@ -125,7 +125,7 @@ from rings_cli.cli import main
 out = io.StringIO()
 with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
     main()
-from rings_cli.query import warm
+from rings_cli.query import pgconn as warm
 heavy = ("polars", "pyarrow", "duckdb", "_duckdb", "rich.console", "ua_parser", "device_detector",
          "crawleruseragents", "starlette", "uvicorn", "rings_cli.source.inputs")
 loaded = sorted(m for m in heavy if m in sys.modules)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from rings_cli.core import tables
 from rings_cli.core.errors import RingsError
-from rings_cli.query.warm import connection
+from rings_cli.query.pgconn import connection
 from rings_cli.warehouse.postgres import SCHEMA, connect
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def postgres_view(
     replaced by `live`'s rows; with `where` (readpath.only_these), only the rows it keeps."""
     import psycopg
 
-    con = connection(dsn)  # made ahead by `rings report` (warm.py)
+    con = connection(dsn)  # made ahead by `rings report` (pgconn.py)
     con.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     try:
         row = con.execute("SELECT to_regclass('rings.flushes') IS NOT NULL").fetchone()

@@ -65,7 +65,7 @@ def header(frame: LiveFrame, now: dt.datetime, note: str | None) -> Text:
         literal(who, "bold"),
         f"  {frame.date.isoformat()} ({zone_label(frame.report)})  ",
     )
-    if frame.date >= now.astimezone(dt.UTC).date() - dt.timedelta(days=1):  # "now" means something
+    if frame.has_data and frame.date >= now.astimezone(dt.UTC).date() - dt.timedelta(days=1):  # today
         n = frame.current_visitors
         text.append(f"{n:,} current visitor{'' if n == 1 else 's'}", "bold green" if n else "dim")
         text.append("  ")
