@@ -74,7 +74,9 @@ PARSED_SCHEMA = {
     "xff": pl.String,
     "event": pl.String,
     "post_id": pl.String,
+    "duration": pl.Float64,  # seconds the server took, where the log says (null: it does not)
 }
+MAX_DURATION = 86_400.0  # a request that took longer than a day is a broken field, not a time
 
 
 @dataclass
@@ -262,6 +264,7 @@ def _typed(fields: pl.DataFrame, fmt: LogFormat, tz: str = UTC) -> pl.DataFrame:
         "xff": col("xff"),
         "event": col("event"),
         "post_id": col("post_id"),
+        "duration": _duration(names),
     }
     if "row" in names:
         exprs["row"] = pl.col("row")
@@ -271,6 +274,30 @@ def _typed(fields: pl.DataFrame, fmt: LogFormat, tz: str = UTC) -> pl.DataFrame:
     if absolute.any():
         parsed = _split_absolute(parsed)
     return parsed
+
+
+_DURATION_UNITS = {"duration_s": 1.0, "duration_ms": 1e-3, "duration_us": 1e-6, "duration_ns": 1e-9}
+_NUMBER = r"^\s*\+?(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+
+
+def _duration(names: set[str]) -> pl.Expr:
+    """The time taken in seconds, from whichever field the format gave: the first number of it
+    (nginx lists each upstream's), the three processing times of a load balancer summed (any
+    -1: it was not answered, no time); negative, absurd or absent: null (never a reject)."""
+    parts = [
+        pl.col(name).str.extract(_NUMBER, 1).cast(pl.Float64, strict=False) * unit
+        for name, unit in _DURATION_UNITS.items()
+        if name in names
+    ]
+    if "duration_sum_s" in names:
+        times = pl.col("duration_sum_s").str.split(" ").list.eval(pl.element().cast(pl.Float64, strict=False))
+        ok = times.list.len() == 3
+        ok = ok & (times.list.min() >= 0) & times.list.eval(pl.element().is_not_null()).list.all()
+        parts.append(pl.when(ok).then(times.list.sum()))
+    if not parts:
+        return pl.lit(None, pl.Float64)
+    value = pl.coalesce(parts) if len(parts) > 1 else parts[0]
+    return pl.when(value.is_between(0, MAX_DURATION)).then(value)
 
 
 # Set on a row whose status is written but is no status: parse_lines rejects it as `bad status`.

@@ -16,7 +16,7 @@ def _grammar(escaped: bool, alb: bool) -> str:
     head = r"^\S+ (?P<time>\S+) \S+ " if alb else r"^(?P<time>\S+) \S+ "
     return (
         head
-        + rf"(?P<ip>\S+) \S+ \S+ \S+ \S+ (?P<status>\d{{3}}|-) \S+ \S+ (?P<bytes>{SIZE}) "
+        + rf"(?P<ip>\S+) \S+ (?P<duration_sum_s>\S+ \S+ \S+) (?P<status>\d{{3}}|-) \S+ \S+ (?P<bytes>{SIZE}) "
         + quoted("request", escaped)
         + " "
         + quoted("ua", escaped)

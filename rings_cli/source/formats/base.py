@@ -7,7 +7,8 @@ new format is only a grammar, never a new pipeline.
 
 Field meanings: `time` (as the format writes it, read according to `time_kind`), `vhost` (host or
 host:port), `ip`, `xff` (X-Forwarded-For list), `request` (`METHOD TARGET PROTOCOL`) or `method` +
-`target`, `status`, `bytes`, `referrer`, `ua`, and for app events `event`, `post_id`.
+`target`, `status`, `bytes`, `referrer`, `ua`, the time taken (`duration_*`), and for app events
+`event`, `post_id`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,15 @@ FIELDS = (
     "ua",
     "event",
     "post_id",
+    # The time the server took (parse.py reads whichever a format gives, as seconds): nginx's
+    # $request_time, Apache's %T (s), %D (µs), W3C time-taken (IIS: ms), HAProxy's Tt (ms),
+    # Caddy's duration (s), Traefik's Duration (ns), a load balancer's three processing times (s,
+    # summed: `duration_sum_s` holds them space-separated).
+    "duration_s",
+    "duration_ms",
+    "duration_us",
+    "duration_ns",
+    "duration_sum_s",
 )
 
 # How `time` is written: Apache/nginx `[10/Oct/2000:13:55:36 -0700]` (without brackets), ISO 8601

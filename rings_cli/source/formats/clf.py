@@ -14,7 +14,7 @@ from rings_cli.source.formats.base import CLF, SIZE, RegexFormat, quoted
 
 _VHOST = r"(?P<vhost>[^\s:]+(?::\d+)?) +"
 _EXTRA = r"(?:\s.*)?$"
-_TRAEFIK_TAIL = r' \d+ "[^"]*" "[^"]*" \d+ms\s*$'
+_TRAEFIK_TAIL = r' \d+ "[^"]*" "[^"]*" (?P<duration_ms>\d+)ms\s*$'
 
 
 def _grammar(vhost: bool, agent: bool, escaped: bool, tail: str = _EXTRA) -> str:

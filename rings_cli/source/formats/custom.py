@@ -59,6 +59,9 @@ _NGINX: dict[str, _Var] = {
     "http_host": _Var("vhost", 1),
     "server_name": _Var("vhost", 2),
     "http_x_forwarded_for": _Var("xff"),
+    "request_time": _Var("duration_s", body=r"\d+(?:\.\d+)?"),
+    # Several upstreams: "0.010, 0.020" (or `:` between redirects); `-` when none answered.
+    "upstream_response_time": _Var("duration_s", 1, body=r"-|\d+(?:\.\d+)?(?:(?:, | : )\d+(?:\.\d+)?)*"),
 }
 
 _APACHE_HEADERS = {
@@ -84,6 +87,14 @@ _APACHE: dict[str, _Var] = {
     "O": _Var("bytes", 1, body=_BYTES),
     "v": _Var("vhost", 2),
     "V": _Var("vhost", 1),
+    "D": _Var("duration_us", body=r"\d+"),
+    "T": _Var("duration_s", 1, body=r"\d+"),
+}
+# %{UNIT}T: the time taken in that unit.
+_APACHE_TAKEN = {
+    "s": _Var("duration_s", 1, body=r"\d+"),
+    "ms": _Var("duration_ms", body=r"\d+"),
+    "us": _Var("duration_us", body=r"\d+"),
 }
 
 _APACHE_TIMES = {
@@ -136,6 +147,10 @@ def apache_format(spec: str) -> RegexFormat:
                 raise UsageError(
                     f"apache format: %{{{arg}}}t is not supported; use %t, %{{sec}}t or %{{msec}}t"
                 )
+        elif code == "T" and arg is not None:
+            if arg not in _APACHE_TAKEN:
+                raise UsageError(f"apache format: %{{{arg}}}T is not supported; use %T, %{{ms}}T or %{{us}}T")
+            tokens.append(_APACHE_TAKEN[arg])
         elif code == "a" and arg not in (None, "c"):
             tokens.append(_Var(None))
         else:

@@ -44,6 +44,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "referrer": ("referrer", "referer", "http_referer", "http_referrer"),
     "ua": ("user_agent", "useragent", "userAgent", "agent", "http_user_agent", "ua"),
     "xff": ("x_forwarded_for", "http_x_forwarded_for", "xff", "forwarded_for"),
+    # Matomo's nginx format writes $request_time (seconds) as `generation_time_milli`.
+    "duration_s": ("request_time", "duration", "response_time", "generation_time_milli"),
+    "duration_ms": ("duration_ms", "response_time_ms"),
 }
 
 # Names a `json:` spec may give (left of `=`), → our field.
@@ -65,6 +68,9 @@ SPEC_FIELDS = {
     "ua": "ua",
     "user_agent": "ua",
     "xff": "xff",
+    "request_time": "duration_s",
+    "duration": "duration_s",
+    "duration_ms": "duration_ms",
 }
 
 

@@ -133,6 +133,7 @@ def _caddy(tz: str) -> dict[str, pl.Expr]:
         "referrer": headers.struct.field("Referer").list.first(),
         "ua": headers.struct.field("User-Agent").list.first(),
         "xff": headers.struct.field("X-Forwarded-For").list.first(),
+        "duration_s": pl.col("duration"),
     }
 
 
@@ -149,6 +150,7 @@ CADDY = JsonFormat(
         ts=S,
         status=S,
         size=S,
+        duration=S,
         request=_struct(remote_ip=S, client_ip=S, method=S, host=S, uri=S, headers=_CADDY_HEADERS),
     ),
     columns=_caddy,
@@ -168,6 +170,7 @@ def _traefik(tz: str) -> dict[str, pl.Expr]:
         "referrer": pl.col("request_Referer"),
         "ua": pl.col("request_User-Agent"),
         "xff": pl.col("request_X-Forwarded-For"),
+        "duration_ns": pl.col("Duration"),
     }
 
 
@@ -185,6 +188,7 @@ _TRAEFIK_KEYS = [
     "request_Referer",
     "request_User-Agent",
     "request_X-Forwarded-For",
+    "Duration",
 ]
 TRAEFIK_JSON = JsonFormat(
     name="traefik-json",
@@ -219,6 +223,7 @@ def _nginx(tz: str) -> dict[str, pl.Expr]:
         "referrer": pl.col("http_referer"),
         "ua": pl.col("http_user_agent"),
         "xff": pl.col("http_x_forwarded_for"),
+        "duration_s": pl.coalesce("request_time", "upstream_response_time"),
     }
 
 
@@ -242,6 +247,8 @@ _NGINX_KEYS = [
     "http_referer",
     "http_user_agent",
     "http_x_forwarded_for",
+    "request_time",
+    "upstream_response_time",
 ]
 NGINX_JSON = JsonFormat(
     name="nginx-json",

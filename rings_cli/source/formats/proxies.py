@@ -28,7 +28,8 @@ _CONNS = r"\d+/\d+/\d+/\d+/\+?\d+ \d+/\d+"
 
 def _haproxy(escaped: bool) -> str:
     http = (
-        rf"(?:[+-]?\d+/){{3,4}}[+-]?\d+ (?P<status>\d{{3}}) \+?(?P<bytes>{SIZE}) \S+ \S+ \S{{4}} "
+        r"(?:[+-]?\d+/){3,4}(?P<duration_ms>[+-]?\d+) "  # Tq/Tw/Tc/Tr/Tt: Tt, the whole time
+        + rf"(?P<status>\d{{3}}) \+?(?P<bytes>{SIZE}) \S+ \S+ \S{{4}} "
         + _CONNS
         + r"(?: \{(?P<captured>[^}]*)\})?(?: \{[^}]*\})? "
         + quoted("request", escaped)

@@ -42,6 +42,7 @@ _COLUMNS: dict[str, tuple[str, int]] = {
     "cs(host)": ("vhost", 2),
     "x-forwarded-for": ("xff", 0),
     "cs(x-forwarded-for)": ("xff", 1),
+    "time-taken": ("time_taken", 0),  # IIS: milliseconds; CloudFront: seconds (W3CFormat.taken_in)
 }
 
 IIS_FIELDS = [
@@ -115,6 +116,7 @@ class W3CFormat(LogFormat):
     separator: str = " "
     default_fields: tuple[str, ...] = ()
     url_encoded_agent: bool = False
+    taken_in: str = "duration_ms"  # the field `time-taken` gives: IIS writes ms, CloudFront seconds
     _state: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
 
     def fresh(self) -> W3CFormat:
@@ -126,6 +128,7 @@ class W3CFormat(LogFormat):
             separator=self.separator,
             default_fields=self.default_fields,
             url_encoded_agent=self.url_encoded_agent,
+            taken_in=self.taken_in,
         )
 
     def extract(self, lines: pl.DataFrame, tz: str = UTC) -> pl.DataFrame:
@@ -149,6 +152,8 @@ class W3CFormat(LogFormat):
             )
         raw = pl.concat(parts, how="diagonal") if parts else pl.DataFrame()
         raw = raw.with_columns(line=line)
+        if "time_taken" in raw.columns:
+            raw = raw.rename({"time_taken": self.taken_in})
         for col in ("wdate", "wclock", "ua", "vhost", "_zone"):
             if col not in raw.columns:
                 raw = raw.with_columns(pl.lit(None, pl.String).alias(col))
@@ -245,5 +250,6 @@ CLOUDFRONT = W3CFormat(
     separator="\t",
     default_fields=tuple(CLOUDFRONT_FIELDS),
     url_encoded_agent=True,
+    taken_in="duration_s",
 )
 W3C_FORMATS = [W3C, CLOUDFRONT]
