@@ -221,7 +221,17 @@ _BREAKDOWN_KEYS = {
 BREAKDOWN_KEYS = tuple(k for keys in _BREAKDOWN_KEYS.values() for k in keys)
 # Tables added after warehouse SCHEMA_VERSION 2 without changing it: an older DO file or warehouse
 # gains them in place (dofile._install_schema, warehouse NEWER_TABLES), keeping every row it has.
-NEWER_TABLES = (*BREAKDOWN_TABLES, "not_found", "bots", "definitions", "goals", "goal_sources", "funnels")
+NEWER_TABLES = (
+    *BREAKDOWN_TABLES,
+    "not_found",
+    "bots",
+    "definitions",
+    "goals",
+    "goal_sources",
+    "funnels",
+    "times",
+    "path_times",
+)
 
 TABLES = (
     *TABLES,
@@ -249,6 +259,20 @@ TABLES = (
     Table("goal_sources", keys=(text("goal"), text("source")), columns=(visitor("visitors"),), rows="custom"),
     # Visitors who reached each step (1-based) of a funnel in one session.
     Table("funnels", keys=(text("funnel"), key("step", INT)), columns=(visitor("visitors"),), rows="custom"),
+    # Response times (count/times.py): requests and their summed time (µs) per log-spaced bucket,
+    # per hour, and per path for the day's busiest paths.
+    Table(
+        "times",
+        keys=(key("hour", INT), key("utc_offset", INT), key("bucket", INT)),
+        columns=(count("requests"), count("total_us")),
+        rows="custom",
+    ),
+    Table(
+        "path_times",
+        keys=(text("path"), key("bucket", INT)),
+        columns=(count("requests"), count("total_us")),
+        rows="custom",
+    ),
 )
 GOAL_TABLES = ("goals", "goal_sources", "funnels")
 

@@ -25,6 +25,7 @@ from rings_cli.core.tables import (
 )
 from rings_cli.count.goals import completions
 from rings_cli.count.sessions import VIEW_SCHEMA
+from rings_cli.count.times import time_counts
 from rings_cli.enrich.bots import CRAWLER
 from rings_cli.enrich.breakdowns import not_found, with_breakdowns
 from rings_cli.enrich.events import POST_VIEW
@@ -103,6 +104,7 @@ def aggregate(frame: pl.DataFrame, salts: Salts | None, config: Config | None = 
     )
     counts["not_found"] = not_found(frame, DAY_KEY)  # 404s only (breakdowns.py)
     counts["goals"] = completions(frame, config)  # count/goals.py (late lines too)
+    counts.update(time_counts(frame))  # response times (count/times.py)
     dims = None
     if config.breakdowns:
         # Browsers, OS, devices, countries: derived per person (tenant, day, address, agent), far

@@ -16,6 +16,7 @@ from rings_cli.core import tables
 from rings_cli.core.config import Config
 from rings_cli.core.tables import DAY, TABLES, warehouse_columns
 from rings_cli.count.sessions import visitor_metrics
+from rings_cli.count.times import busiest
 from rings_cli.enrich.breakdowns import OTHER, ROW_LIMIT, bound_keys
 
 KEY = ["tenant", "date"]
@@ -71,6 +72,8 @@ def final_tables(
     """Every warehouse table's rows for the tenant-days of `counts` and `views` (`date` a string):
     counts added up with the visitor metrics of all their page views, as finalized days."""
     counts, views = bounded(counts, views)
+    if "path_times" in counts:  # the day's busiest paths, over all its batches (count/times.py)
+        counts["path_times"] = busiest(counts["path_times"])
     metrics = visitor_metrics(views, config) if views.height else {}
     out: dict[str, pl.DataFrame] = {}
     for table in TABLES:

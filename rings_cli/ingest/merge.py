@@ -22,6 +22,7 @@ from rings_cli.core.goals import fingerprint
 from rings_cli.count.aggregate import BatchTables, aggregate
 from rings_cli.count.goals import recount
 from rings_cli.count.sessions import VIEW_SCHEMA, metric_deltas
+from rings_cli.count.times import TIME_PATHS
 from rings_cli.days.direct import Spilled
 from rings_cli.enrich.breakdowns import OTHER, ROW_LIMIT, bound_keys
 from rings_cli.enrich.zones import with_local_day
@@ -39,7 +40,11 @@ DAMAGED = "damaged state"  # a line for a tenant-day whose DO file cannot be use
 MERGE_GROUP = MAX_OPEN_DO_FILES  # tenant-days whose DO files stay open from stored views to merge
 DAY = ["tenant", "date"]
 SEEN_LIMIT = 100_000  # DO file states remembered between batches (a few hundred bytes each)
-NEW_FILE = Look(-1, finalized=False, has_views=False, rows_at_most={"pages": 0, "not_found": 0})
+NEW_FILE = Look(
+    -1, finalized=False, has_views=False, rows_at_most=dict.fromkeys(("pages", "not_found", "path_times"), 0)
+)
+# Tables with at most so many distinct paths a tenant-day (the rest under OTHER), and their keys.
+BOUNDED = {"pages": ROW_LIMIT, "not_found": ROW_LIMIT, "path_times": TIME_PATHS}
 
 
 @dataclass
@@ -319,13 +324,15 @@ class Merger:
         """Fold paths past a tenant-day's ROW_LIMIT (pages, not_found) into OTHER, page views too
         (so uniques, entries and exits agree with views). Only a tenant-day whose stored rows plus
         the batch's may pass the limit asks its DO file which paths it has (rare)."""
-        for table in ("pages", "not_found"):
-            counts = batch.counts[table]
-            incoming = counts.group_by(DAY).agg(n=pl.len()).rows()
+        for table, limit in BOUNDED.items():
+            counts = batch.counts.get(table)
+            if counts is None or counts.is_empty():
+                continue
+            incoming = counts.group_by(DAY).agg(n=pl.col("path").n_unique()).rows()
             near = [
                 (t, d)
                 for t, d, n in incoming
-                if (t, d) in looks and looks[(t, d)].stored.rows_at_most[table] + n > ROW_LIMIT
+                if (t, d) in looks and looks[(t, d)].stored.rows_at_most.get(table, 0) + n > limit
             ]
             kept = []
             for tenant, date in near:
@@ -336,9 +343,9 @@ class Merger:
                 except DamagedStateError as e:
                     self._damaged(tenant, date, e)
                     continue
-                if stored + paths.len() <= ROW_LIMIT:
+                if stored + paths.len() <= limit:
                     continue
-                kept_paths = bound_keys(paths, pl.Series(known, dtype=pl.String), stored, ROW_LIMIT)
+                kept_paths = bound_keys(paths, pl.Series(known, dtype=pl.String), stored, limit)
                 kept.append(
                     pl.DataFrame({"path": kept_paths}).with_columns(tenant=pl.lit(tenant), date=pl.lit(date))
                 )
@@ -346,7 +353,8 @@ class Merger:
                 continue
             keep = pl.concat(kept).select(*DAY, "path", _keep=pl.lit(True))
             over = keep.select(DAY).unique().with_columns(_over=pl.lit(True))
-            batch.counts[table] = _regroup(_fold(counts, over, keep), [*DAY, "path"])
+            keys = [*DAY, *tables.BY_NAME[table].key_names]
+            batch.counts[table] = _regroup(_fold(counts, over, keep), keys)
             if table == "pages":
                 batch.views = _fold(batch.views, over, keep)
 

@@ -33,6 +33,8 @@ CSV_SECTIONS = (
     "goals",
     "goal_sources",
     "funnels",
+    "slowest_pages",
+    "time_hours",
 )
 
 
@@ -65,6 +67,9 @@ def section_rows(report: Report, section: str) -> Sequence[Mapping[str, Any]]:
         return [{k: v for k, v in g.items() if k != "sources"} for g in report.get("goals", [])]
     if section == "goal_sources":
         return [{"goal": g["goal"], **s} for g in report.get("goals", []) for s in g["sources"]]
+    if section in ("slowest_pages", "time_hours"):  # response times, where the log has them
+        times = report.get("response_times")
+        return times["slowest_pages" if section == "slowest_pages" else "hours"] if times else []
     if section == "funnels":  # one row a step
         return [
             {"funnel": f["funnel"], "step_number": n, "step": s["step"], "visitors": s["visitors"]}

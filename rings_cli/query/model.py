@@ -211,6 +211,41 @@ class FunnelRow(TypedDict):
     conversion_rate: float
 
 
+class SlowPage(TypedDict):
+    """A path of `slowest_pages` (queries/slowest_pages.sql): seconds; percentiles within 2%."""
+
+    path: str
+    count: int
+    mean: float
+    p50: float
+    p95: float
+    max: float
+
+
+class TimeHour(TypedDict):
+    """The requests of one hour of the day that carry a time, over the range."""
+
+    hour: int
+    count: int
+    mean: float
+    p50: float
+    p95: float
+
+
+class ResponseTimes(TypedDict):
+    """How long the server took (count/times.py), over the requests whose lines carry a time:
+    count and mean exact, percentiles and max within 2%; seconds."""
+
+    count: int
+    mean: float
+    p50: float
+    p95: float
+    p99: float
+    max: float
+    slowest_pages: list[SlowPage]  # paths with at least 5 timed requests, by p95
+    hours: list[TimeHour]  # per hour of the day ("time served")
+
+
 class Compare(TypedDict):
     """`--compare`: the compared period's totals and status, and the previous numbers of the rows
     each top list shows (same rows, same order; zeros for a row the period did not have)."""
@@ -261,6 +296,7 @@ class Sections(TypedDict):
     # finalized before have no numbers for it): goal -> that first day.
     goals_since: NotRequired[dict[str, str]]
     funnels: NotRequired[list[FunnelRow]]
+    response_times: NotRequired[ResponseTimes]  # absent: no line of the range carries a time
 
 
 class Freshness(TypedDict):

@@ -24,6 +24,7 @@ from rings_cli.core.errors import UsageError
 from rings_cli.core.state import StateDir
 from rings_cli.enrich.zones import local_today, tenant_zone, zone_changes
 from rings_cli.query import goals as goal_report
+from rings_cli.query import times as time_report
 from rings_cli.query.countries import country_name
 from rings_cli.query.model import Change, Compare, DefinitionsRow, Place, Report, Sections, Totals
 from rings_cli.query.readpath import KeptDatabase, ReadInfo, current_view, cursor
@@ -273,6 +274,9 @@ def build_report(
         goals_wanted = sections is None or "goals" in sections
         if goals_wanted:
             wanted += goal_report.QUERIES
+        times_wanted = sections is None or "response_times" in sections
+        if times_wanted:
+            wanted += time_report.QUERIES
         rows = run_all(con, wanted, params, parallel)
         if tenant is None:  # tenants' zones may differ: an all-tenants hour row has no one UTC offset
             for row in rows.get("hours", []):
@@ -281,6 +285,8 @@ def build_report(
         if goals_wanted:
             first = str(max(start_d, days.first)) if days.first is not None else None
             numbers.update(goal_report.sections(rows, config, tenant, limit, first))
+        if times_wanted and (times := time_report.section(rows)) is not None:
+            numbers["response_times"] = times
         compared = None
         if compare is not None:
             prev_start, prev_end = against or previous_period(start_d, end_d)

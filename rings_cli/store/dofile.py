@@ -138,7 +138,8 @@ _LOOK = """SELECT (SELECT line FROM absorbed WHERE source = ?),
   EXISTS (SELECT 1 FROM views),
   (SELECT max(rowid) FROM pages),
   (SELECT max(rowid) FROM not_found),
-  (SELECT value FROM meta WHERE key = 'goals')"""
+  (SELECT value FROM meta WHERE key = 'goals'),
+  (SELECT max(rowid) FROM path_times)"""
 
 
 @dataclass
@@ -262,9 +263,8 @@ class DoFile:
         a file this open has just made)."""
         if self._fresh:
             self._finalized = False
-            return Look(
-                absorbed=-1, finalized=False, has_views=False, rows_at_most={"pages": 0, "not_found": 0}
-            )
+            at_most = dict.fromkeys(("pages", "not_found", "path_times"), 0)
+            return Look(absorbed=-1, finalized=False, has_views=False, rows_at_most=at_most)
         row = self.con.execute(_LOOK, (source,)).fetchone()
         if row[1] is None:
             raise DamagedStateError(self.path, "not a Rings DO file (no 'finalized' in `meta`)")
@@ -272,7 +272,11 @@ class DoFile:
             absorbed=-1 if row[0] is None else int(row[0]),
             finalized=str(row[1]) == "1",
             has_views=bool(row[2]),
-            rows_at_most={"pages": int(row[3] or 0), "not_found": int(row[4] or 0)},
+            rows_at_most={
+                "pages": int(row[3] or 0),
+                "not_found": int(row[4] or 0),
+                "path_times": int(row[6] or 0),
+            },
             goals=str(row[5] or ""),
         )
         self._has_views = look.has_views
@@ -330,9 +334,9 @@ class DoFile:
         return int(self.con.execute("SELECT count(*) FROM views").fetchone()[0])
 
     def known_paths(self, table: str, paths: list[str]) -> tuple[int, list[str]]:
-        """How many rows `table` (pages, not_found) holds, and which of `paths` it has: what
-        breakdowns.bound_keys needs when a batch may take a tenant-day past its row limit."""
-        stored = int(self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        """How many paths `table` (pages, not_found, path_times) holds, and which of `paths` it
+        has: what breakdowns.bound_keys needs when a batch may take a tenant-day past its limit."""
+        stored = int(self.con.execute(f"SELECT count(DISTINCT path) FROM {table}").fetchone()[0])
         known = self.con.execute(
             f"SELECT path FROM {table} WHERE path IN (SELECT value FROM json_each(?))", (json.dumps(paths),)
         ).fetchall()

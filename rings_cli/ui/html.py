@@ -252,6 +252,44 @@ def _breakdowns(report: Report) -> list[str]:
     return ['<div class="grid">', *shown, "</div>"] if shown else []
 
 
+def _secs(value: float) -> str:
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def _times(report: Report) -> list[str]:
+    """Time served: the range's figures, the slowest pages and each hour (seconds as text)."""
+    times = report.get("response_times")
+    if not times:
+        return []
+    summary = (
+        f"<p>{times['count']:,} timed requests: mean {_secs(times['mean'])}, p50 {_secs(times['p50'])}, "
+        f"p95 {_secs(times['p95'])}, p99 {_secs(times['p99'])}, max {_secs(times['max'])} "
+        "(percentiles within 2%).</p>"
+    )
+    slow = [{**p, **{k: _secs(p[k]) for k in ("p50", "p95", "max")}} for p in times["slowest_pages"]]
+    slow_columns: list[Col] = [
+        ("path", "Path", "text"),
+        ("count", "Requests", "n"),
+        ("p50", "p50", "text"),
+        ("p95", "p95", "text"),
+        ("max", "Max", "text"),
+    ]
+    hours = [{**h, **{k: _secs(h[k]) for k in ("mean", "p50", "p95")}} for h in times["hours"]]
+    hour_columns: list[Col] = [
+        ("hour", "Hour", "n"),
+        ("count", "Requests", "n"),
+        ("mean", "Mean", "text"),
+        ("p50", "p50", "text"),
+        ("p95", "p95", "text"),
+    ]
+    return [
+        '<div class="grid">',
+        _section("Slowest pages", summary + _table(slow, slow_columns, None, "")),
+        _section("Time served by hour", _table(hours, hour_columns, None, "")),
+        "</div>",
+    ]
+
+
 def _goals(report: Report) -> list[str]:
     """Goals (with the change against the compared period) and each funnel as a chart of its
     steps' visitors and a table of them."""
@@ -357,6 +395,7 @@ def report_html(report: Report) -> str:
             _section("Posts", _table(report["content"], columns, compared and compared["content"], "views"))
         )
     sections += _goals(report)
+    sections += _times(report)
     sections += _breakdowns(report)
     unit, period_rows = periods(report["days"])
     days_columns = [

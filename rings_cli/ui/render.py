@@ -375,6 +375,7 @@ def report_renderable(report: Report, width: int = 80) -> RenderableType:
         columns, rows = _with_change(_POST_COLUMNS, posts, compared and compared["content"], "views")
         parts.append(fit_table("Posts", rows, columns, width))
     parts += goal_tables(report, width)
+    parts += time_tables(report, width)
     parts += breakdown_tables(report, width)
     status = report["status"]
     status_rows: list[dict[str, object]] = [{"status": k, "requests": v} for k, v in status.items()]
@@ -402,6 +403,44 @@ def report_renderable(report: Report, width: int = 80) -> RenderableType:
     if "tenants" in report:
         parts.append(fit_table("Tenants", report["tenants"], _TENANT_COLUMNS, width))
     return Group(*[p for part in parts for p in (part, Text(""))][:-1])
+
+
+def _secs(value: float) -> str:
+    """A response time for people: 850ms, 1.24s."""
+    return f"{value * 1000:.0f}ms" if value < 1 else f"{value:.2f}s"
+
+
+def time_tables(report: Report, width: int) -> list[RenderableType]:
+    """ "Time served": the range's response times and per hour of the day; the slowest pages."""
+    times = report.get("response_times")
+    if not times:
+        return []
+    head = Text(
+        f"Time served: {times['count']:,} timed requests · mean {_secs(times['mean'])} · "
+        f"p50 {_secs(times['p50'])} · p95 {_secs(times['p95'])} · p99 {_secs(times['p99'])} · "
+        f"max {_secs(times['max'])} (percentiles within 2%)"
+    )
+    out: list[RenderableType] = [head]
+    slow = [{**p, **{k: _secs(p[k]) for k in ("mean", "p50", "p95", "max")}} for p in times["slowest_pages"]]
+    if slow:
+        columns: list[Column] = [
+            ("path", "path", "path", 0),
+            ("count", "requests", "req.", 1),
+            ("p50", "p50", "p50", 2),
+            ("p95", "p95", "p95", 0),
+            ("max", "max", "max", 3),
+        ]
+        out.append(fit_table("Slowest pages (5 requests or more)", slow, columns, width))
+    hours = [{**h, **{k: _secs(h[k]) for k in ("mean", "p50", "p95")}} for h in times["hours"]]
+    columns = [
+        ("hour", "hour", "hour", 0),
+        ("count", "requests", "req.", 1),
+        ("mean", "mean", "mean", 2),
+        ("p50", "p50", "p50", 0),
+        ("p95", "p95", "p95", 0),
+    ]
+    out.append(fit_table("Time served by hour", hours, columns, width))
+    return out
 
 
 def goal_tables(report: Report, width: int) -> list[RenderableType]:

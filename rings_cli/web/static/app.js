@@ -320,6 +320,7 @@ function render() {
   table($("status"), [{ key: "code", label: "Status" }, { key: "requests", label: "Requests", fmt: num }], status,
     undefined, undefined, statusBefore);
   drawGoals(r);
+  drawTimes(r);
   drawBreakdowns(r);
   $("tenants-panel").hidden = !r.tenants;
   if (r.tenants) {
@@ -379,6 +380,20 @@ function drawGoals(r) {
   $("funnels-panel").hidden = funnels.length === 0;
   const box = $("funnels"); box.replaceChildren();
   for (const f of funnels) box.append(el("h3", {}, f.funnel), funnelChart(f));
+}
+
+// Time served (where the log has request times): the range's figures and the slowest pages.
+const secs = (s) => (Number(s) < 1 ? Math.round(Number(s) * 1000) + " ms" : Number(s).toFixed(2) + " s");
+function drawTimes(r) {
+  const t = r.response_times;
+  $("times-panel").hidden = !t;
+  if (!t) return;
+  $("times-summary").textContent =
+    `${num(t.count)} timed requests · mean ${secs(t.mean)} · p50 ${secs(t.p50)} · p95 ${secs(t.p95)} · p99 ${secs(t.p99)} · max ${secs(t.max)}`;
+  table($("slowest"), [
+    { key: "path", label: "Path" }, { key: "count", label: "Requests", fmt: num },
+    { key: "p50", label: "p50", fmt: secs }, { key: "p95", label: "p95", fmt: secs },
+  ], t.slowest_pages, "No path with 5 timed requests");
 }
 
 function funnelChart(f) {  // a table: its bars are each step's share of the largest, the first
