@@ -59,7 +59,7 @@ _NGINX: dict[str, _Var] = {
     "http_host": _Var("vhost", 1),
     "server_name": _Var("vhost", 2),
     "http_x_forwarded_for": _Var("xff"),
-    "request_time": _Var("duration_s", body=r"\d+(?:\.\d+)?"),
+    "request_time": _Var("duration_s", body=r"-|\d+(?:\.\d+)?"),
     # Several upstreams: "0.010, 0.020" (or `:` between redirects); `-` when none answered.
     "upstream_response_time": _Var("duration_s", 1, body=r"-|\d+(?:\.\d+)?(?:(?:, | : )\d+(?:\.\d+)?)*"),
 }
