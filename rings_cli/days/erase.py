@@ -200,9 +200,28 @@ def _named_checkpoints(catalog: Catalog, tenants: list[str], count_only: bool) -
         row = catalog.con.execute(f"SELECT count(*) FROM checkpoints WHERE {where}", values).fetchone()
         return int(row[0]) if row else 0
     blank = ", path = NULL" if paths else ""
-    return catalog.con.execute(
+    changed = catalog.con.execute(
         f"UPDATE checkpoints SET name = ?{blank} WHERE {where}", [ERASED_NAME, *values]
     ).rowcount
+    _named_counters(catalog, tenants)
+    return changed
+
+
+def _named_counters(catalog: Catalog, tenants: list[str]) -> None:
+    """/metrics' cumulative counters of sources (log files) whose name contains one of these
+    tenants: their numbers kept under ERASED_NAME (the totals must not drop), their names gone."""
+    names = {r[0] for r in catalog.con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    where = " OR ".join("instr(source, ?) > 0" for _ in tenants)
+    if "counters" in names:
+        catalog.con.execute(
+            f"""INSERT INTO counters (source, name, value)
+                SELECT ?, name, sum(value) FROM counters WHERE ({where}) GROUP BY name
+                ON CONFLICT (source, name) DO UPDATE SET value = value + excluded.value""",
+            [ERASED_NAME, *tenants],
+        )
+        catalog.con.execute(f"DELETE FROM counters WHERE {where}", tenants)
+    if "source_commits" in names:
+        catalog.con.execute(f"DELETE FROM source_commits WHERE {where}", tenants)
 
 
 def config_lines(state: StateDir, tenant: str) -> list[tuple[int, str]]:

@@ -141,6 +141,9 @@ def _erase_catalog_copy(path: Path, chosen: Selection, erased_name: str) -> None
                     con.execute(
                         f"UPDATE checkpoints SET name = ?2{blank} WHERE {where}", (tenant, erased_name)
                     )
+            if table in ("counters", "source_commits") and "source" in columns:  # /metrics' sources
+                for tenant in (t for t, b in chosen.items() if b is None):
+                    con.execute(f'DELETE FROM "{table}" WHERE instr(source, ?) > 0', (tenant,))
         con.execute("COMMIT")
         con.execute("VACUUM")
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
