@@ -389,3 +389,52 @@ def test_check_finds_a_row_twice_and_repair_flushes_again(tmp_path: Path, pg_dsn
     assert result.exit_code == 0, result.output
     assert run_cli("check", "--state-dir", str(state.root)).exit_code == 0
     assert table_rows(pg_dsn) == before
+
+
+GOALS = """
+[goals]
+about = "/about"
+blog = "/blog/**"
+
+[funnels]
+reader = ["/", "/blog/**", "goal:about"]
+"""
+TIMED = (
+    'nginx:$host $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+    '"$http_referer" "$http_user_agent" $request_time'
+)
+
+
+def test_goals_funnels_and_response_times_equal_on_postgres(tmp_path: Path, pg_dsn: str) -> None:
+    """Issue 30's queries (goals, goal sources, funnels, times, slowest pages) give PostgreSQL's
+    warehouse exactly the local one's answers."""
+    rng = random.Random(30)
+    day = dt.date(2025, 12, 1)
+    lines = []
+    for i in range(3000):
+        when = dt.datetime(2025, 12, 1 + i % 3, 8 + i % 12, i % 60, tzinfo=dt.UTC)
+        path = rng.choice(["/", "/blog/a", "/blog/b/c", "/about", "/x.css"])
+        host = f"site{i % 3}.example"
+        ref = rng.choice(["-", "https://www.google.com/", "https://news.example/"])
+        lines.append(
+            f'{host} 10.{i % 7}.{i % 11}.{i % 13} - - [{when:%d/%b/%Y:%H:%M:%S +0000}] "GET {path} HTTP/1.1" '
+            f'200 10 "{ref}" "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0" '
+            f"{rng.expovariate(10):.3f}"
+        )
+    log = tmp_path / "timed.log"
+    log.write_text("".join(x + "\n" for x in lines))
+    local, shared = StateDir(tmp_path / "local"), StateDir(tmp_path / "shared")
+    use_postgres(shared, pg_dsn)
+    local.root.mkdir(parents=True)
+    (local.root / "rings.toml").write_text(GOALS)
+    with open(shared.root / "rings.toml", "a") as f:
+        f.write(GOALS)
+    ingest(local, log, "--format", TIMED)
+    ingest(shared, log, "--format", TIMED)
+    keys = ("goals", "funnels", "response_times")
+    for tenant in (None, "site1.example"):
+        args = (tenant, day.isoformat(), (day + dt.timedelta(days=2)).isoformat())
+        here = build_report(local, *args, limit=50)
+        there = build_report(shared, *args, limit=50)
+        assert all(k in here for k in keys)
+        assert {k: there.get(k) for k in keys} == {k: here.get(k) for k in keys}
