@@ -252,3 +252,50 @@ def test_bad_goals_are_one_line_before_any_data_moves(
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (state.root / "do").exists() and not (state.root / "warehouse.duckdb").exists()
+
+
+def test_a_tenants_own_goals_replace_the_global_ones_of_that_name(state: StateDir, tmp_path: Path) -> None:
+    setup(
+        state,
+        """
+[goals]
+signup = "/welcome"
+[goals."shop.example"]
+signup = "/thanks"
+cart = "/cart/*"
+[funnels."shop.example"]
+buy = ["/cart/*", "goal:signup"]
+""",
+    )
+
+    def at(ip: str, minute: int, path: str, host: str) -> str:
+        return line(
+            ip=ip, when=f"01/Dec/2025:10:{minute:02d}:00 +0000", request=f"GET {path} HTTP/1.1", vhost=host
+        )
+
+    ingest(
+        state,
+        tmp_path,
+        [
+            at("10.0.0.1", 0, "/welcome", "blog.example"),
+            at("10.0.0.2", 0, "/welcome", "shop.example"),  # the global goal is not shop's
+            at("10.0.0.3", 0, "/cart/1", "shop.example"),
+            at("10.0.0.3", 1, "/thanks", "shop.example"),
+        ],
+    )
+    blog = report_json(state, "--tenant", "blog.example", "--all")
+    shop = report_json(state, "--tenant", "shop.example", "--all")
+    assert goals(blog) == {"signup": (1, 1, 1.0)}
+    assert goals(shop) == {"signup": (1, 1, 0.5), "cart": (1, 1, 0.5)}
+    assert funnel(shop, "buy") == [("/cart/*", 1), ("goal:signup", 1)]
+    assert "funnels" not in blog
+    everyone = report_json(state, "--all")
+    assert goals(everyone)["signup"][:2] == (2, 2)  # summed by name over the tenants
+
+
+def test_live_shows_a_goals_panel(state: StateDir, tmp_path: Path) -> None:
+    setup(state)
+    ingest(state, tmp_path, LINES, now=AFTER_DAY)
+    result = run_cli("live", "--state-dir", str(state.root), "--once", "--date", DAY)
+    assert result.exit_code == 0, result.output
+    assert "Goals" in result.stdout and "signup" in result.stdout and "100%" in result.stdout
