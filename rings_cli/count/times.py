@@ -11,17 +11,13 @@ path for at most TIME_PATHS paths a tenant-day, the most requested (`path_times`
 
 from __future__ import annotations
 
-import math
-
 import polars as pl
 
+from rings_cli.core.histogram import ALPHA, LN_GAMMA, MIN_TIME, ZERO, quantile, value_of
 from rings_cli.enrich.breakdowns import OTHER
 
-ALPHA = 0.02  # the relative error of a time read back from its bucket
-GAMMA = (1 + ALPHA) / (1 - ALPHA)
-LN_GAMMA = math.log(GAMMA)
-MIN_TIME = 1e-6  # seconds: shorter is `0` (bucket ZERO)
-ZERO = -(2**20)  # the bucket of times under MIN_TIME; it stands for 0
+__all__ = ["ALPHA", "ZERO", "bucket_of", "busiest", "quantile", "time_counts", "value_of"]
+
 TIME_PATHS = 500  # paths with their own `path_times` rows, per tenant-day
 DAY = ["tenant", "date"]
 
@@ -30,11 +26,6 @@ def bucket_of(seconds: pl.Expr) -> pl.Expr:
     """The bucket index of a time in seconds (Int32)."""
     index = (seconds.log() / LN_GAMMA).ceil()
     return pl.when(seconds < MIN_TIME).then(pl.lit(ZERO)).otherwise(index).cast(pl.Int32)
-
-
-def value_of(bucket: int) -> float:
-    """The time a bucket stands for, in seconds."""
-    return 0.0 if bucket == ZERO else 2 * GAMMA**bucket / (GAMMA + 1)
 
 
 def time_counts(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -70,18 +61,3 @@ def busiest(frame: pl.DataFrame, limit: int = TIME_PATHS) -> pl.DataFrame:
     path = pl.when(pl.col("_keep").is_null()).then(pl.lit(OTHER)).otherwise(pl.col("path"))
     out = marked.with_columns(path=path).drop("_keep")
     return out.group_by([*DAY, "path", "bucket"]).agg(pl.col("requests").sum(), pl.col("total_us").sum())
-
-
-def quantile(buckets: list[tuple[int, int]], q: float) -> float:
-    """The nearest-rank `q` quantile of a histogram [(bucket, count)] sorted by bucket: the value
-    of the bucket holding the ceil(q·n)-th time (within ALPHA of the exact one)."""
-    total = sum(n for _, n in buckets)
-    if not total:
-        return 0.0
-    rank = max(1, math.ceil(q * total - 1e-9))  # 0.95 * 100 is 95, not 95.00000000000001
-    seen = 0
-    for bucket, n in buckets:
-        seen += n
-        if seen >= rank:
-            return value_of(bucket)
-    return value_of(buckets[-1][0])

@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from rings_cli.count.times import quantile, value_of
+from rings_cli.core.histogram import quantile, value_of
 from rings_cli.query.model import ResponseTimes, SlowPage, TimeHour
 
 QUERIES = ("times", "time_hours", "slowest_pages")
