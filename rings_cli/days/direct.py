@@ -217,7 +217,13 @@ class DirectDays:
         is split once, whatever the number of days, and what is taken is split once into groups."""
         if not done:
             return
-        wanted = pl.DataFrame(done, schema={"tenant": pl.String, "date": pl.String}, orient="row")
+        # Every held day (the end of a run): the held frames are taken whole, with no join.
+        every = len(done) == len(self._held)
+        wanted = (
+            None
+            if every
+            else pl.DataFrame(done, schema={"tenant": pl.String, "date": pl.String}, orient="row")
+        )
         counts: dict[str, pl.DataFrame] = {}
         for name, parts in self._counts.items():
             taken, parts[:] = _split(parts, wanted)
@@ -312,12 +318,15 @@ class DirectDays:
 
 
 def _split(
-    frames: list[pl.DataFrame], wanted: pl.DataFrame
+    frames: list[pl.DataFrame], wanted: pl.DataFrame | None
 ) -> tuple[pl.DataFrame | None, list[pl.DataFrame]]:
-    """The rows of the `wanted` tenant-days, and the rest (in one frame): each frame split once."""
+    """The rows of the `wanted` tenant-days (None: all), and the rest (in one frame): each frame
+    split once."""
     if not frames:
         return None, []
     whole = pl.concat(frames, how="diagonal_relaxed")
+    if wanted is None:
+        return whole, []
     kept = whole.join(wanted, on=KEY, how="anti")
     return whole.join(wanted, on=KEY, how="semi"), [kept] if kept.height else []
 
