@@ -121,6 +121,8 @@ class DirectDays:
             self._held_lines[(tenant, date)] = self._held_lines.get((tenant, date), 0) + n
         if source is not None:
             self._lines.append(_owned(_lines(frame, source)))
+            if len(self._lines) > COMPACT_AFTER:
+                self._lines[:] = [_compact_lines(self._lines)]
         else:
             self._streamed = True  # nothing could read these lines again: say so if they are lost
         batch = aggregate(frame.drop("day"), self.salts, self.config)
@@ -134,12 +136,20 @@ class DirectDays:
     def first_line(self, source: str) -> int | None:
         """The first line of `source` in a day not written yet (held, or ready): the source's
         checkpoint must not pass it."""
-        lines = [f.select("source", "first") for f in (*self._lines, *(fr[LINES] for fr, _ in self._ready))]
+        lines = [*self._lines, *(frames[LINES] for frames, _ in self._ready)]
         if not lines:
             return None
-        # One query over every held frame (asked after each batch, per file being read).
-        first = pl.concat(lines).filter(pl.col("source") == source).get_column("first").min()
-        return int(first) if isinstance(first, int) else None
+        # One query over every held frame (asked after each batch, per file being read): each
+        # query waits for a turn on Polars' threads, busy with the next batch's parse.
+        found = (
+            pl.concat(lines, how="vertical_relaxed")
+            .lazy()
+            .filter(pl.col("source") == source)
+            .select(pl.col("first").min())
+            .collect()
+            .item()
+        )
+        return int(found) if isinstance(found, int) else None
 
     def complete(self, watermark: dt.datetime | None) -> int:
         """Make the final rows of every held day that every input has been read past
@@ -367,6 +377,15 @@ def _lines(frame: pl.DataFrame, source: str) -> pl.DataFrame:
     """Per tenant-day (its local `day`), the first and last line of `source` in `frame`."""
     return frame.group_by("tenant", pl.col("day").alias("date")).agg(
         source=pl.lit(source), first=pl.col("line_no").min(), line=pl.col("line_no").max()
+    )
+
+
+def _compact_lines(lines: list[pl.DataFrame]) -> pl.DataFrame:
+    """Many batches' lines per tenant-day and source in one frame: the first and the last."""
+    return (
+        pl.concat(lines, how="vertical_relaxed")
+        .group_by("tenant", "date", "source")
+        .agg(pl.col("first").min(), pl.col("line").max())
     )
 
 
