@@ -136,20 +136,13 @@ class DirectDays:
     def first_line(self, source: str) -> int | None:
         """The first line of `source` in a day not written yet (held, or ready): the source's
         checkpoint must not pass it."""
-        lines = [*self._lines, *(frames[LINES] for frames, _ in self._ready)]
-        if not lines:
-            return None
-        # One query over every held frame (asked after each batch, per file being read): each
-        # query waits for a turn on Polars' threads, busy with the next batch's parse.
-        found = (
-            pl.concat(lines, how="vertical_relaxed")
-            .lazy()
-            .filter(pl.col("source") == source)
-            .select(pl.col("first").min())
-            .collect()
-            .item()
-        )
-        return int(found) if isinstance(found, int) else None
+        # Series kernels, not a query: asked after each batch, per file being read, and a query
+        # waits for a turn on Polars' threads, busy with the next batch's parse.
+        firsts = [
+            f.get_column("first").filter(f.get_column("source") == source).min()
+            for f in (*self._lines, *(frames[LINES] for frames, _ in self._ready))
+        ]
+        return min((int(n) for n in firsts if isinstance(n, int)), default=None)
 
     def complete(self, watermark: dt.datetime | None) -> int:
         """Make the final rows of every held day that every input has been read past
