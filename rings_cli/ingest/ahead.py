@@ -22,44 +22,10 @@ T = TypeVar("T")
 _END = object()
 _M_ARENA_MAX = -8  # glibc's mallopt parameter
 
-
-class _BatchWork:
-    """A batch's Polars work (parsing in the worker, aggregating in the caller) one at a time: run
-    together they held two batches' working sets at once, the peak of a run on a quiet machine.
-
-    The caller's batch goes first: once it has an item, the worker's next parse waits until the
-    caller's batch work is done (or the caller asks for the next item). Else the worker, started
-    first, parsed while the caller waited for the lock, and then sat idle while the caller did the
-    rest of its batch (written days, checkpoints): one core at a time. Now that rest overlaps
-    the next parse, as the SQLite merge of the DO-file path always did.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._turn = threading.Condition()
-        self._caller_first = False
-        self._caller: int | None = None  # the thread that consumes `ahead`
-
-    def caller_first(self, first: bool) -> None:
-        with self._turn:
-            self._caller_first = first
-            self._caller = threading.get_ident() if first else None
-            if not first:
-                self._turn.notify_all()
-
-    def __enter__(self) -> None:
-        if self._caller is not None and threading.get_ident() != self._caller:
-            with self._turn:
-                self._turn.wait_for(lambda: not self._caller_first)
-        self._lock.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self._lock.release()
-        if self._caller == threading.get_ident():
-            self.caller_first(False)  # its batch work is done: the worker may parse
-
-
-BATCH_WORK = _BatchWork()
+# A batch's Polars work (parsing in the worker, aggregating in the caller) one at a time: run
+# together they held two batches' working sets at once, the peak of a run on a quiet machine.
+# The worker still parses while the caller's SQLite merge runs, which is where the time goes.
+BATCH_WORK = threading.Lock()
 
 
 @functools.cache
@@ -110,12 +76,9 @@ def ahead(items: Iterator[T]) -> Generator[T]:
             item = pending.result()
             if item is _END:
                 return
-            BATCH_WORK.caller_first(True)  # the caller's work on this one before the next parse
             pending = pool.submit(next, items, _END)  # the next one, while the caller has this one
             yield item  # type: ignore[misc]
-            BATCH_WORK.caller_first(False)
             del item  # not held while the caller waits for the next
     finally:
-        BATCH_WORK.caller_first(False)
         pending.cancel()
         pool.shutdown(wait=True)
