@@ -217,7 +217,7 @@ class DirectDays:
     def _take(self, done: list[Day]) -> Iterator[tuple[dict[str, pl.DataFrame], list[Day]]]:
         """The final rows of `done` (and the record of their lines), in groups of about
         TAKE_REQUESTS requests; their counts, page views and salts are let go. Every held frame
-        is split once, whatever the number of days, and what is taken is split once into groups."""
+        is split once, whatever the number of days; each group is then taken from what was."""
         if not done:
             return
         # Every held day (the end of a run): the held frames are taken whole, with no join.
@@ -241,17 +241,10 @@ class DirectDays:
         if len(groups) == 1:
             yield self._final(counts, views, lines), done
             return
-        index = pl.DataFrame(
-            [(t, d, n) for n, group in enumerate(groups) for t, d in group],
-            schema={"tenant": pl.String, "date": pl.String, "_take": pl.Int64},
-            orient="row",
-        )
-        by_counts = {name: _grouped(frame, index) for name, frame in counts.items()}
-        by_views = _grouped(views, index)
-        by_lines = _grouped(lines, index)
-        for n, group in enumerate(groups):
-            part = {name: parts[n] for name, parts in by_counts.items() if n in parts}
-            yield self._final(part, by_views.get(n), by_lines.get(n)), group
+        for group in groups:  # one group's rows at a time beside what is taken (memory)
+            keys = pl.DataFrame(group, schema={"tenant": pl.String, "date": pl.String}, orient="row")
+            part = {name: frame.join(keys, on=KEY, how="semi") for name, frame in counts.items()}
+            yield self._final(part, _of(views, keys), _of(lines, keys)), group
 
     def _final(
         self, counts: dict[str, pl.DataFrame], views: pl.DataFrame | None, lines: pl.DataFrame | None
@@ -347,12 +340,9 @@ def _groups(done: list[Day], requests: dict[Day, int]) -> list[list[Day]]:
     return groups
 
 
-def _grouped(frame: pl.DataFrame | None, index: pl.DataFrame) -> dict[int, pl.DataFrame]:
-    """`frame`'s rows per group of `index` (tenant, date, _take), in one pass."""
-    if frame is None or frame.is_empty():
-        return {}
-    parts = frame.join(index, on=KEY, how="inner").partition_by("_take", as_dict=True, include_key=False)
-    return {int(n): part for (n,), part in parts.items()}
+def _of(frame: pl.DataFrame | None, keys: pl.DataFrame) -> pl.DataFrame | None:
+    """The rows of `frame` of the tenant-days `keys`."""
+    return None if frame is None else frame.join(keys, on=KEY, how="semi")
 
 
 def _owned(frame: pl.DataFrame) -> pl.DataFrame:
