@@ -73,6 +73,18 @@ def test_on_real_logs_too(tmp_path: Path) -> None:
     assert warehouse_tables(direct) == warehouse_tables(through)
 
 
+def test_days_made_final_in_many_small_groups_give_the_same_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Days taken together are split into groups by their requests (days/direct.py): tiny groups,
+    each made and written apart, give every table of the DO-file path."""
+    from rings_cli.days import direct
+
+    monkeypatch.setattr(direct, "TAKE_REQUESTS", 40)
+    through, grouped = both_ways(tmp_path, [SAMPLE_LOG], chunk=1024 * 1024)
+    assert warehouse_tables(grouped) == warehouse_tables(through)
+
+
 def test_days_held_past_the_memory_budget_go_on_in_do_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,6 +21,7 @@ from rings_cli.enrich.breakdowns import OTHER, ROW_LIMIT, bound_keys
 
 KEY = ["tenant", "date"]
 TOP_LIMIT = 10  # rows of the daily summary's top pages and referrers (as a DO file writes them)
+_PLAIN = r"^[ !#-\[\]-~]*$"  # what json.dumps writes as it is (ensure_ascii): no escape needed
 BOUNDED = ("pages", "not_found")  # tables with at most ROW_LIMIT paths a tenant-day
 
 
@@ -129,17 +130,23 @@ def _summaries(pages: pl.DataFrame, referrers: pl.DataFrame) -> pl.DataFrame:
 
 def _top(frame: pl.DataFrame, order: list[str], columns: list[str], name: str) -> pl.DataFrame:
     """Per tenant-day, the JSON list of its first TOP_LIMIT rows by count, then by name: the bytes
-    `json.dumps` gives for them (a DO file's summary), its text quoted by json.dumps itself, once
-    per distinct value."""
+    `json.dumps` gives for them (a DO file's summary): its text quoted as json.dumps quotes it (a
+    plain value as it is, any other by json.dumps itself), once per distinct value."""
     schema = {"tenant": pl.String, "date": pl.String, name: pl.String}
     if frame.is_empty():
         return pl.DataFrame(schema=schema)
     text, numbers = columns[0], columns[1:]
     ranked = frame.sort(order, descending=[True, False]).group_by(KEY, maintain_order=True).head(TOP_LIMIT)
-    quoted = (
-        ranked.select(text)
-        .unique()
-        .with_columns(_quoted=pl.col(text).map_elements(json.dumps, return_dtype=pl.String))
+    values = ranked.select(text).unique()
+    # Printable ASCII but `"` and `\` is its own JSON text, quoted: json.dumps for the others only.
+    plain = pl.col(text).str.contains(_PLAIN).fill_null(False)
+    quoted = pl.concat(
+        [
+            values.filter(plain).with_columns(_quoted=pl.format('"{}"', pl.col(text))),
+            values.filter(~plain).with_columns(
+                _quoted=pl.col(text).map_elements(json.dumps, return_dtype=pl.String)
+            ),
+        ]
     )
     ranked = ranked.join(quoted, on=text, how="left", maintain_order="left")
     item = pl.concat_str(

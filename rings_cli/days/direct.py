@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import polars as pl
@@ -41,7 +42,9 @@ LINES = "(lines)"  # beside the tables of a ready day: its lines per source (che
 # write opens the warehouse; DuckDB loaded mid-run would sit on top of the batches' memory).
 READY_BYTES = 16 * 1024 * 1024
 READY_SECONDS = 10.0  # ... or until the first of them has waited this long
-DAYS_PER_TAKE = 256  # tenant-days whose final rows are made at once (their page views' sessions)
+# Tenant-days whose final rows are made at once: about this many requests (their page views'
+# sessions are the working set), however many days that is (an archive's days are small).
+TAKE_REQUESTS = 256 * 1024
 COMPACT_AFTER = 16  # batches of counts held before they are added up (memory)
 Day = tuple[str, str]
 
@@ -118,6 +121,8 @@ class DirectDays:
             self._held_lines[(tenant, date)] = self._held_lines.get((tenant, date), 0) + n
         if source is not None:
             self._lines.append(_owned(_lines(frame, source)))
+            if len(self._lines) > COMPACT_AFTER:
+                self._lines[:] = [_compact_lines(self._lines)]
         else:
             self._streamed = True  # nothing could read these lines again: say so if they are lost
         batch = aggregate(frame.drop("day"), self.salts, self.config)
@@ -131,10 +136,13 @@ class DirectDays:
     def first_line(self, source: str) -> int | None:
         """The first line of `source` in a day not written yet (held, or ready): the source's
         checkpoint must not pass it."""
-        lines = [*self._lines, *(frames[LINES] for frames, _ in self._ready)]
-        firsts = [f.filter(pl.col("source") == source).get_column("first").min() for f in lines]
-        found = [int(n) for n in firsts if isinstance(n, int)]
-        return min(found) if found else None
+        # Series kernels, not a query: asked after each batch, per file being read, and a query
+        # waits for a turn on Polars' threads, busy with the next batch's parse.
+        firsts = [
+            f.get_column("first").filter(f.get_column("source") == source).min()
+            for f in (*self._lines, *(frames[LINES] for frames, _ in self._ready))
+        ]
+        return min((int(n) for n in firsts if isinstance(n, int)), default=None)
 
     def complete(self, watermark: dt.datetime | None) -> int:
         """Make the final rows of every held day that every input has been read past
@@ -142,11 +150,10 @@ class DirectDays:
         are READY_BYTES, or at `watermark` None. Returns how many days were written."""
         done = sorted(k for k, end in self._held.items() if watermark is None or end <= watermark)
         written = 0
-        for start in range(0, len(done), DAYS_PER_TAKE):  # bounded working sets, however many days
-            group = done[start : start + DAYS_PER_TAKE]
+        for frames, group in self._take(done):  # bounded working sets, however many days
             if not self._ready:
                 self._ready_since = time.monotonic()
-            self._ready.append((self._take(group), group))
+            self._ready.append((frames, group))
             if sum(f.estimated_size() for frames, _ in self._ready for f in frames.values()) >= READY_BYTES:
                 written += self.write()
         # Written at the end, or once READY_SECONDS old: a long import's checkpoints move on.
@@ -207,11 +214,19 @@ class DirectDays:
         self.days_written += len(done)
         return len(done)
 
-    def _take(self, done: list[Day]) -> dict[str, pl.DataFrame]:
-        """The final rows of `done` (and the record of their lines), which are let go: their
-        counts, page views and salts. Every held frame is split once, whatever the number of days."""
-        wanted = pl.DataFrame(done, schema={"tenant": pl.String, "date": pl.String}, orient="row")
-
+    def _take(self, done: list[Day]) -> Iterator[tuple[dict[str, pl.DataFrame], list[Day]]]:
+        """The final rows of `done` (and the record of their lines), in groups of about
+        TAKE_REQUESTS requests; their counts, page views and salts are let go. Every held frame
+        is split once, whatever the number of days; each group is then taken from what was."""
+        if not done:
+            return
+        # Every held day (the end of a run): the held frames are taken whole, with no join.
+        every = len(done) == len(self._held)
+        wanted = (
+            None
+            if every
+            else pl.DataFrame(done, schema={"tenant": pl.String, "date": pl.String}, orient="row")
+        )
         counts: dict[str, pl.DataFrame] = {}
         for name, parts in self._counts.items():
             taken, parts[:] = _split(parts, wanted)
@@ -219,14 +234,27 @@ class DirectDays:
                 counts[name] = summed([taken], _keys(name))
         views, self._views = _split(self._views, wanted)
         lines, self._lines = _split(self._lines, wanted)
+        groups = _groups(done, self._held_lines)
+        for key in done:
+            del self._held[key]
+            self.salts.forget(*key)
+        if len(groups) == 1:
+            yield self._final(counts, views, lines), done
+            return
+        for group in groups:  # one group's rows at a time beside what is taken (memory)
+            keys = pl.DataFrame(group, schema={"tenant": pl.String, "date": pl.String}, orient="row")
+            part = {name: frame.join(keys, on=KEY, how="semi") for name, frame in counts.items()}
+            yield self._final(part, _of(views, keys), _of(lines, keys)), group
+
+    def _final(
+        self, counts: dict[str, pl.DataFrame], views: pl.DataFrame | None, lines: pl.DataFrame | None
+    ) -> dict[str, pl.DataFrame]:
+        """Final rows of some taken days (and the record of their lines); their marks noted."""
         frames = final_tables(counts, views if views is not None else _NO_VIEWS, self.config)
         absorbed = _absorbed([lines] if lines is not None else [])
         frames[tables.ABSORBED] = _dated(absorbed)
         frames[LINES] = lines if lines is not None else _NO_LINES
         self._marks.update(((t, d, s), n) for t, d, s, n in absorbed.iter_rows())
-        for key in done:
-            del self._held[key]
-            self.salts.forget(*key)
         return frames
 
     # --- late lines ---------------------------------------------------------------------------------
@@ -286,14 +314,35 @@ class DirectDays:
 
 
 def _split(
-    frames: list[pl.DataFrame], wanted: pl.DataFrame
+    frames: list[pl.DataFrame], wanted: pl.DataFrame | None
 ) -> tuple[pl.DataFrame | None, list[pl.DataFrame]]:
-    """The rows of the `wanted` tenant-days, and the rest (in one frame): each frame split once."""
+    """The rows of the `wanted` tenant-days (None: all), and the rest (in one frame): each frame
+    split once."""
     if not frames:
         return None, []
     whole = pl.concat(frames, how="diagonal_relaxed")
+    if wanted is None:
+        return whole, []
     kept = whole.join(wanted, on=KEY, how="anti")
     return whole.join(wanted, on=KEY, how="semi"), [kept] if kept.height else []
+
+
+def _groups(done: list[Day], requests: dict[Day, int]) -> list[list[Day]]:
+    """`done` in runs of about TAKE_REQUESTS requests (a day bigger than that alone)."""
+    groups: list[list[Day]] = [[]]
+    size = 0
+    for key in done:
+        if groups[-1] and size >= TAKE_REQUESTS:
+            groups.append([])
+            size = 0
+        groups[-1].append(key)
+        size += requests.get(key, 0)
+    return groups
+
+
+def _of(frame: pl.DataFrame | None, keys: pl.DataFrame) -> pl.DataFrame | None:
+    """The rows of `frame` of the tenant-days `keys`."""
+    return None if frame is None else frame.join(keys, on=KEY, how="semi")
 
 
 def _owned(frame: pl.DataFrame) -> pl.DataFrame:
@@ -311,6 +360,15 @@ def _lines(frame: pl.DataFrame, source: str) -> pl.DataFrame:
     """Per tenant-day (its local `day`), the first and last line of `source` in `frame`."""
     return frame.group_by("tenant", pl.col("day").alias("date")).agg(
         source=pl.lit(source), first=pl.col("line_no").min(), line=pl.col("line_no").max()
+    )
+
+
+def _compact_lines(lines: list[pl.DataFrame]) -> pl.DataFrame:
+    """Many batches' lines per tenant-day and source in one frame: the first and the last."""
+    return (
+        pl.concat(lines, how="vertical_relaxed")
+        .group_by("tenant", "date", "source")
+        .agg(pl.col("first").min(), pl.col("line").max())
     )
 
 

@@ -51,6 +51,8 @@ def _best(sample: pl.Series, but: str | None = None) -> tuple[LogFormat | None, 
         hits = parse_lines(sample, fmt.fresh(), Rejects()).height
         if hits > best_read:
             best, best_read = fmt, hits
+        if best_read == sample.len():
+            break  # every line read: no later format can do better (ties go to the first)
     return best, best_read
 
 
