@@ -110,3 +110,22 @@ def use_postgres(state: StateDir, dsn: str, shard: str | None = None) -> None:
         text = f'shard = "{shard}"\n' + text
     (state.root / "rings.toml").write_text(text)
     (state.root / "rings.toml").chmod(0o600)  # it names the database (rings check wants it private)
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    """Start `rings serve` subprocesses (tests/test_serve.py's Server); each is stopped at the end
+    and must have exited cleanly, with no traceback."""
+    from tests.test_serve import Server
+
+    servers: list[Server] = []
+
+    def start(state: StateDir, *args: str, **kw: Any) -> Server:
+        servers.append(Server(state, *args, **kw))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        err = s.stop()
+        assert "Traceback" not in err, err
+        assert s.proc.returncode == 0, err

@@ -102,21 +102,6 @@ class Server:
         return err.decode()
 
 
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    servers: list[Server] = []
-
-    def start(state: StateDir, *args: str, **kw: Any) -> Server:
-        servers.append(Server(state, *args, **kw))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        err = s.stop()
-        assert "Traceback" not in err, err
-        assert s.proc.returncode == 0, err
-
-
 @pytest.fixture(scope="module")
 def filled(tmp_path_factory: pytest.TempPathFactory) -> StateDir:
     """The sample log (three tenants, December 2025) and a few page views of today."""

@@ -5,33 +5,16 @@ warehouse is damaged."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from rings_cli.core.state import StateDir
 from tests.conftest import SAMPLE_LOG, line, run_rings
-from tests.test_serve import Server, now_line
+from tests.test_serve import now_line
 
 ADMIN = "admin-token-for-metrics"
-
-
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    servers: list[Server] = []
-
-    def start(state: StateDir, *args: str, **kw: Any) -> Server:
-        servers.append(Server(state, *args, **kw))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        err = s.stop()
-        assert "Traceback" not in err, err
-        assert s.proc.returncode == 0, err
 
 
 def ingest_json(state: StateDir, log: Path) -> dict[str, Any]:

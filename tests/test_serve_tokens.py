@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import stat
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from rings_cli.core.state import StateDir
 from rings_cli.store.tokens import SiteToken
 from tests.browser import CHROMIUM, Page
 from tests.conftest import SAMPLE_LOG, report_json, run_rings
-from tests.test_serve import Server, ingest
+from tests.test_serve import ingest
 
 ADMIN = "admin-token-for-tests"
 
@@ -32,22 +31,6 @@ def token(state: StateDir, *args: str) -> str:
 def revoke(state: StateDir, label: str) -> None:
     proc = run_rings("token", "revoke", label, "--state-dir", str(state.root))
     assert proc.returncode == 0, proc.stderr
-
-
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    """Start servers; each is stopped at the end and must have exited cleanly."""
-    servers: list[Server] = []
-
-    def start(state: StateDir, *args: str, **kw: Any) -> Server:
-        servers.append(Server(state, *args, **kw))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        err = s.stop()
-        assert "Traceback" not in err, err
-        assert s.proc.returncode == 0, err
 
 
 def bearer(value: str) -> dict[str, str]:
