@@ -87,19 +87,27 @@ def _goal(name: object, spec: object, tenant: str | None, events: set[str]) -> G
 def parse_goals(table: object, events: set[str]) -> tuple[Goal, ...]:
     """`[goals]`: name = spec, and `[goals."tenant"]` tables of the same (tenant names checked by
     the caller's rule: lower-case host form)."""
-    if not isinstance(table, dict):
-        raise UsageError('[goals] must be a table: signup = "/welcome"')
-    out: list[Goal] = []
-    for key, value in table.items():
-        if isinstance(value, dict):
-            own = _tenant(key, "goals")
-            out += [_goal(name, spec, own, events) for name, spec in value.items()]
-        else:
-            out.append(_goal(key, value, None, events))
+    entries = _entries(table, "goals", 'signup = "/welcome"')
+    out = [_goal(name, spec, tenant, events) for name, spec, tenant in entries]
     for tenant in {g.tenant for g in out}:
         if len(goals_for(out, tenant or "")) > MAX_GOALS:
             raise UsageError(f"[goals]: at most {MAX_GOALS} goals a tenant")
     return tuple(out)
+
+
+def _entries(table: object, section: str, example: str) -> list[tuple[object, object, str | None]]:
+    """(name, value, tenant) of a `[section]` table: its entries (tenant None) and those of its
+    `[section."tenant"]` tables, in file order."""
+    if not isinstance(table, dict):
+        raise UsageError(f"[{section}] must be a table: {example}")
+    out: list[tuple[object, object, str | None]] = []
+    for key, value in table.items():
+        if isinstance(value, dict):
+            own = _tenant(key, section)
+            out += [(name, item, own) for name, item in value.items()]
+        else:
+            out.append((key, value, None))
+    return out
 
 
 def _tenant(key: object, section: str) -> str:
@@ -132,15 +140,8 @@ def _funnel(name: object, steps: object, tenant: str | None, goals: tuple[Goal, 
 
 def parse_funnels(table: object, goals: tuple[Goal, ...]) -> tuple[Funnel, ...]:
     """`[funnels]`: name = [steps], and `[funnels."tenant"]` tables of the same."""
-    if not isinstance(table, dict):
-        raise UsageError('[funnels] must be a table: checkout = ["/", "/pricing", "goal:signup"]')
-    out: list[Funnel] = []
-    for key, value in table.items():
-        if isinstance(value, dict):
-            own = _tenant(key, "funnels")
-            out += [_funnel(name, steps, own, goals) for name, steps in value.items()]
-        else:
-            out.append(_funnel(key, value, None, goals))
+    entries = _entries(table, "funnels", 'checkout = ["/", "/pricing", "goal:signup"]')
+    out = [_funnel(name, steps, tenant, goals) for name, steps, tenant in entries]
     for tenant in {f.tenant for f in out}:
         if len(funnels_for(out, tenant or "")) > MAX_FUNNELS:
             raise UsageError(f"[funnels]: at most {MAX_FUNNELS} funnels a tenant")

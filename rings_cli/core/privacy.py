@@ -183,16 +183,23 @@ def load_or_create_key(path: Path, check: bool = True) -> bytes:
     return key if key is not None else read(path)
 
 
-def _link_new(path: Path, key: bytes) -> bytes | None:
-    """Write `key` to a temporary name, then link it to `path`; None when `path` exists already
-    (another process won the race: its key is the one)."""
+def private_temp(path: Path, data: bytes) -> Path:
+    """`data` written and synced to a new owner-only (0600) file beside `path`, under a temporary
+    name: the caller links or renames it into place, so no reader ever sees half of it."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        os.write(fd, key)
+        os.write(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
+    return tmp
+
+
+def _link_new(path: Path, key: bytes) -> bytes | None:
+    """Write `key` to a temporary name, then link it to `path`; None when `path` exists already
+    (another process won the race: its key is the one)."""
+    tmp = private_temp(path, key)
     try:
         os.link(tmp, path)
     except FileExistsError:

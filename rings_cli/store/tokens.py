@@ -28,7 +28,7 @@ from pathlib import Path
 
 from rings_cli.core import bounds
 from rings_cli.core.errors import DamagedStateError, UsageError
-from rings_cli.core.privacy import load_or_create_key
+from rings_cli.core.privacy import load_or_create_key, private_temp
 from rings_cli.core.state import StateDir, check_tenant
 
 TOKENS_FILE = "tokens.json"
@@ -211,14 +211,7 @@ class TokenFile:
 
 def _write_private(path: Path, data: bytes) -> None:
     """Replace `path` whole (0600): a reader sees the old list or the new, never half of one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    os.replace(private_temp(path, data), path)
 
 
 def _parse(item: dict[str, object]) -> SiteToken:

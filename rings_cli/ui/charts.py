@@ -223,3 +223,8 @@ def definitions_note(report: Report) -> str:
         "Note: the definitions changed within this range; days keep the numbers they were counted "
         "with, so days before and after the change do not compare exactly. " + "; ".join(parts) + "."
     )
+
+
+def response_time(seconds: float, space: str = " ") -> str:
+    """A response time for people: `850 ms`, `1.24 s` (`space` between number and unit)."""
+    return f"{seconds * 1000:.0f}{space}ms" if seconds < 1 else f"{seconds:.2f}{space}s"

@@ -25,6 +25,7 @@ from rings_cli.ui.charts import (
     hour_totals,
     human_bytes,
     range_notes,
+    response_time,
     zone_label,
 )
 
@@ -253,7 +254,7 @@ def _breakdowns(report: Report) -> list[str]:
 
 
 def _secs(value: float) -> str:
-    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+    return response_time(value, " ")
 
 
 def _times(report: Report) -> list[str]:

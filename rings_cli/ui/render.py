@@ -33,6 +33,7 @@ from rings_cli.ui.charts import (  # duration and human_bytes: shared with the H
     human_bytes,
     middle_cut,
     range_notes,
+    response_time,
     zone_label,
 )
 
@@ -406,8 +407,7 @@ def report_renderable(report: Report, width: int = 80) -> RenderableType:
 
 
 def _secs(value: float) -> str:
-    """A response time for people: 850ms, 1.24s."""
-    return f"{value * 1000:.0f}ms" if value < 1 else f"{value:.2f}s"
+    return response_time(value, "")
 
 
 def time_tables(report: Report, width: int) -> list[RenderableType]:
